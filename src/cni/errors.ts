@@ -22,6 +22,7 @@ export const CniCode = {
   NetnsInvalid: 104,
   Netlink: 105,
   Delegate: 106,
+  CheckFailed: 107,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
@@ -30,7 +31,8 @@ export class StraitError extends Error {
   constructor(
     /** stable machine-readable code, e.g. 'E_POOL_EXHAUSTED' */
     readonly code: string,
-    readonly cniCode: CniCodeValue,
+    /** a CniCode, or the code a delegated plugin reported, passed through */
+    readonly cniCode: CniCodeValue | number,
     message: string,
     readonly details = '',
     options?: { cause?: unknown },
@@ -56,6 +58,14 @@ export const errors = {
     new StraitError('E_POOL_EXHAUSTED', CniCode.PoolExhausted, msg, details),
   addressUnavailable: (msg: string, details = '') =>
     new StraitError('E_ADDRESS_UNAVAILABLE', CniCode.AddressUnavailable, msg, details),
+  interfaceExists: (msg: string, details = '') =>
+    new StraitError('E_INTERFACE_EXISTS', CniCode.InterfaceExists, msg, details),
+  netns: (msg: string, details = '', cause?: unknown) =>
+    new StraitError('E_NETNS', CniCode.NetnsInvalid, msg, details, { cause }),
+  netlink: (msg: string, details = '', cause?: unknown) =>
+    new StraitError('E_NETLINK', CniCode.Netlink, msg, details, { cause }),
+  checkFailed: (msg: string, details = '') =>
+    new StraitError('E_CHECK_FAILED', CniCode.CheckFailed, msg, details),
   internal: (msg: string, details = '', cause?: unknown) =>
     new StraitError('E_INTERNAL', CniCode.Internal, msg, details, { cause }),
 };

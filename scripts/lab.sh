@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# strait's main job on this machine: sets up what is missing, then runs three pods
+# in network namespaces through the real CNI plugin with traffic between them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec bin/straitctl lab "$@"

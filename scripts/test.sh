@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: sets up what is missing, type-checks, runs every tier, and ends
+# with one summary line ("N passed, N failed, N skipped") that CI reads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+if [ "$(id -u)" != 0 ]; then
+  printf '\033[1;33m[test] NOT ROOT: netns integration tests will be skipped (they need root and a real kernel)\033[0m\n' >&2
+fi
+
+npx --no-install tsc -p tsconfig.test.json
+report=$(mktemp /tmp/strait-vitest.XXXXXX.json)
+trap 'rm -f "$report"' EXIT
+status=0
+npx --no-install vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+node scripts/test-summary.mjs "$report" || status=1
+exit "$status"

@@ -1,0 +1,85 @@
+// Runs the real bin/strait exactly as a runtime does: CNI_* environment, the network
+// config on stdin, the result or error as JSON on stdout.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const STRAIT_BIN = fileURLToPath(new URL('../../bin/strait', import.meta.url));
+export const REF_PLUGIN_DIR = '/usr/lib/cni';
+
+export interface CniCall {
+  command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
+  config: Record<string, unknown>;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  path?: string;
+  /** replaces the CNI_* variables entirely when given */
+  env?: Record<string, string>;
+  bin?: string;
+}
+
+export interface CniReply {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, null when empty */
+  json: Record<string, unknown> | null;
+}
+
+export function runCni(call: CniCall): Promise<CniReply> {
+  const env: Record<string, string> = call.env ?? {
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId ?? '',
+    CNI_NETNS: call.netns ?? '',
+    CNI_IFNAME: call.ifname ?? 'eth0',
+    CNI_PATH: call.path ?? `${REF_PLUGIN_DIR}`,
+    ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(call.bin ?? STRAIT_BIN, [], {
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: Record<string, unknown> | null = null;
+      if (stdout.trim() !== '') {
+        try {
+          json = JSON.parse(stdout) as Record<string, unknown>;
+        } catch {
+          json = null;
+        }
+      }
+      resolve({ exitCode: code ?? -1, stdout, stderr, json });
+    });
+    child.stdin.end(JSON.stringify(call.config));
+  });
+}
+
+/** A plugin config for strait's own IPAM on test ranges, one network per test file. */
+export function straitConfig(opts: {
+  name: string;
+  cniVersion?: string;
+  stateDir: string;
+  v4?: string;
+  v6?: string;
+  extra?: Record<string, unknown>;
+  ipam?: Record<string, unknown>;
+}): Record<string, unknown> {
+  const ranges: unknown[] = [];
+  if (opts.v4) ranges.push([{ subnet: opts.v4 }]);
+  if (opts.v6) ranges.push([{ subnet: opts.v6 }]);
+  return {
+    cniVersion: opts.cniVersion ?? '1.1.0',
+    name: opts.name,
+    type: 'strait',
+    stateDir: opts.stateDir,
+    ipam: opts.ipam ?? { type: 'strait', ranges },
+    ...opts.extra,
+  };
+}

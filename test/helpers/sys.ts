@@ -1,0 +1,81 @@
+// What the netns tier needs from the machine: root, throwaway namespaces, and a way
+// to run commands; everything created here is removed by `cleanupAll`, even when a
+// test fails half-way.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Call at module level in a root-only test file so a skip is loud, never silent. */
+export function warnIfNotRoot(what: string): void {
+  if (!isRoot) console.warn(`\n*** SKIPPING ${what}: needs root (network namespaces, veth, routes) ***\n`);
+}
+
+export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '' });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+  }
+  return r.stdout;
+}
+
+export const rand = (n = 4): string => randomBytes(n).toString('hex');
+
+const namespaces = new Set<string>();
+const links = new Set<string>();
+const dirs = new Set<string>();
+
+export interface Netns {
+  name: string;
+  path: string;
+  /** run a command inside the namespace; throws on failure */
+  exec(cmd: string, args: string[], opts?: { allowFail?: boolean }): string;
+}
+
+export function createNetns(prefix: string): Netns {
+  const name = `stt-${prefix}-${rand()}`;
+  sh('ip', ['netns', 'add', name]);
+  namespaces.add(name);
+  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return {
+    name,
+    path: `/run/netns/${name}`,
+    exec: (cmd, args, opts) => sh('ip', ['netns', 'exec', name, cmd, ...args], opts),
+  };
+}
+
+export function deleteNetns(ns: Netns): void {
+  sh('ip', ['netns', 'del', ns.name], { allowFail: true });
+  namespaces.delete(ns.name);
+}
+
+/** Remember a host link to delete at cleanup (for links a test makes by hand). */
+export function trackLink(name: string): void {
+  links.add(name);
+}
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `strait-${prefix}-`));
+  dirs.add(d);
+  return d;
+}
+
+export function cleanupAll(): void {
+  for (const n of namespaces) sh('ip', ['netns', 'del', n], { allowFail: true });
+  namespaces.clear();
+  for (const l of links) sh('ip', ['link', 'del', l], { allowFail: true });
+  links.clear();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
+
+export function hostLinkExists(name: string): boolean {
+  return spawnSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' }).status === 0;
+}
+
+export function hostRoutes(family: 4 | 6): string {
+  return execFileSync('ip', [`-${family}`, 'route', 'show'], { encoding: 'utf8' });
+}
