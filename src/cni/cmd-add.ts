@@ -1,0 +1,101 @@
+// ADD: allocate, wire, report. Every step registers its undo, so a failure at any
+// point leaves no lease, interface or route behind.
+import { Netlink } from '../datapath/netlink.js';
+import { Rollback } from '../util/rollback.js';
+import { ownerOf, type CommandContext } from './context.js';
+import { ipamDriver, stripPrefix } from './ipam-driver.js';
+import { openPodNetns } from './netns.js';
+import { ensureForwarding } from './sysctl.js';
+import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
+import { ipFamily, type Result } from './result.js';
+import { errors } from './errors.js';
+
+export async function cmdAdd(ctx: CommandContext): Promise<Result> {
+  const { env, conf, log } = ctx;
+  const owner = ownerOf(ctx);
+  const netnsPath = env.netns ?? '';
+  const rollback = new Rollback();
+  // Open the namespace first: a missing or wrong netns must fail before any lease exists.
+  const pod = openPodNetns(netnsPath);
+  const host = Netlink.open();
+  try {
+    const ipam = await ipamDriver(ctx);
+    const requested = [...conf.runtime.ips, ...env.args.ips].map(stripPrefix);
+    const meta = k8sMeta(ctx);
+    const leased = ipam.add(owner, requested, meta, rollback);
+    const routes: ExtraRoute[] = [];
+    for (const r of leased.routes) {
+      const [dst = '', len = ''] = r.dst.split('/');
+      routes.push({ family: ipFamily(dst), dst, prefixLen: Number(len) });
+    }
+    const wired = wirePod(
+      host,
+      pod,
+      { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes },
+      rollback,
+    );
+    ensureForwarding(leased.addresses.map((a) => a.family));
+    rollback.commit();
+    log.info({ owner, addresses: leased.addresses, hostVeth: wired.host.name, k8s: meta }, 'endpoint added');
+
+    const mine: Result = {
+      cniVersion: conf.cniVersion,
+      interfaces: [
+        { name: wired.host.name, mac: wired.host.mac },
+        { name: wired.pod.name, mac: wired.pod.mac, sandbox: netnsPath, ...(conf.mtu !== null ? { mtu: conf.mtu } : {}) },
+      ],
+      ips: leased.addresses.map((a) => ({
+        address: `${a.ip}/${a.family === 4 ? 32 : 128}`,
+        gateway: GATEWAY[a.family],
+        interface: 1,
+      })),
+      routes: defaultRoutes(leased.addresses.map((a) => a.family), routes),
+      ...(conf.dns !== null ? { dns: conf.dns } : leased.dns !== undefined ? { dns: leased.dns } : {}),
+    };
+    return conf.prevResult !== null ? appendTo(conf.prevResult, mine) : mine;
+  } catch (err) {
+    await rollback.run(log);
+    if ((err as { code?: unknown }).code === 'EEXIST') {
+      throw errors.interfaceExists(`interface ${owner.ifname} already exists: ${(err as Error).message}`);
+    }
+    throw err;
+  } finally {
+    pod.close();
+    host.close();
+  }
+}
+
+function defaultRoutes(families: (4 | 6)[], extra: ExtraRoute[]): NonNullable<Result['routes']> {
+  const out: NonNullable<Result['routes']> = [];
+  for (const f of [4, 6] as const) {
+    if (!families.includes(f)) continue;
+    out.push({ dst: f === 4 ? '0.0.0.0/0' : '::/0', gw: GATEWAY[f] });
+    for (const r of extra) {
+      if (r.family === f && r.prefixLen !== 0) out.push({ dst: `${r.dst}/${r.prefixLen}`, gw: GATEWAY[f] });
+    }
+  }
+  return out;
+}
+
+/** As a later plugin in a chain, add ours after what earlier plugins reported. */
+function appendTo(prev: Result, mine: Result): Result {
+  const offset = prev.interfaces?.length ?? 0;
+  return {
+    ...prev,
+    cniVersion: mine.cniVersion,
+    interfaces: [...(prev.interfaces ?? []), ...(mine.interfaces ?? [])],
+    ips: [...(prev.ips ?? []), ...(mine.ips ?? []).map((i) => ({ ...i, interface: (i.interface ?? 0) + offset }))],
+    routes: [...(prev.routes ?? []), ...(mine.routes ?? [])],
+    ...(mine.dns !== undefined ? { dns: mine.dns } : {}),
+  };
+}
+
+function k8sMeta(ctx: CommandContext): Record<string, string> {
+  const k = ctx.env.args.k8s;
+  const meta: Record<string, string> = {};
+  if (k.namespace !== undefined) meta.K8S_POD_NAMESPACE = k.namespace;
+  if (k.name !== undefined) meta.K8S_POD_NAME = k.name;
+  if (k.uid !== undefined) meta.K8S_POD_UID = k.uid;
+  if (k.infraContainerId !== undefined) meta.K8S_POD_INFRA_CONTAINER_ID = k.infraContainerId;
+  return meta;
+}

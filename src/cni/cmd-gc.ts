@@ -1,0 +1,28 @@
+// GC: everything of this network not named in cni.dev/valid-attachments goes —
+// leases, and veths found by the owner alias strait stamps on them (which also
+// catches the veth of an ADD killed before it wrote anything else).
+import { Netlink } from '../datapath/netlink.js';
+import type { CommandContext } from './context.js';
+import { ipamDriver } from './ipam-driver.js';
+import { hostVethName, parseOwnerAlias } from './wiring.js';
+
+export async function cmdGc(ctx: CommandContext): Promise<void> {
+  const valid = ctx.conf.validAttachments;
+  const isValid = (containerId: string, ifname: string) =>
+    valid.some((v) => v.containerId === containerId && v.ifname === ifname);
+  const ipam = await ipamDriver(ctx);
+  const released = ipam.gc(valid);
+  const host = Netlink.open();
+  try {
+    const stale = new Set(released.map((o) => hostVethName(o)));
+    for (const link of host.listLinks()) {
+      const owner = parseOwnerAlias(link.alias);
+      if (owner === null || owner.network !== ctx.conf.name) continue;
+      if (!isValid(owner.containerId, owner.ifname)) stale.add(link.name);
+    }
+    for (const name of stale) host.deleteLink(name);
+    ctx.log.info({ released: released.length, vethsRemoved: [...stale] }, 'gc done');
+  } finally {
+    host.close();
+  }
+}

@@ -1,0 +1,23 @@
+// What every command receives: the validated environment and config, a logger, and
+// the raw process environment (passed on to delegated plugins unchanged).
+import type { Logger } from '../util/log.js';
+import type { CniEnv } from './env.js';
+import type { NetConf } from './config.js';
+
+export interface CommandContext {
+  env: CniEnv;
+  conf: NetConf;
+  log: Logger;
+  processEnv: NodeJS.ProcessEnv;
+}
+
+/** The (network, container, interface) triple that owns a lease and a veth pair. */
+export interface Owner {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+export function ownerOf(ctx: CommandContext): Owner {
+  return { network: ctx.conf.name, containerId: ctx.env.containerId ?? '', ifname: ctx.env.ifname ?? '' };
+}

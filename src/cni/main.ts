@@ -1,0 +1,87 @@
+// The CNI plugin's entry: read the environment and stdin, run one command, print
+// its result (or a spec error object) on stdout, exit. Modules are loaded per
+// command so that VERSION and early errors stay cheap.
+import { readFileSync } from 'node:fs';
+import { errorReply, writeJson } from './output.js';
+import type { CommandContext } from './context.js';
+import type { Result } from './result.js';
+
+async function main(): Promise<number> {
+  const stdin = readStdin();
+  let version = sniffVersion(stdin);
+  try {
+    const { parseEnv } = await import('./env.js');
+    if (process.env.CNI_COMMAND === 'VERSION') {
+      const { parseVersionRequest } = await import('./config.js');
+      const { versionReply } = await import('./version.js');
+      parseVersionRequest(stdin);
+      writeJson(versionReply());
+      return 0;
+    }
+    const env = parseEnv(process.env);
+    const { parseConfig } = await import('./config.js');
+    const conf = parseConfig(stdin, env.command, process.env);
+    version = conf.cniVersion;
+    const { assertCommandAllowed } = await import('./version.js');
+    assertCommandAllowed(conf.cniVersion, env.command);
+    const { createLogger } = await import('../util/log.js');
+    const log = await createLogger({
+      level: conf.logLevel,
+      file: conf.logFile,
+      bindings: { cmd: env.command, containerId: env.containerId, ifname: env.ifname, network: conf.name },
+    });
+    const ctx: CommandContext = { env, conf, log, processEnv: process.env };
+    try {
+      const result = await run(ctx);
+      if (result !== undefined) {
+        const { toVersion } = await import('./result.js');
+        writeJson(toVersion(result, conf.cniVersion));
+      }
+      return 0;
+    } catch (err) {
+      log.error({ err }, `${env.command} failed`);
+      throw err;
+    }
+  } catch (err) {
+    writeJson(errorReply(err, version));
+    return 1;
+  }
+}
+
+async function run(ctx: CommandContext): Promise<Result | undefined> {
+  switch (ctx.env.command) {
+    case 'ADD':
+      return (await import('./cmd-add.js')).cmdAdd(ctx);
+    case 'DEL':
+      return void (await (await import('./cmd-del.js')).cmdDel(ctx));
+    case 'CHECK':
+      return void (await (await import('./cmd-check.js')).cmdCheck(ctx));
+    case 'GC':
+      return void (await (await import('./cmd-gc.js')).cmdGc(ctx));
+    case 'STATUS':
+      return void (await (await import('./cmd-status.js')).cmdStatus(ctx));
+    case 'VERSION':
+      return undefined;
+  }
+}
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return ''; // no stdin at all (closed or a terminal that went away)
+  }
+}
+
+/** The version errors are reported in, when the config cannot be fully parsed. */
+function sniffVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) return v;
+  } catch {
+    // fall through
+  }
+  return '1.1.0';
+}
+
+process.exitCode = await main();

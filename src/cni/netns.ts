@@ -1,0 +1,27 @@
+// Opening netlink in a pod's namespace, with the two ways that fails turned into
+// precise CNI errors rather than a bare errno.
+import { Netlink } from '../datapath/netlink.js';
+import { errors } from './errors.js';
+
+export function openPodNetns(path: string): Netlink {
+  try {
+    return Netlink.open(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT') throw errors.netns(`network namespace ${path} does not exist`, path, err);
+    if (code === 'ENOTNETNS') throw errors.netns(`${path} is not a network namespace`, path, err);
+    throw errors.netns(`cannot enter network namespace ${path}: ${(err as Error).message}`, path, err);
+  }
+}
+
+/** For DEL and GC: a namespace that is already gone is not an error. */
+export function openPodNetnsIfPresent(path: string | undefined): Netlink | null {
+  if (path === undefined || path === '') return null;
+  try {
+    return Netlink.open(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTNETNS') return null;
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+// The pod's veth pair, as DESIGN.md "Packet paths" lays it out: the pod side holds
+// the pod address as /32 (/128) with a default route via a link-local gateway whose
+// neighbour entry is permanent (so the pod never ARPs for it); the host side has no
+// address, only a route to the pod. Both sides are named deterministically, so a DEL
+// or GC finds them again from the container ID alone.
+import { createHash } from 'node:crypto';
+import type { Netlink } from '../datapath/netlink.js';
+import { errors } from './errors.js';
+import type { Rollback } from '../util/rollback.js';
+
+export const GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
+const ALIAS_PREFIX = 'strait/';
+
+export interface PodAddress {
+  family: 4 | 6;
+  ip: string;
+}
+
+export interface ExtraRoute {
+  family: 4 | 6;
+  dst: string;
+  prefixLen: number;
+}
+
+export interface Attachment {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+export interface WireRequest extends Attachment {
+  netnsPath: string;
+  mtu: number | null;
+  addresses: PodAddress[];
+  /** routes beyond the default one, all through the link-local gateway */
+  routes: ExtraRoute[];
+}
+
+export interface Wired {
+  host: { name: string; mac: string; ifindex: number };
+  pod: { name: string; mac: string; ifindex: number };
+}
+
+/** ≤ 15 characters, stable for one (container, interface), distinct across networks. */
+export function hostVethName(a: Attachment): string {
+  const h = createHash('sha256').update(`${a.network}\0${a.containerId}\0${a.ifname}`).digest('hex');
+  return `st${h.slice(0, 13)}`;
+}
+
+/** The host veth's alias names its owner, so GC can find veths whose lease was never written. */
+export function ownerAlias(a: Attachment): string {
+  return `${ALIAS_PREFIX}${a.network}/${a.containerId}/${a.ifname}`;
+}
+
+export function parseOwnerAlias(alias: string | null): Attachment | null {
+  if (alias === null || !alias.startsWith(ALIAS_PREFIX)) return null;
+  const parts = alias.slice(ALIAS_PREFIX.length).split('/');
+  if (parts.length !== 3 || parts.some((p) => p === '')) return null;
+  return { network: parts[0]!, containerId: parts[1]!, ifname: parts[2]! };
+}
+
+export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback: Rollback): Wired {
+  const hostName = hostVethName(req);
+  if (pod.getLink(req.ifname) !== null) {
+    throw errors.interfaceExists(`interface ${req.ifname} already exists in ${req.netnsPath}`);
+  }
+  if (host.getLink(hostName) !== null) {
+    throw errors.interfaceExists(
+      `host interface ${hostName} for container ${req.containerId}/${req.ifname} already exists`,
+      'left by an earlier ADD of the same attachment; DEL it first',
+    );
+  }
+  host.createVeth({
+    name: hostName,
+    peerName: req.ifname,
+    peerNetnsPath: req.netnsPath,
+    ...(req.mtu !== null ? { mtu: req.mtu } : {}),
+    alias: ownerAlias(req),
+  });
+  // Deleting the host end removes the pod end and every route through it.
+  rollback.add(`delete veth ${hostName}`, () => host.deleteLink(hostName));
+
+  host.setLinkUp(hostName);
+  pod.setLinkUp(req.ifname);
+  const hostLink = host.getLink(hostName);
+  const podLink = pod.getLink(req.ifname);
+  if (hostLink === null || podLink === null) {
+    throw errors.netlink(`veth ${hostName} <-> ${req.ifname} vanished while being set up`);
+  }
+
+  for (const a of req.addresses) {
+    pod.addAddress(req.ifname, { address: a.ip, prefixLen: a.family === 4 ? 32 : 128, noDad: true });
+  }
+  for (const family of familiesOf(req.addresses)) {
+    const gw = GATEWAY[family];
+    pod.addNeighbor({ ifname: req.ifname, address: gw, mac: hostLink.mac });
+    if (family === 4) {
+      // The pod's /32 has no connected subnet, so the gateway needs a route of its own.
+      pod.addRoute({ dst: gw, prefixLen: 32, ifname: req.ifname, scope: 'link' });
+    }
+    pod.addRoute({ dst: null, prefixLen: 0, gateway: gw, ifname: req.ifname, family });
+    for (const r of req.routes.filter((r) => r.family === family && r.prefixLen !== 0)) {
+      pod.addRoute({ dst: r.dst, prefixLen: r.prefixLen, gateway: gw, ifname: req.ifname });
+    }
+  }
+  for (const a of req.addresses) {
+    host.addRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: hostName, scope: 'link' });
+  }
+  return {
+    host: { name: hostName, mac: hostLink.mac, ifindex: hostLink.ifindex },
+    pod: { name: req.ifname, mac: podLink.mac, ifindex: podLink.ifindex },
+  };
+}
+
+/** Removes the pair by its host end; false when it was already gone. */
+export function unwirePod(host: Netlink, a: Attachment): boolean {
+  return host.deleteLink(hostVethName(a));
+}
+
+function familiesOf(addresses: readonly PodAddress[]): (4 | 6)[] {
+  return ([4, 6] as const).filter((f) => addresses.some((a) => a.family === f));
+}
