@@ -15,11 +15,12 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const owner = ownerOf(ctx);
   const netnsPath = env.netns ?? '';
   const rollback = new Rollback();
-  // Open the namespace first: a missing or wrong netns must fail before any lease exists.
+  // Config (IPAM ranges included) is validated first, then the namespace is opened:
+  // bad input of either kind must fail before any lease exists.
+  const ipam = await ipamDriver(ctx);
   const pod = openPodNetns(netnsPath);
   const host = Netlink.open();
   try {
-    const ipam = await ipamDriver(ctx);
     const requested = [...conf.runtime.ips, ...env.args.ips].map(stripPrefix);
     const meta = k8sMeta(ctx);
     const leased = ipam.add(owner, requested, meta, rollback);

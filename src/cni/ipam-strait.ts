@@ -1,0 +1,56 @@
+// strait's own IPAM behind the IpamDriver interface: ranges from the config, leases
+// in <stateDir>/ipam/<network> (or ipam.dataDir/<network>), serialised across the
+// plugin processes of parallel ADDs with flock(2) from the native addon.
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { flock } from '../datapath/netlink.js';
+import { parseIpamConfig } from '../ipam/config.js';
+import { DiskStore, flockLocker } from '../ipam/disk-store.js';
+import { Ipam } from '../ipam/ipam.js';
+import type { CommandContext } from './context.js';
+import { CniCode, StraitError, errors } from './errors.js';
+import type { IpamDriver } from './ipam-driver.js';
+
+export function straitIpam(ctx: CommandContext): IpamDriver {
+  const cfg = parseIpamConfig(ctx.conf.ipam.raw);
+  const dir = join(cfg.dataDir ?? join(ctx.conf.paths.stateDir, 'ipam'), ctx.conf.name);
+  const store = new DiskStore(dir, flockLocker(flock), {
+    warn: (message) => ctx.log.warn({ dir }, message),
+  });
+  const ipam = new Ipam(cfg.sets, store);
+  const owner = (o: { containerId: string; ifname: string }) => ({ containerId: o.containerId, ifname: o.ifname });
+
+  return {
+    add(o, requested, meta, rollback) {
+      const allocations = ipam.allocate({ ...owner(o), meta }, requested);
+      rollback.add('release leases', () => ipam.release(owner(o)));
+      return {
+        addresses: allocations.map((a) => ({ family: a.family, ip: a.ip })),
+        routes: cfg.routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),
+        dns: undefined,
+      };
+    },
+    del(o) {
+      ipam.release(owner(o));
+    },
+    check(o, ips) {
+      const held = new Set(ipam.leasesOf(owner(o)).map((l) => l.ip));
+      for (const ip of ips) {
+        if (!held.has(ip)) throw errors.checkFailed(`no lease for ${ip} held by ${o.containerId}/${o.ifname}`);
+      }
+    },
+    gc(valid) {
+      return ipam.gc(valid).map((l) => ({ network: ctx.conf.name, containerId: l.containerId, ifname: l.ifname }));
+    },
+    status() {
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        accessSync(dir, constants.W_OK);
+      } catch (err) {
+        throw new StraitError('E_STORE', CniCode.PluginNotAvailable, `lease store ${dir} is unusable: ${(err as Error).message}`);
+      }
+      const s = ipam.status();
+      if (!s.ok) throw new StraitError('E_POOL_EXHAUSTED', CniCode.PluginNotAvailable, s.reason);
+    },
+  };
+}
