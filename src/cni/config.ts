@@ -25,7 +25,8 @@ export interface NetConf {
   dns: Dns | null;
   paths: { stateDir: string; bpfDir: string; agentSocket: string | null };
   logFile: string | null;
-  logLevel: LogLevel;
+  /** null: the logger's defaults (warn on stderr, info in the log file) */
+  logLevel: LogLevel | null;
   /** Keys we use, read case-insensitively; `raw` is the runtimeConfig exactly as given. */
   runtime: { ips: string[]; mac: string | null; raw: Record<string, unknown> };
   prevResult: Result | null;
@@ -231,8 +232,8 @@ export function parseConfig(stdin: string | Buffer, command: CniCommand, env: No
   };
   const logFile = optAbsPath(obj, 'logFile') ?? null;
 
-  const logLevel = optString(obj, 'logLevel') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+  const logLevel = optString(obj, 'logLevel') ?? null;
+  if (logLevel !== null && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw errors.config(`field 'logLevel' must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   }
 
@@ -277,7 +278,7 @@ export function parseConfig(stdin: string | Buffer, command: CniCommand, env: No
     dns,
     paths,
     logFile,
-    logLevel: logLevel as LogLevel,
+    logLevel: logLevel as LogLevel | null,
     runtime,
     prevResult,
     validAttachments: validAttachments ?? [],

@@ -65,9 +65,9 @@ function delegatedIpam(ctx: CommandContext): IpamDriver {
     del() {
       run('DEL');
     },
-    check(_owner, ips) {
-      const prevResult = { cniVersion: ctx.conf.cniVersion, ips: ips.map((ip) => ({ address: ip })) };
-      run('CHECK', { ...ctx.conf.raw, prevResult });
+    check() {
+      // The config carries prevResult already; the delegate checks its own leases.
+      run('CHECK');
     },
     gc() {
       try {

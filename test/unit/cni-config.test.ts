@@ -31,7 +31,7 @@ describe('parseConfig: a minimal config', () => {
       dns: null,
       paths: { stateDir: '/var/lib/strait', bpfDir: '/sys/fs/bpf/strait', agentSocket: null },
       logFile: null,
-      logLevel: 'info',
+      logLevel: null,
       runtime: { ips: [], mac: null, raw: {} },
       prevResult: null,
       validAttachments: [],

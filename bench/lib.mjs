@@ -1,0 +1,71 @@
+// Shared pieces of the benchmarks: namespaces, running a CNI plugin as a runtime
+// does, percentiles and the ratio table.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export const rand = (n = 3) => randomBytes(n).toString('hex');
+
+export function sh(cmd, args, { allowFail = false } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0 && !allowFail) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export function requireRoot(what) {
+  if (process.getuid?.() !== 0) {
+    console.error(`${what} needs root (network namespaces, veth pairs)`);
+    process.exit(1);
+  }
+}
+
+/** Runs a CNI plugin binary with env + stdin; resolves with exit code, stdout and elapsed ms. */
+export function cniCall(bin, command, config, { containerId, netns, ifname = 'eth0', path = '/usr/lib/cni' }) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(bin, [], {
+      env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: path },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${bin} ${command} failed (${code}): ${out} ${err}`));
+      else resolve({ ms, out });
+    });
+    child.stdin.end(JSON.stringify(config));
+  });
+}
+
+export function percentile(values, p) {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const idx = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[idx];
+}
+
+export const median = (v) => percentile(v, 50);
+
+/**
+ * rows: [{ metric, unit, values: {name: number}, better: 'lower'|'higher' }]
+ * Prints every column and the ratio of `subject` against each baseline.
+ */
+export function printTable(title, columns, subject, baselines, rows) {
+  const head = ['metric', ...columns, ...baselines.map((b) => `${subject}/${b}`)];
+  const body = rows.map((r) => [
+    `${r.metric} (${r.unit}, ${r.better} is better)`,
+    ...columns.map((c) => fmt(r.values[c])),
+    ...baselines.map((b) => (r.values[b] && r.values[subject] ? `${(r.values[subject] / r.values[b]).toFixed(2)}x` : '-')),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\n${title}\n`);
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of body) console.log(line(row));
+}
+
+const fmt = (v) => (v === undefined || Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
