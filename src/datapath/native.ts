@@ -1,0 +1,121 @@
+// The one place that loads strait.node (the C++ addon in native/). Everything else
+// reaches the addon through the typed binding below, so its shape is declared once
+// and no `any` leaks into the rest of the code.
+//
+// Loading is lazy: commands that never touch the datapath (VERSION, a config error)
+// do not pay for dlopen'ing libnl and libbpf, and do not fail when the addon is
+// missing.
+import { createRequire } from 'node:module';
+
+import { CniCode, StraitError } from '../cni/errors.js';
+
+/** A link as the addon reports it; `mac` is the raw link-layer address. */
+export interface NativeLink {
+  ifindex: number;
+  name: string;
+  mac: Uint8Array | null;
+  mtu: number;
+  up: boolean;
+  kind: string | null;
+  alias: string | null;
+}
+
+export interface NativeAddress {
+  family: 4 | 6;
+  address: Uint8Array;
+  prefixLen: number;
+}
+
+/** A route to add or delete. `dst` null is the default route; `scope` null lets libnl pick. */
+export interface NativeRouteSpec {
+  family: 4 | 6;
+  dst: Uint8Array | null;
+  prefixLen: number;
+  gateway: Uint8Array | null;
+  ifname: string;
+  scope: number | null;
+  onlink: boolean;
+}
+
+export interface NativeRoute {
+  family: 4 | 6;
+  dst: Uint8Array | null;
+  prefixLen: number;
+  gateway: Uint8Array | null;
+  ifindex: number;
+  /** RT_SCOPE_* number: 0 universe, 253 link, 254 host */
+  scope: number;
+  table: number;
+}
+
+export interface NativeNeighbor {
+  family: 4 | 6;
+  address: Uint8Array;
+  mac: Uint8Array | null;
+  ifindex: number;
+  permanent: boolean;
+}
+
+/**
+ * A NETLINK_ROUTE socket bound to one network namespace (native/netlink.h). Every
+ * method is synchronous and throws an Error with `.code` (errno name), `.errno`
+ * and `.syscall` on failure.
+ */
+export interface NativeNetlinkHandle {
+  close(): void;
+  /** mtu 0 = kernel default; alias null = none. */
+  createVeth(name: string, peerName: string, peerNetnsPath: string, mtu: number, alias: string | null): void;
+  getLink(name: string): NativeLink | null;
+  listLinks(): NativeLink[];
+  setLinkUp(name: string): void;
+  deleteLink(name: string): boolean;
+  addAddress(ifname: string, address: Uint8Array, prefixLen: number, noDad: boolean): void;
+  listAddresses(ifname: string): NativeAddress[];
+  addRoute(route: NativeRouteSpec): void;
+  deleteRoute(route: NativeRouteSpec): boolean;
+  listRoutes(family: 4 | 6, ifname: string | null): NativeRoute[];
+  addNeighbor(ifname: string, address: Uint8Array, mac: Uint8Array): void;
+  listNeighbors(ifname: string): NativeNeighbor[];
+}
+
+export interface NativeBinding {
+  /** Absent path: the calling process's namespace. Throws code ENOENT / ENOTNETNS for bad paths. */
+  openNetlink(netnsPath?: string): NativeNetlinkHandle;
+  /** flock(2); false only when !wait and the lock is held elsewhere. */
+  flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean;
+}
+
+/** The error shape the addon throws: a Node-style system error. */
+export interface NativeError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export const isNativeError = (e: unknown): e is NativeError =>
+  e instanceof Error && typeof (e as Partial<NativeError>).code === 'string';
+
+// Relative to this file: src/datapath/ under vitest, dist/datapath/ once compiled;
+// both sit two levels below the package root, next to build/.
+const ADDON_PATH = '../../build/Release/strait.node';
+
+let binding: NativeBinding | undefined;
+
+/** The addon, loaded on first call. */
+export function native(): NativeBinding {
+  if (binding === undefined) {
+    const require = createRequire(import.meta.url);
+    try {
+      binding = require(ADDON_PATH) as NativeBinding;
+    } catch (cause) {
+      throw new StraitError(
+        'E_NATIVE_LOAD',
+        CniCode.Internal,
+        'cannot load the native addon (run `npm run build:native`)',
+        new URL(ADDON_PATH, import.meta.url).pathname,
+        { cause },
+      );
+    }
+  }
+  return binding;
+}
