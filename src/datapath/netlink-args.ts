@@ -1,0 +1,157 @@
+// Validation and conversion for the netlink wrapper: strings in, bytes out (and
+// back). The addon never parses an address (DESIGN.md convention 2), so every
+// check a caller could get wrong happens here, before anything crosses into C++,
+// and fails with a TypeError whose code is ERR_INVALID_ARG.
+import { Address4, Address6 } from 'ip-address';
+
+import type { NativeRouteSpec } from './native.js';
+
+export class InvalidArgError extends TypeError {
+  override readonly name = 'InvalidArgError';
+  readonly code = 'ERR_INVALID_ARG';
+}
+
+const fail = (what: string, problem: string, value: unknown): never => {
+  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);
+};
+
+// IFNAMSIZ is 16 bytes including the NUL; the kernel also refuses '/', ':' and
+// whitespace, and "." / ".." (they would be path components under /sys/class/net).
+const IFNAME_MAX_BYTES = 15;
+
+export function ifName(value: unknown, what = 'interface name'): string {
+  if (typeof value !== 'string') return fail(what, 'must be a string', value);
+  const bytes = Buffer.byteLength(value);
+  if (bytes < 1 || bytes > IFNAME_MAX_BYTES) return fail(what, `must be 1..${IFNAME_MAX_BYTES} bytes`, value);
+  if (/[/:\s\0]/.test(value) || value === '.' || value === '..')
+    return fail(what, "must not contain '/', ':' or whitespace", value);
+  return value;
+}
+
+export function netnsPath(value: unknown, what = 'netns path'): string {
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0'))
+    return fail(what, 'must be a non-empty path', value);
+  return value;
+}
+
+export interface IpBytes {
+  family: 4 | 6;
+  bytes: Uint8Array;
+}
+
+/** A bare address ("198.18.0.10", "fd5a::10"): no prefix, no zone. */
+export function ipBytes(value: unknown, what = 'address'): IpBytes {
+  if (typeof value !== 'string') return fail(what, 'must be a string', value);
+  if (value.includes('/') || value.includes('%')) return fail(what, 'must be a bare address (no prefix or zone)', value);
+  if (Address4.isValid(value)) return { family: 4, bytes: Uint8Array.from(new Address4(value).toArray()) };
+  if (Address6.isValid(value)) {
+    // From the 128-bit integer, so the array is always 16 bytes long.
+    let n = new Address6(value).bigInt();
+    const bytes = new Uint8Array(16);
+    for (let i = 15; i >= 0; i--, n >>= 8n) bytes[i] = Number(n & 0xffn);
+    return { family: 6, bytes };
+  }
+  return fail(what, 'is not an IPv4 or IPv6 address', value);
+}
+
+export function prefixLen(value: unknown, family: 4 | 6, what = 'prefix length'): number {
+  const max = family === 4 ? 32 : 128;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max)
+    return fail(what, `must be an integer in 0..${max} for IPv${family}`, value);
+  return value;
+}
+
+/** Address text for bytes the kernel returned: dotted quad, or RFC 5952 IPv6. */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Address4.fromByteArray([...bytes]).correctForm();
+  if (bytes.length === 16) return Address6.fromUnsignedByteArray([...bytes]).correctForm();
+  throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+export function macBytes(value: unknown, what = 'MAC address'): Uint8Array {
+  if (typeof value !== 'string' || !MAC_RE.test(value)) return fail(what, 'must look like aa:bb:cc:dd:ee:ff', value);
+  return Uint8Array.from(value.split(':'), (h) => parseInt(h, 16));
+}
+
+/** "aa:bb:..." in lower case; any length, so a tunnel's non-Ethernet address still shows. */
+export function formatMac(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function mtu(value: unknown, what = 'mtu'): number {
+  // 68 is IPv4's minimum; above 65535 no Ethernet-like device goes.
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 68 || value > 65535)
+    return fail(what, 'must be an integer in 68..65535', value);
+  return value;
+}
+
+const IFALIAS_MAX_BYTES = 255; // IFALIASZ 256 with the NUL
+
+export function alias(value: unknown, what = 'alias'): string {
+  if (typeof value !== 'string' || value.includes('\0') || Buffer.byteLength(value) > IFALIAS_MAX_BYTES)
+    return fail(what, `must be a string of at most ${IFALIAS_MAX_BYTES} bytes`, value);
+  return value;
+}
+
+// RT_SCOPE_* from <linux/rtnetlink.h>: kernel ABI, stable.
+const SCOPES = { universe: 0, link: 253, host: 254 } as const;
+export type ScopeName = keyof typeof SCOPES;
+
+export function scopeName(n: number): ScopeName | number {
+  for (const [name, value] of Object.entries(SCOPES)) if (value === n) return name as ScopeName;
+  return n;
+}
+
+export interface RouteArgs {
+  /** null = default route (prefixLen 0) */
+  dst: string | null;
+  prefixLen: number;
+  gateway?: string;
+  ifname: string;
+  scope?: 'universe' | 'link';
+  /** required for a default route without a gateway; else must agree with dst/gateway */
+  family?: 4 | 6;
+  /** RTNH_F_ONLINK: take the gateway as on-link even with no connected route to it */
+  onlink?: boolean;
+}
+
+/** Checks a route and converts it to what the addon takes. */
+export function routeSpec(r: RouteArgs): NativeRouteSpec {
+  if (typeof r !== 'object' || r === null) return fail('route', 'must be an object', r);
+  const ifname = ifName(r.ifname, 'route.ifname');
+  const dst = r.dst === null ? null : ipBytes(r.dst, 'route.dst');
+  const gateway = r.gateway === undefined ? null : ipBytes(r.gateway, 'route.gateway');
+  if (r.family !== undefined && r.family !== 4 && r.family !== 6) return fail('route.family', 'must be 4 or 6', r.family);
+  const family = dst?.family ?? gateway?.family ?? r.family;
+  if (family === undefined) return fail('route', 'needs a family when dst is null and there is no gateway', r);
+  for (const [name, f] of [['dst', dst?.family], ['gateway', gateway?.family], ['family', r.family]] as const)
+    if (f !== undefined && f !== family) return fail(`route.${name}`, `is not IPv${family}`, r[name]);
+  const len = prefixLen(r.prefixLen, family, 'route.prefixLen');
+  if (dst === null && len !== 0) return fail('route.prefixLen', 'must be 0 for a default route', r.prefixLen);
+  if (dst !== null && hasHostBits(dst.bytes, len)) return fail('route.dst', `has bits set past /${len}`, r.dst);
+  if (r.scope !== undefined && r.scope !== 'universe' && r.scope !== 'link')
+    return fail('route.scope', "must be 'universe' or 'link'", r.scope);
+  if (r.onlink !== undefined && typeof r.onlink !== 'boolean') return fail('route.onlink', 'must be a boolean', r.onlink);
+  return {
+    family,
+    dst: dst?.bytes ?? null,
+    prefixLen: len,
+    gateway: gateway?.bytes ?? null,
+    ifname,
+    scope: r.scope === undefined ? null : SCOPES[r.scope],
+    onlink: r.onlink ?? false,
+  };
+}
+
+// The kernel refuses 10.0.0.1/24 as a route destination ("Invalid prefix for given
+// prefix length"); saying so here names the field.
+function hasHostBits(bytes: Uint8Array, len: number): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    if (((bytes[i] ?? 0) & ~mask & 0xff) !== 0) return true;
+  }
+  return false;
+}

@@ -1,0 +1,217 @@
+// Typed netlink for the rest of strait: strings for names, addresses and MACs,
+// validated here (netlink-args.ts) and handed to the addon as bytes.
+//
+// A Netlink is bound to one network namespace for its whole life: the addon
+// creates its socket on a throwaway thread inside that namespace (native/netns.h),
+// so calls from the JS thread act there without any setns on our threads. Calls
+// are synchronous; errors from the kernel carry `.code` ('EEXIST', 'ENODEV', ...),
+// `.errno` and `.syscall`, and bad arguments throw InvalidArgError
+// (code ERR_INVALID_ARG).
+import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
+import {
+  alias as checkAlias,
+  formatIp,
+  formatMac,
+  ifName,
+  InvalidArgError,
+  ipBytes,
+  macBytes,
+  mtu as checkMtu,
+  netnsPath as checkNetnsPath,
+  prefixLen,
+  routeSpec,
+  scopeName,
+  type RouteArgs,
+  type ScopeName,
+} from './netlink-args.js';
+
+export { InvalidArgError, type RouteArgs } from './netlink-args.js';
+
+export interface LinkInfo {
+  ifindex: number;
+  name: string;
+  /** aa:bb:cc:dd:ee:ff, lower case; '' for a link without a link-layer address */
+  mac: string;
+  mtu: number;
+  /** administratively up (IFF_UP) */
+  up: boolean;
+  /** 'veth', 'bridge', ...; null for a physical device or loopback */
+  kind: string | null;
+  alias: string | null;
+}
+
+export interface AddressInfo {
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+}
+
+export interface RouteInfo {
+  family: 4 | 6;
+  /** null = default route */
+  dst: string | null;
+  prefixLen: number;
+  gateway: string | null;
+  ifindex: number;
+  scope: ScopeName | number;
+  table: number;
+}
+
+export interface NeighborInfo {
+  family: 4 | 6;
+  address: string;
+  mac: string | null;
+  ifindex: number;
+  permanent: boolean;
+}
+
+export interface VethOptions {
+  /** the end created in this handle's namespace */
+  name: string;
+  /** the end created directly inside peerNetnsPath */
+  peerName: string;
+  peerNetnsPath: string;
+  /** both ends; kernel default (1500) when absent */
+  mtu?: number;
+  /** IFLA_IFALIAS on the local end, e.g. to mark links strait owns */
+  alias?: string;
+}
+
+export interface AddressArgs {
+  address: string;
+  prefixLen: number;
+  /** IFA_F_NODAD: skip IPv6 duplicate address detection so the address works at once */
+  noDad?: boolean;
+}
+
+export interface NeighborArgs {
+  ifname: string;
+  address: string;
+  mac: string;
+}
+
+const linkInfo = (l: NativeLink): LinkInfo => ({
+  ifindex: l.ifindex,
+  name: l.name,
+  mac: l.mac === null ? '' : formatMac(l.mac),
+  mtu: l.mtu,
+  up: l.up,
+  kind: l.kind,
+  alias: l.alias,
+});
+
+export class Netlink {
+  private constructor(private readonly handle: NativeNetlinkHandle) {}
+
+  /** A handle acting in the namespace at `netnsPath` (e.g. /var/run/netns/x); absent = this process's. */
+  static open(netnsPath?: string): Netlink {
+    const path = netnsPath === undefined ? undefined : checkNetnsPath(netnsPath);
+    return new Netlink(native().openNetlink(path));
+  }
+
+  /** Closes the socket; later calls throw EBADF. Idempotent. */
+  close(): void {
+    this.handle.close();
+  }
+
+  /** A veth pair: `name` here, `peerName` inside peerNetnsPath. Both ends are left down. EEXIST if either name is taken. */
+  createVeth(opts: VethOptions): void {
+    const name = ifName(opts.name, 'name');
+    const peerName = ifName(opts.peerName, 'peerName');
+    const path = checkNetnsPath(opts.peerNetnsPath, 'peerNetnsPath');
+    const m = opts.mtu === undefined ? 0 : checkMtu(opts.mtu);
+    const a = opts.alias === undefined ? null : checkAlias(opts.alias);
+    this.handle.createVeth(name, peerName, path, m, a);
+  }
+
+  /** null when there is no such link; other errors throw. */
+  getLink(name: string): LinkInfo | null {
+    const l = this.handle.getLink(ifName(name));
+    return l === null ? null : linkInfo(l);
+  }
+
+  listLinks(): LinkInfo[] {
+    return this.handle.listLinks().map(linkInfo);
+  }
+
+  setLinkUp(name: string): void {
+    this.handle.setLinkUp(ifName(name));
+  }
+
+  /** true when deleted, false when it was already gone. */
+  deleteLink(name: string): boolean {
+    return this.handle.deleteLink(ifName(name));
+  }
+
+  /** The family follows the address. EEXIST when already present. */
+  addAddress(ifname: string, a: AddressArgs): void {
+    const ip = ipBytes(a.address);
+    const len = prefixLen(a.prefixLen, ip.family);
+    if (a.noDad !== undefined && typeof a.noDad !== 'boolean')
+      throw new InvalidArgError(`noDad must be a boolean: ${JSON.stringify(a.noDad)}`);
+    this.handle.addAddress(ifName(ifname), ip.bytes, len, a.noDad ?? false);
+  }
+
+  /** All IPv4 and IPv6 addresses, IPv6 link-local ones included (callers filter). */
+  listAddresses(ifname: string): AddressInfo[] {
+    return this.handle.listAddresses(ifName(ifname)).map((a) => ({
+      family: a.family,
+      address: formatIp(a.address),
+      prefixLen: a.prefixLen,
+    }));
+  }
+
+  /** Main table, protocol static. EEXIST when an equal route exists. */
+  addRoute(r: RouteArgs): void {
+    this.handle.addRoute(routeSpec(r));
+  }
+
+  /** false when there was no such route (or no such interface). */
+  deleteRoute(r: RouteArgs): boolean {
+    return this.handle.deleteRoute(routeSpec(r));
+  }
+
+  /** Unicast routes of the main table, optionally only those out of `ifname`. */
+  listRoutes(family: 4 | 6, ifname?: string): RouteInfo[] {
+    if (family !== 4 && family !== 6) throw new InvalidArgError(`family must be 4 or 6: ${JSON.stringify(family)}`);
+    return this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname)).map((r) => ({
+      family: r.family,
+      dst: r.dst === null ? null : formatIp(r.dst),
+      prefixLen: r.prefixLen,
+      gateway: r.gateway === null ? null : formatIp(r.gateway),
+      ifindex: r.ifindex,
+      scope: scopeName(r.scope),
+      table: r.table,
+    }));
+  }
+
+  /** NUD_PERMANENT entry, replacing any existing one for that address. */
+  addNeighbor(n: NeighborArgs): void {
+    this.handle.addNeighbor(ifName(n.ifname), ipBytes(n.address).bytes, macBytes(n.mac));
+  }
+
+  listNeighbors(ifname: string): NeighborInfo[] {
+    return this.handle.listNeighbors(ifName(ifname)).map((n) => ({
+      family: n.family,
+      address: formatIp(n.address),
+      mac: n.mac === null ? null : formatMac(n.mac),
+      ifindex: n.ifindex,
+      permanent: n.permanent,
+    }));
+  }
+}
+
+const FLOCK_MODES = new Set(['exclusive', 'shared', 'unlock']);
+
+/**
+ * flock(2) on an open fd (e.g. from fs.openSync). wait=false returns false instead
+ * of blocking when another open file holds a conflicting lock; wait=true blocks the
+ * whole process until it is free. Locks belong to the open file, not the process:
+ * two opens of one file in this process do conflict.
+ */
+export function flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean {
+  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgError(`fd must be a non-negative integer: ${fd}`);
+  if (!FLOCK_MODES.has(mode)) throw new InvalidArgError(`mode must be exclusive, shared or unlock: ${JSON.stringify(mode)}`);
+  if (typeof wait !== 'boolean') throw new InvalidArgError(`wait must be a boolean: ${JSON.stringify(wait)}`);
+  return native().flock(fd, mode, wait);
+}
