@@ -96,13 +96,14 @@ describe.skipIf(!isRoot)('errors after ADD has started leave nothing behind', ()
     const network = `exi-${rand(2)}`;
     const config = straitConfig({ name: network, stateDir, v4: '198.18.32.0/24' });
     const ns = createNetns('exists');
-    ns.exec('ip', ['link', 'add', 'eth0', 'type', 'dummy']);
+    ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0']);
     const r = await runCni({ command: 'ADD', config, containerId: `exi-${rand()}`, netns: ns.path });
     expect(r.json).toMatchObject({ code: 103 });
     expect(r.json!.msg).toMatch(/eth0 already exists/);
     expect(leaseCount(stateDir, network)).toBe(0);
     expect(vethsWithAlias(network)).toBe(0);
-    expect(ns.exec('ip', ['-o', 'link', 'show', 'eth0'])).toMatch(/dummy|eth0/);
+    // The pod's own eth0 is untouched.
+    expect(ns.exec('ip', ['-o', 'link', 'show', 'eth0'])).toMatch(/eth0@other0/);
   });
 
   it('an exhausted pool (101), a requested address in use or out of range (102)', async () => {

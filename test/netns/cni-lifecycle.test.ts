@@ -85,8 +85,12 @@ describe.skipIf(!isRoot)('lifecycle', () => {
     ns.exec('ip', ['addr', 'del', `${ip}/32`, 'dev', 'eth0']);
     r = await check();
     expect(r.json!.msg).toMatch(new RegExp(`address ${ip.replace(/\./g, '\\.')} is missing on eth0`));
+    // Removing the last address also flushed the routes through eth0: restore all.
     ns.exec('ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0']);
-    expect((await check()).exitCode).toBe(0);
+    ns.exec('ip', ['route', 'replace', '169.254.1.1/32', 'dev', 'eth0', 'scope', 'link']);
+    ns.exec('ip', ['route', 'replace', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+    r = await check();
+    expect(r.exitCode, r.stdout).toBe(0);
 
     // The lease goes missing (as if GC'd by mistake): CHECK says so.
     const gc = await runCni({ command: 'GC', config: { ...base, 'cni.dev/valid-attachments': [] } });
