@@ -1,12 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers run by one command: unit tests (no root) in parallel, and netns
-// integration tests (root, real kernel) one file at a time because they share the
-// host's network namespace.
+// Three tiers run by one command: unit tests (no root) in parallel; BPF program
+// tests through BPF_PROG_TEST_RUN and netns integration tests (root, real kernel)
+// one file at a time because they share the host's namespace and pin dirs.
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'bpf',
+          include: ['test/bpf/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
       {
         test: {
           name: 'netns',

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Why a packet was dropped. Mirrored in src/datapath/maps/drop.ts for logs, metrics
+ * and straitctl; values are stable (they index a pinned map), new ones go at the end.
+ */
+#ifndef STRAIT_DROP_H
+#define STRAIT_DROP_H
+
+enum drop_reason {
+	DROP_NONE = 0,          /* never recorded; keeps 0 meaning "not dropped" */
+	DROP_MALFORMED = 1,     /* headers truncated or inconsistent */
+	DROP_SPOOF_IP = 2,      /* source address is not the sending endpoint's */
+	DROP_SPOOF_MAC = 3,     /* source MAC is not the sending endpoint's */
+	DROP_UNKNOWN_L3 = 4,    /* neither IPv4, IPv6 nor ARP */
+	DROP_NOT_READY = 5,     /* endpoint exists but its policy is not written yet */
+	DROP_POLICY_EGRESS = 6, /* egress policy of the source denies it */
+	DROP_POLICY_INGRESS = 7,/* ingress policy of the destination denies it */
+	DROP_REDIRECT_FAILED = 8,
+	DROP_MAX = 32,
+};
+
+#endif /* STRAIT_DROP_H */
