@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Ethernet, IPv4 and IPv6 headers of an skb, each checked against data_end once
+ * here so that callers read header fields with no further bounds checks. Parsers
+ * return 0 or a negated drop reason (see counters.h); they never write the packet.
+ * IPv6 extension headers are not walked: nothing reads L4 yet.
+ */
+#ifndef STRAIT_PARSE_H
+#define STRAIT_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+
+#include "compiler.h"
+#include "drop.h"
+
+struct packet {
+	void *data_end;
+	struct ethhdr *eth;
+	__u16 l3_proto; /* ethertype, host order */
+	union {
+		struct iphdr *ip4;
+		struct ipv6hdr *ip6;
+	};
+};
+
+static __always_inline int parse_eth(struct __sk_buff *skb, struct packet *pkt)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -DROP_MALFORMED;
+
+	pkt->data_end = data_end;
+	pkt->eth = eth;
+	pkt->l3_proto = bpf_ntohs(eth->h_proto);
+	return 0;
+}
+
+/* Options are allowed (ihl > 5) but must lie inside the frame like the rest. */
+static __always_inline int parse_ipv4(struct packet *pkt)
+{
+	struct iphdr *ip4 = (void *)(pkt->eth + 1);
+	__u32 hdr_len;
+
+	if ((void *)(ip4 + 1) > pkt->data_end)
+		return -DROP_MALFORMED;
+	if (ip4->version != 4 || ip4->ihl < 5)
+		return -DROP_MALFORMED;
+	hdr_len = ip4->ihl * 4;
+	if ((void *)ip4 + hdr_len > pkt->data_end)
+		return -DROP_MALFORMED;
+	if (bpf_ntohs(ip4->tot_len) < hdr_len)
+		return -DROP_MALFORMED;
+
+	pkt->ip4 = ip4;
+	return 0;
+}
+
+static __always_inline int parse_ipv6(struct packet *pkt)
+{
+	struct ipv6hdr *ip6 = (void *)(pkt->eth + 1);
+
+	if ((void *)(ip6 + 1) > pkt->data_end)
+		return -DROP_MALFORMED;
+	if (ip6->version != 6)
+		return -DROP_MALFORMED;
+
+	pkt->ip6 = ip6;
+	return 0;
+}
+
+/*
+ * Neighbour discovery, DAD and MLD between a pod and its gateway: sent from fe80::/10
+ * or from :: (DAD), or to ff00::/8. They carry no pod address, so anti-spoofing by
+ * endpoint has nothing to check; the host stack answers them.
+ */
+static __always_inline bool ipv6_is_link_control(const struct ipv6hdr *ip6)
+{
+	const __u8 *src = ip6->saddr.in6_u.u6_addr8;
+	const __u32 *src32 = ip6->saddr.in6_u.u6_addr32;
+
+	if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80)
+		return true;
+	if ((src32[0] | src32[1] | src32[2] | src32[3]) == 0)
+		return true;
+	return ip6->daddr.in6_u.u6_addr8[0] == 0xff;
+}
+
+/* MACs in a frame are 2-byte aligned at best; compare as one u32 and one u16. */
+static __always_inline bool mac_equal(const __u8 *a, const __u8 *b)
+{
+	__u32 a_hi, b_hi;
+	__u16 a_lo, b_lo;
+
+	__builtin_memcpy(&a_hi, a, sizeof(a_hi));
+	__builtin_memcpy(&b_hi, b, sizeof(b_hi));
+	__builtin_memcpy(&a_lo, a + 4, sizeof(a_lo));
+	__builtin_memcpy(&b_lo, b + 4, sizeof(b_lo));
+	return a_hi == b_hi && a_lo == b_lo;
+}
+
+#endif /* STRAIT_PARSE_H */
