@@ -1,0 +1,87 @@
+// TypeScript mirror of bpf/include/drop.h (enum drop_reason) and of enum stat_id
+// in bpf/include/maps.h: the keys of strait_drops_v1 and strait_stats_v1, with a
+// name and a one-line description each for logs, metrics and straitctl. Values are
+// stable (they index pinned maps); new ones go at the end, in C first.
+// test/bpf/maps-btf.test.ts checks DropReason against the enum in the object's BTF.
+
+export const DropReason = {
+  NONE: 0,
+  MALFORMED: 1,
+  SPOOF_IP: 2,
+  SPOOF_MAC: 3,
+  UNKNOWN_L3: 4,
+  NOT_READY: 5,
+  POLICY_EGRESS: 6,
+  POLICY_INGRESS: 7,
+  REDIRECT_FAILED: 8,
+} as const;
+export type DropReasonName = keyof typeof DropReason;
+export type DropReasonValue = (typeof DropReason)[DropReasonName];
+
+/** max_entries of strait_drops_v1: reasons are < DROP_MAX. */
+export const DROP_MAX = 32;
+
+const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
+  NONE: 'not dropped (never recorded)',
+  MALFORMED: 'headers truncated or inconsistent',
+  SPOOF_IP: 'source address is not the sending endpoint’s',
+  SPOOF_MAC: 'source MAC is not the sending endpoint’s',
+  UNKNOWN_L3: 'neither IPv4, IPv6 nor ARP',
+  NOT_READY: 'endpoint exists but its policy is not written yet',
+  POLICY_EGRESS: 'egress policy of the source denies it',
+  POLICY_INGRESS: 'ingress policy of the destination denies it',
+  REDIRECT_FAILED: 'redirect into the destination pod failed',
+};
+
+export const StatId = {
+  REDIRECT_PEER: 0,
+  TO_STACK: 1,
+  TO_POD: 2,
+} as const;
+export type StatIdName = keyof typeof StatId;
+export type StatIdValue = (typeof StatId)[StatIdName];
+
+/** max_entries of strait_stats_v1. */
+export const STAT_MAX = 8;
+
+const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
+  REDIRECT_PEER: 'from a pod, straight into another local pod',
+  TO_STACK: 'from a pod, handed to the host stack',
+  TO_POD: 'delivered to a pod by the host stack',
+};
+
+export interface CounterInfo {
+  value: number;
+  /** the C enumerator, e.g. DROP_SPOOF_IP or STAT_TO_POD */
+  name: string;
+  description: string;
+}
+
+function infos<N extends string>(
+  values: Record<N, number>,
+  descriptions: Record<N, string>,
+  prefix: string,
+): readonly CounterInfo[] {
+  return (Object.keys(values) as N[]).map((k) => ({
+    value: values[k],
+    name: `${prefix}${k}`,
+    description: descriptions[k],
+  }));
+}
+
+/** Every drop reason in value order, DROP_NONE included. */
+export const DROP_REASONS = infos(DropReason, DROP_DESCRIPTIONS, 'DROP_');
+/** Every verdict counter in value order. */
+export const STATS = infos(StatId, STAT_DESCRIPTIONS, 'STAT_');
+
+/**
+ * Name and description for a key of strait_drops_v1. A value this build does not
+ * know (a newer datapath wrote it) still gets a readable entry rather than a throw.
+ */
+export function describeDrop(value: number): CounterInfo {
+  return DROP_REASONS.find((d) => d.value === value) ?? { value, name: `DROP_#${value}`, description: 'unknown drop reason' };
+}
+
+export function describeStat(value: number): CounterInfo {
+  return STATS.find((s) => s.value === value) ?? { value, name: `STAT_#${value}`, description: 'unknown counter' };
+}

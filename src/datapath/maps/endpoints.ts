@@ -1,0 +1,110 @@
+// TypeScript mirror of bpf/include/maps.h, part 3: struct endpoint_key and struct
+// endpoint_value of strait_endpoints_v1, as the bytes the kernel stores. Offsets
+// come from layout.ts (checked against the objects' BTF); integers are host byte
+// order, addresses network order, and every byte of a key is written (the pad and
+// an IPv4 key's unused words are zero) because the hash compares whole keys.
+import { endianness } from 'node:os';
+
+import { formatIp, formatMac, InvalidArgError, ipBytes, macBytes } from '../netlink-args.js';
+import { LAYOUT } from './layout.js';
+
+/** endpoint_value.flags: policy written; until then the datapath drops (fail closed). */
+export const EP_F_READY = 1 << 0;
+
+export const ENDPOINT_KEY_SIZE = LAYOUT.endpoint_key.size;
+export const ENDPOINT_VALUE_SIZE = LAYOUT.endpoint_value.size;
+
+export interface EndpointKey {
+  family: 4 | 6;
+  /** bare address, canonical on decode (dotted quad, RFC 5952) */
+  ip: string;
+}
+
+export interface EndpointValue {
+  /** host-side veth: redirect target and where the pod's packets arrive */
+  ifindex: number;
+  /** EP_F_* bits */
+  flags: number;
+  /** aa:bb:cc:dd:ee:ff of the pod's interface (lower case on decode) */
+  podMac: string;
+  /** MAC of the host-side veth, the pod's gateway */
+  hostMac: string;
+  /** security identity; 0 until assigned */
+  identity: number;
+}
+
+const LE = endianness() === 'LE';
+const K = LAYOUT.endpoint_key.members;
+const V = LAYOUT.endpoint_value.members;
+const MAC_LEN = 6;
+
+const fail = (what: string, problem: string, value: unknown): never => {
+  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);
+};
+
+function u32(value: unknown, what: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffff_ffff)
+    return fail(what, `must be an integer in ${min}..4294967295`, value);
+  return value;
+}
+
+function bytesOf(buf: unknown, size: number, what: string): Uint8Array {
+  if (!(buf instanceof Uint8Array)) return fail(what, 'must be a Uint8Array', typeof buf);
+  if (buf.byteLength !== size) return fail(what, `must be ${size} bytes`, buf.byteLength);
+  return buf;
+}
+
+const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+export function encodeEndpointKey(key: EndpointKey): Uint8Array {
+  if (typeof key !== 'object' || key === null) return fail('endpoint key', 'must be an object', key);
+  if (key.family !== 4 && key.family !== 6) return fail('endpoint key family', 'must be 4 or 6', key.family);
+  const ip = ipBytes(key.ip, 'endpoint key ip');
+  if (ip.family !== key.family) return fail('endpoint key ip', `is not IPv${key.family}`, key.ip);
+  const out = new Uint8Array(ENDPOINT_KEY_SIZE);
+  out.set(ip.bytes, K.ip);
+  out[K.family] = key.family;
+  return out;
+}
+
+export function decodeEndpointKey(buf: Uint8Array): EndpointKey {
+  const b = bytesOf(buf, ENDPOINT_KEY_SIZE, 'endpoint key');
+  const family = b[K.family];
+  if (family !== 4 && family !== 6) return fail('endpoint key family', 'must be 4 or 6', family);
+  const len = family === 4 ? 4 : 16;
+  // Nonzero bytes past the address or in the pad would make a key no encoder writes.
+  for (let i = K.ip + len; i < K.family; i++)
+    if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${family} address`, b[i]);
+  for (let i = K.pad; i < ENDPOINT_KEY_SIZE; i++) if (b[i] !== 0) return fail('endpoint key pad', 'must be zero', b[i]);
+  return { family, ip: formatIp(b.slice(K.ip, K.ip + len)) };
+}
+
+export function encodeEndpointValue(value: EndpointValue): Uint8Array {
+  if (typeof value !== 'object' || value === null) return fail('endpoint value', 'must be an object', value);
+  // ifindex 0 names no device: a redirect to it would fail on every packet.
+  const ifindex = u32(value.ifindex, 'endpoint ifindex', 1);
+  const flags = u32(value.flags, 'endpoint flags');
+  const identity = u32(value.identity, 'endpoint identity');
+  const podMac = macBytes(value.podMac, 'endpoint podMac');
+  const hostMac = macBytes(value.hostMac, 'endpoint hostMac');
+  const out = new Uint8Array(ENDPOINT_VALUE_SIZE);
+  const dv = view(out);
+  dv.setUint32(V.ifindex, ifindex, LE);
+  dv.setUint32(V.flags, flags, LE);
+  out.set(podMac, V.pod_mac);
+  out.set(hostMac, V.host_mac);
+  dv.setUint32(V.identity, identity, LE);
+  return out;
+}
+
+export function decodeEndpointValue(buf: Uint8Array): EndpointValue {
+  const b = bytesOf(buf, ENDPOINT_VALUE_SIZE, 'endpoint value');
+  const dv = view(b);
+  return {
+    ifindex: dv.getUint32(V.ifindex, LE),
+    flags: dv.getUint32(V.flags, LE),
+    podMac: formatMac(b.slice(V.pod_mac, V.pod_mac + MAC_LEN)),
+    hostMac: formatMac(b.slice(V.host_mac, V.host_mac + MAC_LEN)),
+    identity: dv.getUint32(V.identity, LE),
+  };
+}
