@@ -1,0 +1,128 @@
+// Holds the TypeScript mirror (src/datapath/maps/) to bpf/include/maps.h through
+// the BTF clang writes into the compiled objects: every struct's size and member
+// offsets, the map names with their key/value types and sizes, and enum
+// drop_reason. Needs clang and bpftool but not root. A missing tool FAILS this
+// file rather than skipping it: a silent skip would let the layouts drift.
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { DROP_MAX, DROP_REASONS, ENDPOINTS_MAX, LAYOUT, MapName, STAT_MAX } from '../../src/datapath/maps/index.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OBJECTS = ['from_pod', 'to_pod'] as const;
+
+interface BtfMember {
+  name: string;
+  type_id: number;
+  bits_offset: number;
+}
+interface BtfType {
+  id: number;
+  kind: string;
+  name: string;
+  size?: number;
+  type_id?: number;
+  nr_elems?: number;
+  members?: BtfMember[];
+  values?: { name: string; val: number }[];
+  vars?: { type_id: number; name?: string }[];
+}
+
+function run(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') throw new Error(`${cmd} is not installed: the BTF layout test needs it (apt-get install ${cmd === 'bpftool' ? 'bpftool' : 'clang llvm'})`);
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr ?? err.message}`);
+  }
+}
+
+class Btf {
+  private readonly byId = new Map<number, BtfType>();
+  constructor(readonly types: BtfType[]) {
+    for (const t of types) this.byId.set(t.id, t);
+  }
+  static load(object: string): Btf {
+    const out = run('bpftool', ['-j', 'btf', 'dump', 'file', object, 'format', 'raw']);
+    const parsed = JSON.parse(out) as { types?: BtfType[]; error?: string };
+    if (!parsed.types) throw new Error(`bpftool: ${parsed.error ?? 'no types in BTF dump'}`);
+    return new Btf(parsed.types);
+  }
+  named(kind: string, name: string): BtfType {
+    const t = this.types.find((x) => x.kind === kind && x.name === name);
+    if (!t) throw new Error(`no ${kind} '${name}' in BTF`);
+    return t;
+  }
+  get(id: number): BtfType {
+    const t = this.byId.get(id);
+    if (!t) throw new Error(`no BTF type ${id}`);
+    return t;
+  }
+  /** Skips typedefs and qualifiers, as C does when asking what a type is. */
+  resolve(id: number): BtfType {
+    let t = this.get(id);
+    while (['TYPEDEF', 'CONST', 'VOLATILE', 'RESTRICT', 'TYPE_TAG'].includes(t.kind)) t = this.get(t.type_id ?? 0);
+    return t;
+  }
+  /** A map definition in .maps: __type(key, T) is a member `T *key`, __uint(x, N) is `int (*x)[N]`. */
+  mapDef(name: string): { key: BtfType; value: BtfType; maxEntries: number } {
+    const v = this.named('VAR', name);
+    const def = this.resolve(v.type_id ?? 0);
+    const member = (m: string): BtfMember => {
+      const found = def.members?.find((x) => x.name === m);
+      if (!found) throw new Error(`map ${name} has no ${m}`);
+      return found;
+    };
+    const pointee = (m: string): BtfType => this.resolve(this.get(member(m).type_id).type_id ?? 0);
+    return { key: pointee('key'), value: pointee('value'), maxEntries: pointee('max_entries').nr_elems ?? -1 };
+  }
+}
+
+beforeAll(() => {
+  run('make', ['-s', '-C', 'bpf']);
+});
+
+describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (obj) => {
+  let btf: Btf;
+  beforeAll(() => {
+    btf = Btf.load(join(repo, 'build', 'bpf', `${obj}.bpf.o`));
+  });
+
+  it.each(Object.keys(LAYOUT) as (keyof typeof LAYOUT)[])('struct %s: size and every member offset', (name) => {
+    const s = btf.named('STRUCT', name);
+    const fromBtf = Object.fromEntries(
+      (s.members ?? []).map((m) => {
+        expect(m.bits_offset % 8, `${name}.${m.name} is a bitfield`).toBe(0);
+        return [m.name, m.bits_offset / 8];
+      }),
+    );
+    expect({ size: s.size, members: fromBtf }).toEqual(LAYOUT[name]);
+  });
+
+  it('maps: names, key and value structs, max_entries', () => {
+    const endpoints = btf.mapDef(MapName.endpoints);
+    expect([endpoints.key.name, endpoints.value.name, endpoints.maxEntries]).toEqual([
+      'endpoint_key',
+      'endpoint_value',
+      ENDPOINTS_MAX,
+    ]);
+    for (const [name, max] of [
+      [MapName.drops, DROP_MAX],
+      [MapName.stats, STAT_MAX],
+    ] as const) {
+      const m = btf.mapDef(name);
+      expect([m.key.kind, m.key.size, m.value.name, m.maxEntries], name).toEqual(['INT', 4, 'traffic_counter', max]);
+    }
+  });
+
+  it('enum drop_reason matches drop.ts, value for value', () => {
+    const e = btf.named('ENUM', 'drop_reason');
+    const fromBtf = (e.values ?? []).filter((v) => v.name !== 'DROP_MAX').map((v) => ({ name: v.name, value: v.val }));
+    expect(fromBtf).toEqual(DROP_REASONS.map(({ name, value }) => ({ name, value })));
+    expect(e.values?.find((v) => v.name === 'DROP_MAX')?.val).toBe(DROP_MAX);
+  });
+});
