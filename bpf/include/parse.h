@@ -42,7 +42,11 @@ static __always_inline int parse_eth(struct __sk_buff *skb, struct packet *pkt)
 	return 0;
 }
 
-/* Options are allowed (ihl > 5) but must lie inside the frame like the rest. */
+/*
+ * Options are allowed (ihl > 5) but must lie inside the frame like the rest.
+ * tot_len is left to the receiving stack: BIG TCP sends 0 there, and nothing here
+ * reads past the header.
+ */
 static __always_inline int parse_ipv4(struct packet *pkt)
 {
 	struct iphdr *ip4 = (void *)(pkt->eth + 1);
@@ -54,8 +58,6 @@ static __always_inline int parse_ipv4(struct packet *pkt)
 		return -DROP_MALFORMED;
 	hdr_len = ip4->ihl * 4;
 	if ((void *)ip4 + hdr_len > pkt->data_end)
-		return -DROP_MALFORMED;
-	if (bpf_ntohs(ip4->tot_len) < hdr_len)
 		return -DROP_MALFORMED;
 
 	pkt->ip4 = ip4;
