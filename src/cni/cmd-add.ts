@@ -9,6 +9,8 @@ import { ensureForwarding } from './sysctl.js';
 import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
 import { ipFamily, type Result } from './result.js';
 import { errors } from './errors.js';
+import { attachEndpoint, withDatapath } from './fastpath.js';
+import { removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
 
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const { env, conf, log } = ctx;
@@ -35,6 +37,18 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes },
       rollback,
     );
+    withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback));
+    writeEndpointRecord(conf.paths.stateDir, {
+      ...owner,
+      netns: netnsPath,
+      hostVeth: wired.host.name,
+      ifindex: wired.host.ifindex,
+      addresses: leased.addresses.map((a) => a.ip),
+      podMac: wired.pod.mac,
+      k8s: env.args.k8s,
+      createdAt: new Date().toISOString(),
+    });
+    rollback.add('endpoint record', () => removeEndpointRecord(conf.paths.stateDir, owner));
     ensureForwarding(leased.addresses.map((a) => a.family));
     rollback.commit();
     log.info({ owner, addresses: leased.addresses, hostVeth: wired.host.name, k8s: meta }, 'endpoint added');

@@ -7,6 +7,9 @@ import { ipamDriver, stripPrefix } from './ipam-driver.js';
 import { openPodNetns } from './netns.js';
 import { ipFamily } from './result.js';
 import { GATEWAY, hostVethName } from './wiring.js';
+import * as bpf from '../datapath/bpf.js';
+import { listEndpoints } from '../datapath/endpoints.js';
+import { withDatapath } from './fastpath.js';
 
 export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const prev = ctx.conf.prevResult;
@@ -47,10 +50,31 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
         .some((r) => r.dst === ip && r.prefixLen === (family === 4 ? 32 : 128));
       if (!found) throw errors.checkFailed(`host route to ${ip} via ${hostName} is missing`);
     }
+    checkFastPath(ctx, hostName, hostLink.ifindex, ips);
   } finally {
     pod.close();
     host.close();
   }
   const ipam = await ipamDriver(ctx);
   ipam.check(owner, ips);
+}
+
+/** The current build's programs on both directions of the veth, and one ready map entry per address. */
+function checkFastPath(ctx: CommandContext, hostName: string, ifindex: number, ips: string[]): void {
+  withDatapath(ctx.conf, (dp) => {
+    for (const [direction, fd] of [['ingress', dp.programs.fromPod], ['egress', dp.programs.toPod]] as const) {
+      const attached = bpf.tcQuery(ifindex, direction);
+      if (attached === null) throw errors.checkFailed(`no BPF program on tc ${direction} of ${hostName}`);
+      const want = bpf.progInfo(fd).id;
+      if (attached.progId !== want) {
+        throw errors.checkFailed(`tc ${direction} of ${hostName} runs program ${attached.progId}, not the current ${want}`);
+      }
+    }
+    const entries = listEndpoints(dp.maps.endpoints);
+    for (const ip of ips) {
+      const e = entries.find((x) => x.ip === ip);
+      if (e === undefined) throw errors.checkFailed(`endpoint map has no entry for ${ip}`);
+      if (e.ifindex !== ifindex) throw errors.checkFailed(`endpoint map sends ${ip} to ifindex ${e.ifindex}, not ${hostName} (${ifindex})`);
+    }
+  });
 }

@@ -1,20 +1,44 @@
 // DEL: idempotent, and it tolerates anything already gone — the netns (containerd's
-// second DEL has none), the veth, the lease — because runtimes repeat it. Deleting
-// the host end of the pair removes the pod end and every route through it, so DEL
-// never needs to enter the pod's namespace.
+// second DEL has none), the veth, the lease, the pinned maps — because runtimes
+// repeat it. Deleting the host end of the pair removes the pod end and every route
+// through it, so DEL never needs to enter the pod's namespace.
+import * as bpf from '../datapath/bpf.js';
+import { deleteEndpointsWhere } from '../datapath/endpoints.js';
+import { openPinnedMap } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
+import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
-import { unwirePod } from './wiring.js';
+import { hostVethName, unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const owner = ownerOf(ctx);
+  const { stateDir, bpfDir } = ctx.conf.paths;
   const ipam = await ipamDriver(ctx);
   ipam.del(owner);
   const host = Netlink.open();
   try {
+    // The veth's ifindex names the endpoint's map entries; if the veth is already
+    // gone, the record ADD left still knows it.
+    const ifindexes = new Set<number>();
+    const link = host.getLink(hostVethName(owner));
+    if (link !== null) ifindexes.add(link.ifindex);
+    const record = listEndpointRecords(stateDir).find(
+      (r) => r.network === owner.network && r.containerId === owner.containerId && r.ifname === owner.ifname,
+    );
+    if (record !== undefined) ifindexes.add(record.ifindex);
+    let removedEntries = 0;
+    const endpoints = ifindexes.size > 0 ? openPinnedMap(bpfDir, 'endpoints') : null;
+    if (endpoints !== null) {
+      try {
+        removedEntries = deleteEndpointsWhere(endpoints, (e) => ifindexes.has(e.ifindex));
+      } finally {
+        bpf.closeFd(endpoints);
+      }
+    }
     const removedVeth = unwirePod(host, owner);
-    ctx.log.info({ owner, removedVeth }, 'endpoint deleted');
+    removeEndpointRecord(stateDir, owner);
+    ctx.log.info({ owner, removedVeth, removedEntries }, 'endpoint deleted');
   } finally {
     host.close();
   }

@@ -1,7 +1,12 @@
 // GC: everything of this network not named in cni.dev/valid-attachments goes —
-// leases, and veths found by the owner alias strait stamps on them (which also
-// catches the veth of an ADD killed before it wrote anything else).
+// leases, endpoint records, map entries of vanished veths, and veths found by the
+// owner alias strait stamps on them (which also catches the veth of an ADD killed
+// before it wrote anything else).
+import * as bpf from '../datapath/bpf.js';
+import { deleteEndpointsWhere } from '../datapath/endpoints.js';
+import { openPinnedMap } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
+import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
 import type { CommandContext } from './context.js';
 import { ipamDriver } from './ipam-driver.js';
 import { hostVethName, parseOwnerAlias } from './wiring.js';
@@ -21,7 +26,24 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
       if (!isValid(owner.containerId, owner.ifname)) stale.add(link.name);
     }
     for (const name of stale) host.deleteLink(name);
-    ctx.log.info({ released: released.length, vethsRemoved: [...stale] }, 'gc done');
+
+    // Records of this network whose owner is not valid, and map entries (of any
+    // network sharing the pin dir) whose veth no longer exists.
+    const { stateDir, bpfDir } = ctx.conf.paths;
+    for (const r of listEndpointRecords(stateDir)) {
+      if (r.network === ctx.conf.name && !isValid(r.containerId, r.ifname)) removeEndpointRecord(stateDir, r);
+    }
+    const live = new Set(host.listLinks().map((l) => l.ifindex));
+    let removedEntries = 0;
+    const endpoints = openPinnedMap(bpfDir, 'endpoints');
+    if (endpoints !== null) {
+      try {
+        removedEntries = deleteEndpointsWhere(endpoints, (e) => !live.has(e.ifindex));
+      } finally {
+        bpf.closeFd(endpoints);
+      }
+    }
+    ctx.log.info({ released: released.length, vethsRemoved: [...stale], removedEntries }, 'gc done');
   } finally {
     host.close();
   }

@@ -1,0 +1,48 @@
+// The endpoint map as the control plane sees it: typed entries in, typed entries
+// out, encoded by the mirror of maps.h.
+import * as bpf from './bpf.js';
+import {
+  decodeEndpointKey,
+  decodeEndpointValue,
+  encodeEndpointKey,
+  encodeEndpointValue,
+} from './maps/endpoints.js';
+
+export interface EndpointEntry {
+  family: 4 | 6;
+  ip: string;
+  ifindex: number;
+  flags: number;
+  podMac: string;
+  hostMac: string;
+  identity: number;
+}
+
+export function writeEndpoint(mapFd: number, e: EndpointEntry): void {
+  bpf.mapUpdate(
+    mapFd,
+    encodeEndpointKey({ family: e.family, ip: e.ip }),
+    encodeEndpointValue({ ifindex: e.ifindex, flags: e.flags, podMac: e.podMac, hostMac: e.hostMac, identity: e.identity }),
+  );
+}
+
+export function deleteEndpoint(mapFd: number, family: 4 | 6, ip: string): boolean {
+  return bpf.mapDelete(mapFd, encodeEndpointKey({ family, ip }));
+}
+
+export function listEndpoints(mapFd: number): EndpointEntry[] {
+  return bpf.mapDump(mapFd).map(({ key, value }) => {
+    const k = decodeEndpointKey(key);
+    const v = decodeEndpointValue(value);
+    return { family: k.family, ip: k.ip, ...v };
+  });
+}
+
+/** Removes every entry whose host veth matches; returns how many went. */
+export function deleteEndpointsWhere(mapFd: number, pred: (e: EndpointEntry) => boolean): number {
+  let n = 0;
+  for (const e of listEndpoints(mapFd)) {
+    if (pred(e) && deleteEndpoint(mapFd, e.family, e.ip)) n++;
+  }
+  return n;
+}

@@ -1,0 +1,163 @@
+// Makes the pinned datapath exist and hands out fds to it. Idempotent and safe to
+// run from any number of CNI processes and the agent at once: the first one to find
+// no programs for this build loads them (under a file lock), pins them, and moves
+// every attached endpoint over to them; everyone else just opens the pins.
+//
+// Pin layout under bpfDir:
+//   strait_<map>_v<N>          maps, pinned by name by libbpf (reused across builds)
+//   progs-<build id>/<prog>    programs of one build of the objects
+// The build id is a hash of the object files, so installing a newer build is what
+// triggers the atomic replacement; maps, and with them all state, are kept.
+import { createHash } from 'node:crypto';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StraitError, CniCode } from '../cni/errors.js';
+import * as bpf from './bpf.js';
+import { ensureBpffs } from './bpffs.js';
+import { decodeEndpointValue } from './maps/endpoints.js';
+import { flock } from './netlink.js';
+
+export const PROGRAMS = { fromPod: 'from_pod', toPod: 'to_pod' } as const;
+export const MAPS = { endpoints: 'strait_endpoints_v1', drops: 'strait_drops_v1', stats: 'strait_stats_v1' } as const;
+type ProgKey = keyof typeof PROGRAMS;
+type MapKey = keyof typeof MAPS;
+
+export interface DatapathOptions {
+  bpfDir: string;
+  stateDir: string;
+  /** where <prog>.bpf.o are; default the build of this checkout (env STRAIT_BPF_OBJ_DIR) */
+  objectDir?: string;
+}
+
+export interface Datapath {
+  buildId: string;
+  programs: Record<ProgKey, number>;
+  maps: Record<MapKey, number>;
+  close(): void;
+}
+
+export function defaultObjectDir(): string {
+  return process.env.STRAIT_BPF_OBJ_DIR ?? fileURLToPath(new URL('../../build/bpf/', import.meta.url));
+}
+
+const objectPath = (dir: string, prog: string) => join(dir, `${prog}.bpf.o`);
+
+export function buildIdOf(objectDir: string): string {
+  const h = createHash('sha256');
+  for (const prog of Object.values(PROGRAMS)) {
+    try {
+      h.update(readFileSync(objectPath(objectDir, prog)));
+    } catch (err) {
+      throw new StraitError(
+        'E_BPF_OBJECT',
+        CniCode.IoFailure,
+        `BPF object ${objectPath(objectDir, prog)} is missing (run scripts/setup.sh to build it)`,
+        '',
+        { cause: err },
+      );
+    }
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+export function openDatapath(opts: DatapathOptions): Datapath {
+  const objectDir = opts.objectDir ?? defaultObjectDir();
+  const buildId = buildIdOf(objectDir);
+  ensureBpffs(opts.bpfDir);
+  const progDir = join(opts.bpfDir, `progs-${buildId}`);
+  let programs = openPinnedPrograms(progDir);
+  if (programs === null) {
+    programs = withLock(join(opts.stateDir, 'bpf.lock'), () => {
+      return openPinnedPrograms(progDir) ?? install(opts.bpfDir, objectDir, progDir);
+    });
+  }
+  const maps = {} as Record<MapKey, number>;
+  for (const [key, name] of Object.entries(MAPS) as [MapKey, string][]) {
+    const fd = bpf.getPinned(join(opts.bpfDir, name));
+    if (fd === null) throw new StraitError('E_BPF_MAP', CniCode.IoFailure, `pinned map ${name} is missing in ${opts.bpfDir}`);
+    maps[key] = fd;
+  }
+  const progs = programs;
+  return {
+    buildId,
+    programs: progs,
+    maps,
+    close() {
+      for (const fd of [...Object.values(progs), ...Object.values(maps)]) bpf.closeFd(fd);
+    },
+  };
+}
+
+function openPinnedPrograms(progDir: string): Record<ProgKey, number> | null {
+  const out = {} as Record<ProgKey, number>;
+  for (const [key, name] of Object.entries(PROGRAMS) as [ProgKey, string][]) {
+    const fd = bpf.getPinned(join(progDir, name));
+    if (fd === null) {
+      for (const open of Object.values(out)) bpf.closeFd(open);
+      return null;
+    }
+    out[key] = fd;
+  }
+  return out;
+}
+
+/** Loads this build, pins it, moves every endpoint to it, and drops older builds. */
+function install(bpfDir: string, objectDir: string, progDir: string): Record<ProgKey, number> {
+  mkdirSync(progDir, { recursive: true, mode: 0o700 });
+  for (const [key, name] of Object.entries(PROGRAMS) as [ProgKey, string][]) {
+    const obj = bpf.loadObject(objectPath(objectDir, name), { pinRoot: bpfDir });
+    try {
+      const fd = obj.programs[name];
+      if (fd === undefined) throw new StraitError('E_BPF_OBJECT', CniCode.IoFailure, `program ${name} missing from its object (${key})`);
+      bpf.pinFd(fd, join(progDir, name));
+    } finally {
+      obj.close();
+    }
+  }
+  const programs = openPinnedPrograms(progDir);
+  if (programs === null) throw new StraitError('E_BPF_PIN', CniCode.IoFailure, `programs vanished from ${progDir}`);
+  replaceOnEndpoints(bpfDir, programs);
+  for (const entry of readdirSync(bpfDir)) {
+    const path = join(bpfDir, entry);
+    if (entry.startsWith('progs-') && path !== progDir) rmSync(path, { recursive: true, force: true });
+  }
+  return programs;
+}
+
+/** Every host veth that carries an endpoint gets the new programs in place (BPF_TC_F_REPLACE). */
+function replaceOnEndpoints(bpfDir: string, programs: Record<ProgKey, number>): void {
+  const endpoints = bpf.getPinned(join(bpfDir, MAPS.endpoints));
+  if (endpoints === null) return;
+  try {
+    const ifindexes = new Set(bpf.mapDump(endpoints).map((e) => decodeEndpointValue(e.value).ifindex));
+    for (const ifindex of ifindexes) {
+      for (const [direction, fd] of [['ingress', programs.fromPod], ['egress', programs.toPod]] as const) {
+        try {
+          if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
+        } catch (err) {
+          // The endpoint's veth went away meanwhile: its DEL or GC cleans the entry.
+          if ((err as { code?: unknown }).code !== 'ENODEV') throw err;
+        }
+      }
+    }
+  } finally {
+    bpf.closeFd(endpoints);
+  }
+}
+
+function withLock<T>(path: string, fn: () => T): T {
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    flock(fd, 'exclusive', true);
+    return fn();
+  } finally {
+    closeSync(fd); // closing drops the flock
+  }
+}
+
+/** A pinned map's fd without loading anything (DEL, GC, straitctl); null when absent. */
+export function openPinnedMap(bpfDir: string, key: MapKey): number | null {
+  return bpf.getPinned(join(bpfDir, MAPS[key]));
+}
