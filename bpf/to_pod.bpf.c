@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * to_pod: tc egress of a pod's host-side veth, so whatever the host stack delivers
+ * to the pod (from the host, Services, other nodes, the outside; pod-to-pod traffic
+ * on this node bypasses it through bpf_redirect_peer). A pod whose policy is not
+ * written yet receives nothing (fail closed); ingress policy goes in policy.h.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "compiler.h"
+#include "counters.h"
+#include "drop.h"
+#include "endpoint.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+
+static __always_inline int handle_to_pod(struct __sk_buff *skb)
+{
+	struct endpoint_value *dst;
+	struct endpoint_key key;
+	struct packet pkt;
+	int ret;
+
+	ret = parse_eth(skb, &pkt);
+	if (ret < 0)
+		return ret;
+
+	switch (pkt.l3_proto) {
+	case ETH_P_IP:
+		ret = parse_ipv4(&pkt);
+		break;
+	case ETH_P_IPV6:
+		ret = parse_ipv6(&pkt);
+		break;
+	default:
+		/* ARP replies from the gateway; nothing to match against an endpoint. */
+		goto pass;
+	}
+	if (ret < 0)
+		return ret;
+
+	/*
+	 * Only this veth's own endpoint is judged: another address (multicast, ND to a
+	 * solicited-node group) is link traffic the pod needs whatever its state.
+	 */
+	endpoint_key_dst(&pkt, &key);
+	dst = endpoint_lookup(&key);
+	if (dst && dst->ifindex == skb->ifindex) {
+		if (!endpoint_ready(dst))
+			return -DROP_NOT_READY;
+		ret = policy_ingress(skb, &pkt, dst);
+		if (ret < 0)
+			return ret;
+	}
+
+pass:
+	count_stat(skb, STAT_TO_POD);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	return exit_verdict(skb, handle_to_pod(skb));
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
