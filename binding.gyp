@@ -17,6 +17,7 @@
         'native/netlink_route.cc',
         'native/netlink_neigh.cc',
         'native/flock.cc',
+        'native/bpf_object.cc',
       ],
       # node_addon_api_except: C++ exceptions on, so a Napi::Error thrown deep in a
       # helper unwinds (and runs the RAII releases of libnl objects) up to the

@@ -2,6 +2,7 @@
 // declares the TypeScript shape of what is registered here.
 #include <napi.h>
 
+#include "bpf_object.h"
 #include "flock.h"
 #include "netlink.h"
 
@@ -10,6 +11,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::NetlinkHandle::Register(env, exports);
   strait::RegisterFlock(env, exports);
+  strait::RegisterBpfObject(env, exports);
   return exports;
 }
 
