@@ -18,6 +18,7 @@
         'native/netlink_neigh.cc',
         'native/flock.cc',
         'native/bpf_object.cc',
+        'native/bpf_map.cc',
       ],
       # node_addon_api_except: C++ exceptions on, so a Napi::Error thrown deep in a
       # helper unwinds (and runs the RAII releases of libnl objects) up to the

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::NetlinkHandle::Register(env, exports);
   strait::RegisterFlock(env, exports);
   strait::RegisterBpfObject(env, exports);
+  strait::RegisterBpfMap(env, exports);
   return exports;
 }
 
