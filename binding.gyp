@@ -19,6 +19,7 @@
         'native/flock.cc',
         'native/bpf_object.cc',
         'native/bpf_map.cc',
+        'native/bpf_tc.cc',
       ],
       # node_addon_api_except: C++ exceptions on, so a Napi::Error thrown deep in a
       # helper unwinds (and runs the RAII releases of libnl objects) up to the

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::RegisterFlock(env, exports);
   strait::RegisterBpfObject(env, exports);
   strait::RegisterBpfMap(env, exports);
+  strait::RegisterBpfTc(env, exports);
   return exports;
 }
 
