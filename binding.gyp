@@ -20,6 +20,7 @@
         'native/bpf_object.cc',
         'native/bpf_map.cc',
         'native/bpf_tc.cc',
+        'native/bpf_prog.cc',
       ],
       # node_addon_api_except: C++ exceptions on, so a Napi::Error thrown deep in a
       # helper unwinds (and runs the RAII releases of libnl objects) up to the

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::RegisterBpfObject(env, exports);
   strait::RegisterBpfMap(env, exports);
   strait::RegisterBpfTc(env, exports);
+  strait::RegisterBpfProg(env, exports);
   return exports;
 }
 
