@@ -78,11 +78,89 @@ export interface NativeNetlinkHandle {
   listNeighbors(ifname: string): NativeNeighbor[];
 }
 
+/** A loaded bpf_object (native/bpf_object.cc): its fds stay valid until close(). */
+export interface NativeBpfObject {
+  programs: Record<string, number>;
+  maps: Record<string, number>;
+  /** bpf_object__close; idempotent. Never done implicitly on garbage collection. */
+  close(): void;
+}
+
+export interface NativeMapInfo {
+  id: number;
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+export interface NativeProgInfo {
+  id: number;
+  name: string;
+  /** 8 bytes */
+  tag: Uint8Array;
+  type: number;
+}
+
+export interface NativeTestRun {
+  retval: number;
+  data: Uint8Array;
+  durationNs: number;
+  ctx: Uint8Array | null;
+}
+
+/** Offsets into struct __sk_buff from the <linux/bpf.h> the addon was built with. */
+export interface NativeSkbLayout {
+  size: number;
+  mark: number;
+  priority: number;
+  ingressIfindex: number;
+  ifindex: number;
+  cb: number;
+  tstamp: number;
+  wireLen: number;
+}
+
 export interface NativeBinding {
   /** Absent path: the calling process's namespace. Throws code ENOENT / ENOTNETNS for bad paths. */
   openNetlink(netnsPath?: string): NativeNetlinkHandle;
   /** flock(2); false only when !wait and the lock is held elsewhere. */
   flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean;
+
+  // libbpf (native/bpf_*.cc); src/datapath/bpf.ts is the typed, validating wrapper.
+  bpfLoadObject(path: string, pinRoot: string): NativeBpfObject;
+  bpfPin(fd: number, path: string): void;
+  bpfGetPinned(path: string): number | null;
+  bpfCloseFd(fd: number): void;
+  bpfDupFd(fd: number): number;
+  /** BPF_MAP_TYPE_* numbers whose values hold one slot per possible CPU. */
+  bpfPercpuMapTypes: number[];
+  bpfMapInfo(fd: number): NativeMapInfo;
+  bpfNumPossibleCpus(): number;
+  bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist'): void;
+  bpfMapLookup(fd: number, key: Uint8Array): Uint8Array | null;
+  bpfMapDelete(fd: number, key: Uint8Array): boolean;
+  bpfMapKeys(fd: number): Uint8Array[];
+  bpfMapDump(fd: number): Array<{ key: Uint8Array; value: Uint8Array }>;
+  bpfTcAttach(
+    ifindex: number,
+    direction: 'ingress' | 'egress',
+    progFd: number,
+    handle: number,
+    priority: number,
+    replace: boolean,
+  ): void;
+  bpfTcDetach(ifindex: number, direction: 'ingress' | 'egress', handle: number, priority: number): boolean;
+  bpfTcQuery(ifindex: number, direction: 'ingress' | 'egress', handle: number, priority: number): number | null;
+  bpfXdpAttach(ifindex: number, progFd: number, mode: 'skb' | 'native' | 'auto', replace: boolean): void;
+  bpfXdpDetach(ifindex: number): void;
+  bpfXdpQuery(ifindex: number): { progId: number; mode: 'skb' | 'native' | 'hw' | 'multi' } | null;
+  bpfSkbLayout: NativeSkbLayout;
+  bpfProgInfo(fd: number): NativeProgInfo;
+  bpfProgFdById(id: number): number;
+  bpfProgTestRun(fd: number, data: Uint8Array, repeat: number, ctx: Uint8Array | null): NativeTestRun;
 }
 
 /** The error shape the addon throws: a Node-style system error. */
