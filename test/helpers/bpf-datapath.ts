@@ -1,0 +1,140 @@
+// SETUP for the BPF program tests: both datapath objects loaded from a fresh
+// `make -C bpf` into a private bpffs (so they share the pinned maps and never touch
+// /sys/fs/bpf/strait), host veth pairs whose ifindexes the kernel accepts as ctx,
+// endpoint entries written with the maps.h mirror, and counter reads. Everything is
+// undone by close(), even after a failed test.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as bpf from '../../src/datapath/bpf.js';
+import {
+  counterKey,
+  DROP_REASONS,
+  STATS,
+  encodeEndpointKey,
+  encodeEndpointValue,
+  MapName,
+  ProgramName,
+  sumPerCpu,
+  type EndpointValue,
+  type TrafficCounter,
+} from '../../src/datapath/maps/index.js';
+import { rand, sh, trackLink } from './sys.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const TC_ACT_OK = 0;
+export const TC_ACT_SHOT = 2;
+export const TC_ACT_REDIRECT = 7;
+
+/** A host-side veth as CNI makes it; the peer stays in the host (no pod netns needed). */
+export interface HostVeth {
+  name: string;
+  ifindex: number;
+}
+
+export function createHostVeth(): HostVeth {
+  const name = `stb${rand(4)}`;
+  trackLink(name);
+  sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+  return { name, ifindex: Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim()) };
+}
+
+type BpfObject = ReturnType<typeof bpf.loadObject>;
+
+export interface TestDatapath {
+  fromPod: number;
+  toPod: number;
+  setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
+  drops(reason: number): TrafficCounter;
+  stats(id: number): TrafficCounter;
+  close(): void;
+}
+
+export function openTestDatapath(): TestDatapath {
+  execFileSync('make', ['-s', '-C', join(repo, 'bpf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const pinRoot = mkdtempSync(join(tmpdir(), 'strait-bpftest-'));
+  sh('mount', ['-t', 'bpf', 'bpf', pinRoot]);
+  const objects: BpfObject[] = [];
+  const close = (): void => {
+    for (const o of objects) o.close();
+    sh('umount', [pinRoot], { allowFail: true });
+    rmdirSync(pinRoot);
+  };
+  try {
+    for (const name of [ProgramName.fromPod, ProgramName.toPod])
+      objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
+  } catch (e) {
+    close();
+    throw e;
+  }
+  const [from, to] = objects as [BpfObject, BpfObject];
+  const fd = (o: BpfObject, kind: 'programs' | 'maps', name: string): number => {
+    const v = o[kind][name];
+    if (v === undefined) throw new Error(`object has no ${kind.slice(0, -1)} ${name}`);
+    return v;
+  };
+  const ncpus = bpf.numPossibleCpus();
+  const counter = (map: string, index: number): TrafficCounter => {
+    const buf = bpf.mapLookup(fd(from, 'maps', map), counterKey(index));
+    if (buf === null) throw new Error(`${map}[${index}] is missing`);
+    return sumPerCpu(buf, ncpus);
+  };
+  return {
+    fromPod: fd(from, 'programs', ProgramName.fromPod),
+    toPod: fd(to, 'programs', ProgramName.toPod),
+    setEndpoint: (family, ip, value) =>
+      bpf.mapUpdate(fd(from, 'maps', MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value)),
+    drops: (reason) => counter(MapName.drops, reason),
+    stats: (id) => counter(MapName.stats, id),
+    close,
+  };
+}
+
+/** Every counter by its C name (DROP_* and STAT_*), as {packets, bytes}. */
+function snapshot(dp: TestDatapath): Map<string, TrafficCounter> {
+  const all = new Map<string, TrafficCounter>();
+  for (const d of DROP_REASONS) all.set(d.name, dp.drops(d.value));
+  for (const s of STATS) all.set(s.name, dp.stats(s.value));
+  return all;
+}
+
+/**
+ * CHECK helper: runs `fn` and returns the counters it moved, by C name, as
+ * {packets, bytes} deltas; a test asserts that exactly the expected one moved.
+ */
+export function countersMovedBy(dp: TestDatapath, fn: () => void): Record<string, { packets: number; bytes: number }> {
+  const before = snapshot(dp);
+  fn();
+  const moved: Record<string, { packets: number; bytes: number }> = {};
+  for (const [name, after] of snapshot(dp)) {
+    const b = before.get(name);
+    if (!b) continue;
+    if (after.packets !== b.packets || after.bytes !== b.bytes)
+      moved[name] = { packets: Number(after.packets - b.packets), bytes: Number(after.bytes - b.bytes) };
+  }
+  return moved;
+}
+
+export interface RunResult {
+  retval: number;
+  /** the frame as the program left it */
+  data: Uint8Array;
+  /** counters the run moved, by C name */
+  moved: Record<string, { packets: number; bytes: number }>;
+}
+
+/** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`. */
+export function runCounted(dp: TestDatapath, prog: number, ifindex: number, frame: Uint8Array): RunResult {
+  let retval = -1;
+  let data: Uint8Array = new Uint8Array();
+  const moved = countersMovedBy(dp, () => {
+    const r = bpf.progTestRun(prog, frame, { ctx: bpf.skbContext({ ifindex }) });
+    retval = r.retval;
+    data = new Uint8Array(r.data);
+  });
+  return { retval, data, moved };
+}

@@ -1,0 +1,118 @@
+// PKTGEN for the BPF program tests: whole Ethernet frames built byte by byte, so a
+// test states exactly what the program sees (Cilium's bpf/tests PKTGEN step). Only
+// the IPv4 header checksum is filled in: the programs read no checksum, and the
+// stack that would is not on the BPF_PROG_TEST_RUN path.
+import { ipBytes, macBytes } from '../../src/datapath/netlink-args.js';
+
+export const ETH_P_IP = 0x0800;
+export const ETH_P_ARP = 0x0806;
+export const ETH_P_IPV6 = 0x86dd;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_ICMPV6 = 58;
+
+export interface EthArgs {
+  src: string;
+  dst: string;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const u16 = (n: number): Uint8Array => Uint8Array.of((n >> 8) & 0xff, n & 0xff);
+
+export function ethFrame(eth: EthArgs, type: number, payload: Uint8Array): Uint8Array {
+  return concat(macBytes(eth.dst), macBytes(eth.src), u16(type), payload);
+}
+
+function addr(text: string, family: 4 | 6): Uint8Array {
+  const ip = ipBytes(text);
+  if (ip.family !== family) throw new Error(`${text} is not IPv${family}`);
+  return ip.bytes;
+}
+
+function ipv4Checksum(h: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += ((h[i] ?? 0) << 8) | (h[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** 8-byte UDP header (checksum 0) and a payload. */
+export function udp(sport: number, dport: number, payload = new Uint8Array(8)): Uint8Array {
+  return concat(u16(sport), u16(dport), u16(8 + payload.length), u16(0), payload);
+}
+
+export interface Ipv4Args {
+  src: string;
+  dst: string;
+  proto?: number;
+  /** header length in 32-bit words; > 5 adds zeroed option bytes unless `truncate` */
+  ihl?: number;
+  version?: number;
+  /** write ihl as given but emit only the 20 fixed header bytes */
+  truncate?: boolean;
+}
+
+export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8Array {
+  const ihl = a.ihl ?? 5;
+  const hdrLen = a.truncate ? 20 : Math.max(20, ihl * 4);
+  const h = new Uint8Array(hdrLen);
+  h[0] = ((a.version ?? 4) << 4) | (ihl & 0xf);
+  h.set(u16(hdrLen + payload.length), 2);
+  h[8] = 64; // ttl
+  h[9] = a.proto ?? IPPROTO_UDP;
+  h.set(addr(a.src, 4), 12);
+  h.set(addr(a.dst, 4), 16);
+  h.set(u16(ipv4Checksum(h)), 10);
+  return concat(h, payload);
+}
+
+export interface Ipv6Args {
+  src: string;
+  dst: string;
+  next?: number;
+  hopLimit?: number;
+  version?: number;
+}
+
+export function ipv6(a: Ipv6Args, payload: Uint8Array = udp(40000, 8080)): Uint8Array {
+  const h = new Uint8Array(40);
+  h[0] = (a.version ?? 6) << 4;
+  h.set(u16(payload.length), 4);
+  h[6] = a.next ?? IPPROTO_UDP;
+  h[7] = a.hopLimit ?? 64;
+  h.set(addr(a.src, 6), 8);
+  h.set(addr(a.dst, 6), 24);
+  return concat(h, payload);
+}
+
+/** ICMPv6 neighbour solicitation for `target` (type 135, checksum left 0). */
+export function neighborSolicitation(target: string): Uint8Array {
+  const m = new Uint8Array(24);
+  m[0] = 135;
+  m.set(addr(target, 6), 8);
+  return m;
+}
+
+/** ARP request (Ethernet/IPv4) asking who has `target`. */
+export function arpRequest(senderMac: string, senderIp: string, target: string): Uint8Array {
+  return concat(
+    u16(1), // htype Ethernet
+    u16(ETH_P_IP),
+    Uint8Array.of(6, 4),
+    u16(1), // request
+    macBytes(senderMac),
+    addr(senderIp, 4),
+    new Uint8Array(6),
+    addr(target, 4),
+  );
+}
+
+export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
