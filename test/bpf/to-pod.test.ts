@@ -1,0 +1,116 @@
+// to_pod through BPF_PROG_TEST_RUN: frames as the host stack hands them to a pod's
+// host veth on egress. Passes and counts what a ready endpoint receives; drops
+// what would reach an endpoint whose policy is not written yet (fail closed).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { EP_F_READY } from '../../src/datapath/maps/index.js';
+import {
+  countersMovedBy,
+  createHostVeth,
+  openTestDatapath,
+  runCounted,
+  TC_ACT_OK,
+  TC_ACT_SHOT,
+  type HostVeth,
+  type TestDatapath,
+} from '../helpers/bpf-datapath.js';
+import { arpRequest, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, IPPROTO_ICMPV6, ipv4, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
+import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+
+warnIfNotRoot('test/bpf/to-pod.test.ts (BPF_PROG_TEST_RUN on to_pod, veth pairs, a private bpffs)');
+
+interface Pod {
+  v4: string;
+  v6: string;
+  podMac: string;
+  hostMac: string;
+  ready: boolean;
+  veth?: HostVeth;
+}
+
+const R: Pod = { v4: '10.244.1.10', v6: 'fd00:244:1::10', podMac: '0a:58:0a:f4:01:0a', hostMac: 'ee:00:00:00:01:0a', ready: true };
+const N: Pod = { v4: '10.244.1.11', v6: 'fd00:244:1::11', podMac: '0a:58:0a:f4:01:0b', hostMac: 'ee:00:00:00:01:0b', ready: false };
+
+const ifindexOf = (p: Pod): number => {
+  if (!p.veth) throw new Error('pod has no veth yet');
+  return p.veth.ifindex;
+};
+
+/** A frame the host stack sends out of `to`'s veth: gateway MAC to pod MAC. */
+function toPodFrame(to: Pod, l3: { family: 4 | 6; src: string; dst: string }): Uint8Array {
+  const eth = { src: to.hostMac, dst: to.podMac };
+  return l3.family === 4
+    ? ethFrame(eth, ETH_P_IP, ipv4({ src: l3.src, dst: l3.dst }))
+    : ethFrame(eth, ETH_P_IPV6, ipv6({ src: l3.src, dst: l3.dst }));
+}
+
+describe.skipIf(!isRoot)('to_pod (tc egress of the host veth)', () => {
+  let dp: TestDatapath;
+
+  const deliver = (frame: Uint8Array, on: Pod) => runCounted(dp, dp.toPod, ifindexOf(on), frame);
+  const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
+
+  beforeAll(() => {
+    dp = openTestDatapath();
+    for (const p of [R, N]) {
+      p.veth = createHostVeth();
+      const value = { ifindex: p.veth.ifindex, flags: p.ready ? EP_F_READY : 0, podMac: p.podMac, hostMac: p.hostMac, identity: 0 };
+      dp.setEndpoint(4, p.v4, value);
+      dp.setEndpoint(6, p.v6, value);
+    }
+  });
+
+  afterAll(() => {
+    dp?.close();
+    cleanupAll();
+  });
+
+  describe.each([4, 6] as const)('IPv%i', (family) => {
+    const ip = (p: Pod): string => (family === 4 ? p.v4 : p.v6);
+    const remote = family === 4 ? '192.0.2.80' : '2001:db8::80';
+
+    it('delivered to a ready endpoint: passes untouched, STAT_TO_POD', () => {
+      const frame = toPodFrame(R, { family, src: remote, dst: ip(R) });
+      const r = deliver(frame, R);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect([...r.data]).toEqual([...frame]);
+      expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+    });
+
+    it('delivered to an endpoint whose policy is not written: DROP_NOT_READY', () => {
+      const frame = toPodFrame(N, { family, src: remote, dst: ip(N) });
+      const r = deliver(frame, N);
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_NOT_READY: one(frame) });
+    });
+
+    it("an address that is another veth's endpoint is not judged here: passes", () => {
+      const frame = toPodFrame(R, { family, src: remote, dst: ip(N) });
+      const r = deliver(frame, R);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+    });
+  });
+
+  it('ARP from the gateway and ND to a solicited-node group pass, even to a pod that is not ready', () => {
+    const arp = ethFrame({ src: N.hostMac, dst: N.podMac }, ETH_P_ARP, arpRequest(N.hostMac, '169.254.1.1', N.v4));
+    const ns = ethFrame(
+      { src: N.hostMac, dst: '33:33:ff:00:00:11' },
+      ETH_P_IPV6,
+      ipv6({ src: 'fe80::1', dst: 'ff02::1:ff00:11', next: IPPROTO_ICMPV6, hopLimit: 255 }, neighborSolicitation(N.v6)),
+    );
+    for (const frame of [arp, ns]) {
+      const r = deliver(frame, N);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect([...r.data]).toEqual([...frame]);
+      expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+    }
+  });
+
+  it('an IPv4 header that runs past the frame: DROP_MALFORMED', () => {
+    const frame = ethFrame({ src: R.hostMac, dst: R.podMac }, ETH_P_IP, ipv4({ src: '192.0.2.80', dst: R.v4, ihl: 15, truncate: true }));
+    const r = deliver(frame, R);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ DROP_MALFORMED: one(frame) });
+  });
+});
