@@ -16,10 +16,11 @@ import { StraitError, CniCode } from '../cni/errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
+import { MapName, ProgramName } from './maps/names.js';
 import { flock } from './netlink.js';
 
-export const PROGRAMS = { fromPod: 'from_pod', toPod: 'to_pod' } as const;
-export const MAPS = { endpoints: 'strait_endpoints_v1', drops: 'strait_drops_v1', stats: 'strait_stats_v1' } as const;
+const PROGRAMS = ProgramName;
+const MAPS = MapName;
 type ProgKey = keyof typeof PROGRAMS;
 type MapKey = keyof typeof MAPS;
 

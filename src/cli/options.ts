@@ -1,0 +1,40 @@
+// Options every straitctl command shares: where the node's state is, and the output
+// format. Same settings and precedence as the plugin: flag, then environment, then
+// the default.
+import { parseArgs } from 'node:util';
+
+export interface CommonOptions {
+  bpfDir: string;
+  stateDir: string;
+  output: 'table' | 'json';
+  positionals: string[];
+}
+
+export function parseCommon(argv: string[], extra: Record<string, { type: 'string' | 'boolean'; short?: string }> = {}): CommonOptions & { values: Record<string, string | boolean | undefined> } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'bpf-dir': { type: 'string' },
+      'state-dir': { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      ...extra,
+    },
+  });
+  const output = values.output;
+  if (output !== 'table' && output !== 'json') throw new Error(`-o takes 'table' or 'json', not '${String(output)}'`);
+  return {
+    bpfDir: (values['bpf-dir'] as string | undefined) ?? process.env.STRAIT_BPF_DIR ?? '/sys/fs/bpf/strait',
+    stateDir: (values['state-dir'] as string | undefined) ?? process.env.STRAIT_STATE_DIR ?? '/var/lib/strait',
+    output,
+    positionals,
+    values: values as Record<string, string | boolean | undefined>,
+  };
+}
+
+/** A plain aligned table, header first. */
+export function printTable(rows: string[][]): void {
+  if (rows.length === 0) return;
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
