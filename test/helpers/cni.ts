@@ -1,7 +1,9 @@
 // Runs the real bin/strait exactly as a runtime does: CNI_* environment, the network
 // config on stdin, the result or error as JSON on stdout.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bpffsDir } from './sys.js';
 
 export const STRAIT_BIN = fileURLToPath(new URL('../../bin/strait', import.meta.url));
 export const REF_PLUGIN_DIR = '/usr/lib/cni';
@@ -66,6 +68,8 @@ export function straitConfig(opts: {
   name: string;
   cniVersion?: string;
   stateDir: string;
+  /** default: one private bpffs per test file */
+  bpfDir?: string;
   v4?: string;
   v6?: string;
   extra?: Record<string, unknown>;
@@ -79,7 +83,15 @@ export function straitConfig(opts: {
     name: opts.name,
     type: 'strait',
     stateDir: opts.stateDir,
+    bpfDir: opts.bpfDir ?? fileBpffs(),
     ipam: opts.ipam ?? { type: 'strait', ranges },
     ...opts.extra,
   };
+}
+
+let shared: string | null = null;
+/** The pin dir the tests of one file share; unmounted by cleanupAll. */
+export function fileBpffs(): string {
+  if (shared === null || !existsSync(shared)) shared = bpffsDir('file');
+  return shared;
 }

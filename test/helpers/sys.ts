@@ -64,6 +64,7 @@ export function tempDir(prefix: string): string {
 }
 
 export function cleanupAll(): void {
+  unmountAll();
   for (const n of namespaces) sh('ip', ['netns', 'del', n], { allowFail: true });
   namespaces.clear();
   for (const l of links) sh('ip', ['link', 'del', l], { allowFail: true });
@@ -78,4 +79,22 @@ export function hostLinkExists(name: string): boolean {
 
 export function hostRoutes(family: 4 | 6): string {
   return execFileSync('ip', [`-${family}`, 'route', 'show'], { encoding: 'utf8' });
+}
+
+const mounts = new Set<string>();
+
+/** A private bpffs for one test file's pin dir (DESIGN.md: never the shared one). */
+export function bpffsDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `strait-${prefix}-bpf-`));
+  sh('mount', ['-t', 'bpf', 'bpf', d]);
+  mounts.add(d);
+  return d;
+}
+
+export function unmountAll(): void {
+  for (const m of mounts) {
+    sh('umount', ['-l', m], { allowFail: true });
+    rmSync(m, { recursive: true, force: true });
+  }
+  mounts.clear();
 }
