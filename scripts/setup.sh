@@ -10,8 +10,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # What strait needs from Debian: the toolchain for the addon and the BPF objects,
 # libnl and libbpf for netlink and BPF, iproute2/iptables for tests, and the
 # reference CNI plugins and iperf3 that tests and benchmarks compare against.
-DEBS=(build-essential python3 pkg-config clang llvm libbpf-dev libnl-3-dev libnl-route-3-dev
-      iproute2 iptables iputils-ping iperf3 containernetworking-plugins util-linux)
+DEBS=(build-essential python3 pkg-config clang llvm libbpf-dev bpftool libnl-3-dev libnl-route-3-dev
+      iproute2 iptables iputils-ping iperf3 sockperf containernetworking-plugins util-linux)
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -48,6 +48,9 @@ if newer_than build/Release/strait.node native binding.gyp; then
   say "building the native addon"
   npx --no-install node-gyp rebuild --loglevel=error >&2
 fi
+
+# The BPF objects: make knows what is stale.
+make -s -C bpf
 
 if newer_than dist/.built src tsconfig.json package-lock.json; then
   say "compiling TypeScript"

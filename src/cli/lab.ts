@@ -1,12 +1,19 @@
 // `straitctl lab`: strait's main job on one machine. Three pods as network
 // namespaces, added through the real bin/strait exactly as a runtime would, then
-// ping between them, a short iperf3 between two, and everything removed again.
+// ping between them, a short iperf3 between two, the datapath's counters showing
+// the traffic took the BPF redirect, and everything removed again.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCounters } from './drops.js';
+
+function redirected(bpfDir: string): bigint {
+  const row = readCounters(bpfDir)?.find((r) => r.name === 'STAT_REDIRECT_PEER');
+  return row === undefined ? 0n : BigInt(row.packets);
+}
 
 const STRAIT = fileURLToPath(new URL('../../bin/strait', import.meta.url));
 const V4 = '198.18.100.0/24';
@@ -55,12 +62,15 @@ export async function lab(): Promise<number> {
   }
   const tag = randomBytes(3).toString('hex');
   const stateDir = mkdtempSync(join(tmpdir(), 'strait-lab-'));
+  // Its own pin dir (the plugin mounts a bpffs there), so the lab leaves nothing pinned.
+  const bpfDir = mkdtempSync(join(tmpdir(), 'strait-lab-bpf-'));
   const config = {
     cniVersion: '1.1.0',
     name: `lab-${tag}`,
     type: 'strait',
     mtu: 1500,
     stateDir,
+    bpfDir,
     ipam: { type: 'strait', ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] },
   };
   const pods: Pod[] = ['a', 'b', 'c'].map((n) => ({
@@ -100,8 +110,23 @@ export async function lab(): Promise<number> {
 
     const [a, b] = pods as [Pod, Pod, Pod];
     console.log(bold(`iperf3 TCP, ${a.name} -> ${b.name}, 3 s`));
+    const before = redirected(bpfDir);
     const bps = await iperf(a, b);
+    const after = redirected(bpfDir);
     console.log(`  ${(bps / 1e9).toFixed(2)} Gbit/s`);
+
+    console.log(bold('datapath counters'));
+    const rows = readCounters(bpfDir) ?? [];
+    for (const r of rows.filter((r) => r.kind === 'forward' || r.packets !== '0')) {
+      console.log(`  ${r.kind.padEnd(8)} ${r.name.padEnd(22)} ${r.packets.padStart(10)} packets  ${r.description}`);
+    }
+    const viaBpf = after - before;
+    console.log(
+      viaBpf > 0n
+        ? `  fast path: ${viaBpf} packets of the iperf3 run went pod to pod through the BPF redirect (bpf_redirect_peer), not the host stack`
+        : '  fast path NOT taken: no packet was redirected by BPF during iperf3',
+    );
+    failed ||= viaBpf === 0n;
   } catch (err) {
     failed = true;
     console.error(`lab failed: ${(err as Error).message}`);
@@ -116,6 +141,8 @@ export async function lab(): Promise<number> {
     }
     for (const pod of pods) sh('ip', ['netns', 'del', pod.netns]);
     rmSync(stateDir, { recursive: true, force: true });
+    sh('umount', ['-l', bpfDir]);
+    rmSync(bpfDir, { recursive: true, force: true });
     console.log(bold(failed ? 'lab FAILED; everything removed' : 'done; everything removed'));
   }
   return failed ? 1 : 0;
