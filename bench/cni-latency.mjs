@@ -20,7 +20,7 @@ const plugins = {
   strait: {
     bin: STRAIT,
     config: {
-      cniVersion: '1.0.0', name: `bench-${tag}`, type: 'strait', stateDir: join(tmp, 'strait'),
+      cniVersion: '1.0.0', name: `bench-${tag}`, type: 'strait', stateDir: join(tmp, 'strait'), bpfDir: join(tmp, 'bpf'),
       ipam: { type: 'strait', ranges: [[{ subnet: '198.18.192.0/22' }]] },
     },
   },
@@ -94,5 +94,6 @@ try {
 } finally {
   for (const name of namespaces) sh('ip', ['netns', 'del', name], { allowFail: true });
   sh('ip', ['link', 'del', bridgeName], { allowFail: true });
+  sh('umount', ['-l', join(tmp, 'bpf')], { allowFail: true });
   rmSync(tmp, { recursive: true, force: true });
 }
