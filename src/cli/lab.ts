@@ -120,6 +120,7 @@ export async function lab(): Promise<number> {
     for (const r of rows.filter((r) => r.kind === 'forward' || r.packets !== '0')) {
       console.log(`  ${r.kind.padEnd(8)} ${r.name.padEnd(22)} ${r.packets.padStart(10)} packets  ${r.description}`);
     }
+    if (!rows.some((r) => r.kind === 'drop' && r.packets !== '0')) console.log('  drop     (none: no packet was dropped)');
     const viaBpf = after - before;
     console.log(
       viaBpf > 0n
