@@ -25,7 +25,18 @@ struct endpoint_key {
 _Static_assert(sizeof(struct endpoint_key) == 20, "endpoint_key layout");
 
 /* endpoint_value.flags */
-#define EP_F_READY (1U << 0) /* policy written; until then the datapath drops (fail closed) */
+#define EP_F_READY (1U << 0)             /* policy written; until then the datapath drops (fail closed) */
+#define EP_F_INGRESS_ISOLATED (1U << 1)  /* a policy selects it for ingress: default deny inbound */
+#define EP_F_EGRESS_ISOLATED (1U << 2)   /* a policy selects it for egress: default deny outbound */
+#define EP_F_POLICY_GEN (1U << 3)        /* which generation of its policy entries is live */
+
+/*
+ * The endpoint's slot in strait_policy_v1: its host veth ifindex, with the live
+ * generation in the top bit. The agent writes a changed policy under the other
+ * generation, flips EP_F_POLICY_GEN in one endpoint-map update, then deletes the old
+ * entries: a packet sees the old policy or the new one, never a mix.
+ */
+#define POLICY_SLOT_GEN (1U << 31)
 
 /* One entry per pod address on this node. */
 struct endpoint_value {
@@ -48,6 +59,8 @@ enum stat_id {
 	STAT_REDIRECT_PEER = 0, /* from a pod, straight into another local pod */
 	STAT_TO_STACK = 1,      /* from a pod, handed to the host stack */
 	STAT_TO_POD = 2,        /* delivered to a pod by the host stack (tc egress) */
+	STAT_CT_HIT = 3,        /* an established connection, its reply, or an ICMP error about it */
+	STAT_POLICY_ALLOWED = 4,/* a new connection an isolated endpoint's policy allowed */
 	STAT_MAX = 8,
 };
 
@@ -77,5 +90,123 @@ struct {
 	__type(value, struct traffic_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_stats_v1 SEC(".maps");
+
+/* Reserved identities. Pods get identities from 256 up (label sets); CIDR prefixes
+ * of ipBlocks get identities with IDENTITY_CIDR_FLAG set. */
+#define IDENTITY_ANY 0   /* in a policy key: any peer */
+#define IDENTITY_HOST 1  /* this node: traffic to and from it is always allowed */
+#define IDENTITY_WORLD 2 /* an address no known prefix covers */
+#define IDENTITY_CIDR_FLAG (1U << 24)
+
+/* Every pod in the cluster (local and remote), by address: key is endpoint_key. */
+struct ipcache_value {
+	__u32 identity;
+	__u32 flags; /* reserved */
+};
+_Static_assert(sizeof(struct ipcache_value) == 8, "ipcache_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct endpoint_key);
+	__type(value, struct ipcache_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_ipcache_v1 SEC(".maps");
+
+/*
+ * Prefixes from ipBlocks (cidr and except) and this node's own addresses, longest
+ * prefix wins. family and pad are always matched: prefixlen = 32 + prefix bits.
+ * A pod's address is classified twice — its pod identity from strait_ipcache_v1 and
+ * its CIDR identity from here — so an ipBlock matches pod addresses too.
+ */
+struct cidr_key {
+	__u32 prefixlen;
+	__u8 family;
+	__u8 pad[3];
+	__u32 ip[4];
+};
+_Static_assert(sizeof(struct cidr_key) == 24, "cidr_key layout");
+
+struct cidr_value {
+	__u32 identity;
+};
+_Static_assert(sizeof(struct cidr_value) == 4, "cidr_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct cidr_key);
+	__type(value, struct cidr_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_cidr_v1 SEC(".maps");
+
+/*
+ * Allowed (endpoint, peer identity, direction, protocol, port), longest prefix wins.
+ * The fields after prefixlen are matched in this order, so what a rule leaves open is
+ * a shorter prefix: POLICY_PREFIX_ANY_PROTO matches every protocol and port,
+ * POLICY_PREFIX_ANY_PORT one protocol and every port, POLICY_PREFIX_FULL one port; a
+ * port range is a few prefixes over the big-endian port. Any peer is IDENTITY_ANY,
+ * looked up separately. Lookup cost does not depend on how many rules exist.
+ */
+struct policy_key {
+	__u32 prefixlen;
+	__u32 slot;     /* ifindex | POLICY_SLOT_GEN of the live generation */
+	__u32 identity; /* peer: pod or CIDR identity, or IDENTITY_ANY */
+	__u8 egress;    /* 1: traffic the endpoint sends; 0: traffic it receives */
+	__u8 protocol;  /* IPPROTO_TCP, _UDP, _SCTP */
+	__be16 dport;
+};
+_Static_assert(sizeof(struct policy_key) == 16, "policy_key layout");
+
+#define POLICY_PREFIX_ANY_PROTO 72
+#define POLICY_PREFIX_ANY_PORT 80
+#define POLICY_PREFIX_FULL 96
+
+struct policy_value {
+	__u32 rule_id; /* which compiled rule allowed it (for explain, flows, metrics) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct policy_value) == 8, "policy_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 19);
+	__type(key, struct policy_key);
+	__type(value, struct policy_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_policy_v1 SEC(".maps");
+
+/* Connections, keyed by the tuple of the packet that opened them. A packet whose
+ * tuple or reversed tuple is here is established or a reply, and skips policy. */
+struct ct_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__be16 sport; /* ICMP echo: the identifier, in both */
+	__be16 dport;
+	__u8 protocol;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
+
+#define CT_F_REPLY_SEEN (1U << 0)
+
+struct ct_value {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns(); an entry idle past its lifetime is a miss */
+	__u32 flags;        /* CT_F_* */
+	__u32 rule_id;      /* the rule that allowed the first packet (0: no policy applied) */
+};
+_Static_assert(sizeof(struct ct_value) == 16, "ct_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct ct_key);
+	__type(value, struct ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_ct_v1 SEC(".maps");
 
 #endif /* STRAIT_MAPS_H */

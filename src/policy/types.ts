@@ -1,0 +1,150 @@
+// The policy core's contract: what the agent knows of the cluster (validated
+// Kubernetes objects), the local endpoints, and the datapath state the compiler
+// derives from them. Everything here is plain data; compile.ts and diff.ts are pure.
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export const IPPROTO: Record<Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+export interface LabelRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: string[];
+}
+
+/** A Kubernetes LabelSelector; {} (both empty) selects everything. */
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: LabelRequirement[];
+}
+
+export interface Namespace {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerPort {
+  name: string | null;
+  containerPort: number;
+  protocol: Protocol;
+}
+
+export interface Pod {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** status.podIPs (or status.podIP); canonical text */
+  ips: string[];
+  nodeName: string | null;
+  hostNetwork: boolean;
+  /** every container's ports, for named ports */
+  ports: ContainerPort[];
+}
+
+export interface PolicyPort {
+  protocol: Protocol;
+  /** absent: every port of the protocol; a string is a named port */
+  port: number | string | null;
+  /** with a numeric port: the range port..endPort */
+  endPort: number | null;
+}
+
+export interface IpBlock {
+  /** canonical CIDR */
+  cidr: string;
+  except: string[];
+}
+
+/** One entry of from/to. Exactly one of the three shapes is set (pod/ns selectors may combine). */
+export interface PolicyPeer {
+  podSelector: LabelSelector | null;
+  namespaceSelector: LabelSelector | null;
+  ipBlock: IpBlock | null;
+}
+
+export interface PolicyRule {
+  /** null: from/to absent or empty — every peer */
+  peers: PolicyPeer[] | null;
+  /** empty: every protocol and port */
+  ports: PolicyPort[];
+}
+
+export interface NetworkPolicy {
+  namespace: string;
+  name: string;
+  podSelector: LabelSelector;
+  /** with Kubernetes' defaults applied when the object had none */
+  policyTypes: ('Ingress' | 'Egress')[];
+  ingress: PolicyRule[];
+  egress: PolicyRule[];
+}
+
+export interface Node {
+  name: string;
+  addresses: string[];
+}
+
+export interface ClusterState {
+  namespaces: Namespace[];
+  pods: Pod[];
+  policies: NetworkPolicy[];
+  nodes: Node[];
+}
+
+/** A pod on this node, as the CNI plugin added it. */
+export interface LocalEndpoint {
+  /** `${network}/${containerId}/${ifname}` */
+  id: string;
+  ifindex: number;
+  ips: string[];
+  /** from CNI_ARGS K8S_POD_NAMESPACE / K8S_POD_NAME; joins the endpoint to its Pod object */
+  podNamespace: string | null;
+  podName: string | null;
+}
+
+// Reserved identities; mirror of bpf/include/maps.h.
+export const IDENTITY_ANY = 0;
+export const IDENTITY_HOST = 1;
+export const IDENTITY_WORLD = 2;
+export const IDENTITY_CIDR_FLAG = 1 << 24;
+export const FIRST_POD_IDENTITY = 256;
+
+/** One allow entry of an endpoint, as strait_policy_v1 holds it (before the slot/generation). */
+export interface PolicyEntry {
+  /** peer identity, or IDENTITY_ANY */
+  identity: number;
+  egress: boolean;
+  /** 0: every protocol (and port) */
+  protocol: number;
+  /** first port of the prefix (host order); 0 with portPrefixLen 0 = every port */
+  port: number;
+  /** how many leading bits of the 16-bit port are fixed: 0 = any, 16 = exactly `port` */
+  portPrefixLen: number;
+  ruleId: number;
+}
+
+export interface EndpointPolicy {
+  ifindex: number;
+  identity: number;
+  ingressIsolated: boolean;
+  egressIsolated: boolean;
+  entries: PolicyEntry[];
+}
+
+/** Where a compiled rule came from, for `straitctl policy` and `explain`. */
+export interface RuleOrigin {
+  ruleId: number;
+  policy: string; // "namespace/name"
+  direction: 'ingress' | 'egress';
+  /** index in spec.ingress / spec.egress */
+  index: number;
+}
+
+export interface DesiredState {
+  /** pod address (canonical) → pod identity, every pod of the cluster with an address */
+  ipcache: Map<string, number>;
+  /** canonical CIDR → identity: ipBlock prefixes, 0.0.0.0/0 and ::/0 (WORLD), this node's addresses (HOST, as /32 or /128) */
+  cidrs: Map<string, number>;
+  /** by host veth ifindex */
+  endpoints: Map<number, EndpointPolicy>;
+  rules: Map<number, RuleOrigin>;
+}
