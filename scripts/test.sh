@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# containerd, runc, podman and busybox-static for the e2e tier (test/e2e).
+bash scripts/setup-runtimes.sh
 
 if [ "$(id -u)" != 0 ]; then
   printf '\033[1;33m[test] NOT ROOT: netns integration tests will be skipped (they need root and a real kernel)\033[0m\n' >&2
