@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * from_pod: tc ingress of a pod's host-side veth, so every packet the pod sends.
- * Checks that the pod sends as itself (address, MAC, readiness), then either hands
- * the packet straight to another pod on this node with bpf_redirect_peer (no host
- * stack on the way) or passes it to the host stack for everything else: the host,
- * Services, other nodes, the outside.
+ * Checks that the pod sends as itself (address, MAC, readiness), enforces the
+ * pod's egress policy and, for a destination on this node, that pod's ingress
+ * policy (policy.h), then either hands the packet straight to the other pod with
+ * bpf_redirect_peer (no host stack on the way) or passes it to the host stack for
+ * everything else: the host, Services, other nodes, the outside.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -96,23 +97,20 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	if (ret < 0)
 		return ret;
 
-	ret = policy_egress(skb, &pkt, src);
+	endpoint_key_dst(&pkt, &dst_key);
+	dst = endpoint_lookup(&dst_key);
+	if (dst && !endpoint_ready(dst))
+		return -DROP_NOT_READY;
+
+	/* The source's egress policy, and a local destination's ingress policy. */
+	ret = policy_enforce(skb, &pkt, src, dst);
 	if (ret < 0)
 		return ret;
 
-	endpoint_key_dst(&pkt, &dst_key);
-	dst = endpoint_lookup(&dst_key);
 	if (!dst) {
 		count_stat(skb, STAT_TO_STACK);
 		return TC_ACT_OK;
 	}
-	if (!endpoint_ready(dst))
-		return -DROP_NOT_READY;
-
-	ret = policy_ingress(skb, &pkt, dst);
-	if (ret < 0)
-		return ret;
-
 	return redirect_to_endpoint(skb, &pkt, dst);
 }
 

@@ -3,7 +3,8 @@
  * to_pod: tc egress of a pod's host-side veth, so whatever the host stack delivers
  * to the pod (from the host, Services, other nodes, the outside; pod-to-pod traffic
  * on this node bypasses it through bpf_redirect_peer). A pod whose policy is not
- * written yet receives nothing (fail closed); ingress policy goes in policy.h.
+ * written yet receives nothing (fail closed); everything else faces the pod's
+ * ingress policy (policy.h).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -22,6 +23,7 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 {
 	struct endpoint_value *dst;
 	struct endpoint_key key;
+	bool link_control = false;
 	struct packet pkt;
 	int ret;
 
@@ -32,16 +34,23 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 	switch (pkt.l3_proto) {
 	case ETH_P_IP:
 		ret = parse_ipv4(&pkt);
+		if (ret < 0)
+			return ret;
 		break;
 	case ETH_P_IPV6:
 		ret = parse_ipv6(&pkt);
+		if (ret < 0)
+			return ret;
+		/*
+		 * Decided here, where the verifier knows the IPv6 header is in bounds: a
+		 * later test of l3_proto compiles to a re-read it cannot tie to this one.
+		 */
+		link_control = ipv6_is_link_control(pkt.ip6);
 		break;
 	default:
 		/* ARP replies from the gateway; nothing to match against an endpoint. */
 		goto pass;
 	}
-	if (ret < 0)
-		return ret;
 
 	/*
 	 * Only this veth's own endpoint is judged: another address (multicast, ND to a
@@ -52,7 +61,10 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 	if (dst && dst->ifindex == skb->ifindex) {
 		if (!endpoint_ready(dst))
 			return -DROP_NOT_READY;
-		ret = policy_ingress(skb, &pkt, dst);
+		/* Neighbour discovery and the like on this link come from the node. */
+		if (link_control)
+			goto pass;
+		ret = policy_enforce(skb, &pkt, NULL, dst);
 		if (ret < 0)
 			return ret;
 	}

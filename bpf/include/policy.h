@@ -1,40 +1,143 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Where conntrack and NetworkPolicy go (issue #4). Both hooks return 0 to let the
- * packet on, or a negated DROP_POLICY_* reason. Until issue #4 they allow
- * everything that passed anti-spoofing and readiness; readiness already fails
- * closed for endpoints whose policy the agent has not written.
+ * Stateful NetworkPolicy: conntrack first, then the policy of each isolated
+ * endpoint the packet passes, then a conntrack entry for the new connection.
  *
- * Planned shape: a conntrack lookup first (a reply or a later packet of an allowed
- * flow returns 0 without a policy lookup), then the policy map keyed by (identity
- * or CIDR, protocol, port, direction), then a conntrack entry for a new allowed flow.
+ * - A packet of a known flow (established, reply or related ICMP error) passes
+ *   without a policy lookup: STAT_CT_HIT.
+ * - A new connection needs the egress policy of an egress-isolated sender and the
+ *   ingress policy of an ingress-isolated receiver (each only where it is local to
+ *   this program: from_pod knows its sender and maybe a local receiver, to_pod only
+ *   its receiver). Traffic to or from this node (IDENTITY_HOST) is always allowed.
+ * - A policy allows a peer when strait_policy_v1 has an entry for the endpoint's
+ *   live slot, the direction, and the peer's pod identity, its CIDR identity or
+ *   IDENTITY_ANY; the LPM trie matches the protocol and port wildcards. At most
+ *   three lookups per direction, however many rules exist.
+ * - Every new connection that passes gets an entry, isolated or not, so that its
+ *   replies still pass if isolation arrives later. The entry records the rule that
+ *   allowed it: the receiver's when both directions were checked.
+ *
+ * Handlers return 0 to let the packet on or a negated DROP_POLICY_* reason.
  */
 #ifndef STRAIT_POLICY_H
 #define STRAIT_POLICY_H
 
 #include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
+#include "conntrack.h"
+#include "counters.h"
+#include "drop.h"
+#include "identity.h"
 #include "maps.h"
 #include "parse.h"
 
-/* Egress policy of the sending endpoint: every packet a pod sends, wherever it goes. */
-static __always_inline int policy_egress(struct __sk_buff *skb, const struct packet *pkt,
-					 const struct endpoint_value *src)
+/* What the checks of one new connection found. */
+struct policy_verdict {
+	__u32 rule_id;
+	bool by_rule; /* a policy entry allowed it (not only "not isolated" or "host") */
+};
+
+static __always_inline __u32 policy_slot(const struct endpoint_value *ep)
 {
-	(void)skb;
-	(void)pkt;
-	(void)src;
+	return ep->ifindex | (ep->flags & EP_F_POLICY_GEN ? POLICY_SLOT_GEN : 0);
+}
+
+/*
+ * Does ep's policy for this direction allow the peer of flow f? The peer is the
+ * destination for egress, the source for ingress.
+ */
+static __always_inline int policy_check(const struct endpoint_value *ep, const struct flow *f, bool egress,
+					struct policy_verdict *verdict)
+{
+	const __u32 *peer = egress ? f->tuple.daddr : f->tuple.saddr;
+	struct policy_key key = {
+		.prefixlen = POLICY_PREFIX_FULL,
+		.slot = policy_slot(ep),
+		.egress = egress,
+		.protocol = f->tuple.protocol,
+		.dport = f->policy_dport,
+	};
+	struct policy_value *v = NULL;
+	struct peer_identity id;
+
+	identity_classify(peer, f->tuple.family, &id);
+	if (identity_is_host(&id))
+		return 0;
+
+	if (id.pod != IDENTITY_ANY) {
+		key.identity = id.pod;
+		v = bpf_map_lookup_elem(&strait_policy_v1, &key);
+	}
+	if (!v && id.cidr != IDENTITY_ANY) {
+		key.identity = id.cidr;
+		v = bpf_map_lookup_elem(&strait_policy_v1, &key);
+	}
+	if (!v) {
+		key.identity = IDENTITY_ANY;
+		v = bpf_map_lookup_elem(&strait_policy_v1, &key);
+	}
+	if (!v)
+		return egress ? -DROP_POLICY_EGRESS : -DROP_POLICY_INGRESS;
+
+	verdict->rule_id = v->rule_id;
+	verdict->by_rule = true;
 	return 0;
 }
 
-/* Ingress policy of the receiving endpoint: from a local pod (from_pod) or the stack (to_pod). */
-static __always_inline int policy_ingress(struct __sk_buff *skb, const struct packet *pkt,
-					  const struct endpoint_value *dst)
+/* Egress policy of the sending endpoint: every packet a pod sends, wherever it goes. */
+static __always_inline int policy_egress(const struct flow *f, const struct endpoint_value *src,
+					 struct policy_verdict *verdict)
 {
-	(void)skb;
-	(void)pkt;
-	(void)dst;
+	if (!(src->flags & EP_F_EGRESS_ISOLATED))
+		return 0;
+	return policy_check(src, f, true, verdict);
+}
+
+/* Ingress policy of the receiving endpoint: from a local pod (from_pod) or the stack (to_pod). */
+static __always_inline int policy_ingress(const struct flow *f, const struct endpoint_value *dst,
+					  struct policy_verdict *verdict)
+{
+	if (!(dst->flags & EP_F_INGRESS_ISOLATED))
+		return 0;
+	return policy_check(dst, f, false, verdict);
+}
+
+/*
+ * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
+ * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
+ * endpoint, or NULL when the packet leaves for the stack.
+ */
+static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
+					  const struct endpoint_value *src, const struct endpoint_value *dst)
+{
+	struct policy_verdict verdict = {};
+	struct flow f;
+	int ret;
+
+	ret = ct_extract(skb, pkt, &f);
+	if (ret < 0)
+		return ret;
+	if (ct_lookup(skb, &f) != CT_NEW) {
+		count_stat(skb, STAT_CT_HIT);
+		return 0;
+	}
+
+	if (src) {
+		ret = policy_egress(&f, src, &verdict);
+		if (ret < 0)
+			return ret;
+	}
+	if (dst) {
+		ret = policy_ingress(&f, dst, &verdict);
+		if (ret < 0)
+			return ret;
+	}
+
+	ct_create(&f, verdict.rule_id);
+	if (verdict.by_rule)
+		count_stat(skb, STAT_POLICY_ALLOWED);
 	return 0;
 }
 

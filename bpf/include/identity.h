@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What a peer address is, for policy. An address has two identities: the pod
+ * identity of the pod that holds it (strait_ipcache_v1, 0 for none) and the CIDR
+ * identity of the longest ipBlock prefix or node address covering it
+ * (strait_cidr_v1, IDENTITY_WORLD for none). Both are looked up because an ipBlock
+ * must match pod addresses too. Addresses come as a ct_key holds them: an IPv4
+ * address in ip[0], the other words zero.
+ */
+#ifndef STRAIT_IDENTITY_H
+#define STRAIT_IDENTITY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "compiler.h"
+#include "maps.h"
+
+struct peer_identity {
+	__u32 pod;
+	__u32 cidr;
+};
+
+static __always_inline __u32 identity_pod(const __u32 *ip, __u8 family)
+{
+	struct endpoint_key key = { .family = family };
+	struct ipcache_value *v;
+
+	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
+	v = bpf_map_lookup_elem(&strait_ipcache_v1, &key);
+	return v ? v->identity : IDENTITY_ANY;
+}
+
+/* family and pad are part of every prefix: a full-length lookup is 32 + address bits. */
+static __always_inline __u32 identity_cidr(const __u32 *ip, __u8 family)
+{
+	struct cidr_key key = { .prefixlen = 32 + (family == 4 ? 32 : 128), .family = family };
+	struct cidr_value *v;
+
+	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
+	v = bpf_map_lookup_elem(&strait_cidr_v1, &key);
+	return v ? v->identity : IDENTITY_WORLD;
+}
+
+static __always_inline void identity_classify(const __u32 *ip, __u8 family, struct peer_identity *id)
+{
+	id->pod = identity_pod(ip, family);
+	id->cidr = identity_cidr(ip, family);
+}
+
+/* This node's own addresses: traffic to and from them is always allowed. */
+static __always_inline bool identity_is_host(const struct peer_identity *id)
+{
+	return id->pod == IDENTITY_HOST || id->cidr == IDENTITY_HOST;
+}
+
+#endif /* STRAIT_IDENTITY_H */
