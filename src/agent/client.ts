@@ -1,0 +1,113 @@
+// A client for the agent's unix socket, for straitctl and the CNI plugin. Every
+// failure names the socket and says what it most likely means.
+import { request } from 'node:http';
+import { CniCode, StraitError } from '../cni/errors.js';
+
+export const DEFAULT_AGENT_SOCKET = '/run/strait/agent.sock';
+
+export interface AgentResponse {
+  status: number;
+  json: unknown;
+}
+
+export interface AgentRequestOptions {
+  /** for the whole exchange, connect to last byte; default 10 s */
+  timeoutMs?: number;
+}
+
+/**
+ * One request. Resolves with whatever status the agent answered (4xx/5xx included);
+ * rejects with a StraitError when there is no answer: E_AGENT_NOT_RUNNING (no socket
+ * file, or nobody listening), E_AGENT_PERMISSION, E_AGENT_TIMEOUT, E_AGENT_PROTOCOL,
+ * E_AGENT_IO. All but the protocol error carry CNI code 11: the runtime should retry.
+ */
+export function agentRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: AgentRequestOptions = {},
+): Promise<AgentResponse> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: StraitError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      reject(e);
+    };
+    const req = request({
+      socketPath,
+      method,
+      path,
+      agent: false, // no keep-alive pool: a CLI or the plugin must exit right after
+      headers: {
+        accept: 'application/json',
+        ...(payload === null ? {} : { 'content-type': 'application/json', 'content-length': payload.length }),
+      },
+    });
+    const timer = setTimeout(
+      () => fail(new StraitError('E_AGENT_TIMEOUT', CniCode.TryAgainLater, `no answer from strait-agent on ${socketPath} within ${timeoutMs} ms (${method} ${path})`)),
+      timeoutMs,
+    );
+    req.on('error', (e: NodeJS.ErrnoException) => fail(connectError(socketPath, e)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e: NodeJS.ErrnoException) => fail(connectError(socketPath, e)));
+      res.on('end', () => {
+        if (settled) return;
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text === '' ? null : (JSON.parse(text) as unknown);
+        } catch {
+          fail(
+            new StraitError('E_AGENT_PROTOCOL', CniCode.Internal, `strait-agent on ${socketPath} answered ${method} ${path} with something that is not JSON (status ${res.statusCode})`, text.slice(0, 200)),
+          );
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, json });
+      });
+    });
+    req.end(payload ?? undefined);
+  });
+}
+
+function connectError(socketPath: string, e: NodeJS.ErrnoException): StraitError {
+  const again = CniCode.TryAgainLater;
+  switch (e.code) {
+    case 'ENOENT':
+      return new StraitError('E_AGENT_NOT_RUNNING', again, `strait-agent is not running: no socket at ${socketPath}`, '', { cause: e });
+    case 'ECONNREFUSED':
+      return new StraitError('E_AGENT_NOT_RUNNING', again, `strait-agent is not running: ${socketPath} refuses connections (a stale socket?)`, '', { cause: e });
+    case 'EACCES':
+    case 'EPERM':
+      return new StraitError('E_AGENT_PERMISSION', again, `permission denied on ${socketPath} (the agent's socket is root's only)`, '', { cause: e });
+    case 'ENOTSOCK':
+      return new StraitError('E_AGENT_NOT_RUNNING', again, `${socketPath} is not a socket`, '', { cause: e });
+    default:
+      return new StraitError('E_AGENT_IO', again, `talking to strait-agent on ${socketPath}: ${e.message}`, '', { cause: e });
+  }
+}
+
+/** The agent's {error: {code, message}} of a failed request, or a description of the status. */
+export function agentError(res: AgentResponse): { code: string; message: string } {
+  const err = (res.json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  return {
+    code: typeof err?.code === 'string' ? err.code : `HTTP_${res.status}`,
+    message: typeof err?.message === 'string' ? err.message : `strait-agent answered status ${res.status}`,
+  };
+}
+
+/** The body of a 2xx answer; otherwise a StraitError with the agent's code and message. */
+export function expectOk<T>(res: AgentResponse): T {
+  if (res.status >= 200 && res.status < 300) return res.json as T;
+  const { code, message } = agentError(res);
+  throw new StraitError(code, res.status >= 500 ? CniCode.TryAgainLater : CniCode.Internal, message);
+}

@@ -1,0 +1,80 @@
+// An AgentCore that records what it is asked and answers what a test sets, for the
+// API server and straitctl tests (no datapath, no root).
+import type { AgentCore, AgentStatus, EndpointPolicyReport, ExplainRequest, ExplainResult } from '../../src/agent/core.js';
+import type { ClusterState, LocalEndpoint } from '../../src/policy/types.js';
+
+export class FakeCore implements AgentCore {
+  clusters: { state: ClusterState; generation: number }[] = [];
+  registered: LocalEndpoint[] = [];
+  removed: string[] = [];
+  policyQueries: (string | null)[] = [];
+  explains: ExplainRequest[] = [];
+  closed = false;
+
+  statusValue: AgentStatus = {
+    synced: true,
+    sourceGeneration: 3,
+    appliedGeneration: 3,
+    endpoints: 1,
+    policies: 2,
+    lastError: null,
+  };
+  reports: EndpointPolicyReport[] = [];
+  explainResult: ExplainResult = { verdict: 'allow', steps: ['step one'], reason: 'x/allow-web ingress[0]' };
+  /** how registerEndpoint settles; default: resolves at once */
+  register: (ep: LocalEndpoint) => Promise<void> = () => Promise.resolve();
+  /** makes the synchronous queries throw */
+  failWith: Error | null = null;
+
+  setCluster(state: ClusterState, generation: number): void {
+    this.clusters.push({ state, generation });
+  }
+  async registerEndpoint(ep: LocalEndpoint): Promise<void> {
+    this.registered.push(ep);
+    await this.register(ep);
+  }
+  async removeEndpoint(id: string): Promise<void> {
+    this.removed.push(id);
+  }
+  status(): AgentStatus {
+    if (this.failWith) throw this.failWith;
+    return this.statusValue;
+  }
+  policyOf(pod: string | null): EndpointPolicyReport[] {
+    if (this.failWith) throw this.failWith;
+    this.policyQueries.push(pod);
+    return pod === null ? this.reports : this.reports.filter((r) => r.pod === pod);
+  }
+  explain(req: ExplainRequest): ExplainResult {
+    if (this.failWith) throw this.failWith;
+    this.explains.push(req);
+    return this.explainResult;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export const SAMPLE_REPORTS: EndpointPolicyReport[] = [
+  {
+    endpoint: 'strait/c0ffee/eth0',
+    pod: 'x/web',
+    ips: ['198.18.1.2'],
+    identity: 256,
+    ingressIsolated: true,
+    egressIsolated: false,
+    rules: [
+      { direction: 'ingress', policy: 'x/allow-client', index: 0, peers: ['pods app=client in ns x'], ports: ['TCP/80'] },
+      { direction: 'ingress', policy: 'x/allow-mon', index: 1, peers: ['ns team=mon', '10.0.0.0/8 except 10.1.0.0/16'], ports: [] },
+    ],
+  },
+  {
+    endpoint: 'strait/beef/eth0',
+    pod: 'y/db',
+    ips: ['198.18.1.3', 'fd00::3'],
+    identity: 257,
+    ingressIsolated: false,
+    egressIsolated: false,
+    rules: [],
+  },
+];
