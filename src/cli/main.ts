@@ -7,8 +7,17 @@ commands:
   endpoints  what the datapath's endpoint map holds, with pod names   [-o json]
   drops      datapath counters: drops by reason, redirects, to stack  [-o json] [-a]
   reload     load the BPF objects again and move every endpoint to them atomically
+  wait --synced [--timeout S]
+             until the agent has applied everything its source holds (exit 0),
+             is not synced in time (1), or cannot be reached (2)
+  policy [NS/POD]
+             the rules the agent enforces on each local endpoint       [-o json]
+  explain SRC DST PROTO/PORT
+             the verdict for one packet and why, e.g. 10.0.0.2 10.0.0.3 tcp/80
+             (exit 0 allow, 1 deny, 2 error)                           [-o json]
 
-  common flags: --bpf-dir DIR (STRAIT_BPF_DIR), --state-dir DIR (STRAIT_STATE_DIR)
+  common flags: --bpf-dir DIR (STRAIT_BPF_DIR), --state-dir DIR (STRAIT_STATE_DIR),
+                --socket PATH (STRAIT_AGENT_SOCKET, default /run/strait/agent.sock)
   version    print strait's version
 `;
 
@@ -23,6 +32,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./drops.js')).drops(argv.slice(1));
     case 'reload':
       return (await import('./reload.js')).reload(argv.slice(1));
+    case 'wait':
+      return (await import('./wait.js')).wait(argv.slice(1));
+    case 'policy':
+      return (await import('./policy.js')).policy(argv.slice(1));
+    case 'explain':
+      return (await import('./explain.js')).explain(argv.slice(1));
     case 'version': {
       const { readFileSync } = await import('node:fs');
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
