@@ -9,9 +9,23 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { DROP_MAX, DROP_REASONS, ENDPOINTS_MAX, LAYOUT, MapName, STAT_MAX } from '../../src/datapath/maps/index.js';
+import {
+  CIDR_MAX,
+  CT_MAX,
+  DROP_MAX,
+  DROP_REASONS,
+  ENDPOINTS_MAX,
+  IPCACHE_MAX,
+  LAYOUT,
+  MapName,
+  POLICY_MAX,
+  STAT_MAX,
+} from '../../src/datapath/maps/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BPF_MAP_TYPE_HASH = 1;
+const BPF_MAP_TYPE_LRU_HASH = 9;
+const BPF_MAP_TYPE_LPM_TRIE = 11;
 const OBJECTS = ['from_pod', 'to_pod'] as const;
 
 interface BtfMember {
@@ -69,7 +83,7 @@ class Btf {
     return t;
   }
   /** A map definition in .maps: __type(key, T) is a member `T *key`, __uint(x, N) is `int (*x)[N]`. */
-  mapDef(name: string): { key: BtfType; value: BtfType; maxEntries: number } {
+  mapDef(name: string): { type: number; key: BtfType; value: BtfType; maxEntries: number } {
     const v = this.named('VAR', name);
     const def = this.resolve(v.type_id ?? 0);
     const member = (m: string): BtfMember => {
@@ -78,7 +92,12 @@ class Btf {
       return found;
     };
     const pointee = (m: string): BtfType => this.resolve(this.get(member(m).type_id).type_id ?? 0);
-    return { key: pointee('key'), value: pointee('value'), maxEntries: pointee('max_entries').nr_elems ?? -1 };
+    return {
+      type: pointee('type').nr_elems ?? -1,
+      key: pointee('key'),
+      value: pointee('value'),
+      maxEntries: pointee('max_entries').nr_elems ?? -1,
+    };
   }
 }
 
@@ -117,6 +136,18 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
       const m = btf.mapDef(name);
       expect([m.key.kind, m.key.size, m.value.name, m.maxEntries], name).toEqual(['INT', 4, 'traffic_counter', max]);
     }
+  });
+
+  // enum bpf_map_type: the codecs assume a hash (whole-key match), an LPM trie
+  // (prefixlen first) or an LRU hash (entries may vanish) for each of these.
+  it.each([
+    [MapName.ipcache, BPF_MAP_TYPE_HASH, 'endpoint_key', 'ipcache_value', IPCACHE_MAX],
+    [MapName.cidr, BPF_MAP_TYPE_LPM_TRIE, 'cidr_key', 'cidr_value', CIDR_MAX],
+    [MapName.policy, BPF_MAP_TYPE_LPM_TRIE, 'policy_key', 'policy_value', POLICY_MAX],
+    [MapName.ct, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_MAX],
+  ] as const)('policy map %s: type %i, key %s, value %s, max_entries %i', (name, type, key, value, max) => {
+    const m = btf.mapDef(name);
+    expect([m.type, m.key.name, m.value.name, m.maxEntries]).toEqual([type, key, value, max]);
   });
 
   it('enum drop_reason matches drop.ts, value for value', () => {

@@ -37,6 +37,8 @@ export const StatId = {
   REDIRECT_PEER: 0,
   TO_STACK: 1,
   TO_POD: 2,
+  CT_HIT: 3,
+  POLICY_ALLOWED: 4,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
@@ -48,6 +50,8 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   REDIRECT_PEER: 'from a pod, straight into another local pod',
   TO_STACK: 'from a pod, handed to the host stack',
   TO_POD: 'delivered to a pod by the host stack',
+  CT_HIT: 'an established connection, its reply, or an ICMP error about it',
+  POLICY_ALLOWED: 'a new connection an isolated endpoint’s policy allowed',
 };
 
 export interface CounterInfo {

@@ -10,6 +10,12 @@ import { LAYOUT } from './layout.js';
 
 /** endpoint_value.flags: policy written; until then the datapath drops (fail closed). */
 export const EP_F_READY = 1 << 0;
+/** a policy selects it for ingress: default deny inbound */
+export const EP_F_INGRESS_ISOLATED = 1 << 1;
+/** a policy selects it for egress: default deny outbound */
+export const EP_F_EGRESS_ISOLATED = 1 << 2;
+/** which generation of its strait_policy_v1 entries is live (see policy.ts) */
+export const EP_F_POLICY_GEN = 1 << 3;
 
 export const ENDPOINT_KEY_SIZE = LAYOUT.endpoint_key.size;
 export const ENDPOINT_VALUE_SIZE = LAYOUT.endpoint_value.size;

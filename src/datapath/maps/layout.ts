@@ -3,7 +3,7 @@
 // truth; test/bpf/maps-btf.test.ts compares this table with the BTF of the compiled
 // objects, so a change on either side that the other does not follow fails CI.
 // Integer members are in host byte order (the kernel copies map values as bytes);
-// addresses stay in network order.
+// addresses and ports (__be16) stay in network order.
 
 export interface StructLayout {
   /** sizeof(struct) */
@@ -24,6 +24,34 @@ export const LAYOUT = {
   traffic_counter: {
     size: 16,
     members: { packets: 0, bytes: 8 },
+  },
+  ipcache_value: {
+    size: 8,
+    members: { identity: 0, flags: 4 },
+  },
+  cidr_key: {
+    size: 24,
+    members: { prefixlen: 0, family: 4, pad: 5, ip: 8 },
+  },
+  cidr_value: {
+    size: 4,
+    members: { identity: 0 },
+  },
+  policy_key: {
+    size: 16,
+    members: { prefixlen: 0, slot: 4, identity: 8, egress: 12, protocol: 13, dport: 14 },
+  },
+  policy_value: {
+    size: 8,
+    members: { rule_id: 0, pad: 4 },
+  },
+  ct_key: {
+    size: 40,
+    members: { saddr: 0, daddr: 16, sport: 32, dport: 34, protocol: 36, family: 37, pad: 38 },
+  },
+  ct_value: {
+    size: 16,
+    members: { last_seen_ns: 0, flags: 8, rule_id: 12 },
   },
 } as const satisfies Record<string, StructLayout>;
 

@@ -6,6 +6,10 @@ export const MapName = {
   endpoints: 'strait_endpoints_v1',
   drops: 'strait_drops_v1',
   stats: 'strait_stats_v1',
+  ipcache: 'strait_ipcache_v1',
+  cidr: 'strait_cidr_v1',
+  policy: 'strait_policy_v1',
+  ct: 'strait_ct_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -18,3 +22,7 @@ export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
 /** max_entries as maps.h declares them. */
 export const ENDPOINTS_MAX = 65536;
+export const IPCACHE_MAX = 1 << 18;
+export const CIDR_MAX = 1 << 16;
+export const POLICY_MAX = 1 << 19;
+export const CT_MAX = 1 << 18;

@@ -1,0 +1,40 @@
+// Validation and byte helpers shared by the policy-side codecs (ipcache, cidr,
+// policy, ct). Internal to src/datapath/maps/: not re-exported by index.ts.
+// Every failure is an InvalidArgError (code ERR_INVALID_ARG), thrown before any
+// byte reaches the kernel.
+import { endianness } from 'node:os';
+
+import { InvalidArgError } from '../netlink-args.js';
+
+/** Integers in map keys and values are host byte order; addresses and ports are not. */
+export const LE = endianness() === 'LE';
+
+export const fail = (what: string, problem: string, value: unknown): never => {
+  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`);
+};
+
+export function int(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    return fail(what, `must be an integer in ${min}..${max}`, value);
+  return value;
+}
+
+export const u32 = (value: unknown, what: string, min = 0): number => int(value, what, min, 0xffff_ffff);
+
+export function object<T>(value: T, what: string): T {
+  if (typeof value !== 'object' || value === null) return fail(what, 'must be an object', value);
+  return value;
+}
+
+export function bytesOf(buf: unknown, size: number, what: string): Uint8Array {
+  if (!(buf instanceof Uint8Array)) return fail(what, 'must be a Uint8Array', typeof buf);
+  if (buf.byteLength !== size) return fail(what, `must be ${size} bytes`, buf.byteLength);
+  return buf;
+}
+
+export const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** Bytes [from, to) of b are zero, else the key or value is one no encoder writes. */
+export function zeroRange(b: Uint8Array, from: number, to: number, what: string): void {
+  for (let i = from; i < to; i++) if (b[i] !== 0) fail(what, `has nonzero byte ${i}`, b[i]);
+}

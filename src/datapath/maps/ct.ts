@@ -1,0 +1,130 @@
+// TypeScript mirror of bpf/include/maps.h, part 8: struct ct_key and struct
+// ct_value of strait_ct_v1 (connections, keyed by the tuple of the packet that
+// opened them), plus the lifetimes of bpf/include/conntrack.h, for the agent's
+// conntrack flush and straitctl. Addresses and ports are network order in the key
+// (ports are numbers here); an IPv4 address sits in the first word, the rest zero.
+// ICMP echo flows carry the identifier as both ports; other portless flows 0.
+// last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
+// process.hrtime.bigint() on Linux, so the two compare directly.
+import { formatIp, ipBytes } from '../netlink-args.js';
+import { bytesOf, fail, int, LE, object, u32, view, zeroRange } from './codec.js';
+import { LAYOUT } from './layout.js';
+
+export const CT_KEY_SIZE = LAYOUT.ct_key.size;
+export const CT_VALUE_SIZE = LAYOUT.ct_value.size;
+
+/** ct_value.flags: a packet of the reverse direction has been seen. */
+export const CT_F_REPLY_SEEN = 1 << 0;
+
+/** Idle lifetimes (conntrack.h): an entry idle longer is a miss in the datapath. */
+export const CT_LIFETIME_TCP_NS = 6n * 3600n * 1_000_000_000n;
+export const CT_LIFETIME_OTHER_NS = 120n * 1_000_000_000n;
+
+const IPPROTO_TCP = 6;
+
+export interface CtKey {
+  family: 4 | 6;
+  /** bare addresses, canonical on decode */
+  saddr: string;
+  daddr: string;
+  /** host order; ICMP echo: the identifier, in both */
+  sport: number;
+  dport: number;
+  protocol: number;
+}
+
+export interface CtValue {
+  /** bpf_ktime_get_ns() of the last refresh (at most once a second per flow) */
+  lastSeenNs: bigint;
+  /** CT_F_* */
+  flags: number;
+  /** the rule that allowed the first packet; 0: no policy applied */
+  ruleId: number;
+}
+
+const K = LAYOUT.ct_key.members;
+const V = LAYOUT.ct_value.members;
+const ADDR_BYTES = 16;
+
+function addr(value: unknown, family: 4 | 6, what: string): Uint8Array {
+  const ip = ipBytes(value, what);
+  if (ip.family !== family) return fail(what, `is not IPv${family}`, value);
+  return ip.bytes;
+}
+
+export function encodeCtKey(key: CtKey): Uint8Array {
+  object(key, 'ct key');
+  if (key.family !== 4 && key.family !== 6) return fail('ct key family', 'must be 4 or 6', key.family);
+  const saddr = addr(key.saddr, key.family, 'ct key saddr');
+  const daddr = addr(key.daddr, key.family, 'ct key daddr');
+  const sport = int(key.sport, 'ct key sport', 0, 0xffff);
+  const dport = int(key.dport, 'ct key dport', 0, 0xffff);
+  const protocol = int(key.protocol, 'ct key protocol', 0, 255);
+  const out = new Uint8Array(CT_KEY_SIZE);
+  const dv = view(out);
+  out.set(saddr, K.saddr);
+  out.set(daddr, K.daddr);
+  dv.setUint16(K.sport, sport, false);
+  dv.setUint16(K.dport, dport, false);
+  out[K.protocol] = protocol;
+  out[K.family] = key.family;
+  return out;
+}
+
+export function decodeCtKey(buf: Uint8Array): CtKey {
+  const b = bytesOf(buf, CT_KEY_SIZE, 'ct key');
+  const family = b[K.family];
+  if (family !== 4 && family !== 6) return fail('ct key family', 'must be 4 or 6', family);
+  const len = family === 4 ? 4 : 16;
+  zeroRange(b, K.saddr + len, K.saddr + ADDR_BYTES, 'ct key saddr past the IPv4 address');
+  zeroRange(b, K.daddr + len, K.daddr + ADDR_BYTES, 'ct key daddr past the IPv4 address');
+  zeroRange(b, K.pad, CT_KEY_SIZE, 'ct key pad');
+  const dv = view(b);
+  return {
+    family,
+    saddr: formatIp(b.slice(K.saddr, K.saddr + len)),
+    daddr: formatIp(b.slice(K.daddr, K.daddr + len)),
+    sport: dv.getUint16(K.sport, false),
+    dport: dv.getUint16(K.dport, false),
+    protocol: b[K.protocol] ?? 0,
+  };
+}
+
+/** The key of the other direction: what a reply's tuple is. */
+export function reverseCtKey(key: CtKey): CtKey {
+  return { ...key, saddr: key.daddr, daddr: key.saddr, sport: key.dport, dport: key.sport };
+}
+
+export function encodeCtValue(value: CtValue): Uint8Array {
+  object(value, 'ct value');
+  if (typeof value.lastSeenNs !== 'bigint' || value.lastSeenNs < 0n || value.lastSeenNs >= 1n << 64n)
+    return fail('ct value lastSeenNs', 'must be a bigint in 0..2^64-1', value.lastSeenNs);
+  const out = new Uint8Array(CT_VALUE_SIZE);
+  const dv = view(out);
+  dv.setBigUint64(V.last_seen_ns, value.lastSeenNs, LE);
+  dv.setUint32(V.flags, u32(value.flags, 'ct value flags'), LE);
+  dv.setUint32(V.rule_id, u32(value.ruleId, 'ct value ruleId'), LE);
+  return out;
+}
+
+export function decodeCtValue(buf: Uint8Array): CtValue {
+  const dv = view(bytesOf(buf, CT_VALUE_SIZE, 'ct value'));
+  return {
+    lastSeenNs: dv.getBigUint64(V.last_seen_ns, LE),
+    flags: dv.getUint32(V.flags, LE),
+    ruleId: dv.getUint32(V.rule_id, LE),
+  };
+}
+
+export function ctLifetimeNs(protocol: number): bigint {
+  return protocol === IPPROTO_TCP ? CT_LIFETIME_TCP_NS : CT_LIFETIME_OTHER_NS;
+}
+
+/**
+ * Whether the datapath treats the entry as gone at `nowNs` (default: now, from the
+ * same clock). A last_seen ahead of now (a refresh racing the clock read) is fresh,
+ * as in conntrack.h.
+ */
+export function ctExpired(protocol: number, value: CtValue, nowNs: bigint = process.hrtime.bigint()): boolean {
+  return nowNs > value.lastSeenNs && nowNs - value.lastSeenNs > ctLifetimeNs(protocol);
+}

@@ -1,0 +1,40 @@
+// TypeScript mirror of bpf/include/maps.h, part 5: the reserved identities and
+// struct ipcache_value of strait_ipcache_v1 (every pod address of the cluster →
+// its pod identity). The key is an endpoint_key: use encodeEndpointKey.
+// src/policy/types.ts repeats the identities for the pure policy core; a unit test
+// holds the two together.
+import { bytesOf, LE, object, u32, view } from './codec.js';
+import { LAYOUT } from './layout.js';
+
+/** In a policy key: any peer. */
+export const IDENTITY_ANY = 0;
+/** This node: traffic to and from it is always allowed. */
+export const IDENTITY_HOST = 1;
+/** An address no known prefix covers (what strait_cidr_v1 answers for a miss). */
+export const IDENTITY_WORLD = 2;
+/** Set in the identities of ipBlock prefixes; pod identities start at 256. */
+export const IDENTITY_CIDR_FLAG = 1 << 24;
+
+export const IPCACHE_VALUE_SIZE = LAYOUT.ipcache_value.size;
+
+export interface IpcacheValue {
+  /** pod identity of the address */
+  identity: number;
+}
+
+const V = LAYOUT.ipcache_value.members;
+
+/** flags is reserved and written as 0. */
+export function encodeIpcacheValue(value: IpcacheValue): Uint8Array {
+  object(value, 'ipcache value');
+  const identity = u32(value.identity, 'ipcache identity');
+  const out = new Uint8Array(IPCACHE_VALUE_SIZE);
+  view(out).setUint32(V.identity, identity, LE);
+  return out;
+}
+
+/** Reserved flags are ignored, so that a newer datapath's entries still decode. */
+export function decodeIpcacheValue(buf: Uint8Array): IpcacheValue {
+  const b = bytesOf(buf, IPCACHE_VALUE_SIZE, 'ipcache value');
+  return { identity: view(b).getUint32(V.identity, LE) };
+}
