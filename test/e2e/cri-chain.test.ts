@@ -145,4 +145,21 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     expect(cachedResults(NETWORK)).toEqual([]);
     expect(loggedErrors(logFile)).toEqual([]);
   });
+
+  // A known limit, pinned here so a change shows: bandwidth shapes a pod's egress
+  // through an `ingress` qdisc on the host veth, and that hook is taken by the
+  // clsact qdisc strait's programs hang off (the kernel allows one of the two). The
+  // chain fails at bandwidth; the runtime then DELs the whole chain, and strait's
+  // part of the pod must be gone with it.
+  it('a pod with an egress limit fails at bandwidth (clsact holds the ingress hook) and leaves nothing behind', async () => {
+    const client = cri!;
+    const config = podConfig('egress', { annotations: { 'kubernetes.io/egress-bandwidth': '10M' } });
+    await expect(client.runPodSandbox(config)).rejects.toThrow(/plugin type="bandwidth" failed \(add\): create ingress qdisc: file exists/);
+    const calls = loggedRequests(logFile).filter((r) => r.args.K8S_POD_NAME === 'egress');
+    expect(calls.map((c) => c.cmd)).toEqual(expect.arrayContaining(['ADD', 'DEL']));
+    expect(leftovers({ stateDir, bpfDir, network: NETWORK, routePrefixes: ROUTE_PREFIXES })).toEqual(NOTHING_LEFT);
+    expect(cachedResults(NETWORK)).toEqual([]);
+    const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });
+    expect(links).not.toMatch(/^bwp/m); // bandwidth's ifb device went with the DEL
+  });
 });
