@@ -12,14 +12,26 @@ import { fileURLToPath } from 'node:url';
 import * as bpf from '../../src/datapath/bpf.js';
 import {
   counterKey,
+  decodeCtValue,
   DROP_REASONS,
   STATS,
+  encodeCidrKey,
+  encodeCidrValue,
+  encodeCtKey,
+  encodeCtValue,
   encodeEndpointKey,
   encodeEndpointValue,
+  encodeIpcacheValue,
+  encodePolicyKey,
+  encodePolicyValue,
   MapName,
   ProgramName,
   sumPerCpu,
+  type CtKey,
+  type CtValue,
   type EndpointValue,
+  type MapNameValue,
+  type PolicyKey,
   type TrafficCounter,
 } from '../../src/datapath/maps/index.js';
 import { rand, sh, trackLink } from './sys.js';
@@ -49,6 +61,15 @@ export interface TestDatapath {
   fromPod: number;
   toPod: number;
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
+  /** a pod address anywhere in the cluster → its pod identity */
+  setIpcache(ip: string, identity: number): void;
+  setCidr(cidr: string, identity: number): void;
+  setPolicy(key: PolicyKey, ruleId: number): void;
+  /** the live (or expired) entry for exactly this tuple */
+  ct(key: CtKey): CtValue | null;
+  setCt(key: CtKey, value: CtValue): void;
+  /** deletes every entry of a hash or LPM map */
+  clear(map: MapNameValue): void;
   drops(reason: number): TrafficCounter;
   stats(id: number): TrafficCounter;
   close(): void;
@@ -83,11 +104,25 @@ export function openTestDatapath(): TestDatapath {
     if (buf === null) throw new Error(`${map}[${index}] is missing`);
     return sumPerCpu(buf, ncpus);
   };
+  const map = (name: MapNameValue): number => fd(from, 'maps', name);
+  const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
   return {
     fromPod: fd(from, 'programs', ProgramName.fromPod),
     toPod: fd(to, 'programs', ProgramName.toPod),
     setEndpoint: (family, ip, value) =>
-      bpf.mapUpdate(fd(from, 'maps', MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value)),
+      bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value)),
+    setIpcache: (ip, identity) =>
+      bpf.mapUpdate(map(MapName.ipcache), encodeEndpointKey({ family: familyOf(ip), ip }), encodeIpcacheValue({ identity })),
+    setCidr: (cidr, identity) => bpf.mapUpdate(map(MapName.cidr), encodeCidrKey(cidr), encodeCidrValue({ identity })),
+    setPolicy: (key, ruleId) => bpf.mapUpdate(map(MapName.policy), encodePolicyKey(key), encodePolicyValue({ ruleId })),
+    ct: (key) => {
+      const v = bpf.mapLookup(map(MapName.ct), encodeCtKey(key));
+      return v === null ? null : decodeCtValue(v);
+    },
+    setCt: (key, value) => bpf.mapUpdate(map(MapName.ct), encodeCtKey(key), encodeCtValue(value)),
+    clear: (name) => {
+      for (const key of bpf.mapKeys(map(name))) bpf.mapDelete(map(name), key);
+    },
     drops: (reason) => counter(MapName.drops, reason),
     stats: (id) => counter(MapName.stats, id),
     close,

@@ -7,8 +7,11 @@ import { ipBytes, macBytes } from '../../src/datapath/netlink-args.js';
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const ETH_P_IPV6 = 0x86dd;
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_ICMPV6 = 58;
+export const IPPROTO_SCTP = 132;
 
 export interface EthArgs {
   src: string;
@@ -49,10 +52,57 @@ export function udp(sport: number, dport: number, payload = new Uint8Array(8)): 
   return concat(u16(sport), u16(dport), u16(8 + payload.length), u16(0), payload);
 }
 
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_ACK = 0x10;
+
+/** 20-byte TCP header (no options, checksum 0), a SYN unless flags say otherwise. */
+export function tcp(sport: number, dport: number, flags = TCP_SYN, payload = new Uint8Array()): Uint8Array {
+  const h = new Uint8Array(20);
+  h.set(u16(sport), 0);
+  h.set(u16(dport), 2);
+  h[12] = 5 << 4; // data offset
+  h[13] = flags;
+  h.set(u16(65535), 14); // window
+  return concat(h, payload);
+}
+
+/** SCTP common header (checksum 0) and one INIT chunk: ports where UDP has them. */
+export function sctp(sport: number, dport: number): Uint8Array {
+  const common = concat(u16(sport), u16(dport), new Uint8Array(8)); // verification tag, checksum
+  const init = new Uint8Array(20);
+  init[0] = 1; // INIT
+  init.set(u16(20), 2);
+  return concat(common, init);
+}
+
+export const ICMP_ECHOREPLY = 0;
+export const ICMP_DEST_UNREACH = 3;
+export const ICMP_PORT_UNREACH = 3; // code
+export const ICMP_ECHO = 8;
+export const ICMPV6_DEST_UNREACH = 1;
+export const ICMPV6_PORT_UNREACH = 4; // code
+export const ICMPV6_ECHO_REQUEST = 128;
+export const ICMPV6_ECHO_REPLY = 129;
+
+/** ICMP or ICMPv6 echo (the type says which): type, code 0, identifier, sequence, 8 bytes of data. */
+export function icmpEcho(type: number, id: number, seq = 1): Uint8Array {
+  return concat(Uint8Array.of(type, 0, 0, 0), u16(id), u16(seq), new Uint8Array(8));
+}
+
+/** An ICMP or ICMPv6 error quoting `quoted` (an IP packet as its sender sent it). */
+export function icmpError(type: number, code: number, quoted: Uint8Array): Uint8Array {
+  return concat(Uint8Array.of(type, code, 0, 0), new Uint8Array(4), quoted);
+}
+
 export interface Ipv4Args {
   src: string;
   dst: string;
   proto?: number;
+  /** fragment offset in 8-byte units (non-zero: a non-first fragment) */
+  fragOffset?: number;
+  moreFragments?: boolean;
   /** header length in 32-bit words; > 5 adds zeroed option bytes unless `truncate` */
   ihl?: number;
   version?: number;
@@ -66,6 +116,7 @@ export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   const h = new Uint8Array(hdrLen);
   h[0] = ((a.version ?? 4) << 4) | (ihl & 0xf);
   h.set(u16(hdrLen + payload.length), 2);
+  h.set(u16(((a.moreFragments ? 1 : 0) << 13) | ((a.fragOffset ?? 0) & 0x1fff)), 6);
   h[8] = 64; // ttl
   h[9] = a.proto ?? IPPROTO_UDP;
   h.set(addr(a.src, 4), 12);

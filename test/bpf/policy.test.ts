@@ -1,0 +1,381 @@
+// NetworkPolicy in from_pod and to_pod through BPF_PROG_TEST_RUN: endpoints,
+// identities, CIDRs and policy entries written with the maps.h mirror (SETUP),
+// crafted first packets of new connections (PKTGEN), then the verdict, exactly
+// which counters moved and the conntrack entry it opened (CHECK). Conntrack and
+// policy entries are emptied before every test, so each packet here is the first
+// of its connection; test/bpf/conntrack.test.ts covers what comes after.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import {
+  EP_F_EGRESS_ISOLATED,
+  EP_F_INGRESS_ISOLATED,
+  EP_F_POLICY_GEN,
+  EP_F_READY,
+  IDENTITY_ANY,
+  IDENTITY_CIDR_FLAG,
+  IDENTITY_HOST,
+  IDENTITY_WORLD,
+  MapName,
+  type PolicyKey,
+} from '../../src/datapath/maps/index.js';
+import {
+  createHostVeth,
+  openTestDatapath,
+  runCounted,
+  TC_ACT_OK,
+  TC_ACT_REDIRECT,
+  TC_ACT_SHOT,
+  type HostVeth,
+  type TestDatapath,
+} from '../helpers/bpf-datapath.js';
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  ethFrame,
+  ICMP_ECHO,
+  ICMPV6_ECHO_REQUEST,
+  icmpEcho,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  ipv4,
+  ipv6,
+  neighborSolicitation,
+  sctp,
+  tcp,
+  udp,
+} from '../helpers/pktgen.js';
+import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+
+warnIfNotRoot('test/bpf/policy.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
+
+interface Addr {
+  v4: string;
+  v6: string;
+}
+interface Pod extends Addr {
+  podMac: string;
+  hostMac: string;
+  identity: number;
+  veth?: HostVeth;
+}
+
+// A and B are pods on this node; REMOTE is a pod on another node (ipcache only);
+// NODE is this node's address (a HOST entry in strait_cidr_v1); WORLD is covered
+// by no prefix but the default routes.
+const A: Pod = { v4: '10.244.2.10', v6: 'fd00:244:2::10', podMac: '0a:58:0a:f4:02:0a', hostMac: 'ee:00:00:00:02:0a', identity: 1000 };
+const B: Pod = { v4: '10.244.2.11', v6: 'fd00:244:2::11', podMac: '0a:58:0a:f4:02:0b', hostMac: 'ee:00:00:00:02:0b', identity: 2000 };
+const REMOTE: Addr & { identity: number } = { v4: '10.244.9.9', v6: 'fd00:244:9::9', identity: 3000 };
+const NODE: Addr = { v4: '192.168.50.1', v6: 'fd00:50::1' };
+const WORLD: Addr = { v4: '203.0.113.80', v6: '2001:db8:113::80' };
+const OTHER_WORLD: Addr = { v4: '198.51.100.80', v6: '2001:db8:100::80' };
+/** an ipBlock covering A and B (pod addresses match ipBlocks too) */
+const POD_BLOCK = { v4: '10.244.2.0/24', v6: 'fd00:244:2::/64', identity: IDENTITY_CIDR_FLAG | 1 };
+/** an ipBlock covering WORLD only */
+const WORLD_BLOCK = { v4: '203.0.113.0/24', v6: '2001:db8:113::/48', identity: IDENTITY_CIDR_FLAG | 2 };
+
+const ifindexOf = (p: Pod): number => {
+  if (!p.veth) throw new Error('pod has no veth yet');
+  return p.veth.ifindex;
+};
+
+type L4 = { proto: number; payload: Uint8Array };
+const TCP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_TCP, payload: tcp(sport, dport) });
+const UDP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_UDP, payload: udp(sport, dport) });
+const SCTP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_SCTP, payload: sctp(sport, dport) });
+const PING = (family: 4 | 6, id = 77): L4 =>
+  family === 4
+    ? { proto: IPPROTO_ICMP, payload: icmpEcho(ICMP_ECHO, id) }
+    : { proto: IPPROTO_ICMPV6, payload: icmpEcho(ICMPV6_ECHO_REQUEST, id) };
+
+function l3(family: 4 | 6, src: string, dst: string, l4: L4): Uint8Array {
+  return family === 4 ? ipv4({ src, dst, proto: l4.proto }, l4.payload) : ipv6({ src, dst, next: l4.proto }, l4.payload);
+}
+
+/** A frame `from` sends through its gateway. */
+function fromPodFrame(from: Pod, family: 4 | 6, dst: string, l4: L4): Uint8Array {
+  return ethFrame({ src: from.podMac, dst: from.hostMac }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, ip(from, family), dst, l4));
+}
+
+/** A frame the host stack sends out of `to`'s veth. */
+function toPodFrame(to: Pod, family: 4 | 6, src: string, l4: L4): Uint8Array {
+  return ethFrame({ src: to.hostMac, dst: to.podMac }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, src, ip(to, family), l4));
+}
+
+const ip = (a: Addr, family: 4 | 6): string => (family === 4 ? a.v4 : a.v6);
+
+describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
+  let dp: TestDatapath;
+
+  const send = (from: Pod, frame: Uint8Array) => runCounted(dp, dp.fromPod, ifindexOf(from), frame);
+  const deliver = (to: Pod, frame: Uint8Array) => runCounted(dp, dp.toPod, ifindexOf(to), frame);
+  const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
+
+  const setFlags = (p: Pod, flags: number): void => {
+    const value = { ifindex: ifindexOf(p), flags: EP_F_READY | flags, podMac: p.podMac, hostMac: p.hostMac, identity: p.identity };
+    dp.setEndpoint(4, p.v4, value);
+    dp.setEndpoint(6, p.v6, value);
+  };
+
+  /** An allow entry of `p`; by default ingress, TCP, one port, generation 0. */
+  const allow = (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId = 7): void =>
+    dp.setPolicy({ ifindex: ifindexOf(p), gen: 0, egress: false, protocol: IPPROTO_TCP, port: 8080, portPrefixLen: 16, ...k }, ruleId);
+
+  beforeAll(() => {
+    dp = openTestDatapath();
+    for (const p of [A, B]) p.veth = createHostVeth();
+    for (const p of [A, B, REMOTE]) for (const f of [4, 6] as const) dp.setIpcache(ip(p, f), p.identity);
+    for (const f of [4, 6] as const) {
+      dp.setCidr(f === 4 ? '0.0.0.0/0' : '::/0', IDENTITY_WORLD);
+      dp.setCidr(`${ip(NODE, f)}/${f === 4 ? 32 : 128}`, IDENTITY_HOST);
+      dp.setCidr(f === 4 ? POD_BLOCK.v4 : POD_BLOCK.v6, POD_BLOCK.identity);
+      dp.setCidr(f === 4 ? WORLD_BLOCK.v4 : WORLD_BLOCK.v6, WORLD_BLOCK.identity);
+    }
+  });
+
+  beforeEach(() => {
+    dp.clear(MapName.ct);
+    dp.clear(MapName.policy);
+    setFlags(A, 0);
+    setFlags(B, 0);
+  });
+
+  afterAll(() => {
+    dp?.close();
+    cleanupAll();
+  });
+
+  describe.each([4, 6] as const)('IPv%i', (family) => {
+    const a = ip(A, family);
+    const b = ip(B, family);
+
+    describe('ingress isolation of a local destination (from_pod, redirect_peer)', () => {
+      beforeEach(() => setFlags(B, EP_F_INGRESS_ISOLATED));
+
+      const syn = (dport = 8080): Uint8Array => fromPodFrame(A, family, b, TCP(dport));
+
+      it('denies a TCP SYN without an entry: DROP_POLICY_INGRESS, no conntrack entry', () => {
+        const frame = syn();
+        const r = send(A, frame);
+        expect(r.retval).toBe(TC_ACT_SHOT);
+        expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toBeNull();
+      });
+
+      it("allows it with an exact-port entry for the source's pod identity, and records the rule in conntrack", () => {
+        allow(B, { identity: A.identity }, 41);
+        const frame = syn();
+        const r = send(A, frame);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
+        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
+      });
+
+      it('allows it with an IDENTITY_ANY entry', () => {
+        allow(B, { identity: IDENTITY_ANY });
+        expect(send(A, syn()).retval).toBe(TC_ACT_REDIRECT);
+      });
+
+      it("allows it with a CIDR identity entry whose prefix covers the source pod's address (ipBlock matches pod IPs)", () => {
+        allow(B, { identity: POD_BLOCK.identity });
+        expect(send(A, syn()).retval).toBe(TC_ACT_REDIRECT);
+      });
+
+      it('does not allow it with entries for another identity, the other direction or another port', () => {
+        allow(B, { identity: REMOTE.identity });
+        allow(B, { identity: A.identity, egress: true });
+        allow(B, { identity: A.identity, port: 8081 });
+        allow(A, { identity: A.identity }); // the sender's own ingress entry
+        const frame = syn();
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it('a port-range prefix: 8080/13 covers 8080..8087 but not 8079 or 8088', () => {
+        allow(B, { identity: A.identity, port: 8080, portPrefixLen: 13 });
+        for (const port of [8080, 8083, 8087]) expect(send(A, syn(port)).retval, `port ${port}`).toBe(TC_ACT_REDIRECT);
+        for (const port of [8079, 8088]) expect(send(A, syn(port)).moved, `port ${port}`).toHaveProperty('DROP_POLICY_INGRESS');
+      });
+
+      it('a protocol-only entry (prefix 80) allows every TCP port and no UDP', () => {
+        allow(B, { identity: A.identity, port: 0, portPrefixLen: 0 });
+        expect(send(A, syn(1)).retval).toBe(TC_ACT_REDIRECT);
+        expect(send(A, syn(65535)).retval).toBe(TC_ACT_REDIRECT);
+        const frame = fromPodFrame(A, family, b, UDP(8080));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it('an any-protocol entry (prefix 72) allows TCP, UDP, SCTP and ICMP echo', () => {
+        allow(B, { identity: A.identity, protocol: 0, port: 0, portPrefixLen: 0 });
+        for (const l4 of [TCP(1234), UDP(53), SCTP(9999), PING(family)])
+          expect(send(A, fromPodFrame(A, family, b, l4)).retval, `protocol ${l4.proto}`).toBe(TC_ACT_REDIRECT);
+      });
+
+      it('an ICMP echo needs an any-protocol entry: a port entry does not cover it', () => {
+        allow(B, { identity: A.identity, port: 0, portPrefixLen: 0 });
+        const frame = fromPodFrame(A, family, b, PING(family));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it.each([
+        ['UDP', IPPROTO_UDP, UDP],
+        ['SCTP', IPPROTO_SCTP, SCTP],
+      ] as const)('%s is allowed and denied by port', (_name, protocol, mk) => {
+        allow(B, { identity: A.identity, protocol, port: 5000 });
+        const ok = fromPodFrame(A, family, b, mk(5000));
+        const r = send(A, ok);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(ok), STAT_REDIRECT_PEER: one(ok) });
+        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
+        const no = fromPodFrame(A, family, b, mk(5001));
+        expect(send(A, no).moved).toEqual({ DROP_POLICY_INGRESS: one(no) });
+        const tcpSamePort = fromPodFrame(A, family, b, TCP(5000));
+        expect(send(A, tcpSamePort).moved).toEqual({ DROP_POLICY_INGRESS: one(tcpSamePort) });
+      });
+    });
+
+    describe('egress isolation of the source (from_pod)', () => {
+      beforeEach(() => setFlags(A, EP_F_EGRESS_ISOLATED));
+
+      it('denies without an entry, to a local pod and to the stack: DROP_POLICY_EGRESS', () => {
+        for (const dst of [b, ip(REMOTE, family), ip(WORLD, family)]) {
+          const frame = fromPodFrame(A, family, dst, TCP(8080));
+          const r = send(A, frame);
+          expect(r.retval, dst).toBe(TC_ACT_SHOT);
+          expect(r.moved, dst).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+        }
+      });
+
+      it("allows a pod on another node by its pod identity: to the stack", () => {
+        allow(A, { identity: REMOTE.identity, egress: true }, 12);
+        const frame = fromPodFrame(A, family, ip(REMOTE, family), TCP(8080));
+        const r = send(A, frame);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
+        expect(dp.ct({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
+      });
+
+      it('allows an ipBlock by its CIDR identity and nothing outside it', () => {
+        allow(A, { identity: WORLD_BLOCK.identity, egress: true });
+        expect(send(A, fromPodFrame(A, family, ip(WORLD, family), TCP(8080))).retval).toBe(TC_ACT_OK);
+        const frame = fromPodFrame(A, family, ip(OTHER_WORLD, family), TCP(8080));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+      });
+
+      it('an IDENTITY_WORLD entry covers addresses no ipBlock names', () => {
+        allow(A, { identity: IDENTITY_WORLD, egress: true });
+        expect(send(A, fromPodFrame(A, family, ip(OTHER_WORLD, family), TCP(8080))).retval).toBe(TC_ACT_OK);
+      });
+
+      it('a port range and UDP', () => {
+        allow(A, { identity: IDENTITY_ANY, egress: true, protocol: IPPROTO_UDP, port: 8080, portPrefixLen: 13 });
+        expect(send(A, fromPodFrame(A, family, ip(WORLD, family), UDP(8087))).retval).toBe(TC_ACT_OK);
+        const frame = fromPodFrame(A, family, ip(WORLD, family), UDP(8088));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+      });
+
+      it('always allows this node (IDENTITY_HOST), without a policy lookup', () => {
+        const frame = fromPodFrame(A, family, ip(NODE, family), TCP(10250));
+        const r = send(A, frame);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.moved).toEqual({ STAT_TO_STACK: one(frame) });
+      });
+
+      it('with the destination isolated too, both policies must allow', () => {
+        setFlags(B, EP_F_INGRESS_ISOLATED);
+        allow(A, { identity: B.identity, egress: true }, 1);
+        const frame = fromPodFrame(A, family, b, TCP(8080));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+        dp.clear(MapName.policy);
+        allow(B, { identity: A.identity }, 2);
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+        allow(A, { identity: B.identity, egress: true }, 1);
+        const r = send(A, frame);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
+        // The receiver's rule is the one on record.
+        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
+      });
+    });
+
+    describe('ingress isolation in to_pod (from the host stack)', () => {
+      beforeEach(() => setFlags(B, EP_F_INGRESS_ISOLATED));
+
+      it('denies the outside and a remote pod without an entry: DROP_POLICY_INGRESS', () => {
+        for (const src of [ip(WORLD, family), ip(REMOTE, family)]) {
+          const frame = toPodFrame(B, family, src, TCP(8080));
+          const r = deliver(B, frame);
+          expect(r.retval, src).toBe(TC_ACT_SHOT);
+          expect(r.moved, src).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+        }
+      });
+
+      it('allows a remote pod by pod identity and the outside by ipBlock', () => {
+        allow(B, { identity: REMOTE.identity });
+        allow(B, { identity: WORLD_BLOCK.identity });
+        for (const src of [ip(REMOTE, family), ip(WORLD, family)]) {
+          const frame = toPodFrame(B, family, src, TCP(8080));
+          const r = deliver(B, frame);
+          expect(r.retval, src).toBe(TC_ACT_OK);
+          expect(r.moved, src).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_POD: one(frame) });
+        }
+        const frame = toPodFrame(B, family, ip(OTHER_WORLD, family), TCP(8080));
+        expect(deliver(B, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it('always lets this node (a HOST-identity address) in, on any port', () => {
+        const frame = toPodFrame(B, family, ip(NODE, family), TCP(31337));
+        const r = deliver(B, frame);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+      });
+
+      it('egress isolation is not judged in to_pod', () => {
+        setFlags(B, EP_F_EGRESS_ISOLATED);
+        const frame = toPodFrame(B, family, ip(WORLD, family), TCP(8080));
+        expect(deliver(B, frame).moved).toEqual({ STAT_TO_POD: one(frame) });
+      });
+    });
+
+    describe('the policy generation', () => {
+      beforeEach(() => setFlags(B, EP_F_INGRESS_ISOLATED));
+
+      it('entries of the other generation do not apply until EP_F_POLICY_GEN flips', () => {
+        allow(B, { identity: A.identity, gen: 1 });
+        const first = fromPodFrame(A, family, b, TCP(8080, 40001));
+        expect(send(A, first).moved).toEqual({ DROP_POLICY_INGRESS: one(first) });
+
+        setFlags(B, EP_F_INGRESS_ISOLATED | EP_F_POLICY_GEN);
+        expect(send(A, first).retval).toBe(TC_ACT_REDIRECT);
+
+        // Now generation 1 is live: a generation-0 entry alone allows nothing.
+        allow(B, { identity: A.identity, gen: 0, port: 9090 });
+        const other = fromPodFrame(A, family, b, TCP(9090, 40002));
+        expect(send(A, other).moved).toEqual({ DROP_POLICY_INGRESS: one(other) });
+        setFlags(B, EP_F_INGRESS_ISOLATED);
+        expect(send(A, other).retval).toBe(TC_ACT_REDIRECT);
+      });
+    });
+
+    it('without isolation nothing is looked up, yet the connection gets a conntrack entry (rule 0)', () => {
+      const frame = fromPodFrame(A, family, b, TCP(8080));
+      const r = send(A, frame);
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
+      expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
+    });
+  });
+
+  it('IPv6 neighbour discovery from the gateway reaches an isolated pod (to_pod)', () => {
+    setFlags(B, EP_F_INGRESS_ISOLATED);
+    const frame = ethFrame(
+      { src: B.hostMac, dst: B.podMac },
+      ETH_P_IPV6,
+      ipv6({ src: 'fe80::1', dst: B.v6, next: IPPROTO_ICMPV6, hopLimit: 255 }, neighborSolicitation(B.v6)),
+    );
+    const r = deliver(B, frame);
+    expect(r.retval).toBe(TC_ACT_OK);
+    expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+  });
+});
