@@ -5,7 +5,7 @@
 // veth's, which is why the kernel must know the ifindexes (host veth pairs).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { EP_F_READY } from '../../src/datapath/maps/index.js';
+import { EP_F_EGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/index.js';
 import {
   countersMovedBy,
   createHostVeth,
@@ -69,13 +69,17 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
   const send = (frame: Uint8Array, on: Pod = A) => runCounted(dp, dp.fromPod, ifindexOf(on), frame);
   const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
 
+  const setFlags = (p: Pod, flags: number): void => {
+    const value = { ifindex: ifindexOf(p), flags, podMac: p.podMac, hostMac: p.hostMac, identity: 0 };
+    dp.setEndpoint(4, p.v4, value);
+    dp.setEndpoint(6, p.v6, value);
+  };
+
   beforeAll(() => {
     dp = openTestDatapath();
     for (const p of [A, B, C]) {
       p.veth = createHostVeth();
-      const value = { ifindex: p.veth.ifindex, flags: p.ready ? EP_F_READY : 0, podMac: p.podMac, hostMac: p.hostMac, identity: 0 };
-      dp.setEndpoint(4, p.v4, value);
-      dp.setEndpoint(6, p.v6, value);
+      setFlags(p, p.ready ? EP_F_READY : 0);
     }
   });
 
@@ -139,6 +143,16 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
       const r = send(frame);
       expect(r.retval).toBe(TC_ACT_SHOT);
       expect(r.moved).toEqual({ DROP_NOT_READY: one(frame) });
+    });
+
+    it('readiness is judged before policy: DROP_NOT_READY even from an egress-isolated sender', () => {
+      setFlags(A, EP_F_READY | EP_F_EGRESS_ISOLATED);
+      try {
+        const frame = fromPodFrame(A, { family, src: ip(A), dst: ip(C) });
+        expect(send(frame).moved).toEqual({ DROP_NOT_READY: one(frame) });
+      } finally {
+        setFlags(A, EP_F_READY);
+      }
     });
   });
 

@@ -10,129 +10,49 @@ import {
   EP_F_EGRESS_ISOLATED,
   EP_F_INGRESS_ISOLATED,
   EP_F_POLICY_GEN,
-  EP_F_READY,
   IDENTITY_ANY,
-  IDENTITY_CIDR_FLAG,
-  IDENTITY_HOST,
   IDENTITY_WORLD,
   MapName,
   type PolicyKey,
 } from '../../src/datapath/maps/index.js';
+import { openTestDatapath, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type TestDatapath } from '../helpers/bpf-datapath.js';
+import { ETH_P_IPV6, ethFrame, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
+import * as world from '../helpers/policy-world.js';
 import {
-  createHostVeth,
-  openTestDatapath,
-  runCounted,
-  TC_ACT_OK,
-  TC_ACT_REDIRECT,
-  TC_ACT_SHOT,
-  type HostVeth,
-  type TestDatapath,
-} from '../helpers/bpf-datapath.js';
-import {
-  ETH_P_IP,
-  ETH_P_IPV6,
-  ethFrame,
-  ICMP_ECHO,
-  ICMPV6_ECHO_REQUEST,
-  icmpEcho,
-  IPPROTO_ICMP,
-  IPPROTO_ICMPV6,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  ipv4,
-  ipv6,
-  neighborSolicitation,
-  sctp,
-  tcp,
-  udp,
-} from '../helpers/pktgen.js';
+  A,
+  B,
+  fromPodFrame,
+  ip,
+  NODE,
+  one,
+  OTHER_WORLD,
+  PING,
+  POD_BLOCK,
+  REMOTE,
+  SCTP,
+  TCP,
+  toPodFrame,
+  UDP,
+  WORLD,
+  WORLD_BLOCK,
+  type Pod,
+} from '../helpers/policy-world.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/policy.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
 
-interface Addr {
-  v4: string;
-  v6: string;
-}
-interface Pod extends Addr {
-  podMac: string;
-  hostMac: string;
-  identity: number;
-  veth?: HostVeth;
-}
-
-// A and B are pods on this node; REMOTE is a pod on another node (ipcache only);
-// NODE is this node's address (a HOST entry in strait_cidr_v1); WORLD is covered
-// by no prefix but the default routes.
-const A: Pod = { v4: '10.244.2.10', v6: 'fd00:244:2::10', podMac: '0a:58:0a:f4:02:0a', hostMac: 'ee:00:00:00:02:0a', identity: 1000 };
-const B: Pod = { v4: '10.244.2.11', v6: 'fd00:244:2::11', podMac: '0a:58:0a:f4:02:0b', hostMac: 'ee:00:00:00:02:0b', identity: 2000 };
-const REMOTE: Addr & { identity: number } = { v4: '10.244.9.9', v6: 'fd00:244:9::9', identity: 3000 };
-const NODE: Addr = { v4: '192.168.50.1', v6: 'fd00:50::1' };
-const WORLD: Addr = { v4: '203.0.113.80', v6: '2001:db8:113::80' };
-const OTHER_WORLD: Addr = { v4: '198.51.100.80', v6: '2001:db8:100::80' };
-/** an ipBlock covering A and B (pod addresses match ipBlocks too) */
-const POD_BLOCK = { v4: '10.244.2.0/24', v6: 'fd00:244:2::/64', identity: IDENTITY_CIDR_FLAG | 1 };
-/** an ipBlock covering WORLD only */
-const WORLD_BLOCK = { v4: '203.0.113.0/24', v6: '2001:db8:113::/48', identity: IDENTITY_CIDR_FLAG | 2 };
-
-const ifindexOf = (p: Pod): number => {
-  if (!p.veth) throw new Error('pod has no veth yet');
-  return p.veth.ifindex;
-};
-
-type L4 = { proto: number; payload: Uint8Array };
-const TCP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_TCP, payload: tcp(sport, dport) });
-const UDP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_UDP, payload: udp(sport, dport) });
-const SCTP = (dport: number, sport = 40000): L4 => ({ proto: IPPROTO_SCTP, payload: sctp(sport, dport) });
-const PING = (family: 4 | 6, id = 77): L4 =>
-  family === 4
-    ? { proto: IPPROTO_ICMP, payload: icmpEcho(ICMP_ECHO, id) }
-    : { proto: IPPROTO_ICMPV6, payload: icmpEcho(ICMPV6_ECHO_REQUEST, id) };
-
-function l3(family: 4 | 6, src: string, dst: string, l4: L4): Uint8Array {
-  return family === 4 ? ipv4({ src, dst, proto: l4.proto }, l4.payload) : ipv6({ src, dst, next: l4.proto }, l4.payload);
-}
-
-/** A frame `from` sends through its gateway. */
-function fromPodFrame(from: Pod, family: 4 | 6, dst: string, l4: L4): Uint8Array {
-  return ethFrame({ src: from.podMac, dst: from.hostMac }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, ip(from, family), dst, l4));
-}
-
-/** A frame the host stack sends out of `to`'s veth. */
-function toPodFrame(to: Pod, family: 4 | 6, src: string, l4: L4): Uint8Array {
-  return ethFrame({ src: to.hostMac, dst: to.podMac }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, src, ip(to, family), l4));
-}
-
-const ip = (a: Addr, family: 4 | 6): string => (family === 4 ? a.v4 : a.v6);
-
 describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
   let dp: TestDatapath;
 
-  const send = (from: Pod, frame: Uint8Array) => runCounted(dp, dp.fromPod, ifindexOf(from), frame);
-  const deliver = (to: Pod, frame: Uint8Array) => runCounted(dp, dp.toPod, ifindexOf(to), frame);
-  const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
-
-  const setFlags = (p: Pod, flags: number): void => {
-    const value = { ifindex: ifindexOf(p), flags: EP_F_READY | flags, podMac: p.podMac, hostMac: p.hostMac, identity: p.identity };
-    dp.setEndpoint(4, p.v4, value);
-    dp.setEndpoint(6, p.v6, value);
-  };
-
-  /** An allow entry of `p`; by default ingress, TCP, one port, generation 0. */
+  const send = (from: Pod, frame: Uint8Array) => world.send(dp, from, frame);
+  const deliver = (to: Pod, frame: Uint8Array) => world.deliver(dp, to, frame);
+  const setFlags = (p: Pod, flags: number): void => world.setFlags(dp, p, flags);
   const allow = (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId = 7): void =>
-    dp.setPolicy({ ifindex: ifindexOf(p), gen: 0, egress: false, protocol: IPPROTO_TCP, port: 8080, portPrefixLen: 16, ...k }, ruleId);
+    world.allow(dp, p, k, ruleId);
 
   beforeAll(() => {
     dp = openTestDatapath();
-    for (const p of [A, B]) p.veth = createHostVeth();
-    for (const p of [A, B, REMOTE]) for (const f of [4, 6] as const) dp.setIpcache(ip(p, f), p.identity);
-    for (const f of [4, 6] as const) {
-      dp.setCidr(f === 4 ? '0.0.0.0/0' : '::/0', IDENTITY_WORLD);
-      dp.setCidr(`${ip(NODE, f)}/${f === 4 ? 32 : 128}`, IDENTITY_HOST);
-      dp.setCidr(f === 4 ? POD_BLOCK.v4 : POD_BLOCK.v6, POD_BLOCK.identity);
-      dp.setCidr(f === 4 ? WORLD_BLOCK.v4 : WORLD_BLOCK.v6, WORLD_BLOCK.identity);
-    }
+    world.setupWorld(dp);
   });
 
   beforeEach(() => {

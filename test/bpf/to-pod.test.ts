@@ -3,7 +3,7 @@
 // what would reach an endpoint whose policy is not written yet (fail closed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { EP_F_READY } from '../../src/datapath/maps/index.js';
+import { EP_F_INGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/index.js';
 import {
   countersMovedBy,
   createHostVeth,
@@ -82,6 +82,17 @@ describe.skipIf(!isRoot)('to_pod (tc egress of the host veth)', () => {
       const r = deliver(frame, N);
       expect(r.retval).toBe(TC_ACT_SHOT);
       expect(r.moved).toEqual({ DROP_NOT_READY: one(frame) });
+    });
+
+    it('an isolated endpoint whose policy is not written: DROP_NOT_READY, not a policy drop', () => {
+      const value = { ifindex: ifindexOf(N), flags: EP_F_INGRESS_ISOLATED, podMac: N.podMac, hostMac: N.hostMac, identity: 0 };
+      dp.setEndpoint(family, ip(N), value);
+      try {
+        const frame = toPodFrame(N, { family, src: remote, dst: ip(N) });
+        expect(deliver(frame, N).moved).toEqual({ DROP_NOT_READY: one(frame) });
+      } finally {
+        dp.setEndpoint(family, ip(N), { ...value, flags: 0 });
+      }
     });
 
     it("an address that is another veth's endpoint is not judged here: passes", () => {

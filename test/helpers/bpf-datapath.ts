@@ -70,6 +70,8 @@ export interface TestDatapath {
   setCt(key: CtKey, value: CtValue): void;
   /** deletes every entry of a hash or LPM map */
   clear(map: MapNameValue): void;
+  /** how many entries a hash or LPM map holds */
+  count(map: MapNameValue): number;
   drops(reason: number): TrafficCounter;
   stats(id: number): TrafficCounter;
   close(): void;
@@ -123,6 +125,7 @@ export function openTestDatapath(): TestDatapath {
     clear: (name) => {
       for (const key of bpf.mapKeys(map(name))) bpf.mapDelete(map(name), key);
     },
+    count: (name) => bpf.mapKeys(map(name)).length,
     drops: (reason) => counter(MapName.drops, reason),
     stats: (id) => counter(MapName.stats, id),
     close,

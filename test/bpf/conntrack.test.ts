@@ -1,0 +1,361 @@
+// Conntrack in from_pod and to_pod through BPF_PROG_TEST_RUN: what passes after the
+// first packet of a connection without a policy lookup (later packets, replies in
+// both directions, ICMP errors about the flow), what does not (reply-looking
+// packets of no connection, errors about other flows, expired entries), and how
+// the tuple is read (fragments, IPv6 extension headers, truncated L4 headers).
+// Entries are read and written with the ct codecs of the maps.h mirror.
+import { readFileSync } from 'node:fs';
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import {
+  CT_F_REPLY_SEEN,
+  CT_LIFETIME_OTHER_NS,
+  CT_LIFETIME_TCP_NS,
+  EP_F_EGRESS_ISOLATED,
+  EP_F_INGRESS_ISOLATED,
+  IDENTITY_ANY,
+  MapName,
+  type CtKey,
+  type PolicyKey,
+} from '../../src/datapath/maps/index.js';
+import { openTestDatapath, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type TestDatapath } from '../helpers/bpf-datapath.js';
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  ethFrame,
+  ICMP_DEST_UNREACH,
+  ICMP_PORT_UNREACH,
+  ICMPV6_DEST_UNREACH,
+  ICMPV6_PORT_UNREACH,
+  icmpError,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  ipv4,
+  ipv6,
+  TCP_ACK,
+  TCP_SYN,
+  udp,
+} from '../helpers/pktgen.js';
+import * as world from '../helpers/policy-world.js';
+import {
+  A,
+  B,
+  fromPodFrame,
+  ip,
+  l3,
+  one,
+  OTHER_WORLD,
+  PING,
+  PONG,
+  SCTP,
+  TCP,
+  toPodFrame,
+  UDP,
+  WORLD,
+  WORLD_BLOCK,
+  type L4,
+  type Pod,
+} from '../helpers/policy-world.js';
+import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+
+warnIfNotRoot('test/bpf/conntrack.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
+
+const SEC = 1_000_000_000n;
+/** CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns(). */
+const now = (): bigint => process.hrtime.bigint();
+const uptimeNs = (): bigint => BigInt(Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]))) * SEC;
+
+describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
+  let dp: TestDatapath;
+
+  const send = (from: Pod, frame: Uint8Array) => world.send(dp, from, frame);
+  const deliver = (to: Pod, frame: Uint8Array) => world.deliver(dp, to, frame);
+  const setFlags = (p: Pod, flags: number): void => world.setFlags(dp, p, flags);
+  const allow = (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId = 7): void =>
+    world.allow(dp, p, k, ruleId);
+  const BOTH = EP_F_INGRESS_ISOLATED | EP_F_EGRESS_ISOLATED;
+
+  beforeAll(() => {
+    dp = openTestDatapath();
+    world.setupWorld(dp);
+  });
+
+  beforeEach(() => {
+    dp.clear(MapName.ct);
+    dp.clear(MapName.policy);
+    setFlags(A, 0);
+    setFlags(B, 0);
+  });
+
+  afterAll(() => {
+    dp?.close();
+    cleanupAll();
+  });
+
+  describe.each([4, 6] as const)('IPv%i', (family) => {
+    const a = ip(A, family);
+    const b = ip(B, family);
+    const w = ip(WORLD, family);
+
+    describe.each([
+      ['TCP', IPPROTO_TCP, (d: number, s: number, reply: boolean) => TCP(d, s, reply ? TCP_SYN | TCP_ACK : TCP_SYN)],
+      ['UDP', IPPROTO_UDP, (d: number, s: number) => UDP(d, s)],
+      ['SCTP', IPPROTO_SCTP, (d: number, s: number) => SCTP(d, s)],
+    ] as const)('%s between two isolated local pods', (_name, protocol, mk: (dport: number, sport: number, reply: boolean) => L4) => {
+      beforeEach(() => {
+        setFlags(A, BOTH);
+        setFlags(B, BOTH);
+        allow(A, { identity: B.identity, egress: true, protocol, port: 8080 }, 1);
+        allow(B, { identity: A.identity, protocol, port: 8080 }, 2);
+      });
+
+      it('the reply and later packets pass without policy entries (STAT_CT_HIT), a new connection does not', () => {
+        const first = fromPodFrame(A, family, b, mk(8080, 40000, false));
+        expect(send(A, first).moved).toEqual({ STAT_POLICY_ALLOWED: one(first), STAT_REDIRECT_PEER: one(first) });
+        const key: CtKey = { family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol };
+        expect(dp.ct(key)).toMatchObject({ flags: 0, ruleId: 2 });
+
+        dp.clear(MapName.policy);
+        const reply = fromPodFrame(B, family, a, mk(40000, 8080, true));
+        const r = send(B, reply);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_REDIRECT_PEER: one(reply) });
+        expect(dp.ct(key)?.flags).toBe(CT_F_REPLY_SEEN);
+        // The reply opened nothing of its own.
+        expect(dp.ct({ ...key, saddr: b, daddr: a, sport: 8080, dport: 40000 })).toBeNull();
+
+        const next = fromPodFrame(A, family, b, mk(8080, 40000, false));
+        expect(send(A, next).moved).toEqual({ STAT_CT_HIT: one(next), STAT_REDIRECT_PEER: one(next) });
+
+        const other = fromPodFrame(A, family, b, mk(8080, 40001, false));
+        expect(send(A, other).moved).toEqual({ DROP_POLICY_EGRESS: one(other) });
+      });
+    });
+
+    it('a reply-looking packet of no connection is denied, from a local pod and from the stack', () => {
+      setFlags(A, EP_F_INGRESS_ISOLATED);
+      const fromB = fromPodFrame(B, family, a, TCP(40000, 8080, TCP_SYN | TCP_ACK));
+      const r = send(B, fromB);
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(fromB) });
+      const fromWorld = toPodFrame(A, family, w, TCP(40000, 443, TCP_ACK));
+      expect(deliver(A, fromWorld).moved).toEqual({ DROP_POLICY_INGRESS: one(fromWorld) });
+    });
+
+    it('replies from outside pass to_pod; another source port of the same peer does not', () => {
+      setFlags(A, BOTH);
+      allow(A, { identity: WORLD_BLOCK.identity, egress: true, port: 443 });
+      const syn = fromPodFrame(A, family, w, TCP(443));
+      expect(send(A, syn).moved).toEqual({ STAT_POLICY_ALLOWED: one(syn), STAT_TO_STACK: one(syn) });
+
+      const synAck = toPodFrame(A, family, w, TCP(40000, 443, TCP_SYN | TCP_ACK));
+      const r = deliver(A, synAck);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_TO_POD: one(synAck) });
+
+      const stranger = toPodFrame(A, family, w, TCP(40000, 444, TCP_SYN | TCP_ACK));
+      expect(deliver(A, stranger).moved).toEqual({ DROP_POLICY_INGRESS: one(stranger) });
+    });
+
+    it('a connection from outside: the pod answers through its egress isolation', () => {
+      setFlags(B, BOTH);
+      allow(B, { identity: WORLD_BLOCK.identity, port: 8080 });
+      const syn = toPodFrame(B, family, w, TCP(8080, 50000));
+      expect(deliver(B, syn).moved).toEqual({ STAT_POLICY_ALLOWED: one(syn), STAT_TO_POD: one(syn) });
+      const synAck = fromPodFrame(B, family, w, TCP(50000, 8080, TCP_SYN | TCP_ACK));
+      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_TO_STACK: one(synAck) });
+    });
+
+    it('isolation arriving later does not cut a connection opened before it', () => {
+      const syn = fromPodFrame(A, family, b, TCP(8080));
+      expect(send(A, syn).moved).toEqual({ STAT_REDIRECT_PEER: one(syn) });
+      setFlags(A, BOTH);
+      setFlags(B, BOTH);
+      const synAck = fromPodFrame(B, family, a, TCP(40000, 8080, TCP_SYN | TCP_ACK));
+      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_REDIRECT_PEER: one(synAck) });
+      const ack = fromPodFrame(A, family, b, TCP(8080, 40000, TCP_ACK));
+      expect(send(A, ack).moved).toEqual({ STAT_CT_HIT: one(ack), STAT_REDIRECT_PEER: one(ack) });
+    });
+
+    it('an echo reply passes by the identifier of the request, another identifier does not', () => {
+      setFlags(A, EP_F_INGRESS_ISOLATED);
+      const ping = fromPodFrame(A, family, w, PING(family, 77));
+      expect(send(A, ping).moved).toEqual({ STAT_TO_STACK: one(ping) });
+      const pong = toPodFrame(A, family, w, PONG(family, 77));
+      expect(deliver(A, pong).moved).toEqual({ STAT_CT_HIT: one(pong), STAT_TO_POD: one(pong) });
+      const stray = toPodFrame(A, family, w, PONG(family, 78));
+      expect(deliver(A, stray).moved).toEqual({ DROP_POLICY_INGRESS: one(stray) });
+    });
+
+    describe('ICMP errors', () => {
+      const icmpProto = family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+      const portUnreachable = (quoted: Uint8Array): L4 => ({
+        proto: icmpProto,
+        payload:
+          family === 4
+            ? icmpError(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, quoted)
+            : icmpError(ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, quoted),
+      });
+      const timeExceeded = (quoted: Uint8Array): L4 => ({
+        proto: icmpProto,
+        payload: family === 4 ? icmpError(11, 0, quoted) : icmpError(3, 0, quoted),
+      });
+      const router = ip(OTHER_WORLD, family);
+
+      it("to a pod: one carrying its allowed flow's packet passes, an unrelated one is denied", () => {
+        setFlags(A, EP_F_INGRESS_ISOLATED);
+        const query = fromPodFrame(A, family, w, UDP(53));
+        expect(send(A, query).moved).toEqual({ STAT_TO_STACK: one(query) });
+
+        const related = toPodFrame(A, family, w, portUnreachable(l3(family, a, w, UDP(53))));
+        const r = deliver(A, related);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.moved).toEqual({ STAT_CT_HIT: one(related), STAT_TO_POD: one(related) });
+
+        const otherPort = toPodFrame(A, family, w, portUnreachable(l3(family, a, w, UDP(54))));
+        expect(deliver(A, otherPort).moved).toEqual({ DROP_POLICY_INGRESS: one(otherPort) });
+        // An error must go back to the sender of the packet it quotes: B's live flow
+        // does not make an error about it related for A.
+        expect(send(B, fromPodFrame(B, family, w, UDP(53))).retval).toBe(TC_ACT_OK);
+        const notOurs = toPodFrame(A, family, w, portUnreachable(l3(family, b, w, UDP(53))));
+        expect(deliver(A, notOurs).moved).toEqual({ DROP_POLICY_INGRESS: one(notOurs) });
+      });
+
+      it('an unrelated error that policy lets in opens no conntrack entry', () => {
+        const err = toPodFrame(A, family, w, portUnreachable(l3(family, a, w, UDP(54))));
+        expect(deliver(A, err).moved).toEqual({ STAT_TO_POD: one(err) });
+        expect(dp.ct({ family, saddr: w, daddr: a, sport: 0, dport: 0, protocol: icmpProto })).toBeNull();
+        expect(dp.count(MapName.ct)).toBe(0);
+      });
+
+      it('from a router, about a ping of the pod: passes', () => {
+        setFlags(A, EP_F_INGRESS_ISOLATED);
+        expect(send(A, fromPodFrame(A, family, w, PING(family, 9))).retval).toBe(TC_ACT_OK);
+        const err = toPodFrame(A, family, router, timeExceeded(l3(family, a, w, PING(family, 9))));
+        expect(deliver(A, err).moved).toEqual({ STAT_CT_HIT: one(err), STAT_TO_POD: one(err) });
+        const otherId = toPodFrame(A, family, router, timeExceeded(l3(family, a, w, PING(family, 10))));
+        expect(deliver(A, otherId).moved).toEqual({ DROP_POLICY_INGRESS: one(otherId) });
+      });
+
+      it('from a pod, about a flow it received: passes its egress isolation; an unrelated one does not', () => {
+        setFlags(B, EP_F_EGRESS_ISOLATED);
+        const query = toPodFrame(B, family, w, UDP(5353, 41000));
+        expect(deliver(B, query).moved).toEqual({ STAT_TO_POD: one(query) });
+
+        const related = fromPodFrame(B, family, w, portUnreachable(l3(family, w, b, UDP(5353, 41000))));
+        const r = send(B, related);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.moved).toEqual({ STAT_CT_HIT: one(related), STAT_TO_STACK: one(related) });
+
+        const unrelated = fromPodFrame(B, family, w, portUnreachable(l3(family, w, b, UDP(5354, 41000))));
+        expect(send(B, unrelated).moved).toEqual({ DROP_POLICY_EGRESS: one(unrelated) });
+      });
+
+      it('about the reply direction of a flow: passes', () => {
+        // B serves WORLD; B's reply draws an error back to B.
+        setFlags(B, EP_F_INGRESS_ISOLATED);
+        allow(B, { identity: IDENTITY_ANY, protocol: IPPROTO_UDP, port: 5353 });
+        expect(deliver(B, toPodFrame(B, family, w, UDP(5353, 41000))).retval).toBe(TC_ACT_OK);
+        dp.clear(MapName.policy);
+        const err = toPodFrame(B, family, router, portUnreachable(l3(family, b, w, UDP(41000, 5353))));
+        expect(deliver(B, err).moved).toEqual({ STAT_CT_HIT: one(err), STAT_TO_POD: one(err) });
+      });
+    });
+
+    describe('lifetimes', () => {
+      const key: CtKey = { family, saddr: a, daddr: w, sport: 40000, dport: 53, protocol: IPPROTO_UDP };
+      const reply = (): Uint8Array => toPodFrame(A, family, w, UDP(40000, 53));
+      beforeEach(() => setFlags(A, EP_F_INGRESS_ISOLATED));
+
+      it('UDP: idle 119 s is live and refreshed, idle 121 s is a miss', () => {
+        const t0 = now();
+        dp.setCt(key, { lastSeenNs: t0 - 119n * SEC, flags: 0, ruleId: 0 });
+        expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
+        expect(dp.ct(key)?.lastSeenNs).toBeGreaterThanOrEqual(t0);
+
+        dp.setCt(key, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
+        const frame = reply();
+        expect(deliver(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it('TCP lives 6 h idle', () => {
+        const tcpKey: CtKey = { ...key, dport: 443, protocol: IPPROTO_TCP };
+        const synAck = (): Uint8Array => toPodFrame(A, family, w, TCP(40000, 443, TCP_SYN | TCP_ACK));
+        dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
+        expect(deliver(A, synAck()).moved).toHaveProperty('STAT_CT_HIT');
+        if (uptimeNs() > CT_LIFETIME_TCP_NS + 10n * SEC) {
+          dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: 0, ruleId: 0 });
+          expect(deliver(A, synAck()).moved).toHaveProperty('DROP_POLICY_INGRESS');
+        }
+      });
+
+      it('last_seen is rewritten at most once a second, and one ahead of the clock is live', () => {
+        const recent = now() - SEC / 2n;
+        dp.setCt(key, { lastSeenNs: recent, flags: 0, ruleId: 0 });
+        expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
+        expect(dp.ct(key)?.lastSeenNs).toBe(recent);
+
+        const ahead = now() + 5n * SEC;
+        dp.setCt(key, { lastSeenNs: ahead, flags: 0, ruleId: 0 });
+        expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
+        expect(dp.ct(key)?.lastSeenNs).toBe(ahead);
+      });
+    });
+
+    it('a truncated L4 header is malformed in both programs', () => {
+      const short: L4 = { proto: IPPROTO_TCP, payload: Uint8Array.of(0x9c, 0x40) };
+      const out = fromPodFrame(A, family, b, short);
+      expect(send(A, out).moved).toEqual({ DROP_MALFORMED: one(out) });
+      const icmpShort: L4 = { proto: family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, payload: Uint8Array.of(8, 0, 0, 0) };
+      const inbound = toPodFrame(A, family, w, icmpShort);
+      expect(deliver(A, inbound).moved).toEqual({ DROP_MALFORMED: one(inbound) });
+    });
+  });
+
+  describe('what the tuple does not see', () => {
+    const w4 = WORLD.v4;
+
+    it('an IPv4 first fragment has ports; a later fragment has none and is judged as port 0', () => {
+      setFlags(A, EP_F_EGRESS_ISOLATED);
+      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: IPPROTO_UDP, port: 53 });
+      const eth = { src: A.podMac, dst: A.hostMac };
+      const first = ethFrame(eth, ETH_P_IP, ipv4({ src: A.v4, dst: w4, proto: IPPROTO_UDP, moreFragments: true }, udp(40000, 53, new Uint8Array(64))));
+      expect(send(A, first).moved).toEqual({ STAT_POLICY_ALLOWED: one(first), STAT_TO_STACK: one(first) });
+
+      const later = ethFrame(eth, ETH_P_IP, ipv4({ src: A.v4, dst: w4, proto: IPPROTO_UDP, fragOffset: 9 }, new Uint8Array(32).fill(0xab)));
+      expect(send(A, later).moved).toEqual({ DROP_POLICY_EGRESS: one(later) });
+
+      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: IPPROTO_UDP, port: 0, portPrefixLen: 0 });
+      expect(send(A, later).moved).toEqual({ STAT_POLICY_ALLOWED: one(later), STAT_TO_STACK: one(later) });
+      expect(dp.ct({ family: 4, saddr: A.v4, daddr: w4, sport: 0, dport: 0, protocol: IPPROTO_UDP })).not.toBeNull();
+    });
+
+    it('IPv6 extension headers are not walked: the first next header is the protocol, ports 0', () => {
+      setFlags(A, EP_F_EGRESS_ISOLATED);
+      const HOP_BY_HOP = 0;
+      const FRAGMENT = 44;
+      allow(A, { identity: WORLD_BLOCK.identity, egress: true, port: 0, portPrefixLen: 0 }); // every TCP port
+      // A hop-by-hop header (8 bytes, next = TCP), then TCP to 443.
+      const hbh = Uint8Array.of(IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0);
+      const withExt = new Uint8Array([...hbh, ...TCP(443).payload]);
+      const frame = ethFrame({ src: A.podMac, dst: A.hostMac }, ETH_P_IPV6, ipv6({ src: A.v6, dst: WORLD.v6, next: HOP_BY_HOP }, withExt));
+      expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+
+      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: 0, port: 0, portPrefixLen: 0 });
+      expect(send(A, frame).moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
+      expect(dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: HOP_BY_HOP })).not.toBeNull();
+
+      const frag = ethFrame(
+        { src: A.podMac, dst: A.hostMac },
+        ETH_P_IPV6,
+        ipv6({ src: A.v6, dst: WORLD.v6, next: FRAGMENT }, new Uint8Array([IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 1, ...TCP(443).payload])),
+      );
+      expect(send(A, frag).retval).toBe(TC_ACT_OK);
+      expect(dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: FRAGMENT })).not.toBeNull();
+    });
+  });
+});
