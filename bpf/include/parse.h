@@ -3,7 +3,8 @@
  * Ethernet, IPv4 and IPv6 headers of an skb, each checked against data_end once
  * here so that callers read header fields with no further bounds checks. Parsers
  * return 0 or a negated drop reason (see counters.h); they never write the packet.
- * IPv6 extension headers are not walked: nothing reads L4 yet.
+ * IPv6 extension headers are not walked; conntrack.h, which reads L4, says what
+ * that means for policy.
  */
 #ifndef STRAIT_PARSE_H
 #define STRAIT_PARSE_H
