@@ -65,6 +65,8 @@ Napi::Value NetlinkHandle::CreateVeth(const Napi::CallbackInfo& info) {
   uint32_t mtu = UintArg(info[3], "mtu", kMaxMtu);
   bool hasAlias = !(info[4].IsNull() || info[4].IsUndefined());
   std::string alias = hasAlias ? StringArg(info[4], "alias") : "";
+  bool hasPeerMac = info.Length() > 5 && !(info[5].IsNull() || info[5].IsUndefined());
+  NlAddrPtr peerMac = hasPeerMac ? MacArg(info[5], "peerMac") : NlAddrPtr();
   NlSocket& s = Sock(env, "rtnl_link_add");
 
   UniqueFd ns = OpenNetns(env, peerNs);
@@ -81,6 +83,8 @@ Napi::Value NetlinkHandle::CreateVeth(const Napi::CallbackInfo& info) {
   // IFLA_NET_NS_FD on the peer: the kernel creates it directly in the target
   // namespace, so it never appears (or clashes by name) in ours.
   rtnl_link_set_ns_fd(peer.get(), ns.get());
+  // A requested MAC (a runtime's --mac-address) is the peer's from its first moment.
+  if (hasPeerMac) rtnl_link_set_addr(peer.get(), peerMac.get());
 
   // EXCL: an existing link of that name is an error, never silently reused.
   s.Run(env, "rtnl_link_add", "veth " + name + " peer " + peerName + " in " + peerNs,

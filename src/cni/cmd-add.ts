@@ -34,7 +34,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     const wired = wirePod(
       host,
       pod,
-      { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes },
+      // A requested MAC: runtimeConfig.mac wins over CNI_ARGS MAC=, as in the reference plugins.
+      { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes, mac: conf.runtime.mac ?? env.args.mac ?? null },
       rollback,
     );
     withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback));

@@ -3,7 +3,7 @@
 // rather than silently ignored, so a typo in a conflist fails loudly at ADD.
 
 import type { CniCommand } from './env.js';
-import { CNI_ID_RE } from './env.js';
+import { CNI_ID_RE, macProblem } from './env.js';
 import { errors } from './errors.js';
 import { asText, isInteger, isObject, typeName, type JsonObject } from './json.js';
 import { fromAnyVersion, parseDns, type Dns, type Result } from './result.js';
@@ -154,7 +154,9 @@ function parseRuntime(rc: JsonObject | undefined): NetConf['runtime'] {
   const mac = runtimeConfigValue(rc, 'mac');
   if (mac !== undefined && mac !== null && mac !== '') {
     if (typeof mac !== 'string') throw wrongType('runtimeConfig.mac', 'a string', mac);
-    runtime.mac = mac;
+    const problem = macProblem(mac);
+    if (problem) throw errors.config(`runtimeConfig.mac '${mac}' ${problem}`);
+    runtime.mac = mac.toLowerCase();
   }
   return runtime;
 }

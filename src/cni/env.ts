@@ -56,6 +56,19 @@ export function ifnameProblem(name: string): string | null {
   return null;
 }
 
+/**
+ * Why `mac` cannot be a pod interface's MAC address (podman --mac-address sends it as
+ * CNI_ARGS MAC=, other runtimes as runtimeConfig.mac), or null when it can: six
+ * hex octets, unicast, not all zero.
+ */
+export function macProblem(mac: string): string | null {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) return 'is not a MAC address like 02:42:ac:11:00:02';
+  const first = parseInt(mac.slice(0, 2), 16);
+  if ((first & 1) !== 0) return 'is a multicast address';
+  if (/^00(:00){5}$/.test(mac)) return 'is all zero';
+  return null;
+}
+
 export const splitPath = (p: string | undefined): string[] => (p ?? '').split(':').filter((d) => d !== '');
 
 export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
@@ -142,7 +155,11 @@ export function parseCniArgs(s: string): CniArgs {
   const ip = entries.get('IP');
   if (ip !== undefined) args.ips = ip.split(',').map((a) => a.trim()).filter((a) => a !== '');
   const mac = entries.get('MAC');
-  if (mac) args.mac = mac;
+  if (mac) {
+    const problem = macProblem(mac);
+    if (problem) throw errors.env(`CNI_ARGS MAC='${mac}' ${problem}`);
+    args.mac = mac.toLowerCase();
+  }
   const k8s: [keyof CniArgs['k8s'], string][] = [
     ['namespace', 'K8S_POD_NAMESPACE'],
     ['name', 'K8S_POD_NAME'],

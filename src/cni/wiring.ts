@@ -35,6 +35,8 @@ export interface WireRequest extends Attachment {
   addresses: PodAddress[];
   /** routes beyond the default one, all through the link-local gateway */
   routes: ExtraRoute[];
+  /** the pod side's MAC address when the runtime asked for one */
+  mac?: string | null;
 }
 
 export interface Wired {
@@ -77,6 +79,7 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
     peerNetnsPath: req.netnsPath,
     ...(req.mtu !== null ? { mtu: req.mtu } : {}),
     alias: ownerAlias(req),
+    ...(req.mac ? { peerMac: req.mac } : {}),
   });
   // Deleting the host end removes the pod end and every route through it.
   rollback.add(`delete veth ${hostName}`, () => host.deleteLink(hostName));

@@ -64,7 +64,14 @@ export interface NativeNeighbor {
 export interface NativeNetlinkHandle {
   close(): void;
   /** mtu 0 = kernel default; alias null = none. */
-  createVeth(name: string, peerName: string, peerNetnsPath: string, mtu: number, alias: string | null): void;
+  createVeth(
+    name: string,
+    peerName: string,
+    peerNetnsPath: string,
+    mtu: number,
+    alias: string | null,
+    peerMac: Uint8Array | null,
+  ): void;
   getLink(name: string): NativeLink | null;
   listLinks(): NativeLink[];
   setLinkUp(name: string): void;

@@ -75,6 +75,8 @@ export interface VethOptions {
   mtu?: number;
   /** IFLA_IFALIAS on the local end, e.g. to mark links strait owns */
   alias?: string;
+  /** the peer's MAC address; the kernel picks a random one when absent */
+  peerMac?: string;
 }
 
 export interface AddressArgs {
@@ -121,7 +123,8 @@ export class Netlink {
     const path = checkNetnsPath(opts.peerNetnsPath, 'peerNetnsPath');
     const m = opts.mtu === undefined ? 0 : checkMtu(opts.mtu);
     const a = opts.alias === undefined ? null : checkAlias(opts.alias);
-    this.handle.createVeth(name, peerName, path, m, a);
+    const mac = opts.peerMac === undefined ? null : macBytes(opts.peerMac, 'peerMac');
+    this.handle.createVeth(name, peerName, path, m, a, mac);
   }
 
   /** null when there is no such link; other errors throw. */

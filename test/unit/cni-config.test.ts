@@ -216,6 +216,11 @@ describe('parseConfig: runtimeConfig', () => {
   it.each(['mac', 'Mac', 'MAC'])('reads %s case-insensitively', (key) => {
     expect(conf({ runtimeConfig: { [key]: '0a:58:0a:01:00:09' } }).runtime.mac).toBe('0a:58:0a:01:00:09');
   });
+  it('keeps a MAC in lower case and refuses one no interface can have (code 7)', () => {
+    expect(conf({ runtimeConfig: { Mac: '0A:58:0A:01:00:09' } }).runtime.mac).toBe('0a:58:0a:01:00:09');
+    expect(fail({ runtimeConfig: { mac: 'ff:ff:ff:ff:ff:ff' } }).message).toBe("runtimeConfig.mac 'ff:ff:ff:ff:ff:ff' is a multicast address");
+    expect(fail({ runtimeConfig: { mac: 'nope' } }).cniCode).toBe(7);
+  });
   it('keeps the original runtimeConfig untouched', () => {
     const rc = {
       PortMappings: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }],

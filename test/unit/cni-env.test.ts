@@ -235,6 +235,19 @@ describe('CNI_ARGS', () => {
     expect(args.mac).toBe('0a:58:0a:01:00:05');
     expect(args.ips).toEqual(['10.1.0.5']);
   });
+  it('takes MAC in any case and keeps it in lower case', () => {
+    expect(withArgs('MAC=02:AA:bb:CC:00:01').mac).toBe('02:aa:bb:cc:00:01');
+  });
+  it.each([
+    ['02:aa:bb:cc:00', 'is not a MAC address'],
+    ['02-aa-bb-cc-00-01', 'is not a MAC address'],
+    ['01:00:5e:00:00:01', 'is a multicast address'],
+    ['00:00:00:00:00:00', 'is all zero'],
+  ])('refuses MAC=%s with code 4 (%s)', (mac, why) => {
+    const e = thrown(() => withArgs(`MAC=${mac}`));
+    expect(e.cniCode).toBe(4);
+    expect(e.message.startsWith(`CNI_ARGS MAC='${mac}' ${why}`)).toBe(true);
+  });
   it('leaves empty values out of the typed fields', () => {
     const args = withArgs('MAC=;IP=;K8S_POD_NAME=');
     expect(args.mac).toBeUndefined();
