@@ -128,6 +128,32 @@ export interface EndpointPolicy {
   ingressIsolated: boolean;
   egressIsolated: boolean;
   entries: PolicyEntry[];
+  /**
+   * Which generation of its entries is live (EP_F_POLICY_GEN); absent means 0.
+   * compile() leaves it out; diff() sets it in the state it returns as `next`, and a
+   * reconciler that reads the maps back sets it from the endpoint's flags.
+   */
+  generation?: 0 | 1;
+  /**
+   * Entries found under the generation that is NOT live (left by a plan that was
+   * interrupted before its flip or its cleanup). diff() deletes them before it
+   * writes that generation, so they can never become live. Absent means none.
+   */
+  inactiveEntries?: PolicyEntry[];
+  /**
+   * false: read back from an endpoint-map entry without EP_F_READY. diff() then
+   * always writes the endpoint's flags (which set READY), even when nothing else
+   * changed. Absent means READY (every state diff() returns).
+   */
+  ready?: boolean;
+}
+
+/** The label set a pod identity stands for (compile output, for explain and for stable numbering). */
+export interface IdentityInfo {
+  namespace: string;
+  /** the namespace's labels, kubernetes.io/metadata.name included */
+  namespaceLabels: Record<string, string>;
+  labels: Record<string, string>;
 }
 
 /** Where a compiled rule came from, for `straitctl policy` and `explain`. */
@@ -147,4 +173,10 @@ export interface DesiredState {
   /** by host veth ifindex */
   endpoints: Map<number, EndpointPolicy>;
   rules: Map<number, RuleOrigin>;
+  /**
+   * pod identity → its label set. compile() always fills it; pass the previous
+   * state to compile() so numbers already handed out stay put. Optional so that
+   * states read back from the maps (which do not hold labels) still type-check.
+   */
+  identities?: Map<number, IdentityInfo>;
 }
