@@ -1,0 +1,501 @@
+// Kubernetes objects as the policy core sees them: decoded from the API's JSON,
+// validated the way the API server validates them, with its defaults applied. Every
+// problem is an ObjectError naming the object and the exact field, because an
+// operator reads it in a log line and has to find the offending YAML.
+//
+// Validation is never stricter than what the API server may have stored: legacy
+// CIDRs with host bits or zero-padded octets (admitted before strict IP validation)
+// are accepted and canonicalised, because rejecting a stored NetworkPolicy would
+// leave its pods without the isolation the cluster asked for.
+import { type Cidr, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Ip } from '../ipam/addr.js';
+import type {
+  ContainerPort,
+  IpBlock,
+  LabelRequirement,
+  LabelSelector,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+  PolicyPeer,
+  PolicyPort,
+  PolicyRule,
+  Protocol,
+} from './types.js';
+
+export type ParsedObject =
+  | { kind: 'Namespace'; value: Namespace }
+  | { kind: 'Pod'; value: Pod }
+  | { kind: 'NetworkPolicy'; value: NetworkPolicy }
+  | { kind: 'Node'; value: Node };
+
+export class ObjectError extends Error {
+  override readonly name = 'ObjectError';
+  readonly code = 'E_OBJECT_INVALID';
+  constructor(
+    /** "NetworkPolicy x/deny-all", "Namespace x", or "<unnamed>" */
+    readonly object: string,
+    /** JSON path of the offending field, e.g. "spec.ingress[0].ports[1].endPort"; "" for the object itself */
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${object}: ${field === '' ? '(object)' : field}: ${reason}`);
+  }
+}
+
+/** Kubernetes adds this label to every namespace (since 1.21); namespaceSelectors rely on it. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+const API_VERSION = {
+  Namespace: 'v1',
+  Pod: 'v1',
+  Node: 'v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
+} as const;
+type Kind = keyof typeof API_VERSION;
+
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+// --- syntax of names, label keys and values (apimachinery's util/validation) ---
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+function dnsLabelError(v: string): string | null {
+  if (v.length > 63) return 'must be no more than 63 characters';
+  return DNS_LABEL.test(v) ? null : 'must be a lowercase RFC 1123 label (a-z, 0-9, "-"; alphanumeric at both ends)';
+}
+
+function dnsSubdomainError(v: string): string | null {
+  if (v.length > 253) return 'must be no more than 253 characters';
+  return DNS_SUBDOMAIN.test(v)
+    ? null
+    : 'must be a lowercase RFC 1123 subdomain (a-z, 0-9, "-", "."; alphanumeric at both ends)';
+}
+
+function labelKeyError(key: string): string | null {
+  const parts = key.split('/');
+  if (parts.length > 2) return 'a label key has at most one "/"';
+  const name = parts[parts.length - 1] ?? '';
+  if (parts.length === 2) {
+    const prefix = parts[0] ?? '';
+    if (prefix === '') return 'the prefix of a label key must be non-empty';
+    const e = dnsSubdomainError(prefix);
+    if (e !== null) return `the prefix of a label key ${e}`;
+  }
+  if (name === '') return 'the name part of a label key must be non-empty';
+  if (name.length > 63) return 'the name part of a label key must be no more than 63 characters';
+  return QUALIFIED_NAME.test(name)
+    ? null
+    : 'the name part of a label key must consist of alphanumerics, "-", "_" or "." and start and end with an alphanumeric';
+}
+
+function labelValueError(v: string): string | null {
+  if (v.length > 63) return 'a label value must be no more than 63 characters';
+  return v === '' || QUALIFIED_NAME.test(v)
+    ? null
+    : 'a label value must be empty or consist of alphanumerics, "-", "_" or "." and start and end with an alphanumeric';
+}
+
+/** IANA_SVC_NAME: what a named port may be called. */
+export function portNameError(v: string): string | null {
+  if (v.length === 0) return 'must be non-empty';
+  if (v.length > 15) return 'must be no more than 15 characters';
+  if (!/^[-a-z0-9]+$/.test(v)) return 'must contain only a-z, 0-9 and "-"';
+  if (!/[a-z]/.test(v)) return 'must contain at least one letter (a-z)';
+  if (v.includes('--')) return 'must not contain consecutive hyphens';
+  if (v.startsWith('-') || v.endsWith('-')) return 'must not begin or end with a hyphen';
+  return null;
+}
+
+// --- addresses: strict canonical output, lenient (legacy) input ---
+
+// Go's legacy parser read "010.001.002.003" as decimal; strip those zeros.
+const unpadIp4 = (text: string): string =>
+  /^\d+\.\d+\.\d+\.\d+$/.test(text) ? text.split('.').map((o) => String(Number(o))).join('.') : text;
+
+export function parseIpLenient(text: string): Ip | null {
+  return parseIp(unpadIp4(text));
+}
+
+/** A CIDR as Kubernetes' legacy fields admit it, with its host bits cleared. */
+export function parseCidrLenient(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  if (slash < 0) return null;
+  const prefix = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix)) return null;
+  const c = parseCidr(`${unpadIp4(text.slice(0, slash))}/${Number(prefix)}`);
+  return c === null ? null : { ...c, value: networkOf(c.family, c.value, c.prefixLen) };
+}
+
+const cidrText = (c: Cidr): string => formatCidr(c.family, c.value, c.prefixLen);
+
+// --- JSON walking ---
+
+type Json = Record<string, unknown>;
+
+const child = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
+const index = (path: string, i: number): string => `${path}[${i}]`;
+const keyed = (path: string, key: string): string => `${path}[${key}]`;
+
+class Reader {
+  constructor(readonly object: string) {}
+
+  fail(field: string, reason: string): never {
+    throw new ObjectError(this.object, field, reason);
+  }
+
+  isObject(v: unknown): v is Json {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  }
+
+  obj(v: unknown, path: string): Json {
+    if (!this.isObject(v)) this.fail(path, 'must be an object');
+    return v;
+  }
+
+  /** absent or null → null */
+  optObj(v: unknown, path: string): Json | null {
+    return v === undefined || v === null ? null : this.obj(v, path);
+  }
+
+  /** absent or null → [] */
+  arr(v: unknown, path: string): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) this.fail(path, 'must be an array');
+    return v;
+  }
+
+  optStr(v: unknown, path: string): string | null {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string') this.fail(path, 'must be a string');
+    return v;
+  }
+
+  optBool(v: unknown, path: string): boolean | null {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'boolean') this.fail(path, 'must be a boolean');
+    return v;
+  }
+
+  port(v: unknown, path: string): number {
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(path, 'must be an integer');
+    if (v < 1 || v > 65535) this.fail(path, 'must be between 1 and 65535, inclusive');
+    return v;
+  }
+
+  protocol(v: unknown, path: string): Protocol {
+    const p = this.optStr(v, path);
+    if (p === null) return 'TCP';
+    if (!(PROTOCOLS as readonly string[]).includes(p)) this.fail(path, 'supported values: "TCP", "UDP", "SCTP"');
+    return p as Protocol;
+  }
+
+  labels(v: unknown, path: string): Record<string, string> {
+    const raw = this.optObj(v, path);
+    const out: Record<string, string> = {};
+    if (raw === null) return out;
+    for (const [k, val] of Object.entries(raw)) {
+      const at = keyed(path, k);
+      const ke = labelKeyError(k);
+      if (ke !== null) this.fail(at, ke);
+      if (typeof val !== 'string') this.fail(at, 'a label value must be a string');
+      const ve = labelValueError(val);
+      if (ve !== null) this.fail(at, ve);
+      out[k] = val;
+    }
+    return out;
+  }
+
+  selector(v: unknown, path: string): LabelSelector {
+    const raw = this.obj(v, path);
+    const matchLabels = this.labels(raw.matchLabels, child(path, 'matchLabels'));
+    const exprPath = child(path, 'matchExpressions');
+    const matchExpressions = this.arr(raw.matchExpressions, exprPath).map((e, i) =>
+      this.requirement(e, index(exprPath, i)),
+    );
+    return { matchLabels, matchExpressions };
+  }
+
+  requirement(v: unknown, path: string): LabelRequirement {
+    const raw = this.obj(v, path);
+    const op = this.optStr(raw.operator, child(path, 'operator'));
+    const valuesPath = child(path, 'values');
+    const values = this.arr(raw.values, valuesPath).map((x, j) => {
+      if (typeof x !== 'string') this.fail(index(valuesPath, j), 'must be a string');
+      return x;
+    });
+    switch (op) {
+      case 'In':
+      case 'NotIn':
+        if (values.length === 0) this.fail(valuesPath, "must be specified when `operator` is 'In' or 'NotIn'");
+        break;
+      case 'Exists':
+      case 'DoesNotExist':
+        if (values.length > 0) this.fail(valuesPath, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+        break;
+      default:
+        this.fail(child(path, 'operator'), 'not a valid selector operator (In, NotIn, Exists, DoesNotExist)');
+    }
+    const key = this.optStr(raw.key, child(path, 'key')) ?? '';
+    const ke = labelKeyError(key);
+    if (ke !== null) this.fail(child(path, 'key'), ke);
+    values.forEach((x, j) => {
+      const ve = labelValueError(x);
+      if (ve !== null) this.fail(index(valuesPath, j), ve);
+    });
+    return { key, operator: op, values };
+  }
+}
+
+interface Meta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+function readMeta(r: Reader, raw: Json, kind: Kind): Meta {
+  const meta = r.obj(raw.metadata, 'metadata');
+  const name = r.optStr(meta.name, 'metadata.name') ?? '';
+  if (name === '') r.fail('metadata.name', 'name is required');
+  const nameError = kind === 'Namespace' ? dnsLabelError(name) : dnsSubdomainError(name);
+  if (nameError !== null) r.fail('metadata.name', nameError);
+  let namespace = '';
+  if (kind === 'Pod' || kind === 'NetworkPolicy') {
+    namespace = r.optStr(meta.namespace, 'metadata.namespace') ?? '';
+    if (namespace === '') r.fail('metadata.namespace', 'namespace is required');
+    const e = dnsLabelError(namespace);
+    if (e !== null) r.fail('metadata.namespace', e);
+  }
+  return { name, namespace, labels: r.labels(meta.labels, 'metadata.labels') };
+}
+
+function objectName(raw: Json): string {
+  const meta = raw.metadata;
+  if (typeof raw.kind !== 'string' || typeof meta !== 'object' || meta === null) return '<unnamed>';
+  const { name, namespace } = meta as Json;
+  if (typeof name !== 'string' || name === '') return '<unnamed>';
+  return typeof namespace === 'string' && namespace !== ''
+    ? `${raw.kind} ${namespace}/${name}`
+    : `${raw.kind} ${name}`;
+}
+
+/** Decodes and validates one object of a kind the policy core understands. */
+export function parseObject(raw: unknown): ParsedObject {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ObjectError('<unnamed>', '', 'must be a JSON object');
+  }
+  const o = raw as Json;
+  const r = new Reader(objectName(o));
+  const kind = o.kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(API_VERSION, kind)) {
+    r.fail('kind', `unsupported kind ${JSON.stringify(kind)} (Namespace, Pod, Node, NetworkPolicy)`);
+  }
+  const k = kind as Kind;
+  if (o.apiVersion !== API_VERSION[k]) {
+    r.fail('apiVersion', `unsupported apiVersion ${JSON.stringify(o.apiVersion)} for ${k} (want ${API_VERSION[k]})`);
+  }
+  switch (k) {
+    case 'Namespace':
+      return { kind: k, value: parseNamespace(r, o) };
+    case 'Pod':
+      return { kind: k, value: parsePod(r, o) };
+    case 'Node':
+      return { kind: k, value: parseNode(r, o) };
+    case 'NetworkPolicy':
+      return { kind: k, value: parseNetworkPolicy(r, o) };
+  }
+}
+
+function parseNamespace(r: Reader, raw: Json): Namespace {
+  const m = readMeta(r, raw, 'Namespace');
+  return { name: m.name, labels: { ...m.labels, [NAMESPACE_NAME_LABEL]: m.name } };
+}
+
+function containerPorts(r: Reader, containers: unknown[], path: string, keep: (c: Json) => boolean): ContainerPort[] {
+  const out: ContainerPort[] = [];
+  containers.forEach((c, i) => {
+    const cPath = index(path, i);
+    const container = r.obj(c, cPath);
+    const portsPath = child(cPath, 'ports');
+    const ports = r.arr(container.ports, portsPath).map((p, j): ContainerPort => {
+      const pPath = index(portsPath, j);
+      const port = r.obj(p, pPath);
+      const name = r.optStr(port.name, child(pPath, 'name'));
+      if (name !== null && name !== '') {
+        const e = portNameError(name);
+        if (e !== null) r.fail(child(pPath, 'name'), e);
+      }
+      return {
+        name: name === '' ? null : name,
+        containerPort: r.port(port.containerPort, child(pPath, 'containerPort')),
+        protocol: r.protocol(port.protocol, child(pPath, 'protocol')),
+      };
+    });
+    if (keep(container)) out.push(...ports);
+  });
+  return out;
+}
+
+function parsePod(r: Reader, raw: Json): Pod {
+  const m = readMeta(r, raw, 'Pod');
+  const spec = r.optObj(raw.spec, 'spec') ?? {};
+  const status = r.optObj(raw.status, 'status') ?? {};
+  const nodeName = r.optStr(spec.nodeName, 'spec.nodeName');
+  const ports = [
+    ...containerPorts(r, r.arr(spec.containers, 'spec.containers'), 'spec.containers', () => true),
+    // Native sidecars (restartable init containers) serve for the pod's lifetime.
+    ...containerPorts(r, r.arr(spec.initContainers, 'spec.initContainers'), 'spec.initContainers', (c) => c.restartPolicy === 'Always'),
+  ];
+
+  const ips: string[] = [];
+  const addIp = (v: unknown, path: string): void => {
+    const text = r.optStr(v, path);
+    if (text === null || text === '') return;
+    const ip = parseIpLenient(text);
+    if (ip === null) r.fail(path, 'must be a valid IP address');
+    const canonical = formatIp(ip.family, ip.value);
+    if (!ips.includes(canonical)) ips.push(canonical);
+  };
+  r.arr(status.podIPs, 'status.podIPs').forEach((entry, i) => {
+    const path = index('status.podIPs', i);
+    addIp(r.obj(entry, path).ip, child(path, 'ip'));
+  });
+  addIp(status.podIP, 'status.podIP');
+  // A pod that has terminated keeps its status.podIPs, but the address is free and
+  // may already belong to a new pod.
+  const phase = r.optStr(status.phase, 'status.phase');
+  const terminated = phase === 'Succeeded' || phase === 'Failed';
+
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    labels: m.labels,
+    ips: terminated ? [] : ips,
+    nodeName: nodeName === '' ? null : nodeName,
+    hostNetwork: r.optBool(spec.hostNetwork, 'spec.hostNetwork') ?? false,
+    ports,
+  };
+}
+
+function parseNode(r: Reader, raw: Json): Node {
+  const m = readMeta(r, raw, 'Node');
+  const status = r.optObj(raw.status, 'status') ?? {};
+  const addresses: string[] = [];
+  r.arr(status.addresses, 'status.addresses').forEach((a, i) => {
+    const path = index('status.addresses', i);
+    const entry = r.obj(a, path);
+    const type = r.optStr(entry.type, child(path, 'type'));
+    const text = r.optStr(entry.address, child(path, 'address'));
+    // Hostname and DNS entries are names, not addresses; the API server does not
+    // validate these, so anything unparsable is skipped rather than fatal.
+    if (text === null || (type !== null && type !== 'InternalIP' && type !== 'ExternalIP')) return;
+    const ip = parseIpLenient(text);
+    if (ip === null) return;
+    const canonical = formatIp(ip.family, ip.value);
+    if (!addresses.includes(canonical)) addresses.push(canonical);
+  });
+  return { name: m.name, addresses };
+}
+
+function parsePort(r: Reader, v: unknown, path: string): PolicyPort {
+  const raw = r.obj(v, path);
+  const protocol = r.protocol(raw.protocol, child(path, 'protocol'));
+  const portPath = child(path, 'port');
+  let port: number | string | null = null;
+  if (typeof raw.port === 'string') {
+    const e = portNameError(raw.port);
+    if (e !== null) r.fail(portPath, e);
+    port = raw.port;
+  } else if (raw.port !== undefined && raw.port !== null) {
+    port = r.port(raw.port, portPath);
+  }
+  const endPath = child(path, 'endPort');
+  let endPort: number | null = null;
+  if (raw.endPort !== undefined && raw.endPort !== null) {
+    if (typeof raw.endPort !== 'number' || !Number.isInteger(raw.endPort)) r.fail(endPath, 'must be an integer');
+    if (port === null) r.fail(endPath, 'may not be specified when `port` is not specified');
+    if (typeof port === 'string') r.fail(endPath, 'may not be specified when `port` is non-numeric');
+    if (raw.endPort < port) r.fail(endPath, 'must be greater than or equal to `port`');
+    endPort = r.port(raw.endPort, endPath);
+  }
+  return { protocol, port, endPort };
+}
+
+function parseIpBlock(r: Reader, v: unknown, path: string): IpBlock {
+  const raw = r.obj(v, path);
+  const cidrPath = child(path, 'cidr');
+  const text = r.optStr(raw.cidr, cidrPath) ?? '';
+  if (text === '') r.fail(cidrPath, 'required');
+  const cidr = parseCidrLenient(text);
+  if (cidr === null) r.fail(cidrPath, `must be a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64), not ${JSON.stringify(text)}`);
+  const except: string[] = [];
+  const exceptPath = child(path, 'except');
+  r.arr(raw.except, exceptPath).forEach((x, i) => {
+    const at = index(exceptPath, i);
+    if (typeof x !== 'string') r.fail(at, 'must be a string');
+    const e = parseCidrLenient(x);
+    if (e === null) r.fail(at, `must be a valid CIDR, not ${JSON.stringify(x)}`);
+    const inside =
+      e.family === cidr.family &&
+      e.prefixLen > cidr.prefixLen &&
+      networkOf(e.family, e.value, cidr.prefixLen) === cidr.value;
+    if (!inside) r.fail(at, 'must be a strict subset of `cidr`');
+    const t = cidrText(e);
+    if (!except.includes(t)) except.push(t);
+  });
+  return { cidr: cidrText(cidr), except };
+}
+
+function parsePeer(r: Reader, v: unknown, path: string): PolicyPeer {
+  const raw = r.obj(v, path);
+  const present = (x: unknown): boolean => x !== undefined && x !== null;
+  const podSelector = present(raw.podSelector) ? r.selector(raw.podSelector, child(path, 'podSelector')) : null;
+  const namespaceSelector = present(raw.namespaceSelector)
+    ? r.selector(raw.namespaceSelector, child(path, 'namespaceSelector'))
+    : null;
+  const ipBlock = present(raw.ipBlock) ? parseIpBlock(r, raw.ipBlock, child(path, 'ipBlock')) : null;
+  if (podSelector === null && namespaceSelector === null && ipBlock === null) r.fail(path, 'must specify a peer');
+  if (ipBlock !== null && (podSelector !== null || namespaceSelector !== null)) {
+    r.fail(path, 'may not specify both ipBlock and another peer');
+  }
+  return { podSelector, namespaceSelector, ipBlock };
+}
+
+function parseRule(r: Reader, v: unknown, path: string, peersField: 'from' | 'to'): PolicyRule {
+  const raw = r.obj(v, path);
+  const portsPath = child(path, 'ports');
+  const ports = r.arr(raw.ports, portsPath).map((p, i) => parsePort(r, p, index(portsPath, i)));
+  const peersPath = child(path, peersField);
+  const peers = r.arr(raw[peersField], peersPath).map((p, i) => parsePeer(r, p, index(peersPath, i)));
+  // from/to absent or empty: every peer.
+  return { peers: peers.length === 0 ? null : peers, ports };
+}
+
+function parseNetworkPolicy(r: Reader, raw: Json): NetworkPolicy {
+  const m = readMeta(r, raw, 'NetworkPolicy');
+  const spec = r.optObj(raw.spec, 'spec') ?? {};
+  const podSelector =
+    spec.podSelector === undefined || spec.podSelector === null
+      ? { matchLabels: {}, matchExpressions: [] }
+      : r.selector(spec.podSelector, 'spec.podSelector');
+  const ingress = r.arr(spec.ingress, 'spec.ingress').map((x, i) => parseRule(r, x, index('spec.ingress', i), 'from'));
+  const egress = r.arr(spec.egress, 'spec.egress').map((x, i) => parseRule(r, x, index('spec.egress', i), 'to'));
+
+  const typesRaw = r.arr(spec.policyTypes, 'spec.policyTypes');
+  if (typesRaw.length > 2) r.fail('spec.policyTypes', 'may not specify more than two policyTypes');
+  const types = new Set<string>();
+  typesRaw.forEach((t, i) => {
+    if (t !== 'Ingress' && t !== 'Egress') r.fail(index('spec.policyTypes', i), 'supported values: "Ingress", "Egress"');
+    types.add(t);
+  });
+  // The API server's default: Ingress always, Egress when there are egress rules
+  // (an empty `egress: []` does not count, as in SetDefaults_NetworkPolicy).
+  if (types.size === 0) {
+    types.add('Ingress');
+    if (egress.length > 0) types.add('Egress');
+  }
+  const policyTypes = (['Ingress', 'Egress'] as const).filter((t) => types.has(t));
+  return { namespace: m.namespace, name: m.name, podSelector, policyTypes, ingress, egress };
+}
