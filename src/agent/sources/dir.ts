@@ -1,0 +1,420 @@
+// The directory source: the cluster as a directory of manifests (what `kubectl get
+// -o yaml` prints, or what a person writes by hand). Each file's parse result is kept,
+// so an event re-reads only the files it names; a slow rescan that compares stat
+// signatures catches what fs.watch misses (inotify overflow, editors that replace
+// the directory entry, ConfigMap volumes that swap a `..data` symlink).
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ObjectError, parseObject, type ParsedObject } from '../../policy/model.js';
+import type { ClusterState } from '../../policy/types.js';
+import type { Logger } from '../../util/log.js';
+
+export type { ParsedObject };
+
+/** Something in the directory that was not applied; errors() lists what holds now. */
+export interface SourceError {
+  /** the file's name inside the directory; null for the directory itself */
+  file: string | null;
+  /** 0-based index of the YAML document in the file; null for the whole file */
+  document: number | null;
+  /** index in a List's items; null outside a List */
+  item: number | null;
+  /** "NetworkPolicy x/deny-all"; null when the document did not name one */
+  object: string | null;
+  /** JSON path inside the object, e.g. "spec.ingress[0].ports[1].port" */
+  field: string | null;
+  message: string;
+}
+
+export interface DirSourceOptions {
+  /** events arriving within this window are handled together */
+  debounceMs?: number;
+  /** the safety-net rescan period */
+  rescanMs?: number;
+  /** false: rescans only (filesystems without inotify, such as some network mounts) */
+  watch?: boolean;
+}
+
+interface Located {
+  obj: ParsedObject;
+  document: number;
+  item: number | null;
+}
+
+interface FileEntry {
+  /** dev, inode, size, mtime and ctime (ns): a rescan re-reads the file when it differs */
+  sig: string;
+  /** of the text, so a touch or a rewrite with the same bytes changes nothing */
+  hash: string;
+  objects: Located[];
+  errors: SourceError[];
+}
+
+/** `*.yaml`, `*.yml`, `*.json`, but not dotfiles (editor swap and lock files, `..data`) nor backups. */
+export function isManifestName(name: string): boolean {
+  if (name.startsWith('.') || name.startsWith('#') || name.endsWith('~')) return false;
+  return /\.(ya?ml|json)$/i.test(name);
+}
+
+export function describeObject(o: ParsedObject): string {
+  return o.kind === 'Namespace' || o.kind === 'Node' ? `${o.kind} ${o.value.name}` : `${o.kind} ${o.value.namespace}/${o.value.name}`;
+}
+
+/** One line: "a.yaml document 2 item 0: NetworkPolicy x/y: spec.ingress[0]: must be a list". */
+export function formatSourceError(e: SourceError): string {
+  const where = [e.file ?? '(directory)'];
+  if (e.document !== null) where.push(`document ${e.document}`);
+  if (e.item !== null) where.push(`item ${e.item}`);
+  const parts = [where.join(' ')];
+  if (e.object !== null) parts.push(e.object);
+  if (e.field !== null && e.field !== '') parts.push(e.field);
+  parts.push(e.message);
+  return parts.join(': ');
+}
+
+const firstLine = (s: string): string => s.split('\n', 1)[0]!.trim().replace(/:$/, '');
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
+
+/** Every object of one file's text, and what could not be read, document by document. */
+export function parseManifests(file: string, text: string): { objects: Located[]; errors: SourceError[] } {
+  const objects: Located[] = [];
+  const errors: SourceError[] = [];
+  const at = (document: number | null, item: number | null) => ({ file, document, item });
+  const take = (raw: unknown, document: number, item: number | null): void => {
+    try {
+      objects.push({ obj: parseObject(raw), document, item });
+    } catch (e) {
+      if (e instanceof ObjectError) {
+        errors.push({ ...at(document, item), object: e.object, field: e.field === '' ? null : e.field, message: e.reason });
+      } else {
+        errors.push({ ...at(document, item), object: null, field: null, message: errText(e) });
+      }
+    }
+  };
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  docs.forEach((doc, i) => {
+    const yamlError = doc.errors[0];
+    if (yamlError !== undefined) {
+      errors.push({ ...at(i, null), object: null, field: null, message: `not valid YAML: ${firstLine(yamlError.message)}` });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      errors.push({ ...at(i, null), object: null, field: null, message: firstLine(errText(e)) });
+      return;
+    }
+    if (raw === null || raw === undefined) return; // an empty document, e.g. after a trailing ---
+    if (isList(raw)) {
+      const items = raw.items;
+      if (items === null || items === undefined) return;
+      if (!Array.isArray(items)) {
+        errors.push({ ...at(i, null), object: String(raw.kind), field: 'items', message: 'must be a list' });
+        return;
+      }
+      items.forEach((it, j) => take(it, i, j));
+      return;
+    }
+    take(raw, i, null);
+  });
+  return { objects, errors };
+}
+
+// kubectl prints `kind: List`; the API server's own lists are PodList, NamespaceList...
+function isList(raw: unknown): raw is { kind: string; items: unknown } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const kind = (raw as { kind?: unknown }).kind;
+  return typeof kind === 'string' && kind.endsWith('List') && 'items' in raw;
+}
+
+const keyOf = (o: ParsedObject): string =>
+  o.kind === 'Namespace' || o.kind === 'Node' ? `${o.kind}\0${o.value.name}` : `${o.kind}\0${o.value.namespace}\0${o.value.name}`;
+
+export class DirSource {
+  private readonly files = new Map<string, FileEntry>();
+  private readonly debounceMs: number;
+  private readonly rescanMs: number;
+  private readonly useWatch: boolean;
+  private generation = 0;
+  private lastState: string | null = null;
+  private duplicates: SourceError[] = [];
+  private dirError: SourceError | null = null;
+  private watcher: FSWatcher | null = null;
+  private watchedIno: bigint | null = null;
+  private pending = new Set<string>();
+  private pendingAll = false;
+  private debounce: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private rescanQueued = false;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    private readonly onChange: (state: ClusterState, generation: number) => void,
+    opts: DirSourceOptions = {},
+  ) {
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.rescanMs = opts.rescanMs ?? 5000;
+    this.useWatch = opts.watch ?? true;
+  }
+
+  /** Reads the directory and delivers the first snapshot (generation 1, even when empty). */
+  async start(): Promise<void> {
+    let st;
+    try {
+      st = await stat(this.dir, { bigint: true });
+    } catch (e) {
+      throw new Error(
+        errCode(e) === 'ENOENT' ? `manifest directory ${this.dir} does not exist` : `manifest directory ${this.dir}: ${errText(e)}`,
+      );
+    }
+    if (!st.isDirectory()) throw new Error(`manifest source ${this.dir} is not a directory`);
+    // Watch first: a change between the scan and the watch would otherwise go unseen.
+    if (this.useWatch) this.rewatch(st.ino);
+    await this.sync(new Set(), true);
+    if (this.lastState === null) {
+      this.close();
+      throw new Error(this.dirError?.message ?? `manifest directory ${this.dir} could not be read`);
+    }
+    this.rescanTimer = setInterval(() => this.rescan(), this.rescanMs);
+    this.rescanTimer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.debounce !== null) clearTimeout(this.debounce);
+    if (this.rescanTimer !== null) clearInterval(this.rescanTimer);
+    this.debounce = this.rescanTimer = null;
+  }
+
+  /** Everything not applied now: unreadable documents, invalid objects, overridden duplicates. */
+  errors(): SourceError[] {
+    const out: SourceError[] = [];
+    if (this.dirError !== null) out.push(this.dirError);
+    for (const name of [...this.files.keys()].sort()) out.push(...this.files.get(name)!.errors);
+    out.push(...this.duplicates);
+    return out;
+  }
+
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  private rewatch(ino: bigint): void {
+    this.watcher?.close();
+    this.watcher = null;
+    this.watchedIno = ino;
+    try {
+      const w = watch(this.dir, { persistent: false }, (_event, filename) => this.onEvent(filename));
+      w.on('error', (e) => {
+        this.log.warn({ dir: this.dir, err: errText(e) }, `watching ${this.dir} failed; the periodic rescan goes on`);
+        w.close();
+        if (this.watcher === w) {
+          this.watcher = null;
+          this.watchedIno = null;
+        }
+      });
+      this.watcher = w;
+    } catch (e) {
+      this.watchedIno = null;
+      this.log.warn({ dir: this.dir, err: errText(e) }, `cannot watch ${this.dir}; changes are seen by the periodic rescan only`);
+    }
+  }
+
+  private onEvent(filename: string | Buffer | null): void {
+    if (this.closed) return;
+    // Any event schedules a pass (a `..data` swap changes files it does not name);
+    // the named file is re-read even if its stat signature looks unchanged.
+    if (filename === null) this.pendingAll = true;
+    else this.pending.add(filename.toString());
+    if (this.debounce === null) {
+      this.debounce = setTimeout(() => this.flush(), this.debounceMs);
+    }
+  }
+
+  private flush(): void {
+    this.debounce = null;
+    const forced = this.pending;
+    const all = this.pendingAll;
+    this.pending = new Set();
+    this.pendingAll = false;
+    this.enqueue(() => this.sync(forced, all));
+  }
+
+  private rescan(): void {
+    if (this.rescanQueued) return;
+    this.rescanQueued = true;
+    this.enqueue(async () => {
+      this.rescanQueued = false;
+      await this.sync(new Set(), false);
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch((e: unknown) => {
+      this.log.error({ dir: this.dir, err: errText(e) }, `manifest source: ${errText(e)}`);
+    });
+  }
+
+  /** One pass: re-read what changed (or was named by an event), then merge and deliver. */
+  private async sync(forced: Set<string>, forceAll: boolean): Promise<void> {
+    if (this.closed) return;
+    let names: string[];
+    let dirIno: bigint;
+    try {
+      dirIno = (await stat(this.dir, { bigint: true })).ino;
+      names = await readdir(this.dir);
+    } catch (e) {
+      // Keep what was applied: a vanished directory is far more likely a mistake or a
+      // remount in progress than a wish to drop every policy on the node.
+      if (this.dirError === null) {
+        this.dirError = { file: null, document: null, item: null, object: null, field: null, message: `cannot read ${this.dir}: ${errText(e)}; keeping the last state` };
+        this.log.error({ dir: this.dir, err: errText(e) }, this.dirError.message);
+      }
+      return;
+    }
+    if (this.dirError !== null) {
+      this.log.info({ dir: this.dir }, `${this.dir} is readable again`);
+      this.dirError = null;
+    }
+    if (this.useWatch && dirIno !== this.watchedIno) this.rewatch(dirIno); // recreated, or the watch failed earlier
+
+    const wanted = new Set(names.filter(isManifestName));
+    let changed = false;
+    for (const name of [...this.files.keys()]) {
+      if (!wanted.has(name)) changed = this.drop(name) || changed;
+    }
+    for (const name of [...wanted].sort()) {
+      if (this.closed) return;
+      changed = (await this.refresh(name, forceAll || forced.has(name))) || changed;
+    }
+    if (this.closed) return;
+    if (changed || this.lastState === null) this.merge();
+  }
+
+  private drop(name: string): boolean {
+    if (!this.files.delete(name)) return false;
+    this.log.info({ dir: this.dir, file: name }, `manifest ${name} removed`);
+    return true;
+  }
+
+  /** Re-reads one file when needed; true when its parse result may differ. */
+  private async refresh(name: string, force: boolean): Promise<boolean> {
+    const path = join(this.dir, name);
+    const prev = this.files.get(name);
+    let sig: string;
+    let text: string;
+    try {
+      const st = await stat(path, { bigint: true });
+      if (!st.isFile()) return this.drop(name);
+      sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      if (prev !== undefined && prev.sig === sig && !force) return false;
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return this.drop(name); // gone between readdir and read
+      const err: SourceError = { file: name, document: null, item: null, object: null, field: null, message: `cannot read: ${errText(e)}` };
+      // Retried by every rescan; said once.
+      if (prev?.sig !== '' || prev.errors[0]?.message !== err.message) {
+        this.log.warn({ dir: this.dir, file: name, err: errText(e) }, formatSourceError(err));
+      }
+      // Keep the objects of the last good read: an unreadable file is not an empty one.
+      this.files.set(name, { sig: '', hash: '', objects: prev?.objects ?? [], errors: [err] });
+      return true;
+    }
+    const hash = createHash('sha256').update(text).digest('hex');
+    if (prev !== undefined && prev.hash === hash) {
+      prev.sig = sig;
+      return false;
+    }
+    const { objects, errors } = parseManifests(name, text);
+    this.files.set(name, { sig, hash, objects, errors });
+    for (const err of errors) {
+      this.log.warn(
+        { dir: this.dir, file: name, document: err.document, item: err.item, object: err.object, field: err.field },
+        `${formatSourceError(err)} (skipped)`,
+      );
+    }
+    this.log.debug({ dir: this.dir, file: name, objects: objects.length, errors: errors.length }, `manifest ${name} read`);
+    return true;
+  }
+
+  /** Folds the files in sorted order (the last one wins a conflict) and delivers a changed state. */
+  private merge(): void {
+    const byKey = new Map<string, { file: string; at: Located }>();
+    const duplicates: SourceError[] = [];
+    for (const name of [...this.files.keys()].sort()) {
+      for (const at of this.files.get(name)!.objects) {
+        const key = keyOf(at.obj);
+        const before = byKey.get(key);
+        if (before !== undefined) {
+          duplicates.push({
+            file: before.file,
+            document: before.at.document,
+            item: before.at.item,
+            object: describeObject(before.at.obj),
+            field: null,
+            message:
+              before.file === name
+                ? `defined again later in ${name} (document ${at.document}), which wins`
+                : `also defined in ${name}, which wins (the last file in sorted order)`,
+          });
+        }
+        byKey.set(key, { file: name, at });
+      }
+    }
+    const seen = new Set(this.duplicates.map(formatSourceError));
+    for (const d of duplicates) {
+      const line = formatSourceError(d);
+      if (!seen.has(line)) this.log.warn({ dir: this.dir, file: d.file, object: d.object }, line);
+    }
+    this.duplicates = duplicates;
+
+    const state: ClusterState = { namespaces: [], pods: [], policies: [], nodes: [] };
+    for (const key of [...byKey.keys()].sort()) {
+      const o = byKey.get(key)!.at.obj;
+      switch (o.kind) {
+        case 'Namespace':
+          state.namespaces.push(o.value);
+          break;
+        case 'Pod':
+          state.pods.push(o.value);
+          break;
+        case 'NetworkPolicy':
+          state.policies.push(o.value);
+          break;
+        case 'Node':
+          state.nodes.push(o.value);
+          break;
+      }
+    }
+    const text = JSON.stringify(state);
+    if (text === this.lastState) return;
+    this.lastState = text;
+    this.generation += 1;
+    this.log.info(
+      {
+        dir: this.dir,
+        generation: this.generation,
+        namespaces: state.namespaces.length,
+        pods: state.pods.length,
+        policies: state.policies.length,
+        nodes: state.nodes.length,
+      },
+      `cluster state generation ${this.generation}`,
+    );
+    try {
+      this.onChange(state, this.generation);
+    } catch (e) {
+      this.log.error({ dir: this.dir, generation: this.generation, err: errText(e) }, `applying generation ${this.generation} failed: ${errText(e)}`);
+    }
+  }
+}
