@@ -23,19 +23,16 @@
 // endpoints not yet switched too. compile()'s `previous` option keeps identities
 // from changing meaning between two states, which bounds this to addresses whose own
 // classification really changes (a pod relabelled, a prefix added or removed).
+import {
+  EP_F_EGRESS_ISOLATED,
+  EP_F_INGRESS_ISOLATED,
+  EP_F_POLICY_GEN,
+  EP_F_READY,
+} from '../datapath/maps/endpoints.js';
+import { POLICY_PREFIX_ANY_PORT, POLICY_PREFIX_ANY_PROTO, POLICY_SLOT_GEN } from '../datapath/maps/policy.js';
 import type { DesiredState, EndpointPolicy, PolicyEntry } from './types.js';
 
 export type Generation = 0 | 1;
-
-/** Mirrors maps.h: the generation bit of policy_key.slot and of endpoint_value.flags. */
-export const POLICY_SLOT_GEN = 0x80000000;
-export const EP_F_READY = 1 << 0;
-export const EP_F_INGRESS_ISOLATED = 1 << 1;
-export const EP_F_EGRESS_ISOLATED = 1 << 2;
-export const EP_F_POLICY_GEN = 1 << 3;
-export const POLICY_PREFIX_ANY_PROTO = 72;
-export const POLICY_PREFIX_ANY_PORT = 80;
-export const POLICY_PREFIX_FULL = 96;
 
 export const otherGeneration = (g: Generation): Generation => (g === 0 ? 1 : 0);
 
