@@ -10,7 +10,8 @@ import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
 import { ipFamily, type Result } from './result.js';
 import { errors } from './errors.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
-import { removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
+import { awaitAgentReady } from './agent-handshake.js';
+import { endpointId, removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
 
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const { env, conf, log } = ctx;
@@ -38,7 +39,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes, mac: conf.runtime.mac ?? env.args.mac ?? null },
       rollback,
     );
-    withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback));
+    const agent = conf.paths.agentSocket;
+    withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback, { ready: agent === null }));
     writeEndpointRecord(conf.paths.stateDir, {
       ...owner,
       netns: netnsPath,
@@ -50,6 +52,19 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       createdAt: new Date().toISOString(),
     });
     rollback.add('endpoint record', () => removeEndpointRecord(conf.paths.stateDir, owner));
+    if (agent !== null) {
+      await awaitAgentReady(
+        agent,
+        {
+          id: endpointId(owner),
+          ifindex: wired.host.ifindex,
+          ips: leased.addresses.map((a) => a.ip),
+          podNamespace: env.args.k8s.namespace ?? null,
+          podName: env.args.k8s.name ?? null,
+        },
+        ctx.processEnv,
+      );
+    }
     ensureForwarding(leased.addresses.map((a) => a.family));
     rollback.commit();
     log.info({ owner, addresses: leased.addresses, hostVeth: wired.host.name, k8s: meta }, 'endpoint added');

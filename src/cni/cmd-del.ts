@@ -7,8 +7,9 @@ import { deleteEndpointsWhere } from '../datapath/endpoints.js';
 import { openPinnedMap } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
-import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
+import { endpointId, listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
+import { tellAgentGone } from './agent-handshake.js';
 import { hostVethName, unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
@@ -38,6 +39,8 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     }
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
+    const agent = ctx.conf.paths.agentSocket;
+    if (agent !== null) await tellAgentGone(agent, endpointId(owner));
     ctx.log.info({ owner, removedVeth, removedEntries }, 'endpoint deleted');
   } finally {
     host.close();

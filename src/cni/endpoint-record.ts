@@ -58,3 +58,6 @@ export function listEndpointRecords(stateDir: string): EndpointRecord[] {
   }
   return out;
 }
+
+/** The id the agent knows an endpoint by (LocalEndpoint.id). */
+export const endpointId = (o: Owner): string => `${o.network}/${o.containerId}/${o.ifname}`;

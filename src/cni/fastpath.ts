@@ -1,7 +1,7 @@
 // Puts an endpoint on the eBPF fast path: the pinned programs on both directions of
 // its host veth, then its addresses into the endpoint map. Programs go first, so the
 // pod's packets are dropped (not in the map: not its address) until its entries
-// exist; the entries are written ready because without an agent no policy applies.
+// exist.
 import * as bpf from '../datapath/bpf.js';
 import { deleteEndpoint, deleteEndpointsWhere, writeEndpoint } from '../datapath/endpoints.js';
 import { openDatapath, type Datapath } from '../datapath/loader.js';
@@ -19,7 +19,17 @@ export function withDatapath<T>(conf: NetConf, fn: (dp: Datapath) => T): T {
   }
 }
 
-export function attachEndpoint(dp: Datapath, wired: Wired, addresses: readonly PodAddress[], rollback: Rollback): void {
+/**
+ * `ready`: without an agent no policy applies and the entries are ready at once; with
+ * one, they wait for the agent to write the policy and set READY (fail closed).
+ */
+export function attachEndpoint(
+  dp: Datapath,
+  wired: Wired,
+  addresses: readonly PodAddress[],
+  rollback: Rollback,
+  opts: { ready: boolean },
+): void {
   const ifindex = wired.host.ifindex;
   bpf.tcAttach(ifindex, 'ingress', dp.programs.fromPod, { replace: true });
   bpf.tcAttach(ifindex, 'egress', dp.programs.toPod, { replace: true });
@@ -28,7 +38,7 @@ export function attachEndpoint(dp: Datapath, wired: Wired, addresses: readonly P
       family: a.family,
       ip: a.ip,
       ifindex,
-      flags: EP_F_READY,
+      flags: opts.ready ? EP_F_READY : 0,
       podMac: wired.pod.mac,
       hostMac: wired.host.mac,
       identity: 0,
