@@ -1,0 +1,168 @@
+// The agent's hands on the pinned policy maps: typed writes for each kind of plan
+// operation, and a reader that rebuilds what the maps hold, so a starting agent
+// adopts the datapath as it is and changes it by diff, never by flushing.
+import { join } from 'node:path';
+import * as bpf from '../datapath/bpf.js';
+import { listEndpoints, writeEndpoint } from '../datapath/endpoints.js';
+import { encodeEndpointKey } from '../datapath/maps/endpoints.js';
+import { endpointFlags } from '../policy/diff.js';
+import { MapName } from '../datapath/maps/names.js';
+import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
+import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
+import { decodeEndpointKey, decodeEndpointValue } from '../datapath/maps/endpoints.js';
+import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
+import type { PolicyEntry } from '../policy/types.js';
+
+export { EP_F_INGRESS_ISOLATED, EP_F_EGRESS_ISOLATED, EP_F_POLICY_GEN } from '../policy/diff.js';
+
+export interface EndpointEntryView {
+  ifindex: number;
+  flags: number;
+  identity: number;
+}
+
+export interface EndpointFlags {
+  generation: 0 | 1;
+  ingressIsolated: boolean;
+  egressIsolated: boolean;
+  identity: number;
+}
+
+/** What the maps hold now, in the compiler's terms. */
+export interface MapsContent {
+  ipcache: Map<string, number>;
+  cidrs: Map<string, number>;
+  /** by ifindex: flags of the endpoint and its entries of each generation */
+  endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
+}
+
+export class DatapathWriter {
+  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct', number>;
+
+  constructor(bpfDir: string) {
+    const open = (name: string) => {
+      const fd = bpf.getPinned(join(bpfDir, name));
+      if (fd === null) throw new Error(`pinned map ${name} is missing in ${bpfDir}`);
+      return fd;
+    };
+    this.fds = {
+      endpoints: open(MapName.endpoints),
+      ipcache: open(MapName.ipcache),
+      cidr: open(MapName.cidr),
+      policy: open(MapName.policy),
+      ct: open(MapName.ct),
+    };
+  }
+
+  get ctFd(): number {
+    return this.fds.ct;
+  }
+
+  close(): void {
+    for (const fd of Object.values(this.fds)) bpf.closeFd(fd);
+  }
+
+  setIpcache(ip: string, identity: number): void {
+    bpf.mapUpdate(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }), encodeIpcacheValue({ identity }));
+  }
+
+  delIpcache(ip: string): void {
+    bpf.mapDelete(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+  }
+
+  setCidr(cidr: string, identity: number): void {
+    bpf.mapUpdate(this.fds.cidr, encodeCidrKey(cidr), encodeCidrValue({ identity }));
+  }
+
+  delCidr(cidr: string): void {
+    bpf.mapDelete(this.fds.cidr, encodeCidrKey(cidr));
+  }
+
+  setPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
+    bpf.mapUpdate(this.fds.policy, encodePolicyKey({ ifindex, gen: generation, ...e }), encodePolicyValue({ ruleId: e.ruleId }));
+  }
+
+  delPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
+    bpf.mapDelete(this.fds.policy, encodePolicyKey({ ifindex, gen: generation, ...e }));
+  }
+
+  /**
+   * Rewrites every endpoint-map entry of the veth (one per pod address) with new
+   * flags: generation, isolation, identity, and READY — the agent has written its
+   * policy. Each entry is one atomic map update.
+   */
+  setEndpointFlags(ifindex: number, f: EndpointFlags): number {
+    let n = 0;
+    for (const e of listEndpoints(this.fds.endpoints)) {
+      if (e.ifindex !== ifindex) continue;
+      writeEndpoint(this.fds.endpoints, { ...e, flags: endpointFlags(f), identity: f.identity });
+      n++;
+    }
+    return n;
+  }
+
+  read(): MapsContent {
+    const ipcache = new Map<string, number>();
+    for (const { key, value } of bpf.mapDump(this.fds.ipcache)) {
+      ipcache.set(decodeEndpointKey(key).ip, decodeIpcacheValue(value).identity);
+    }
+    const cidrs = new Map<string, number>();
+    for (const { key, value } of bpf.mapDump(this.fds.cidr)) {
+      cidrs.set(decodeCidrKey(key), decodeCidrValue(value).identity);
+    }
+    const endpoints: MapsContent['endpoints'] = new Map();
+    for (const e of listEndpoints(this.fds.endpoints)) {
+      endpoints.set(e.ifindex, { flags: e.flags, identity: e.identity, entries: [[], []] });
+    }
+    for (const { key, value } of bpf.mapDump(this.fds.policy)) {
+      const k = decodePolicyKey(key);
+      const ep = endpoints.get(k.ifindex);
+      if (ep === undefined) continue; // an endpoint that is gone: left for GC below
+      ep.entries[k.gen].push({
+        identity: k.identity,
+        egress: k.egress,
+        protocol: k.protocol,
+        port: k.port,
+        portPrefixLen: k.portPrefixLen,
+        ruleId: decodePolicyValue(value).ruleId,
+      });
+    }
+    return { ipcache, cidrs, endpoints };
+  }
+
+  // Lookups as the datapath makes them (for explain): LPM tries answer a full-length
+  // key with their longest matching prefix.
+
+  endpointOf(ip: string): EndpointEntryView | null {
+    const buf = bpf.mapLookup(this.fds.endpoints, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+    if (buf === null) return null;
+    const v = decodeEndpointValue(buf);
+    return { ifindex: v.ifindex, flags: v.flags, identity: v.identity };
+  }
+
+  podIdentityOf(ip: string): number {
+    const buf = bpf.mapLookup(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+    return buf === null ? 0 : decodeIpcacheValue(buf).identity;
+  }
+
+  cidrIdentityOf(ip: string): number | null {
+    const buf = bpf.mapLookup(this.fds.cidr, encodeCidrKey(`${ip}/${ip.includes(':') ? 128 : 32}`));
+    return buf === null ? null : decodeCidrValue(buf).identity;
+  }
+
+  /** The rule that allows it, or null. */
+  policyLookup(ifindex: number, generation: 0 | 1, identity: number, egress: boolean, protocol: number, port: number): number | null {
+    const key = encodePolicyKey({ ifindex, gen: generation, identity, egress, protocol, port, portPrefixLen: 16 });
+    const buf = bpf.mapLookup(this.fds.policy, key);
+    return buf === null ? null : decodePolicyValue(buf).ruleId;
+  }
+
+  /** Policy entries of endpoints that no longer exist (their veth is gone). */
+  deleteOrphanPolicy(liveIfindexes: ReadonlySet<number>): number {
+    let n = 0;
+    for (const { key } of bpf.mapDump(this.fds.policy)) {
+      if (!liveIfindexes.has(decodePolicyKey(key).ifindex) && bpf.mapDelete(this.fds.policy, key)) n++;
+    }
+    return n;
+  }
+}

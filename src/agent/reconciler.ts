@@ -1,0 +1,163 @@
+// The agent's inside: the cluster as the source sees it and the endpoints the CNI
+// plugin registered go through the pure compiler; the pure differ turns the change
+// from what the maps hold into an ordered plan; the plan is written. A starting
+// agent reads the maps first and adopts them, so a restart changes nothing that
+// does not need changing, and nothing is reconciled before the source has loaded
+// (an empty cluster would lift every isolation).
+import type { Logger } from '../util/log.js';
+import { openDatapath } from '../datapath/loader.js';
+import { Netlink } from '../datapath/netlink.js';
+import { endpointId, listEndpointRecords } from '../cni/endpoint-record.js';
+import { compile } from '../policy/compile.js';
+import { diff } from '../policy/diff.js';
+import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.js';
+import type { AgentCore, AgentStatus, EndpointPolicyReport, ExplainRequest, ExplainResult } from './core.js';
+import { applyPlan, adoptCurrent } from './apply.js';
+import { DatapathWriter } from './datapath-writer.js';
+import { explainVerdict } from './explain.js';
+import { hostAddresses } from './host-addresses.js';
+import { policyReports } from './report.js';
+
+export interface AgentOptions {
+  nodeName: string;
+  stateDir: string;
+  bpfDir: string;
+  log: Logger;
+}
+
+interface Waiter {
+  id: string;
+  resolve: () => void;
+}
+
+export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
+  const { log } = opts;
+  const dp = openDatapath({ bpfDir: opts.bpfDir, stateDir: opts.stateDir });
+  dp.close(); // pinned state exists now; the writer opens what it needs
+  const writer = new DatapathWriter(opts.bpfDir);
+
+  const endpoints = new Map<string, LocalEndpoint>();
+  const live = liveIfindexes();
+  for (const r of listEndpointRecords(opts.stateDir)) {
+    if (!live.has(r.ifindex)) continue;
+    endpoints.set(endpointId(r), {
+      id: endpointId(r),
+      ifindex: r.ifindex,
+      ips: r.addresses,
+      podNamespace: r.k8s.namespace ?? null,
+      podName: r.k8s.name ?? null,
+    });
+  }
+  const orphans = writer.deleteOrphanPolicy(live);
+  let current: DesiredState | null = adoptCurrent(writer);
+  log.info({ endpoints: endpoints.size, orphanEntries: orphans }, 'adopted the datapath');
+
+  let cluster: ClusterState | null = null;
+  let sourceGeneration = 0;
+  let appliedGeneration = 0;
+  let lastError: string | null = null;
+  let running = false;
+  let again = false;
+  let closed = false;
+  let waiters: Waiter[] = [];
+
+  function reconcileOnce(): void {
+    if (cluster === null) return;
+    const generation = sourceGeneration;
+    const included = new Set(endpoints.keys());
+    const t0 = performance.now();
+    const desired = compile(cluster, [...endpoints.values()], {
+      nodeName: opts.nodeName,
+      hostAddresses: hostAddresses(),
+      previous: current,
+    });
+    const plan = diff(current, desired);
+    try {
+      applyPlan(plan, writer);
+    } catch (err) {
+      // Part of the plan is written: start the next attempt from what the maps hold.
+      current = adoptCurrent(writer);
+      throw err;
+    }
+    const written = plan.ops.length;
+    current = plan.next;
+    appliedGeneration = generation;
+    lastError = null;
+    if (written > 0) log.info({ generation, ops: written, ms: Math.round(performance.now() - t0) }, 'datapath updated');
+    const done = waiters.filter((w) => included.has(w.id));
+    waiters = waiters.filter((w) => !included.has(w.id));
+    for (const w of done) w.resolve();
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    setImmediate(() => {
+      try {
+        do {
+          again = false;
+          try {
+            reconcileOnce();
+          } catch (err) {
+            lastError = (err as Error).message;
+            log.error({ err }, 'reconcile failed; retrying');
+            setTimeout(schedule, 500).unref();
+          }
+        } while (again);
+      } finally {
+        running = false;
+      }
+    });
+  }
+
+  return {
+    setCluster(state, generation) {
+      cluster = state;
+      sourceGeneration = generation;
+      schedule();
+    },
+    registerEndpoint(ep) {
+      endpoints.set(ep.id, ep);
+      const ready = new Promise<void>((resolve) => waiters.push({ id: ep.id, resolve }));
+      schedule();
+      return ready;
+    },
+    async removeEndpoint(id) {
+      endpoints.delete(id);
+      schedule();
+    },
+    status(): AgentStatus {
+      return {
+        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null,
+        sourceGeneration,
+        appliedGeneration,
+        endpoints: endpoints.size,
+        policies: cluster?.policies.length ?? 0,
+        lastError,
+      };
+    },
+    policyOf(pod): EndpointPolicyReport[] {
+      return policyReports(cluster, current, [...endpoints.values()], pod);
+    },
+    explain(req: ExplainRequest): ExplainResult {
+      return explainVerdict(writer, current, req);
+    },
+    async close() {
+      closed = true;
+      writer.close();
+    },
+  };
+}
+
+function liveIfindexes(): Set<number> {
+  const nl = Netlink.open();
+  try {
+    return new Set(nl.listLinks().map((l) => l.ifindex));
+  } finally {
+    nl.close();
+  }
+}
