@@ -1,0 +1,188 @@
+// A one-node cluster for policy tests: a real strait-agent watching a manifest
+// directory, pods added through the real bin/strait (with agentSocket, so ADD waits
+// for the agent), a TCP/UDP server and a prober in every pod. Everything it starts
+// is stopped by `stop()`, processes by their PID.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { runCni, straitConfig } from './cni.js';
+import { bpffsDir, createNetns, rand, tempDir, type Netns } from './sys.js';
+
+const BIN = (n: string) => fileURLToPath(new URL(`../../bin/${n}`, import.meta.url));
+const HELPER = (n: string) => fileURLToPath(new URL(`./${n}`, import.meta.url));
+
+export interface PodSpec {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  ports?: { name: string; containerPort: number; protocol: 'TCP' | 'UDP' | 'SCTP' }[];
+}
+
+export interface ClusterPod extends PodSpec {
+  netns: Netns;
+  containerId: string;
+  ip: string;
+  prober: Prober;
+}
+
+export interface Probe {
+  from: ClusterPod;
+  to: ClusterPod;
+  proto: 'tcp' | 'udp';
+  port: number;
+}
+
+class Prober {
+  private next = 1;
+  private readonly waiting = new Map<number, (r: (string | null)[]) => void>();
+  constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as { id?: number; results?: (string | null)[] };
+      if (msg.id !== undefined) {
+        this.waiting.get(msg.id)?.(msg.results ?? []);
+        this.waiting.delete(msg.id);
+      }
+    });
+  }
+  run(probes: { host: string; port: number; proto: string }[]): Promise<(string | null)[]> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.stdin!.write(JSON.stringify({ id, probes }) + '\n');
+    });
+  }
+}
+
+function waitLine(child: ChildProcess, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not start`)), 10_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code})`)));
+  });
+}
+
+export class Cluster {
+  readonly stateDir = tempDir('cl-state');
+  readonly manifests = tempDir('cl-manifests');
+  readonly bpfDir = bpffsDir('cl');
+  readonly socket = join(this.stateDir, 'agent.sock');
+  readonly network = `cl-${rand(2)}`;
+  readonly pods: ClusterPod[] = [];
+  private readonly children: ChildProcess[] = [];
+  agent: ChildProcess | null = null;
+  agentLog = '';
+
+  constructor(readonly subnet: string) {}
+
+  config(): Record<string, unknown> {
+    return straitConfig({
+      name: this.network,
+      stateDir: this.stateDir,
+      bpfDir: this.bpfDir,
+      v4: this.subnet,
+      extra: { agentSocket: this.socket },
+    });
+  }
+
+  /** Writes (or replaces) one manifest file; YAML or JSON text. */
+  write(file: string, text: string): void {
+    writeFileSync(join(this.manifests, `${file}.tmp`), text);
+    // rename: the agent never reads a half-written file
+    spawnSync('mv', [join(this.manifests, `${file}.tmp`), join(this.manifests, file)]);
+  }
+
+  remove(file: string): void {
+    rmSync(join(this.manifests, file), { force: true });
+  }
+
+  async startAgent(): Promise<void> {
+    const child = spawn(
+      BIN('strait-agent'),
+      ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    this.agent = child;
+    this.children.push(child);
+    await this.waitSynced(15);
+  }
+
+  async stopAgent(): Promise<void> {
+    const a = this.agent;
+    if (a === null || a.exitCode !== null) return;
+    const exited = new Promise((r) => a.once('exit', r));
+    a.kill('SIGTERM');
+    await exited;
+    this.agent = null;
+  }
+
+  waitSynced(timeoutS = 10): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(BIN('straitctl'), ['wait', '--synced', '--timeout', String(timeoutS), '--socket', this.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`straitctl wait --synced: ${code} ${out}\nagent log:\n${this.agentLog.slice(-3000)}`))));
+    });
+  }
+
+  /** Adds the pod through bin/strait (ADD returns once the agent made it ready), then starts its server and prober. */
+  async addPod(spec: PodSpec, serve: string[]): Promise<ClusterPod> {
+    const netns = createNetns(`${spec.namespace}${spec.name}`);
+    const containerId = `cl-${spec.namespace}-${spec.name}-${rand()}`;
+    const r = await runCni({
+      command: 'ADD',
+      config: this.config(),
+      containerId,
+      netns: netns.path,
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${spec.namespace};K8S_POD_NAME=${spec.name}`,
+    });
+    if (r.exitCode !== 0) throw new Error(`ADD ${spec.namespace}/${spec.name}: ${r.stdout} ${r.stderr}\nagent log:\n${this.agentLog.slice(-3000)}`);
+    const ip = (r.json as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
+    const server = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('pod-server.mjs'), `${spec.namespace}/${spec.name}`, ...serve], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.children.push(server);
+    await waitLine(server, `server in ${spec.namespace}/${spec.name}`);
+    const prober = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('prober.mjs'), '400'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.children.push(prober);
+    await waitLine(prober, `prober in ${spec.namespace}/${spec.name}`);
+    const pod = { ...spec, netns, containerId, ip, prober: new Prober(prober) };
+    this.pods.push(pod);
+    return pod;
+  }
+
+  pod(ref: string): ClusterPod {
+    const p = this.pods.find((x) => `${x.namespace}/${x.name}` === ref);
+    if (p === undefined) throw new Error(`no pod ${ref}`);
+    return p;
+  }
+
+  /** Runs every probe (grouped per source pod, in parallel); true where the right pod answered. */
+  async probe(probes: Probe[]): Promise<boolean[]> {
+    const bySource = new Map<ClusterPod, number[]>();
+    probes.forEach((p, i) => bySource.set(p.from, [...(bySource.get(p.from) ?? []), i]));
+    const out: boolean[] = new Array(probes.length).fill(false);
+    await Promise.all(
+      [...bySource].map(async ([from, idx]) => {
+        const res = await from.prober.run(idx.map((i) => ({ host: probes[i]!.to.ip, port: probes[i]!.port, proto: probes[i]!.proto })));
+        idx.forEach((i, k) => {
+          const to = probes[i]!.to;
+          out[i] = res[k] === `${to.namespace}/${to.name}`;
+        });
+      }),
+    );
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.pods) {
+      await runCni({ command: 'DEL', config: this.config(), containerId: p.containerId, netns: p.netns.path });
+    }
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}
