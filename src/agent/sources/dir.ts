@@ -178,7 +178,10 @@ export class DirSource {
     if (!st.isDirectory()) throw new Error(`manifest source ${this.dir} is not a directory`);
     // Watch first: a change between the scan and the watch would otherwise go unseen.
     if (this.useWatch) this.rewatch(st.ino);
-    await this.sync(new Set(), true);
+    // Through the queue, so an event that arrives meanwhile waits for this pass.
+    const initial = this.chain.then(() => this.sync(new Set(), true));
+    this.chain = initial.catch(() => {});
+    await initial;
     if (this.lastState === null) {
       this.close();
       throw new Error(this.dirError?.message ?? `manifest directory ${this.dir} could not be read`);
