@@ -1,4 +1,99 @@
-// strait-agent: the node daemon. Policy, pinned BPF state and the local API arrive
-// with later work; today it states plainly that it has nothing to run.
-process.stderr.write('strait-agent: not implemented yet in this build (the CNI plugin works on its own)\n');
-process.exitCode = 2;
+// strait-agent: the node daemon. The source feeds the core snapshots of the cluster,
+// the local API lets the CNI plugin and straitctl in, and a signal closes all three.
+// Exiting never touches the datapath: programs stay attached and maps pinned, and
+// the next agent adopts them.
+import type { ApiServer } from './api.js';
+import type { AgentCore } from './core.js';
+import { AGENT_USAGE, parseAgentFlags, UsageError, type AgentFlags } from './options.js';
+import type { DirSource } from './sources/dir.js';
+import type { ClusterState } from '../policy/types.js';
+import type { Logger } from '../util/log.js';
+
+async function main(): Promise<number> {
+  let flags: AgentFlags | null;
+  try {
+    flags = parseAgentFlags(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`strait-agent: ${e.message}\n\n${AGENT_USAGE}`);
+    return 2;
+  }
+  if (flags === null) {
+    process.stdout.write(AGENT_USAGE);
+    return 0;
+  }
+  const { createLogger } = await import('../util/log.js');
+  const log = await createLogger({ level: flags.logLevel, file: null, bindings: { node: flags.nodeName } });
+  return run(flags, log);
+}
+
+async function run(flags: AgentFlags, log: Logger): Promise<number> {
+  let core: AgentCore | null = null;
+  let source: DirSource | null = null;
+  let api: ApiServer | null = null;
+  let stopping = false;
+  let signalled!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
+
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      // Nothing is lost by not closing: the datapath lives on without us.
+      log.warn({ signal: sig }, `${sig} again; exiting without waiting`);
+      process.exit(0);
+    }
+    stopping = true;
+    log.info({ signal: sig }, `${sig}: shutting down (the datapath stays as it is)`);
+    signalled();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const shutdown = async (code: number): Promise<number> => {
+    // The API first, so no new endpoint arrives at a core that is closing.
+    await api?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the api failed'));
+    source?.close();
+    await core?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the core failed'));
+    log.info({ code }, 'strait-agent stopped');
+    return code;
+  };
+
+  try {
+    log.info(
+      { source: flags.source, stateDir: flags.stateDir, bpfDir: flags.bpfDir, socket: flags.socketPath },
+      'strait-agent starting',
+    );
+    // The source first: a wrong --source fails before the datapath is touched, and
+    // the core starts with the cluster in hand rather than an empty one.
+    let first: { state: ClusterState; generation: number } | null = null;
+    let target: AgentCore | null = null;
+    const { DirSource } = await import('./sources/dir.js');
+    source = new DirSource(flags.source.path, log.child({ source: 'dir' }), (state, generation) => {
+      if (target === null) first = { state, generation };
+      else target.setCluster(state, generation);
+    });
+    await source.start();
+    if (stopping) return await shutdown(0);
+
+    const { createAgentCore } = await import('./reconciler.js');
+    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log });
+    if (stopping) return await shutdown(0);
+    const snapshot = first as { state: ClusterState; generation: number } | null;
+    if (snapshot !== null) core.setCluster(snapshot.state, snapshot.generation);
+    target = core;
+
+    const { startApiServer } = await import('./api.js');
+    api = await startApiServer({ socketPath: flags.socketPath, core, log: log.child({ component: 'api' }) });
+    if (stopping) return await shutdown(0);
+    log.info({ socket: flags.socketPath }, 'strait-agent ready');
+  } catch (e) {
+    log.fatal({ err: e instanceof Error ? e.message : String(e) }, `strait-agent cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    await shutdown(1);
+    return 1;
+  }
+
+  await stopRequested;
+  return shutdown(0);
+}
+
+// Exit explicitly: a core or a library may hold a timer that would keep us alive.
+process.exit(await main());

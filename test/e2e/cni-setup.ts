@@ -2,7 +2,7 @@
 // bin dir (strait plus Debian's reference plugins), a conflist, the calls strait
 // logged, and whatever a pod may have left behind on the host.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REF_PLUGIN_DIR, STRAIT_BIN } from '../helpers/cni.js';
@@ -190,10 +190,17 @@ export function leftovers(o: { stateDir: string; bpfDir: string; network: string
 
 export const NOTHING_LEFT: Leftovers = { leases: 0, records: 0, endpoints: [], veths: [], routes: [] };
 
+const CNI_CACHE = '/var/lib/cni/results';
+
 /** libcni caches results per attachment in /var/lib/cni/results; ours are named after our network. */
-export function cachedResults(network: string, cacheDir = '/var/lib/cni/results'): string[] {
+export function cachedResults(network: string, cacheDir = CNI_CACHE): string[] {
   if (!existsSync(cacheDir)) return [];
   return readdirSync(cacheDir).filter((f) => f.startsWith(`${network}-`));
+}
+
+/** Drops cache entries a crashed earlier run of the same test file left (only our network's). */
+export function removeCachedResults(network: string, cacheDir = CNI_CACHE): void {
+  for (const f of cachedResults(network, cacheDir)) rmSync(join(cacheDir, f), { force: true });
 }
 
 /** With STRAIT_E2E_LOGS=DIR, a test file copies its logs there before cleaning up. */

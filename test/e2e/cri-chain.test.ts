@@ -15,6 +15,7 @@ import { CriClient, type PodSandboxConfig } from './cri-client.js';
 import {
   BANDWIDTH,
   cachedResults,
+  removeCachedResults,
   cniBinDir,
   conflist,
   keepLogs,
@@ -59,6 +60,7 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
   const sandboxes = new Set<string>();
 
   beforeAll(async () => {
+    removeCachedResults(NETWORK);
     dir = tempDir('e2e-chain');
     stateDir = join(dir, 'state');
     bpfDir = bpffsDir('e2e-chain');
@@ -87,6 +89,7 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     cri?.close();
     await ctd?.stop();
     keepLogs('chain', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    removeCachedResults(NETWORK);
     cleanupAll();
   });
 

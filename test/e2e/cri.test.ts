@@ -11,6 +11,7 @@ import { startContainerd, type Containerd } from './containerd.js';
 import { CriClient, type PodSandboxConfig } from './cri-client.js';
 import {
   cachedResults,
+  removeCachedResults,
   cniBinDir,
   keepLogs,
   conflist,
@@ -41,6 +42,7 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
   const sandboxes = new Set<string>();
 
   beforeAll(async () => {
+    removeCachedResults(NETWORK);
     dir = tempDir('e2e-cri');
     stateDir = join(dir, 'state');
     bpfDir = bpffsDir('e2e-cri');
@@ -66,6 +68,7 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
     cri?.close();
     await ctd?.stop();
     keepLogs('cri', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    removeCachedResults(NETWORK);
     cleanupAll();
   });
 

@@ -14,6 +14,7 @@ import { bpffsDir, cleanupAll, rand, tempDir } from '../helpers/sys.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import {
   cachedResults,
+  removeCachedResults,
   conflist,
   keepLogs,
   leftovers,
@@ -103,6 +104,7 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
   const running = new Map<string, ChildProcess>();
 
   beforeAll(async () => {
+    removeCachedResults(NETWORK);
     dir = tempDir('e2e-ctr');
     stateDir = join(dir, 'state');
     bpfDir = bpffsDir('e2e-ctr');
@@ -142,6 +144,7 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
     await ctd?.stop();
     system?.restore();
     keepLogs('ctr', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    removeCachedResults(NETWORK);
     cleanupAll();
   });
 

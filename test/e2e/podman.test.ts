@@ -2,7 +2,7 @@
 // network config dir holding only our conflist). podman calls VERSION with
 // CNI_NETNS, CNI_IFNAME and CNI_PATH set to `dummy` — strait answers those before
 // reading any config, so they are seen through a recording shim in the CNI bin dir.
-// `--ip` arrives as CNI_ARGS IP=.
+// `--ip` and `--mac-address` arrive as CNI_ARGS IP= and MAC=.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { bpffsDir, cleanupAll, rand, tempDir } from '../helpers/sys.js';
 import { unmountUnder } from './containerd.js';
 import {
   cachedResults,
+  removeCachedResults,
   cniBinDir,
   conflist,
   keepLogs,
@@ -31,6 +32,7 @@ const V4 = '198.18.72.0/24';
 const V6 = 'fd5a:72::/64';
 const ROUTE_PREFIXES = ['198.18.72.', 'fd5a:72:'];
 const STATIC_IP = '198.18.72.50';
+const STATIC_MAC = '02:aa:00:00:72:50';
 const skip = e2eSkipReason('podman e2e tests', ['podman', 'conmon', 'runc']);
 
 interface NetworkSettings {
@@ -57,6 +59,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
   };
 
   beforeAll(() => {
+    removeCachedResults(NETWORK);
     dir = tempDir('e2e-podman');
     stateDir = join(dir, 'state');
     bpfDir = bpffsDir('e2e-podman');
@@ -97,6 +100,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     for (const name of containers) podman(['rm', '-f', '-t', '0', name], { allowFail: true });
     if (dir !== '') unmountUnder(dir);
     keepLogs('podman', { 'strait.log': logFile });
+    removeCachedResults(NETWORK);
     cleanupAll();
   });
 
@@ -112,16 +116,18 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     (JSON.parse(podman(['inspect', '--format', '{{json .NetworkSettings.Networks}}', name]).stdout) as Record<string, NetworkSettings>)[NETWORK]!;
   const exec = (name: string, cmd: string[]) => podman(['exec', name, ...cmd]).stdout;
 
-  it('two containers reach each other, --ip is honoured, and stop/rm release everything', () => {
+  it('two containers reach each other, --ip and --mac-address are honoured, and stop/rm release everything', () => {
     const a = `pa-${rand(3)}`;
     const b = `pb-${rand(3)}`;
     const idA = run(a);
-    const idB = run(b, ['--ip', STATIC_IP]);
+    const idB = run(b, ['--ip', STATIC_IP, '--mac-address', STATIC_MAC]);
 
     const [sa, sb] = [settings(a), settings(b)];
     expect(sa.IPAddress).toMatch(/^198\.18\.72\.\d+$/);
     expect(sa.GlobalIPv6Address).toMatch(/^fd5a:72::/);
     expect(sb.IPAddress).toBe(STATIC_IP);
+    expect(sb.MacAddress).toBe(STATIC_MAC);
+    expect(exec(b, ['cat', '/sys/class/net/eth0/address']).trim()).toBe(STATIC_MAC);
     const endpoints = straitctlEndpoints(bpfDir, stateDir);
     expect(endpoints.filter((e) => e.containerId === idA).map((e) => e.ip).sort()).toEqual([sa.IPAddress, sa.GlobalIPv6Address].sort());
     expect(endpoints.filter((e) => e.containerId === idB).map((e) => e.ip).sort()).toEqual([sb.IPAddress, sb.GlobalIPv6Address].sort());
@@ -150,7 +156,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
       expect(add!.env.CNI_NETNS).toMatch(/^\/run\/netns\/netns-[0-9a-f-]+$/);
       const args = add!.env.CNI_ARGS!.split(';').sort();
       expect(args).toEqual(
-        ['IgnoreUnknown=1', `K8S_POD_NAME=${name}`, ...(id === idB ? [`IP=${STATIC_IP}`] : [])].sort(),
+        ['IgnoreUnknown=1', `K8S_POD_NAME=${name}`, ...(id === idB ? [`IP=${STATIC_IP}`, `MAC=${STATIC_MAC}`] : [])].sort(),
       );
       const dels = of(id, 'DEL');
       expect(dels.length).toBeGreaterThanOrEqual(1);

@@ -1,0 +1,88 @@
+// strait-agent's flags. Every path is a flag or an environment setting (flag first),
+// so several emulated nodes can run side by side on one machine.
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_AGENT_SOCKET } from './client.js';
+
+export const AGENT_USAGE = `usage: strait-agent [flags]
+
+  --node NAME          this node's name (env STRAIT_NODE_NAME, default: the host name)
+  --source dir:PATH    where the cluster comes from: a directory of manifests
+                       (YAML or JSON; Namespaces, Pods, NetworkPolicies, Nodes)
+  --state-dir DIR      env STRAIT_STATE_DIR, default /var/lib/strait
+  --bpf-dir DIR        bpffs pin directory (env STRAIT_BPF_DIR, default /sys/fs/bpf/strait)
+  --socket PATH        local API socket (env STRAIT_AGENT_SOCKET, default ${DEFAULT_AGENT_SOCKET})
+  --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
+`;
+
+export type SourceSpec = { kind: 'dir'; path: string };
+
+export interface AgentFlags {
+  nodeName: string;
+  source: SourceSpec;
+  stateDir: string;
+  bpfDir: string;
+  socketPath: string;
+  logLevel: string;
+}
+
+/** A mistake on the command line: exit 2 with the usage. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function parseSource(text: string): SourceSpec {
+  const colon = text.indexOf(':');
+  const kind = colon < 0 ? text : text.slice(0, colon);
+  const arg = colon < 0 ? '' : text.slice(colon + 1);
+  if (kind === 'dir') {
+    if (arg === '') throw new UsageError('--source dir:PATH needs a directory');
+    return { kind: 'dir', path: resolve(arg) };
+  }
+  if (kind === 'kube') throw new UsageError('--source kube is not implemented yet; use --source dir:PATH');
+  throw new UsageError(`--source takes dir:PATH, not "${text}"`);
+}
+
+/** Returns null for --help. */
+export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFlags | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        node: { type: 'string' },
+        source: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'bpf-dir': { type: 'string' },
+        socket: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help === true) return null;
+  const path = (flag: string, v: string | undefined, envName: string, def: string): string => {
+    const p = v ?? (env[envName] || undefined) ?? def;
+    if (p === '') throw new UsageError(`--${flag} is empty`);
+    return isAbsolute(p) ? p : resolve(p);
+  };
+  const nodeName = values.node ?? (env.STRAIT_NODE_NAME || undefined) ?? hostname();
+  if (nodeName === '') throw new UsageError('--node is empty (and so is the host name)');
+  if (values.source === undefined) throw new UsageError('--source is required (dir:PATH)');
+  const logLevel = values['log-level'] ?? 'info';
+  if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level takes ${LEVELS.join(', ')}, not "${logLevel}"`);
+  return {
+    nodeName,
+    source: parseSource(values.source),
+    stateDir: path('state-dir', values['state-dir'], 'STRAIT_STATE_DIR', '/var/lib/strait'),
+    bpfDir: path('bpf-dir', values['bpf-dir'], 'STRAIT_BPF_DIR', '/sys/fs/bpf/strait'),
+    socketPath: path('socket', values.socket, 'STRAIT_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),
+    logLevel,
+  };
+}

@@ -1,0 +1,93 @@
+// strait-agent's flags, and the executable's answers before it touches anything
+// (bin/strait-agent runs the compiled dist/: `npx tsc -p tsconfig.json` first).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAgentFlags, UsageError } from '../../src/agent/options.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+describe('parseAgentFlags', () => {
+  it('defaults: host name, the standard paths, info', () => {
+    expect(parseAgentFlags(['--source', 'dir:/etc/strait/cluster'], {})).toEqual({
+      nodeName: hostname(),
+      source: { kind: 'dir', path: '/etc/strait/cluster' },
+      stateDir: '/var/lib/strait',
+      bpfDir: '/sys/fs/bpf/strait',
+      socketPath: '/run/strait/agent.sock',
+      logLevel: 'info',
+    });
+  });
+
+  it('environment, then flags win', () => {
+    const env = { STRAIT_NODE_NAME: 'n1', STRAIT_STATE_DIR: '/s', STRAIT_BPF_DIR: '/b', STRAIT_AGENT_SOCKET: '/r/a.sock' };
+    expect(parseAgentFlags(['--source', 'dir:/c'], env)).toMatchObject({ nodeName: 'n1', stateDir: '/s', bpfDir: '/b', socketPath: '/r/a.sock' });
+    const flags = ['--source', 'dir:/c', '--node', 'n2', '--state-dir', '/s2', '--bpf-dir', '/b2', '--socket', '/r/b.sock', '--log-level', 'debug'];
+    expect(parseAgentFlags(flags, env)).toMatchObject({ nodeName: 'n2', stateDir: '/s2', bpfDir: '/b2', socketPath: '/r/b.sock', logLevel: 'debug' });
+  });
+
+  it('relative paths are made absolute', () => {
+    expect(parseAgentFlags(['--source', 'dir:cluster', '--socket', 'a.sock'], {})).toMatchObject({
+      source: { kind: 'dir', path: join(process.cwd(), 'cluster') },
+      socketPath: join(process.cwd(), 'a.sock'),
+    });
+  });
+
+  it('--help', () => expect(parseAgentFlags(['--help'], {})).toBeNull());
+
+  it.each([
+    [[], /--source is required/],
+    [['--source', 'kube'], /--source kube is not implemented yet/],
+    [['--source', 'kube:/etc/kubeconfig'], /--source kube is not implemented yet/],
+    [['--source', 'dir:'], /--source dir:PATH needs a directory/],
+    [['--source', 'git:x'], /--source takes dir:PATH, not "git:x"/],
+    [['--source', 'dir:/c', '--log-level', 'loud'], /--log-level takes .*not "loud"/],
+    [['--source', 'dir:/c', '--node', ''], /--node is empty/],
+    [['--source', 'dir:/c', '--frobnicate'], /frobnicate/],
+    [['--source', 'dir:/c', 'extra'], /extra/],
+  ])('%j is a usage error', (argv, message) => {
+    expect(() => parseAgentFlags(argv, {})).toThrow(UsageError);
+    expect(() => parseAgentFlags(argv, {})).toThrow(message);
+  });
+});
+
+function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/strait-agent'), ...args], { env: { PATH: process.env.PATH }, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
+    );
+  });
+}
+
+describe('bin/strait-agent before it touches anything', () => {
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/agent/options.js'))) {
+      throw new Error('dist/ has no strait-agent: run `npx tsc -p tsconfig.json` (or bash scripts/setup.sh) first');
+    }
+  });
+
+  it('--help exits 0 with the usage', async () => {
+    const r = await agent(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^usage: strait-agent/);
+  });
+
+  it('a usage error exits 2', async () => {
+    const r = await agent(['--source', 'kube']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^strait-agent: --source kube is not implemented yet; use --source dir:PATH\n\nusage:/);
+  });
+
+  it('a missing manifest directory exits 1 before the datapath is touched', async () => {
+    const r = await agent(['--source', 'dir:/nonexistent/strait-cluster', '--bpf-dir', '/nonexistent/bpf', '--socket', '/nonexistent/a.sock']);
+    expect(r.code).toBe(1);
+    const fatal = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .find((l) => l.level === 60);
+    expect(fatal?.msg).toBe('strait-agent cannot start: manifest directory /nonexistent/strait-cluster does not exist');
+  });
+});
