@@ -1,6 +1,7 @@
 // Plans from the pure differ, written to the maps in their order; and the state the
 // maps hold, read back in the differ's terms so that a starting agent adopts it.
-import { generationFromFlags, otherGeneration, EP_F_READY, EP_F_INGRESS_ISOLATED, EP_F_EGRESS_ISOLATED, type Plan } from '../policy/diff.js';
+import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_READY } from '../datapath/maps/endpoints.js';
+import { generationFromFlags, otherGeneration, type Plan } from '../policy/diff.js';
 import type { DesiredState, EndpointPolicy } from '../policy/types.js';
 import type { DatapathWriter } from './datapath-writer.js';
 

@@ -13,7 +13,6 @@ import { decodeEndpointKey, decodeEndpointValue } from '../datapath/maps/endpoin
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 
-export { EP_F_INGRESS_ISOLATED, EP_F_EGRESS_ISOLATED, EP_F_POLICY_GEN } from '../policy/diff.js';
 
 export interface EndpointEntryView {
   ifindex: number;

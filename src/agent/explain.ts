@@ -1,10 +1,10 @@
 // `straitctl explain`: the verdict the datapath would give a new connection, worked
 // out from the maps themselves with the same lookups the BPF programs make, and
 // attributed to the policy behind the rule that allowed it.
-import { EP_F_READY } from '../datapath/maps/endpoints.js';
+import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, EP_F_READY } from '../datapath/maps/endpoints.js';
 import { IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
-import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, type DatapathWriter } from './datapath-writer.js';
+import type { DatapathWriter } from './datapath-writer.js';
 
 export function explainVerdict(maps: DatapathWriter, current: DesiredState | null, req: ExplainRequest): ExplainResult {
   const steps: string[] = [];
