@@ -1,18 +1,27 @@
 // This node's own addresses: traffic between a pod and the node it runs on is always
-// allowed (Kubernetes NetworkPolicy), so the datapath must recognise them.
+// allowed (Kubernetes NetworkPolicy), so the datapath must recognise them. Read at
+// most every few seconds: they rarely change, and a node with hundreds of pod veths
+// would otherwise pay a netlink dump per link on every reconcile.
 import { Netlink } from '../datapath/netlink.js';
 
-export function hostAddresses(): string[] {
+const REFRESH_MS = 3000;
+let cached: { at: number; addresses: string[] } | null = null;
+
+export function hostAddresses(now = Date.now()): string[] {
+  if (cached !== null && now - cached.at < REFRESH_MS) return cached.addresses;
   const nl = Netlink.open();
   try {
     const out = new Set<string>();
     for (const link of nl.listLinks()) {
+      // Pod veths carry no address of the host's.
+      if (link.alias?.startsWith('strait/')) continue;
       for (const a of nl.listAddresses(link.name)) {
         if (a.family === 6 && a.address.toLowerCase().startsWith('fe80:')) continue;
         out.add(a.address);
       }
     }
-    return [...out].sort();
+    cached = { at: now, addresses: [...out].sort() };
+    return cached.addresses;
   } finally {
     nl.close();
   }
