@@ -82,7 +82,18 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     target = core;
 
     const { startApiServer } = await import('./api.js');
-    api = await startApiServer({ socketPath: flags.socketPath, core, log: log.child({ component: 'api' }) });
+    // "Synced" means what the source holds NOW is in the datapath: a file written a
+    // moment ago that the watch has not delivered yet makes the answer no.
+    const src = source;
+    const inner = core;
+    const answering: AgentCore = {
+      ...inner,
+      status: () => {
+        const s = inner.status();
+        return { ...s, synced: s.synced && src.isCurrent() };
+      },
+    };
+    api = await startApiServer({ socketPath: flags.socketPath, core: answering, log: log.child({ component: 'api' }) });
     if (stopping) return await shutdown(0);
     log.info({ socket: flags.socketPath }, 'strait-agent ready');
   } catch (e) {

@@ -4,7 +4,7 @@
 // signatures catches what fs.watch misses (inotify overflow, editors that replace
 // the directory entry, ConfigMap volumes that swap a `..data` symlink).
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -153,6 +153,7 @@ export class DirSource {
   private rescanQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  private busy = 0;
 
   constructor(
     readonly dir: string,
@@ -160,7 +161,9 @@ export class DirSource {
     private readonly onChange: (state: ClusterState, generation: number) => void,
     opts: DirSourceOptions = {},
   ) {
-    this.debounceMs = opts.debounceMs ?? 50;
+    // Short: a file written is in the datapath well under 100 ms; long enough to fold
+    // the few events of one editor save or one rename into a single pass.
+    this.debounceMs = opts.debounceMs ?? 10;
     this.rescanMs = opts.rescanMs ?? 5000;
     this.useWatch = opts.watch ?? true;
   }
@@ -210,6 +213,34 @@ export class DirSource {
 
   get currentGeneration(): number {
     return this.generation;
+  }
+
+  /**
+   * True when what the directory holds now has been delivered: no event waiting, no
+   * pass running, and every manifest's stat signature what the last pass read.
+   * `straitctl wait --synced` relies on it, so a file written a moment before the
+   * question is not reported as synced. A difference schedules a pass.
+   */
+  isCurrent(): boolean {
+    if (this.debounce !== null || this.busy > 0 || this.pending.size > 0 || this.pendingAll) return false;
+    try {
+      const names = readdirSync(this.dir).filter(isManifestName);
+      if (names.length !== this.files.size) return this.stale();
+      for (const name of names) {
+        const prev = this.files.get(name);
+        if (prev === undefined) return this.stale();
+        const st = statSync(join(this.dir, name), { bigint: true });
+        if (prev.sig !== `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`) return this.stale();
+      }
+      return true;
+    } catch {
+      return this.stale();
+    }
+  }
+
+  private stale(): false {
+    this.onEvent(null);
+    return false;
   }
 
   private rewatch(ino: bigint): void {
@@ -270,6 +301,15 @@ export class DirSource {
 
   /** One pass: re-read what changed (or was named by an event), then merge and deliver. */
   private async sync(forced: Set<string>, forceAll: boolean): Promise<void> {
+    this.busy++;
+    try {
+      await this.syncPass(forced, forceAll);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  private async syncPass(forced: Set<string>, forceAll: boolean): Promise<void> {
     if (this.closed) return;
     let names: string[];
     let dirIno: bigint;
