@@ -11,7 +11,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # libnl and libbpf for netlink and BPF, iproute2/iptables for tests, and the
 # reference CNI plugins and iperf3 that tests and benchmarks compare against.
 DEBS=(build-essential python3 pkg-config clang llvm libbpf-dev bpftool libnl-3-dev libnl-route-3-dev
-      iproute2 iptables iputils-ping iperf3 sockperf containernetworking-plugins util-linux)
+      iproute2 iptables ipset iputils-ping iperf3 sockperf containernetworking-plugins util-linux)
 
 missing=()
 for p in "${DEBS[@]}"; do
