@@ -1,15 +1,29 @@
-// `straitctl explain`: the verdict the datapath would give a new connection, worked
-// out from the maps themselves with the same lookups the BPF programs make, and
-// attributed to the policy behind the rule that allowed it.
+// The verdict the datapath gives a new connection, worked out from the maps with the
+// same lookups the BPF programs make. `straitctl explain` shows it with its steps and
+// the policy behind it; conntrack revalidation uses it to cut connections that a
+// changed policy no longer allows.
 import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, EP_F_READY } from '../datapath/maps/endpoints.js';
 import { IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
 import type { DatapathWriter } from './datapath-writer.js';
 
-export function explainVerdict(maps: DatapathWriter, current: DesiredState | null, req: ExplainRequest): ExplainResult {
+interface Flow {
+  src: string;
+  dst: string;
+  /** IP protocol number */
+  protocol: number;
+  /** destination port; 0 for protocols without ports */
+  port: number;
+}
+
+interface Judgement {
+  allowed: boolean;
+  steps: string[];
+  reason: string;
+}
+
+export function judge(maps: DatapathWriter, current: DesiredState | null, flow: Flow, what = `${flow.protocol}/${flow.port}`): Judgement {
   const steps: string[] = [];
-  const protocol = IPPROTO[req.protocol];
-  const what = `${req.protocol}/${req.port}`;
   const classify = (ip: string) => {
     const pod = maps.podIdentityOf(ip);
     const cidr = maps.cidrIdentityOf(ip) ?? IDENTITY_WORLD;
@@ -20,13 +34,14 @@ export function explainVerdict(maps: DatapathWriter, current: DesiredState | nul
     const o = current?.rules.get(ruleId);
     return o === undefined ? `rule ${ruleId}` : `NetworkPolicy ${o.policy} ${o.direction}[${o.index}]`;
   };
-  const src = classify(req.src);
-  const dst = classify(req.dst);
+  const src = classify(flow.src);
+  const dst = classify(flow.dst);
   if (src.cidr === IDENTITY_HOST || dst.cidr === IDENTITY_HOST) {
-    return { verdict: 'allow', steps, reason: 'traffic between a pod and the node it runs on is always allowed' };
+    return { allowed: true, steps, reason: 'traffic between a pod and the node it runs on is always allowed' };
   }
 
-  const check = (side: 'egress' | 'ingress', epIp: string, peer: { pod: number; cidr: number }): ExplainResult | null => {
+  const allowedBy: string[] = [];
+  const check = (side: 'egress' | 'ingress', epIp: string, peer: { pod: number; cidr: number }): Judgement | null => {
     const ep = maps.endpointOf(epIp);
     const who = side === 'egress' ? 'source' : 'destination';
     if (ep === null) {
@@ -34,7 +49,7 @@ export function explainVerdict(maps: DatapathWriter, current: DesiredState | nul
       return null;
     }
     if ((ep.flags & EP_F_READY) === 0) {
-      return { verdict: 'deny', steps, reason: `${who} endpoint ${epIp} is not ready (its policy is not written yet)` };
+      return { allowed: false, steps, reason: `${who} endpoint ${epIp} is not ready (its policy is not written yet)` };
     }
     const isolated = (ep.flags & (side === 'egress' ? EP_F_EGRESS_ISOLATED : EP_F_INGRESS_ISOLATED)) !== 0;
     if (!isolated) {
@@ -45,25 +60,29 @@ export function explainVerdict(maps: DatapathWriter, current: DesiredState | nul
     // The datapath's three lookups: the peer's pod identity (if it is a pod), its
     // CIDR identity, and "any peer".
     for (const id of [...(peer.pod !== 0 ? [peer.pod] : []), peer.cidr, IDENTITY_ANY]) {
-      const rule = maps.policyLookup(ep.ifindex, gen, id, side === 'egress', protocol, req.port);
+      const rule = maps.policyLookup(ep.ifindex, gen, id, side === 'egress', flow.protocol, flow.port);
       if (rule !== null) {
         steps.push(`${side} of ${epIp}: identity ${id === IDENTITY_ANY ? 'any' : id} ${what} allowed by ${origin(rule)}`);
+        allowedBy.push(origin(rule));
         return null;
       }
     }
-    const reason = `${who} ${epIp} is isolated for ${side} and no rule allows ${what} ${side === 'egress' ? 'to' : 'from'} ${side === 'egress' ? req.dst : req.src}`;
+    const peerIp = side === 'egress' ? flow.dst : flow.src;
+    const reason = `${who} ${epIp} is isolated for ${side} and no rule allows ${what} ${side === 'egress' ? 'to' : 'from'} ${peerIp}`;
     steps.push(reason);
-    return { verdict: 'deny', steps, reason };
+    return { allowed: false, steps, reason };
   };
 
-  const egress = check('egress', req.src, dst);
-  if (egress !== null) return egress;
-  const ingress = check('ingress', req.dst, src);
-  if (ingress !== null) return ingress;
-  const allowedBy = steps.filter((s) => s.includes('allowed by')).map((s) => s.replace(/^.* allowed by /, ''));
+  const denied = check('egress', flow.src, dst) ?? check('ingress', flow.dst, src);
+  if (denied !== null) return denied;
   return {
-    verdict: 'allow',
+    allowed: true,
     steps,
     reason: allowedBy.length > 0 ? `allowed by ${allowedBy.join(' and ')}` : 'no policy isolates either side',
   };
+}
+
+export function explainVerdict(maps: DatapathWriter, current: DesiredState | null, req: ExplainRequest): ExplainResult {
+  const j = judge(maps, current, { src: req.src, dst: req.dst, protocol: IPPROTO[req.protocol], port: req.port }, `${req.protocol}/${req.port}`);
+  return { verdict: j.allowed ? 'allow' : 'deny', steps: j.steps, reason: j.reason };
 }

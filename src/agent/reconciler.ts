@@ -17,6 +17,8 @@ import { DatapathWriter } from './datapath-writer.js';
 import { explainVerdict } from './explain.js';
 import { hostAddresses } from './host-addresses.js';
 import { policyReports } from './report.js';
+import { revalidateConntrack } from './conntrack.js';
+import type { Plan } from '../policy/diff.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -81,6 +83,8 @@ export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
     }
     const written = plan.ops.length;
     current = plan.next;
+    const cut = revalidateConntrack(writer, current, addressesOfChanged(plan, endpoints));
+    if (cut > 0) log.info({ connections: cut }, 'cut connections that policy no longer allows');
     appliedGeneration = generation;
     lastError = null;
     if (written > 0) log.info({ generation, ops: written, ms: Math.round(performance.now() - t0) }, 'datapath updated');
@@ -160,4 +164,15 @@ function liveIfindexes(): Set<number> {
   } finally {
     nl.close();
   }
+}
+
+/** The pod addresses behind every endpoint whose flags or entries the plan changed. */
+function addressesOfChanged(plan: Plan, endpoints: ReadonlyMap<string, LocalEndpoint>): Set<string> {
+  const changed = new Set<number>();
+  for (const op of plan.ops) {
+    if (op.op === 'endpoint-flags' || op.op === 'policy-set' || op.op === 'policy-del') changed.add(op.ifindex);
+  }
+  const out = new Set<string>();
+  for (const ep of endpoints.values()) if (changed.has(ep.ifindex)) for (const ip of ep.ips) out.add(ip);
+  return out;
 }

@@ -1,7 +1,7 @@
 // The agent around the matrix: fail closed when it does not answer, explain and
 // policy from straitctl, and a restart that neither flushes nor loosens anything.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../helpers/cluster.js';
 import { runCni } from '../helpers/cni.js';
@@ -114,6 +114,42 @@ describe.skipIf(!isRoot)('strait-agent', () => {
     expect(await reach('p/client', 'p/web')).toBe(true);
     expect(await reach('q/other', 'p/web')).toBe(false);
     c.remove('broken.yaml');
+  });
+
+  it('an established connection that a policy no longer allows is cut', async () => {
+    const [web, client] = [c.pod('p/web'), c.pod('p/client')];
+    const allowAll = list([
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { namespace: 'p', name: 'web-from-client' },
+        spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }] }] },
+      },
+    ]);
+    c.write('policy.yaml', allowAll);
+    await c.waitSynced();
+    const echo = spawn('ip', ['netns', 'exec', web.netns.name, process.execPath, '-e',
+      "require('net').createServer(s => s.on('data', d => s.write(d))).listen(9000, () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => echo.stdout.once('data', r));
+    // One connection, a byte every 50 ms; prints a line per echo it gets back.
+    const talker = spawn('ip', ['netns', 'exec', client.netns.name, process.execPath, '-e',
+      `const s = require('net').connect(9000, '${web.ip}', () => setInterval(() => s.write('x'), 50)); s.on('data', () => console.log(Date.now())); s.on('error', () => {});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const echoes: number[] = [];
+      talker.stdout.setEncoding('utf8').on('data', (d: string) => echoes.push(...d.trim().split('\n').map(Number)));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(echoes.length).toBeGreaterThan(3);
+      // The policy narrows to the named port http (80): port 9000 is no longer allowed.
+      c.write('policy.yaml', webFromClient);
+      await c.waitSynced();
+      const cutAt = Date.now();
+      await new Promise((r) => setTimeout(r, 600));
+      expect(echoes.filter((t) => t > cutAt + 100)).toEqual([]);
+      expect(c.agentLog).toMatch(/cut connections that policy no longer allows/);
+    } finally {
+      talker.kill('SIGKILL');
+      echo.kill('SIGKILL');
+    }
   });
 
   it('fails closed: with an agent that does not answer, ADD returns code 11 and leaves nothing behind', async () => {
