@@ -64,6 +64,7 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	struct endpoint_value *src = NULL, *dst;
 	struct endpoint_key dst_key;
 	struct packet pkt;
+	__u32 ct_flags;
 	int ret;
 
 	ret = parse_eth(skb, &pkt);
@@ -103,11 +104,13 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 		return -DROP_NOT_READY;
 
 	/* The source's egress policy, and a local destination's ingress policy. */
-	ret = policy_enforce(skb, &pkt, src, dst);
+	ret = policy_enforce(skb, &pkt, src, dst, 0, &ct_flags);
 	if (ret < 0)
 		return ret;
 
-	if (!dst) {
+	/* A reply of a connection that came in through the host stack goes back the
+	 * same way, so the host's conntrack can undo its NAT (Services). */
+	if (!dst || (ct_flags & CT_F_VIA_STACK)) {
 		count_stat(skb, STAT_TO_STACK);
 		return TC_ACT_OK;
 	}

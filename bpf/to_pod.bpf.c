@@ -25,6 +25,7 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 	struct endpoint_key key;
 	bool link_control = false;
 	struct packet pkt;
+	__u32 ct_flags;
 	int ret;
 
 	ret = parse_eth(skb, &pkt);
@@ -64,7 +65,8 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 		/* Neighbour discovery and the like on this link come from the node. */
 		if (link_control)
 			goto pass;
-		ret = policy_enforce(skb, &pkt, NULL, dst);
+		/* Opened here, through the stack: its replies return the same way. */
+		ret = policy_enforce(skb, &pkt, NULL, dst, CT_F_VIA_STACK, &ct_flags);
 		if (ret < 0)
 			return ret;
 	}

@@ -73,6 +73,7 @@ struct flow {
 	__u32 inner_off;      /* ICMP error: offset of the embedded IP header */
 	__be16 policy_dport;  /* the port policy sees: 0 for protocols without ports */
 	bool icmp_error;
+	__u32 hit_flags;      /* CT_F_* of the entry ct_lookup() found */
 };
 
 /* The first bytes of every L4 header we read: ports, or ICMP type/code/id. */
@@ -206,13 +207,14 @@ static __always_inline __u64 ct_lifetime(__u8 protocol)
  * last_seen may be a little ahead of now when another CPU refreshed it between our
  * clock read and this lookup; that counts as fresh, not as an unsigned wrap.
  */
-static __always_inline bool ct_hit(const struct ct_key *key, __u64 now, __u32 flag)
+static __always_inline bool ct_hit(const struct ct_key *key, __u64 now, __u32 flag, __u32 *flags_out)
 {
 	struct ct_value *v = bpf_map_lookup_elem(&strait_ct_v1, key);
 	__u64 last;
 
 	if (!v)
 		return false;
+	*flags_out = v->flags;
 	last = v->last_seen_ns;
 	if (now > last && now - last > ct_lifetime(key->protocol))
 		return false;
@@ -263,16 +265,16 @@ static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct f
 }
 
 /* The quoted packet belongs to a live flow, in either of its directions. */
-static __always_inline bool ct_related(struct __sk_buff *skb, const struct flow *f)
+static __always_inline bool ct_related(struct __sk_buff *skb, struct flow *f)
 {
 	struct ct_key inner, rev;
 
 	if (!ct_inner_tuple(skb, f, &inner))
 		return false;
-	if (ct_hit(&inner, f->now, 0))
+	if (ct_hit(&inner, f->now, 0, &f->hit_flags))
 		return true;
 	ct_key_reverse(&rev, &inner);
-	return ct_hit(&rev, f->now, 0);
+	return ct_hit(&rev, f->now, 0, &f->hit_flags);
 }
 
 static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct flow *f)
@@ -282,10 +284,10 @@ static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct fl
 	f->now = bpf_ktime_get_ns();
 	if (f->icmp_error)
 		return ct_related(skb, f) ? CT_RELATED : CT_NEW;
-	if (ct_hit(&f->tuple, f->now, 0))
+	if (ct_hit(&f->tuple, f->now, 0, &f->hit_flags))
 		return CT_ESTABLISHED;
 	ct_key_reverse(&rev, &f->tuple);
-	if (ct_hit(&rev, f->now, CT_F_REPLY_SEEN))
+	if (ct_hit(&rev, f->now, CT_F_REPLY_SEEN, &f->hit_flags))
 		return CT_REPLY;
 	return CT_NEW;
 }
@@ -295,9 +297,9 @@ static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct fl
  * write (the map cannot allocate) costs only statefulness: this packet was allowed,
  * its replies then face policy like new connections.
  */
-static __always_inline void ct_create(const struct flow *f, __u32 rule_id)
+static __always_inline void ct_create(const struct flow *f, __u32 rule_id, __u32 flags)
 {
-	struct ct_value v = { .last_seen_ns = f->now, .rule_id = rule_id };
+	struct ct_value v = { .last_seen_ns = f->now, .flags = flags, .rule_id = rule_id };
 
 	if (f->icmp_error)
 		return;

@@ -193,6 +193,10 @@ struct ct_key {
 _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
 
 #define CT_F_REPLY_SEEN (1U << 0)
+/* The connection reached the pod through the host stack (to_pod). Its replies go
+ * back through the stack too, never straight to a local pod: the host's own
+ * conntrack must see them to undo NAT (a kube-proxy Service's DNAT, for one). */
+#define CT_F_VIA_STACK (1U << 1)
 
 struct ct_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns(); an entry idle past its lifetime is a miss */

@@ -110,17 +110,20 @@ static __always_inline int policy_ingress(const struct flow *f, const struct end
  * endpoint, or NULL when the packet leaves for the stack.
  */
 static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
-					  const struct endpoint_value *src, const struct endpoint_value *dst)
+					  const struct endpoint_value *src, const struct endpoint_value *dst,
+					  __u32 ct_flags, __u32 *hit_flags)
 {
 	struct policy_verdict verdict = {};
-	struct flow f;
+	struct flow f = {};
 	int ret;
 
+	*hit_flags = 0;
 	ret = ct_extract(skb, pkt, &f);
 	if (ret < 0)
 		return ret;
 	if (ct_lookup(skb, &f) != CT_NEW) {
 		count_stat(skb, STAT_CT_HIT);
+		*hit_flags = f.hit_flags;
 		return 0;
 	}
 
@@ -135,7 +138,7 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 			return ret;
 	}
 
-	ct_create(&f, verdict.rule_id);
+	ct_create(&f, verdict.rule_id, ct_flags);
 	if (verdict.by_rule)
 		count_stat(skb, STAT_POLICY_ALLOWED);
 	return 0;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import {
   CT_F_REPLY_SEEN,
+  CT_F_VIA_STACK,
   CT_LIFETIME_OTHER_NS,
   CT_LIFETIME_TCP_NS,
   EP_F_EGRESS_ISOLATED,
@@ -134,6 +135,25 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         const other = fromPodFrame(A, family, b, mk(8080, 40001, false));
         expect(send(A, other).moved).toEqual({ DROP_POLICY_EGRESS: one(other) });
       });
+    });
+
+    it('a connection the stack delivered (a Service DNAT) sends its reply back through the stack, not to the local client', () => {
+      // What kube-proxy makes of A -> ClusterIP: the stack hands B the packet as A -> B.
+      const request = toPodFrame(B, family, a, TCP(8080, 41000, TCP_SYN));
+      expect(deliver(B, request).retval).toBe(TC_ACT_OK);
+      const key: CtKey = { family, saddr: a, daddr: b, sport: 41000, dport: 8080, protocol: IPPROTO_TCP };
+      expect(dp.ct(key)?.flags).toBe(CT_F_VIA_STACK);
+
+      // B's reply is addressed to A, a local pod, but must meet the host's conntrack
+      // (to become ClusterIP -> A again): TC_ACT_OK, no redirect.
+      const reply = fromPodFrame(B, family, a, TCP(41000, 8080, TCP_SYN | TCP_ACK));
+      const r = send(B, reply);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_TO_STACK: one(reply) });
+
+      // A connection B opens to A directly still takes the redirect.
+      const direct = fromPodFrame(B, family, a, TCP(9090, 42000, TCP_SYN));
+      expect(send(B, direct).retval).toBe(TC_ACT_REDIRECT);
     });
 
     it('a reply-looking packet of no connection is denied, from a local pod and from the stack', () => {

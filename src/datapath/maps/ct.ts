@@ -15,6 +15,8 @@ export const CT_VALUE_SIZE = LAYOUT.ct_value.size;
 
 /** ct_value.flags: a packet of the reverse direction has been seen. */
 export const CT_F_REPLY_SEEN = 1 << 0;
+/** The connection reached the pod through the host stack; its replies go back through it (NAT). */
+export const CT_F_VIA_STACK = 1 << 1;
 
 /** Idle lifetimes (conntrack.h): an entry idle longer is a miss in the datapath. */
 export const CT_LIFETIME_TCP_NS = 6n * 3600n * 1_000_000_000n;
