@@ -15,7 +15,7 @@
 // the caller's, to close with closeFd. The fds inside a LoadedObject are not: they
 // belong to libbpf's bpf_object and die with close() — dupFd one that must outlive
 // it. Calls are synchronous.
-import { native, type NativeBpfObject, type NativeSkbLayout } from './native.js';
+import { native, type NativeBpfObject, type NativeMapInfo, type NativeSkbLayout } from './native.js';
 import { InvalidArgError } from './netlink-args.js';
 
 export { InvalidArgError } from './netlink-args.js';
@@ -31,30 +31,17 @@ export type TcDirection = 'ingress' | 'egress';
 /** Byte offsets of struct __sk_buff fields, and its size (see skbLayout). */
 export type SkbLayout = NativeSkbLayout;
 
-export interface LoadedObject {
-  /** program fd by program (function) name, e.g. { from_pod: 12 } */
-  programs: Record<string, number>;
-  /** map fd by map name; includes libbpf's internal .rodata/.bss/.data maps */
-  maps: Record<string, number>;
-  /**
-   * Closes the bpf_object and with it every fd above (idempotent). Programs still
-   * attached to an interface and maps pinned in bpffs live on. Not done on garbage
-   * collection: an object never closed keeps its fds for the life of the process.
-   */
-  close(): void;
-}
+/**
+ * fds by program (function) name, e.g. { from_pod: 12 }, and by map name (libbpf's
+ * internal .rodata/.bss/.data maps included). close() closes the bpf_object and with
+ * it every fd here (idempotent); programs still attached and maps pinned in bpffs
+ * live on. Not done on garbage collection: an object never closed keeps its fds for
+ * the life of the process.
+ */
+export type LoadedObject = NativeBpfObject;
 
-export interface MapInfo {
-  id: number;
-  name: string;
-  /** BPF_MAP_TYPE_* */
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  /** BPF_F_* map_flags */
-  flags: number;
-}
+/** A map's shape: type is BPF_MAP_TYPE_*, flags its BPF_F_* map_flags. */
+export type MapInfo = NativeMapInfo;
 
 export interface ProgInfo {
   id: number;

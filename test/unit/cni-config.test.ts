@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, parseVersionRequest, runtimeConfigValue } from '../../src/cni/config.js';
 import type { CniCommand } from '../../src/cni/env.js';
 import { CniCode, StraitError } from '../../src/cni/errors.js';
-
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../helpers/thrown.js';
 
 const BASE = { cniVersion: '1.1.0', name: 'strait', type: 'strait', ipam: { type: 'strait', ranges: [[{ subnet: '10.1.0.0/24' }]] } };
 const conf = (extra: Record<string, unknown> = {}, command: CniCommand = 'ADD', env: NodeJS.ProcessEnv = {}) =>

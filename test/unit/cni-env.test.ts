@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCniArgs, parseEnv, ifnameProblem } from '../../src/cni/env.js';
 import { CniCode, StraitError } from '../../src/cni/errors.js';
+import { thrown } from '../helpers/thrown.js';
 
 const ADD = {
   CNI_COMMAND: 'ADD',
@@ -11,16 +12,6 @@ const ADD = {
 };
 
 /** The StraitError thrown by fn (fails the test if nothing or something else is thrown). */
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('parseEnv: command', () => {
   it('reports a missing CNI_COMMAND with code 4', () => {
     const e = thrown(() => parseEnv({}));

@@ -9,16 +9,7 @@ import {
   SUPPORTED_VERSIONS,
   versionReply,
 } from '../../src/cni/version.js';
-
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../helpers/thrown.js';
 
 /** Everything 1.1.0 can say, dual-stack. */
 const FULL: Result = {

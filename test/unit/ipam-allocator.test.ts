@@ -3,16 +3,7 @@ import { StraitError } from '../../src/cni/errors.js';
 import { formatIp, parseIp } from '../../src/ipam/addr.js';
 import { allocate, type AllocatorInput, findFree, reservedByFamily } from '../../src/ipam/allocator.js';
 import { parseRangeSets } from '../../src/ipam/ranges.js';
-
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../helpers/thrown.js';
 
 const V4 = { subnet: '198.18.0.0/24', rangeStart: '198.18.0.10', rangeEnd: '198.18.0.50', gateway: '198.18.0.1' };
 const V6 = { subnet: 'fd5a::/64' };

@@ -8,16 +8,7 @@ import { Ipam } from '../../src/ipam/ipam.js';
 import { MemoryStore } from '../../src/ipam/memory-store.js';
 import { parseRangeSets } from '../../src/ipam/ranges.js';
 import type { Lease, LeaseStore } from '../../src/ipam/store.js';
-
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../helpers/thrown.js';
 
 const DUAL = parseRangeSets({
   ranges: [

@@ -3,18 +3,9 @@ import { StraitError } from '../../src/cni/errors.js';
 import { formatIp } from '../../src/ipam/addr.js';
 import { parseIpamConfig } from '../../src/ipam/config.js';
 import { type IpRange, parseRangeSets, reservedAddresses } from '../../src/ipam/ranges.js';
+import { thrown } from '../helpers/thrown.js';
 
 /** The error fn throws; fails the test if it does not throw a StraitError. */
-function thrown(fn: () => unknown): StraitError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StraitError);
-    return e as StraitError;
-  }
-  throw new Error('expected an error');
-}
-
 const configError = (ipam: unknown): string => {
   const e = thrown(() => parseRangeSets(ipam));
   expect(e.code).toBe('E_CONFIG');
