@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cniCall, median, printTable, rand, requireRoot, sh } from './lib.mjs';
+import { cniCall, holdCpusAwake, median, printTable, rand, requireRoot, sh } from './lib.mjs';
 
 requireRoot('bench/datapath');
+const releaseCpus = holdCpusAwake();
 const rounds = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 3);
 const STRAIT = fileURLToPath(new URL('../bin/strait', import.meta.url));
@@ -168,6 +169,7 @@ try {
       `median of single runs, timer included), ${cost.toStack.toFixed(0)} ns to the host stack (repeat 200000)`,
   );
 } finally {
+  releaseCpus();
   for (const c of children) c.kill();
   for (const n of namespaces) sh('ip', ['netns', 'del', n], { allowFail: true });
   sh('ip', ['link', 'del', bridgeName], { allowFail: true });

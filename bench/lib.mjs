@@ -2,6 +2,7 @@
 // does, percentiles and the ratio table.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 export const rand = (n = 3) => randomBytes(n).toString('hex');
 
@@ -69,3 +70,21 @@ export function printTable(title, columns, subject, baselines, rows) {
 }
 
 const fmt = (v) => (v === undefined || Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/**
+ * Keeps the CPUs out of deep idle states while measuring (a PM QoS request of 0 µs,
+ * held as long as the file stays open), as network benchmarks do: otherwise an idle
+ * core's wake-up (~100 µs on this kind of VM) dominates request/response latency and
+ * hides what the datapaths themselves cost. Every setup is measured under it alike.
+ */
+export function holdCpusAwake() {
+  try {
+    const fd = openSync('/dev/cpu_dma_latency', 'w');
+    const zero = Buffer.alloc(4);
+    writeSync(fd, zero);
+    return () => closeSync(fd);
+  } catch (err) {
+    console.error(`note: cannot hold /dev/cpu_dma_latency (${err.code}); latency includes CPU wake-ups`);
+    return () => {};
+  }
+}

@@ -13,9 +13,10 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cniCall, median, percentile, printTable, rand, requireRoot, sh } from './lib.mjs';
+import { cniCall, holdCpusAwake, median, percentile, printTable, rand, requireRoot, sh } from './lib.mjs';
 
 requireRoot('bench/policy-scale');
+const releaseCpus = holdCpusAwake();
 const rounds = Number(process.argv[2] ?? 2);
 const seconds = Number(process.argv[3] ?? 2);
 const LEVELS = [0, 100, 1000, 10000];
@@ -264,6 +265,7 @@ try {
   }
   console.log(`\ncompile, 1,000 pods x 1,000 policies (100 local endpoints, ${entries} entries): median ${median(times).toFixed(0)} ms of 3`);
 } finally {
+  releaseCpus();
   for (const c of children) if (c.exitCode === null) c.kill();
   if (iptServerIp !== '') iptablesCleanup();
   for (const n of namespaces) sh('ip', ['netns', 'del', n], { allowFail: true });
