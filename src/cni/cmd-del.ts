@@ -2,14 +2,12 @@
 // second DEL has none), the veth, the lease, the pinned maps — because runtimes
 // repeat it. Deleting the host end of the pair removes the pod end and every route
 // through it, so DEL never needs to enter the pod's namespace.
-import * as bpf from '../datapath/bpf.js';
-import { deleteEndpointsWhere } from '../datapath/endpoints.js';
-import { openPinnedMap } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
 import { endpointId, listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
+import { forgetEndpoints } from './fastpath.js';
 import { hostVethName, unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
@@ -28,20 +26,12 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
       (r) => r.network === owner.network && r.containerId === owner.containerId && r.ifname === owner.ifname,
     );
     if (record !== undefined) ifindexes.add(record.ifindex);
-    let removedEntries = 0;
-    const endpoints = ifindexes.size > 0 ? openPinnedMap(bpfDir, 'endpoints') : null;
-    if (endpoints !== null) {
-      try {
-        removedEntries = deleteEndpointsWhere(endpoints, (e) => ifindexes.has(e.ifindex));
-      } finally {
-        bpf.closeFd(endpoints);
-      }
-    }
+    const forgotten = ifindexes.size > 0 ? forgetEndpoints(bpfDir, (e) => ifindexes.has(e.ifindex)) : null;
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
     const agent = ctx.conf.paths.agentSocket;
     if (agent !== null) await tellAgentGone(agent, endpointId(owner));
-    ctx.log.info({ owner, removedVeth, removedEntries }, 'endpoint deleted');
+    ctx.log.info({ owner, removedVeth, forgotten }, 'endpoint deleted');
   } finally {
     host.close();
   }

@@ -2,11 +2,9 @@
 // leases, endpoint records, map entries of vanished veths, and veths found by the
 // owner alias strait stamps on them (which also catches the veth of an ADD killed
 // before it wrote anything else).
-import * as bpf from '../datapath/bpf.js';
-import { deleteEndpointsWhere } from '../datapath/endpoints.js';
-import { openPinnedMap } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
+import { forgetEndpoints } from './fastpath.js';
 import type { CommandContext } from './context.js';
 import { ipamDriver } from './ipam-driver.js';
 import { hostVethName, parseOwnerAlias } from './wiring.js';
@@ -34,16 +32,8 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
       if (r.network === ctx.conf.name && !isValid(r.containerId, r.ifname)) removeEndpointRecord(stateDir, r);
     }
     const live = new Set(host.listLinks().map((l) => l.ifindex));
-    let removedEntries = 0;
-    const endpoints = openPinnedMap(bpfDir, 'endpoints');
-    if (endpoints !== null) {
-      try {
-        removedEntries = deleteEndpointsWhere(endpoints, (e) => !live.has(e.ifindex));
-      } finally {
-        bpf.closeFd(endpoints);
-      }
-    }
-    ctx.log.info({ released: released.length, vethsRemoved: [...stale], removedEntries }, 'gc done');
+    const forgotten = forgetEndpoints(bpfDir, (e) => !live.has(e.ifindex));
+    ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten }, 'gc done');
   } finally {
     host.close();
   }

@@ -3,8 +3,9 @@
 // pod's packets are dropped (not in the map: not its address) until its entries
 // exist.
 import * as bpf from '../datapath/bpf.js';
-import { deleteEndpoint, deleteEndpointsWhere, writeEndpoint } from '../datapath/endpoints.js';
-import { openDatapath, type Datapath } from '../datapath/loader.js';
+import { deleteEndpoint, listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
+import { openDatapath, openPinnedMap, type Datapath } from '../datapath/loader.js';
+import { decodeCtKey } from '../datapath/maps/ct.js';
 import { EP_F_READY } from '../datapath/maps/endpoints.js';
 import type { Rollback } from '../util/rollback.js';
 import type { NetConf } from './config.js';
@@ -47,7 +48,34 @@ export function attachEndpoint(
   }
 }
 
-/** Entries of one host veth (DEL), or of every veth that no longer exists (GC). */
-export function removeEndpoints(dp: Datapath, pred: (ifindex: number) => boolean): number {
-  return deleteEndpointsWhere(dp.maps.endpoints, (e) => pred(e.ifindex));
+/**
+ * DEL and GC: removes the endpoint-map entries that match, and every conntrack entry
+ * of their addresses — an address handed to a new pod must not inherit its
+ * predecessor's connections (they would pass as established, past its policy).
+ * Nothing pinned yet means nothing to remove.
+ */
+export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => boolean): { entries: number; connections: number } {
+  const endpoints = openPinnedMap(bpfDir, 'endpoints');
+  if (endpoints === null) return { entries: 0, connections: 0 };
+  const gone = new Set<string>();
+  try {
+    for (const e of listEndpoints(endpoints)) {
+      if (pred(e) && deleteEndpoint(endpoints, e.family, e.ip)) gone.add(e.ip);
+    }
+  } finally {
+    bpf.closeFd(endpoints);
+  }
+  const ct = gone.size > 0 ? openPinnedMap(bpfDir, 'ct') : null;
+  let connections = 0;
+  if (ct !== null) {
+    try {
+      for (const { key } of bpf.mapDump(ct)) {
+        const k = decodeCtKey(key);
+        if ((gone.has(k.saddr) || gone.has(k.daddr)) && bpf.mapDelete(ct, key)) connections++;
+      }
+    } finally {
+      bpf.closeFd(ct);
+    }
+  }
+  return { entries: gone.size, connections };
 }

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import * as bpf from '../../src/datapath/bpf.js';
+import { decodeCtKey } from '../../src/datapath/maps/ct.js';
 import { runCni, straitConfig } from '../helpers/cni.js';
 import { bpffsDir, cleanupAll, createNetns, isRoot, rand, sh, tempDir, warnIfNotRoot, type Netns } from '../helpers/sys.js';
 
@@ -142,7 +145,19 @@ describe.skipIf(!isRoot)('eBPF fast path', () => {
     a.ns.exec('ping', ['-c', '1', '-W', '2', c.v4]);
   });
 
-  it('CHECK verifies the programs and map entries; DEL removes the entries', async () => {
+  const ctTuples = () => {
+    const fd = bpf.getPinned(join(bpfDir, 'strait_ct_v1'));
+    if (fd === null) throw new Error('no conntrack map pinned');
+    try {
+      return bpf.mapDump(fd).map((e) => decodeCtKey(e.key));
+    } finally {
+      bpf.closeFd(fd);
+    }
+  };
+
+  it('CHECK verifies the programs and map entries; DEL removes the entries and their connections', async () => {
+    const before = ctTuples();
+    expect(before.some((t) => pods.some((p) => t.saddr === p.v4 || t.daddr === p.v4))).toBe(true);
     const c = pods[2]!;
     const add = { ips: [{ address: `${c.v4}/32`, interface: 1 }, { address: `${c.v6}/128`, interface: 1 }], interfaces: [{ name: c.hostVeth }, { name: 'eth0', mac: c.mac, sandbox: c.ns.path }] };
     const check = () => runCni({ command: 'CHECK', config: { ...config, prevResult: { cniVersion: '1.1.0', ...add } }, containerId: c.id, netns: c.ns.path });
@@ -161,5 +176,8 @@ describe.skipIf(!isRoot)('eBPF fast path', () => {
       expect(eps.map((e) => e.ip)).not.toContain(p.v4);
       expect(eps.map((e) => e.ip)).not.toContain(p.v6);
     }
+    // Their connections went too: an address handed to a new pod starts clean.
+    const gone = new Set(pods.flatMap((p) => [p.v4, p.v6]));
+    expect(ctTuples().filter((t) => gone.has(t.saddr) || gone.has(t.daddr))).toEqual([]);
   });
 });
