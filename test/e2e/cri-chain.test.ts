@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { bpffsDir, cleanupAll, tempDir } from '../helpers/sys.js';
+import { bpffsDir, cleanupAll, portmapChainsGuard, tempDir } from '../helpers/sys.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import { CriClient, type PodSandboxConfig } from './cri-client.js';
 import {
@@ -59,7 +59,10 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
   let cri: CriClient | null = null;
   const sandboxes = new Set<string>();
 
+  let restorePortmapChains = (): void => {};
+
   beforeAll(async () => {
+    restorePortmapChains = portmapChainsGuard();
     removeCachedResults(NETWORK);
     dir = tempDir('e2e-chain');
     stateDir = join(dir, 'state');
@@ -91,6 +94,7 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     keepLogs('chain', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
+    restorePortmapChains();
   });
 
   const podConfig = (name: string, extra: Partial<PodSandboxConfig>): PodSandboxConfig => {

@@ -98,3 +98,25 @@ export function unmountAll(): void {
   }
   mounts.clear();
 }
+
+/**
+ * The reference portmap plugin leaves its shared top-level chains behind on DEL (they
+ * serve every pod). A test that runs it calls this first; the returned function
+ * removes those chains and their jumps afterwards, if they were not there before.
+ */
+export function portmapChainsGuard(): () => void {
+  const existed = spawnSync('iptables', ['-t', 'nat', '-S', 'CNI-HOSTPORT-DNAT'], { stdio: 'ignore' }).status === 0;
+  return () => {
+    if (existed) return;
+    const jumps: string[][] = [
+      ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT'],
+      ['OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT'],
+      ['POSTROUTING', '-m', 'comment', '--comment', 'CNI portfwd requiring masquerade', '-j', 'CNI-HOSTPORT-MASQ'],
+    ];
+    for (const j of jumps) sh('iptables', ['-t', 'nat', '-D', ...j], { allowFail: true });
+    for (const chain of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']) {
+      sh('iptables', ['-t', 'nat', '-F', chain], { allowFail: true });
+      sh('iptables', ['-t', 'nat', '-X', chain], { allowFail: true });
+    }
+  };
+}

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { runCni, straitConfig, REF_PLUGIN_DIR } from '../helpers/cni.js';
-import { cleanupAll, createNetns, hostLinkExists, isRoot, rand, tempDir, warnIfNotRoot, type Netns } from '../helpers/sys.js';
+import { cleanupAll, portmapChainsGuard, createNetns, hostLinkExists, isRoot, rand, tempDir, warnIfNotRoot, type Netns } from '../helpers/sys.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,7 +31,11 @@ function fetchTcp(host: string, port: number): Promise<string> {
 }
 
 describe.skipIf(!isRoot)('chaining', () => {
-  afterAll(() => cleanupAll());
+  const restorePortmapChains = isRoot ? portmapChainsGuard() : () => {};
+  afterAll(() => {
+    cleanupAll();
+    restorePortmapChains();
+  });
 
   it('portmap chained after strait forwards a host port to the pod, and DEL removes its rules', async () => {
     const stateDir = tempDir('pm');
