@@ -10,8 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { bpffsDir, cleanupAll, portmapChainsGuard, tempDir } from '../helpers/sys.js';
-import { startContainerd, type Containerd } from './containerd.js';
-import { CriClient, type PodSandboxConfig } from './cri-client.js';
+import type { CriClient, PodSandboxConfig } from './cri-client.js';
+import { startCriNode, type CriNode } from './cri-node.js';
 import {
   BANDWIDTH,
   cachedResults,
@@ -28,7 +28,7 @@ import {
   straitPlugin,
   writeConflist,
 } from './cni-setup.js';
-import { buildTestImages, IMAGE, SANDBOX_IMAGE } from './image.js';
+import { buildTestImages, IMAGE } from './image.js';
 import { e2eSkipReason, waitFor } from './wait.js';
 
 const NETWORK = 'strait-e2e-chain';
@@ -55,9 +55,9 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
   let stateDir = '';
   let bpfDir = '';
   let logFile = '';
-  let ctd: Containerd | null = null;
+  let node: CriNode | null = null;
   let cri: CriClient | null = null;
-  const sandboxes = new Set<string>();
+  let sandboxes = new Set<string>();
 
   let restorePortmapChains = (): void => {};
 
@@ -76,21 +76,13 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
       '10-strait.conflist',
       conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 }), PORTMAP, BANDWIDTH]),
     );
-    ctd = await startContainerd(join(dir, 'containerd'), { sandboxImage: SANDBOX_IMAGE, cniBinDir: binDir, cniConfDir: confDir });
-    ctd.ctr('k8s.io', ['images', 'import', images.archive]);
-    cri = new CriClient(ctd.socket);
-    const c = cri;
-    await waitFor('the CRI plugin to load our conflist (NetworkReady)', async () => (await c.conditions()).NetworkReady?.status === true);
-    await waitFor('the CRI plugin to see the imported images', async () => (await c.imagePresent(IMAGE)) && (await c.imagePresent(SANDBOX_IMAGE)));
+    node = await startCriNode(dir, { cniBinDir: binDir, cniConfDir: confDir, imageArchive: images.archive });
+    cri = node.cri;
+    sandboxes = node.sandboxes;
   });
 
   afterAll(async () => {
-    for (const id of sandboxes) {
-      await cri?.stopPodSandbox(id).catch(() => {});
-      await cri?.removePodSandbox(id).catch(() => {});
-    }
-    cri?.close();
-    await ctd?.stop();
+    await node?.stop();
     keepLogs('chain', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
     removeCachedResults(NETWORK);
     cleanupAll();

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bpffsDir, cleanupAll, hostLinkExists, tempDir } from '../helpers/sys.js';
-import { startContainerd, type Containerd } from './containerd.js';
-import { CriClient, type PodSandboxConfig } from './cri-client.js';
+import type { CriClient, PodSandboxConfig } from './cri-client.js';
+import { startCriNode, type CriNode } from './cri-node.js';
 import {
   cachedResults,
   removeCachedResults,
@@ -23,8 +23,8 @@ import {
   straitPlugin,
   writeConflist,
 } from './cni-setup.js';
-import { buildTestImages, IMAGE, SANDBOX_IMAGE } from './image.js';
-import { e2eSkipReason, waitFor } from './wait.js';
+import { buildTestImages, IMAGE } from './image.js';
+import { e2eSkipReason } from './wait.js';
 
 const NETWORK = 'strait-e2e-cri';
 const V4 = '198.18.70.0/24';
@@ -37,9 +37,9 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
   let stateDir = '';
   let bpfDir = '';
   let logFile = '';
-  let ctd: Containerd | null = null;
+  let node: CriNode | null = null;
   let cri: CriClient | null = null;
-  const sandboxes = new Set<string>();
+  let sandboxes = new Set<string>();
 
   beforeAll(async () => {
     removeCachedResults(NETWORK);
@@ -51,22 +51,13 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
     const binDir = cniBinDir(join(dir, 'cni-bin'));
     const confDir = join(dir, 'cni-conf');
     writeConflist(confDir, '10-strait.conflist', conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 })]));
-    ctd = await startContainerd(join(dir, 'containerd'), { sandboxImage: SANDBOX_IMAGE, cniBinDir: binDir, cniConfDir: confDir });
-    ctd.ctr('k8s.io', ['images', 'import', images.archive]);
-    cri = new CriClient(ctd.socket);
-    const c = cri;
-    await waitFor('the CRI plugin to load our conflist (NetworkReady)', async () => (await c.conditions()).NetworkReady?.status === true);
-    await waitFor('the CRI plugin to see the imported images', async () => (await c.imagePresent(IMAGE)) && (await c.imagePresent(SANDBOX_IMAGE)));
+    node = await startCriNode(dir, { cniBinDir: binDir, cniConfDir: confDir, imageArchive: images.archive });
+    cri = node.cri;
+    sandboxes = node.sandboxes;
   });
 
   afterAll(async () => {
-    // Whatever a failed test left: the runtime DELs it (that is the cleanup path too).
-    for (const id of sandboxes) {
-      await cri?.stopPodSandbox(id).catch(() => {});
-      await cri?.removePodSandbox(id).catch(() => {});
-    }
-    cri?.close();
-    await ctd?.stop();
+    await node?.stop();
     keepLogs('cri', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
