@@ -6,7 +6,7 @@
 // Entries are read and written with the ct codecs of the maps.h mirror.
 import { readFileSync } from 'node:fs';
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import {
   CT_F_REPLY_SEEN,
@@ -20,7 +20,7 @@ import {
   type CtKey,
   type PolicyKey,
 } from '../../src/datapath/maps/index.js';
-import { openTestDatapath, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type TestDatapath } from '../helpers/bpf-datapath.js';
+import { TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
 import {
   ETH_P_IP,
   ETH_P_IPV6,
@@ -61,7 +61,7 @@ import {
   type L4,
   type Pod,
 } from '../helpers/policy-world.js';
-import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/conntrack.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
 
@@ -71,31 +71,9 @@ const now = (): bigint => process.hrtime.bigint();
 const uptimeNs = (): bigint => BigInt(Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]))) * SEC;
 
 describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
-  let dp: TestDatapath;
-
-  const send = (from: Pod, frame: Uint8Array) => world.send(dp, from, frame);
-  const deliver = (to: Pod, frame: Uint8Array) => world.deliver(dp, to, frame);
-  const setFlags = (p: Pod, flags: number): void => world.setFlags(dp, p, flags);
-  const allow = (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId = 7): void =>
-    world.allow(dp, p, k, ruleId);
+  const bpfWorld = world.useWorld();
+  const { send, deliver, setFlags, allow } = bpfWorld;
   const BOTH = EP_F_INGRESS_ISOLATED | EP_F_EGRESS_ISOLATED;
-
-  beforeAll(() => {
-    dp = openTestDatapath();
-    world.setupWorld(dp);
-  });
-
-  beforeEach(() => {
-    dp.clear(MapName.ct);
-    dp.clear(MapName.policy);
-    setFlags(A, 0);
-    setFlags(B, 0);
-  });
-
-  afterAll(() => {
-    dp?.close();
-    cleanupAll();
-  });
 
   describe.each([4, 6] as const)('IPv%i', (family) => {
     const a = ip(A, family);
@@ -118,16 +96,16 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         const first = fromPodFrame(A, family, b, mk(8080, 40000, false));
         expect(send(A, first).moved).toEqual({ STAT_POLICY_ALLOWED: one(first), STAT_REDIRECT_PEER: one(first) });
         const key: CtKey = { family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol };
-        expect(dp.ct(key)).toMatchObject({ flags: 0, ruleId: 2 });
+        expect(bpfWorld.dp.ct(key)).toMatchObject({ flags: 0, ruleId: 2 });
 
-        dp.clear(MapName.policy);
+        bpfWorld.dp.clear(MapName.policy);
         const reply = fromPodFrame(B, family, a, mk(40000, 8080, true));
         const r = send(B, reply);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_REDIRECT_PEER: one(reply) });
-        expect(dp.ct(key)?.flags).toBe(CT_F_REPLY_SEEN);
+        expect(bpfWorld.dp.ct(key)?.flags).toBe(CT_F_REPLY_SEEN);
         // The reply opened nothing of its own.
-        expect(dp.ct({ ...key, saddr: b, daddr: a, sport: 8080, dport: 40000 })).toBeNull();
+        expect(bpfWorld.dp.ct({ ...key, saddr: b, daddr: a, sport: 8080, dport: 40000 })).toBeNull();
 
         const next = fromPodFrame(A, family, b, mk(8080, 40000, false));
         expect(send(A, next).moved).toEqual({ STAT_CT_HIT: one(next), STAT_REDIRECT_PEER: one(next) });
@@ -142,7 +120,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const request = toPodFrame(B, family, a, TCP(8080, 41000, TCP_SYN));
       expect(deliver(B, request).retval).toBe(TC_ACT_OK);
       const key: CtKey = { family, saddr: a, daddr: b, sport: 41000, dport: 8080, protocol: IPPROTO_TCP };
-      expect(dp.ct(key)?.flags).toBe(CT_F_VIA_STACK);
+      expect(bpfWorld.dp.ct(key)?.flags).toBe(CT_F_VIA_STACK);
 
       // B's reply is addressed to A, a local pod, but must meet the host's conntrack
       // (to become ClusterIP -> A again): TC_ACT_OK, no redirect.
@@ -248,8 +226,8 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       it('an unrelated error that policy lets in opens no conntrack entry', () => {
         const err = toPodFrame(A, family, w, portUnreachable(l3(family, a, w, UDP(54))));
         expect(deliver(A, err).moved).toEqual({ STAT_TO_POD: one(err) });
-        expect(dp.ct({ family, saddr: w, daddr: a, sport: 0, dport: 0, protocol: icmpProto })).toBeNull();
-        expect(dp.count(MapName.ct)).toBe(0);
+        expect(bpfWorld.dp.ct({ family, saddr: w, daddr: a, sport: 0, dport: 0, protocol: icmpProto })).toBeNull();
+        expect(bpfWorld.dp.count(MapName.ct)).toBe(0);
       });
 
       it('from a router, about a ping of the pod: passes', () => {
@@ -280,7 +258,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         setFlags(B, EP_F_INGRESS_ISOLATED);
         allow(B, { identity: IDENTITY_ANY, protocol: IPPROTO_UDP, port: 5353 });
         expect(deliver(B, toPodFrame(B, family, w, UDP(5353, 41000))).retval).toBe(TC_ACT_OK);
-        dp.clear(MapName.policy);
+        bpfWorld.dp.clear(MapName.policy);
         const err = toPodFrame(B, family, router, portUnreachable(l3(family, b, w, UDP(41000, 5353))));
         expect(deliver(B, err).moved).toEqual({ STAT_CT_HIT: one(err), STAT_TO_POD: one(err) });
       });
@@ -293,11 +271,11 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
 
       it('UDP: idle 119 s is live and refreshed, idle 121 s is a miss', () => {
         const t0 = now();
-        dp.setCt(key, { lastSeenNs: t0 - 119n * SEC, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: t0 - 119n * SEC, flags: 0, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
-        expect(dp.ct(key)?.lastSeenNs).toBeGreaterThanOrEqual(t0);
+        expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBeGreaterThanOrEqual(t0);
 
-        dp.setCt(key, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
         const frame = reply();
         expect(deliver(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
       });
@@ -305,24 +283,24 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       it('TCP lives 6 h idle', () => {
         const tcpKey: CtKey = { ...key, dport: 443, protocol: IPPROTO_TCP };
         const synAck = (): Uint8Array => toPodFrame(A, family, w, TCP(40000, 443, TCP_SYN | TCP_ACK));
-        dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
         expect(deliver(A, synAck()).moved).toHaveProperty('STAT_CT_HIT');
         if (uptimeNs() > CT_LIFETIME_TCP_NS + 10n * SEC) {
-          dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: 0, ruleId: 0 });
+          bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: 0, ruleId: 0 });
           expect(deliver(A, synAck()).moved).toHaveProperty('DROP_POLICY_INGRESS');
         }
       });
 
       it('last_seen is rewritten at most once a second, and one ahead of the clock is live', () => {
         const recent = now() - SEC / 2n;
-        dp.setCt(key, { lastSeenNs: recent, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: recent, flags: 0, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
-        expect(dp.ct(key)?.lastSeenNs).toBe(recent);
+        expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBe(recent);
 
         const ahead = now() + 5n * SEC;
-        dp.setCt(key, { lastSeenNs: ahead, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: ahead, flags: 0, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
-        expect(dp.ct(key)?.lastSeenNs).toBe(ahead);
+        expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBe(ahead);
       });
     });
 
@@ -351,7 +329,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
 
       allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: IPPROTO_UDP, port: 0, portPrefixLen: 0 });
       expect(send(A, later).moved).toEqual({ STAT_POLICY_ALLOWED: one(later), STAT_TO_STACK: one(later) });
-      expect(dp.ct({ family: 4, saddr: A.v4, daddr: w4, sport: 0, dport: 0, protocol: IPPROTO_UDP })).not.toBeNull();
+      expect(bpfWorld.dp.ct({ family: 4, saddr: A.v4, daddr: w4, sport: 0, dport: 0, protocol: IPPROTO_UDP })).not.toBeNull();
     });
 
     it('IPv6 extension headers are not walked: the first next header is the protocol, ports 0', () => {
@@ -367,7 +345,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
 
       allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: 0, port: 0, portPrefixLen: 0 });
       expect(send(A, frame).moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
-      expect(dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: HOP_BY_HOP })).not.toBeNull();
+      expect(bpfWorld.dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: HOP_BY_HOP })).not.toBeNull();
 
       const frag = ethFrame(
         { src: A.podMac, dst: A.hostMac },
@@ -375,7 +353,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         ipv6({ src: A.v6, dst: WORLD.v6, next: FRAGMENT }, new Uint8Array([IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 1, ...TCP(443).payload])),
       );
       expect(send(A, frag).retval).toBe(TC_ACT_OK);
-      expect(dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: FRAGMENT })).not.toBeNull();
+      expect(bpfWorld.dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: FRAGMENT })).not.toBeNull();
     });
   });
 });

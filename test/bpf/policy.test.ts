@@ -4,7 +4,7 @@
 // which counters moved and the conntrack entry it opened (CHECK). Conntrack and
 // policy entries are emptied before every test, so each packet here is the first
 // of its connection; test/bpf/conntrack.test.ts covers what comes after.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import {
   EP_F_EGRESS_ISOLATED,
@@ -15,7 +15,7 @@ import {
   MapName,
   type PolicyKey,
 } from '../../src/datapath/maps/index.js';
-import { openTestDatapath, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type TestDatapath } from '../helpers/bpf-datapath.js';
+import { TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
 import { ETH_P_IPV6, ethFrame, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
 import {
@@ -37,35 +37,13 @@ import {
   WORLD_BLOCK,
   type Pod,
 } from '../helpers/policy-world.js';
-import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/policy.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
 
 describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
-  let dp: TestDatapath;
-
-  const send = (from: Pod, frame: Uint8Array) => world.send(dp, from, frame);
-  const deliver = (to: Pod, frame: Uint8Array) => world.deliver(dp, to, frame);
-  const setFlags = (p: Pod, flags: number): void => world.setFlags(dp, p, flags);
-  const allow = (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId = 7): void =>
-    world.allow(dp, p, k, ruleId);
-
-  beforeAll(() => {
-    dp = openTestDatapath();
-    world.setupWorld(dp);
-  });
-
-  beforeEach(() => {
-    dp.clear(MapName.ct);
-    dp.clear(MapName.policy);
-    setFlags(A, 0);
-    setFlags(B, 0);
-  });
-
-  afterAll(() => {
-    dp?.close();
-    cleanupAll();
-  });
+  const bpfWorld = world.useWorld();
+  const { send, deliver, setFlags, allow } = bpfWorld;
 
   describe.each([4, 6] as const)('IPv%i', (family) => {
     const a = ip(A, family);
@@ -81,7 +59,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_SHOT);
         expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
-        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toBeNull();
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toBeNull();
       });
 
       it("allows it with an exact-port entry for the source's pod identity, and records the rule in conntrack", () => {
@@ -90,7 +68,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
-        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
       });
 
       it('allows it with an IDENTITY_ANY entry', () => {
@@ -147,7 +125,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, ok);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(ok), STAT_REDIRECT_PEER: one(ok) });
-        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
         const no = fromPodFrame(A, family, b, mk(5001));
         expect(send(A, no).moved).toEqual({ DROP_POLICY_INGRESS: one(no) });
         const tcpSamePort = fromPodFrame(A, family, b, TCP(5000));
@@ -173,7 +151,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_OK);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
-        expect(dp.ct({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
       });
 
       it('allows an ipBlock by its CIDR identity and nothing outside it', () => {
@@ -207,7 +185,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         allow(A, { identity: B.identity, egress: true }, 1);
         const frame = fromPodFrame(A, family, b, TCP(8080));
         expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
-        dp.clear(MapName.policy);
+        bpfWorld.dp.clear(MapName.policy);
         allow(B, { identity: A.identity }, 2);
         expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
         allow(A, { identity: B.identity, egress: true }, 1);
@@ -215,7 +193,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
         // The receiver's rule is the one on record.
-        expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
       });
     });
 
@@ -283,7 +261,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
       const r = send(A, frame);
       expect(r.retval).toBe(TC_ACT_REDIRECT);
       expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
-      expect(dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
+      expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
     });
   });
 

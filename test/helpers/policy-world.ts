@@ -7,9 +7,12 @@ import {
   IDENTITY_CIDR_FLAG,
   IDENTITY_HOST,
   IDENTITY_WORLD,
+  MapName,
   type PolicyKey,
 } from '../../src/datapath/maps/index.js';
-import { createHostVeth, runCounted, type HostVeth, type RunResult, type TestDatapath } from './bpf-datapath.js';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { createHostVeth, openTestDatapath, runCounted, type HostVeth, type RunResult, type TestDatapath } from './bpf-datapath.js';
+import { cleanupAll } from './sys.js';
 import {
   ETH_P_IP,
   ETH_P_IPV6,
@@ -123,3 +126,47 @@ export function toPodFrame(to: Pod, family: 4 | 6, src: string, l4: L4): Uint8Ar
 export const send = (dp: TestDatapath, from: Pod, frame: Uint8Array): RunResult => runCounted(dp, dp.fromPod, ifindexOf(from), frame);
 export const deliver = (dp: TestDatapath, to: Pod, frame: Uint8Array): RunResult => runCounted(dp, dp.toPod, ifindexOf(to), frame);
 export const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
+
+export interface World {
+  /** the datapath of the running file (valid inside tests) */
+  readonly dp: TestDatapath;
+  send(from: Pod, frame: Uint8Array): RunResult;
+  deliver(to: Pod, frame: Uint8Array): RunResult;
+  setFlags(p: Pod, flags: number): void;
+  allow(p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId?: number): void;
+}
+
+/**
+ * The world for one test file: set up once, conntrack and policy emptied and both
+ * pods made non-isolated before every test, everything removed after the file.
+ */
+export function useWorld(): World {
+  let dp: TestDatapath | null = null;
+  const need = (): TestDatapath => {
+    if (dp === null) throw new Error('the test datapath is not open (outside a test?)');
+    return dp;
+  };
+  beforeAll(() => {
+    dp = openTestDatapath();
+    setupWorld(dp);
+  });
+  beforeEach(() => {
+    need().clear(MapName.ct);
+    need().clear(MapName.policy);
+    setFlags(need(), A, 0);
+    setFlags(need(), B, 0);
+  });
+  afterAll(() => {
+    dp?.close();
+    cleanupAll();
+  });
+  return {
+    get dp() {
+      return need();
+    },
+    send: (from, frame) => send(need(), from, frame),
+    deliver: (to, frame) => deliver(need(), to, frame),
+    setFlags: (p, flags) => setFlags(need(), p, flags),
+    allow: (p, k, ruleId = 7) => allow(need(), p, k, ruleId),
+  };
+}
