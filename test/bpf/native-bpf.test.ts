@@ -43,6 +43,7 @@ import {
   xdpQuery,
 } from '../../src/datapath/bpf.js';
 import { cleanupAll, isRoot, rand, sh, tempDir, trackLink, warnIfNotRoot } from '../helpers/sys.js';
+import { codeOf } from '../helpers/thrown.js';
 
 warnIfNotRoot('test/bpf/native-bpf.test.ts (libbpf through the addon: load, pin, maps, test runs, tc and XDP)');
 
@@ -55,15 +56,6 @@ const u32 = (n: number): Uint8Array => {
 };
 const readU32 = (b: Uint8Array | null | undefined, off = 0): number | undefined =>
   b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32LE(off) : undefined;
-
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'no error';
-};
 
 const ifindexOf = (name: string): number => Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
 

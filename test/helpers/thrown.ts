@@ -1,4 +1,4 @@
-// The StraitError a call throws, for tests that assert on its code and message.
+// What a call throws, for tests that assert on its code and message.
 import { expect } from 'vitest';
 import { StraitError } from '../../src/cni/errors.js';
 
@@ -10,4 +10,14 @@ export function thrown(fn: () => unknown): StraitError {
     return e as StraitError;
   }
   throw new Error('expected a throw');
+}
+
+/** The `.code` of whatever a call throws (errno names, ERR_INVALID_ARG, ...), or 'no error'. */
+export function codeOf(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: unknown }).code;
+  }
+  return 'no error';
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { flock, Netlink } from '../../src/datapath/netlink.js';
+import { codeOf } from '../helpers/thrown.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) {
@@ -43,15 +44,6 @@ function pings(args: string[]): boolean {
   }
   return false;
 }
-
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'no error';
-};
 
 describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
   let host: Netlink;

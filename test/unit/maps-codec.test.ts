@@ -24,17 +24,9 @@ import {
   StatId,
   sumPerCpu,
 } from '../../src/datapath/maps/index.js';
+import { codeOf } from '../helpers/thrown.js';
 
 const LE = endianness() === 'LE';
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'no error';
-};
-
 describe('endpoint key', () => {
   it('lays out an IPv4 key: address in network order in ip[0], family at 16, zero elsewhere', () => {
     expect([...encodeEndpointKey({ family: 4, ip: '10.1.2.3' })]).toEqual([

@@ -46,16 +46,9 @@ import {
   type PolicyKey,
 } from '../../src/datapath/maps/index.js';
 import * as policyTypes from '../../src/policy/types.js';
+import { codeOf } from '../helpers/thrown.js';
 
 const LE = endianness() === 'LE';
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'no error';
-};
 /** A host-order u32 as the 4 bytes the kernel stores. */
 const u32b = (n: number): number[] => {
   const b = [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
