@@ -4,7 +4,7 @@
 // through it, so DEL never needs to enter the pod's namespace.
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
-import { endpointId, listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
+import { endpointId, readEndpointRecord, removeEndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
 import { forgetEndpoints } from './fastpath.js';
@@ -22,10 +22,8 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     const ifindexes = new Set<number>();
     const link = host.getLink(hostVethName(owner));
     if (link !== null) ifindexes.add(link.ifindex);
-    const record = listEndpointRecords(stateDir).find(
-      (r) => r.network === owner.network && r.containerId === owner.containerId && r.ifname === owner.ifname,
-    );
-    if (record !== undefined) ifindexes.add(record.ifindex);
+    const record = readEndpointRecord(stateDir, owner);
+    if (record !== null) ifindexes.add(record.ifindex);
     const forgotten = ifindexes.size > 0 ? forgetEndpoints(bpfDir, (e) => ifindexes.has(e.ifindex)) : null;
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);

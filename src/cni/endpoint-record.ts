@@ -30,6 +30,15 @@ export function removeEndpointRecord(stateDir: string, o: Owner): void {
   rmSync(join(dirOf(stateDir, o.network), fileOf(o)), { force: true });
 }
 
+/** The record of one attachment, or null when there is none (or it cannot be read). */
+export function readEndpointRecord(stateDir: string, o: Owner): EndpointRecord | null {
+  try {
+    return JSON.parse(readFileSync(join(dirOf(stateDir, o.network), fileOf(o)), 'utf8')) as EndpointRecord;
+  } catch {
+    return null;
+  }
+}
+
 /** Every record under the state dir, all networks; unreadable files are skipped. */
 export function listEndpointRecords(stateDir: string): EndpointRecord[] {
   const root = join(stateDir, 'endpoints');
