@@ -3,10 +3,12 @@
 import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_READY } from '../datapath/maps/endpoints.js';
 import { generationFromFlags, otherGeneration, type Plan } from '../policy/diff.js';
 import type { DesiredState, EndpointPolicy } from '../policy/types.js';
+import type { EndpointEntry } from '../datapath/endpoints.js';
 import type { DatapathWriter } from './datapath-writer.js';
 
 /** Writes every operation in order; throws at the first failure (the caller diffs again from the maps). */
 export function applyPlan(plan: Plan, w: DatapathWriter): number {
+  let endpoints: Map<number, EndpointEntry[]> | null = null;
   for (const op of plan.ops) {
     switch (op.op) {
       case 'ipcache-set':
@@ -22,7 +24,8 @@ export function applyPlan(plan: Plan, w: DatapathWriter): number {
         w.delPolicy(op.ifindex, op.generation, op.entry);
         break;
       case 'endpoint-flags':
-        w.setEndpointFlags(op.ifindex, op);
+        endpoints ??= w.endpointsByIfindex();
+        w.setEndpointFlags(endpoints.get(op.ifindex) ?? [], op);
         break;
       case 'ipcache-del':
         w.delIpcache(op.ip);

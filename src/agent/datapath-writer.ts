@@ -3,13 +3,12 @@
 // adopts the datapath as it is and changes it by diff, never by flushing.
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
-import { listEndpoints, writeEndpoint } from '../datapath/endpoints.js';
-import { encodeEndpointKey } from '../datapath/maps/endpoints.js';
+import { listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
+import { decodeEndpointKey, decodeEndpointValue, encodeEndpointKey } from '../datapath/maps/endpoints.js';
 import { endpointFlags } from '../policy/diff.js';
 import { MapName } from '../datapath/maps/names.js';
 import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
-import { decodeEndpointKey, decodeEndpointValue } from '../datapath/maps/endpoints.js';
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 
@@ -85,19 +84,22 @@ export class DatapathWriter {
     bpf.mapDelete(this.fds.policy, encodePolicyKey({ ifindex, gen: generation, ...e }));
   }
 
+  /** The endpoint-map entries of each veth (one per pod address); read once per plan. */
+  endpointsByIfindex(): Map<number, EndpointEntry[]> {
+    const out = new Map<number, EndpointEntry[]>();
+    for (const e of listEndpoints(this.fds.endpoints)) out.set(e.ifindex, [...(out.get(e.ifindex) ?? []), e]);
+    return out;
+  }
+
   /**
-   * Rewrites every endpoint-map entry of the veth (one per pod address) with new
-   * flags: generation, isolation, identity, and READY — the agent has written its
-   * policy. Each entry is one atomic map update.
+   * Rewrites a veth's endpoint-map entries with new flags: generation, isolation,
+   * identity, and READY — the agent has written its policy. Each entry is one atomic
+   * map update, and only updates: an entry a concurrent DEL removed stays removed.
    */
-  setEndpointFlags(ifindex: number, f: EndpointFlags): number {
-    let n = 0;
-    for (const e of listEndpoints(this.fds.endpoints)) {
-      if (e.ifindex !== ifindex) continue;
-      writeEndpoint(this.fds.endpoints, { ...e, flags: endpointFlags(f), identity: f.identity });
-      n++;
+  setEndpointFlags(entries: readonly EndpointEntry[], f: EndpointFlags): void {
+    for (const e of entries) {
+      writeEndpoint(this.fds.endpoints, { ...e, flags: endpointFlags(f), identity: f.identity }, { onlyIfPresent: true });
     }
-    return n;
   }
 
   read(): MapsContent {

@@ -18,12 +18,20 @@ export interface EndpointEntry {
   identity: number;
 }
 
-export function writeEndpoint(mapFd: number, e: EndpointEntry): void {
-  bpf.mapUpdate(
-    mapFd,
-    encodeEndpointKey({ family: e.family, ip: e.ip }),
-    encodeEndpointValue({ ifindex: e.ifindex, flags: e.flags, podMac: e.podMac, hostMac: e.hostMac, identity: e.identity }),
-  );
+/** `onlyIfPresent`: update an entry, never create one (false if it was deleted meanwhile). */
+export function writeEndpoint(mapFd: number, e: EndpointEntry, opts: { onlyIfPresent?: boolean } = {}): boolean {
+  try {
+    bpf.mapUpdate(
+      mapFd,
+      encodeEndpointKey({ family: e.family, ip: e.ip }),
+      encodeEndpointValue({ ifindex: e.ifindex, flags: e.flags, podMac: e.podMac, hostMac: e.hostMac, identity: e.identity }),
+      opts.onlyIfPresent === true ? 'exist' : 'any',
+    );
+    return true;
+  } catch (err) {
+    if (opts.onlyIfPresent === true && (err as { code?: unknown }).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 export function deleteEndpoint(mapFd: number, family: 4 | 6, ip: string): boolean {
