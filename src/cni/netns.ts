@@ -13,15 +13,3 @@ export function openPodNetns(path: string): Netlink {
     throw errors.netns(`cannot enter network namespace ${path}: ${(err as Error).message}`, path, err);
   }
 }
-
-/** For DEL and GC: a namespace that is already gone is not an error. */
-export function openPodNetnsIfPresent(path: string | undefined): Netlink | null {
-  if (path === undefined || path === '') return null;
-  try {
-    return Netlink.open(path);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ENOENT' || code === 'ENOTNETNS') return null;
-    throw err;
-  }
-}
