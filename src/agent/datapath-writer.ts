@@ -11,6 +11,10 @@ import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
+import { ipFamily } from '../cni/result.js';
+
+/** The endpoint-map and ipcache key of an address. */
+const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
 
 
 export interface EndpointEntryView {
@@ -61,11 +65,11 @@ export class DatapathWriter {
   }
 
   setIpcache(ip: string, identity: number): void {
-    bpf.mapUpdate(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }), encodeIpcacheValue({ identity }));
+    bpf.mapUpdate(this.fds.ipcache, addressKey(ip), encodeIpcacheValue({ identity }));
   }
 
   delIpcache(ip: string): void {
-    bpf.mapDelete(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+    bpf.mapDelete(this.fds.ipcache, addressKey(ip));
   }
 
   setCidr(cidr: string, identity: number): void {
@@ -135,14 +139,14 @@ export class DatapathWriter {
   // key with their longest matching prefix.
 
   endpointOf(ip: string): EndpointEntryView | null {
-    const buf = bpf.mapLookup(this.fds.endpoints, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+    const buf = bpf.mapLookup(this.fds.endpoints, addressKey(ip));
     if (buf === null) return null;
     const v = decodeEndpointValue(buf);
     return { ifindex: v.ifindex, flags: v.flags, identity: v.identity };
   }
 
   podIdentityOf(ip: string): number {
-    const buf = bpf.mapLookup(this.fds.ipcache, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+    const buf = bpf.mapLookup(this.fds.ipcache, addressKey(ip));
     return buf === null ? 0 : decodeIpcacheValue(buf).identity;
   }
 

@@ -3,7 +3,8 @@
 import { Netlink } from '../datapath/netlink.js';
 import { Rollback } from '../util/rollback.js';
 import { ownerOf, type CommandContext } from './context.js';
-import { ipamDriver, stripPrefix } from './ipam-driver.js';
+import { ipamDriver } from './ipam-driver.js';
+import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
 import { ensureForwarding } from './sysctl.js';
 import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
@@ -24,7 +25,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const pod = openPodNetns(netnsPath);
   const host = Netlink.open();
   try {
-    const requested = [...conf.runtime.ips, ...env.args.ips].map(stripPrefix);
+    const requested = [...conf.runtime.ips, ...env.args.ips].map(withoutPrefix);
     const meta = k8sMeta(ctx);
     const leased = ipam.add(owner, requested, meta, rollback);
     const routes: ExtraRoute[] = [];

@@ -3,7 +3,8 @@
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
 import { errors } from './errors.js';
-import { ipamDriver, stripPrefix } from './ipam-driver.js';
+import { ipamDriver } from './ipam-driver.js';
+import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
 import { ipFamily } from './result.js';
 import { GATEWAY, hostVethName } from './wiring.js';
@@ -18,7 +19,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const netnsPath = ctx.env.netns ?? '';
   const podIdx = (prev.interfaces ?? []).findIndex((i) => i.name === owner.ifname && i.sandbox !== undefined);
   if (podIdx === -1) throw errors.checkFailed(`prevResult has no interface ${owner.ifname} in a sandbox`);
-  const ips = (prev.ips ?? []).filter((i) => i.interface === podIdx).map((i) => stripPrefix(i.address));
+  const ips = (prev.ips ?? []).filter((i) => i.interface === podIdx).map((i) => withoutPrefix(i.address));
   if (ips.length === 0) throw errors.checkFailed(`prevResult has no address on ${owner.ifname}`);
 
   const pod = openPodNetns(netnsPath);

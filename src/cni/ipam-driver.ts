@@ -7,6 +7,7 @@ import type { CommandContext, Owner } from './context.js';
 import { delegate } from './delegate.js';
 import { errors } from './errors.js';
 import { fromAnyVersion, ipFamily, type Result } from './result.js';
+import { withoutPrefix } from '../ipam/addr.js';
 
 export interface IpamAddress {
   family: 4 | 6;
@@ -39,11 +40,6 @@ export async function ipamDriver(ctx: CommandContext): Promise<IpamDriver> {
   return delegatedIpam(ctx);
 }
 
-export function stripPrefix(addr: string): string {
-  const slash = addr.indexOf('/');
-  return slash === -1 ? addr : addr.slice(0, slash);
-}
-
 function delegatedIpam(ctx: CommandContext): IpamDriver {
   const { type } = ctx.conf.ipam;
   const run = (command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS', config = ctx.conf.raw) =>
@@ -56,7 +52,7 @@ function delegatedIpam(ctx: CommandContext): IpamDriver {
       if (out === null) throw errors.decode(`IPAM plugin ${type} returned no result`);
       const result = fromAnyVersion(out);
       const addresses = (result.ips ?? []).map((i) => {
-        const ip = stripPrefix(i.address);
+        const ip = withoutPrefix(i.address);
         return { family: ipFamily(ip), ip };
       });
       if (addresses.length === 0) throw errors.config(`IPAM plugin ${type} returned no addresses`);
