@@ -84,16 +84,11 @@ install_debs() {
 # A private apt state whose sources are the machine's own Debian mirrors, for every
 # suite a kernel comes from; `apt-get update` of it runs once, on the first fetch.
 APT_DIR=$CACHE/apt
-apt_private() {
-  apt-get -o Dir::Etc::SourceList="$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-    -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
-    -o Dir::State::Status=/dev/null -o APT::Sandbox::User="$(id -un)" "$@"
-}
-apt_cache_private() {
-  apt-cache -o Dir::Etc::SourceList="$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-    -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
-    -o Dir::State::Status=/dev/null "$@"
-}
+APT_OPTS=(-o Dir::Etc::SourceList="$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" -o Dir::State::Status=/dev/null
+  -o APT::Sandbox::User="$(id -un)")
+apt_private() { apt-get "${APT_OPTS[@]}" "$@"; }
+apt_cache_private() { apt-cache "${APT_OPTS[@]}" "$@"; }
 prepare_apt() { # prepare_apt [refresh]
   [ -s "$APT_DIR/.updated" ] && [ "${1:-}" != refresh ] && return 0
   local main sec suites=() k

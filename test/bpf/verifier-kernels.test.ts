@@ -45,7 +45,6 @@ interface ObjectResult {
 }
 interface Guest {
   kernel?: string;
-  btf?: boolean;
   object?: string;
   done?: number;
 }
@@ -109,7 +108,7 @@ const why = (o: ObjectResult): string =>
   o.programs.map((p) => `--- ${p.name}\n${p.log}\n${(p.trace ?? '').split('\n').slice(-60).join('\n')}`).join('\n');
 
 describe.each(LABELS)('Linux %s under qemu', (label) => {
-  it('boots, runs the loader to the end and has BTF', (ctx) => {
+  it('boots and runs the loader to the end', (ctx) => {
     const reason = skipReason(label);
     if (reason) {
       console.warn(`\n*** SKIPPING verifier drill on Linux ${label}: ${reason} ***\n`);
@@ -118,7 +117,6 @@ describe.each(LABELS)('Linux %s under qemu', (label) => {
     const g = guestOf(label);
     expect(g.finished, `the guest did not finish; console:\n${g.console}`).toBe(true);
     expect(g.kernel.startsWith(`${label}.`)).toBe(true);
-    expect(lines.find((l) => l.label === label && l.guest?.kernel)?.guest?.btf).toBe(true);
   });
 
   it('loads every object in build/bpf, with all its programs', (ctx) => {
