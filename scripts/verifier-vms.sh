@@ -153,11 +153,12 @@ setup() {
     label=${k%%|*}; rest=${k#*|}
     fetch_kernel "$label" "${rest#*|}" && got=$((got + 1))
   done
-  flock -u 9
   if [ "$BUILD/loader" -ot scripts/verifier-vms/loader.c ] || [ ! -x "$BUILD/loader" ]; then
     say "building the static loader"
-    gcc -O2 -Wall -Wextra -Werror -static -o "$BUILD/loader" scripts/verifier-vms/loader.c -lbpf -lelf -lz
+    gcc -O2 -Wall -Wextra -Werror -static -o "$BUILD/loader.tmp" scripts/verifier-vms/loader.c -lbpf -lelf -lz
+    mv "$BUILD/loader.tmp" "$BUILD/loader"
   fi
+  flock -u 9
   ((got)) || { loud "SKIP: no kernel could be fetched"; exit 77; }
 }
 

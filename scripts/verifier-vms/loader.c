@@ -104,8 +104,10 @@ static int load(const char *path, const char *pin_root, unsigned level, size_t s
 		if (i == MAX_PROGS)
 			break;
 		logs[i] = calloc(1, size);
-		if (!logs[i])
+		if (!logs[i]) {
+			bpf_object__close(obj);
 			return -ENOMEM;
+		}
 		snprintf(names[i], 64, "%s", bpf_program__name(prog));
 		bpf_program__set_log_level(prog, level);
 		bpf_program__set_log_buf(prog, logs[i], size);
