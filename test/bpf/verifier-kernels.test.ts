@@ -71,7 +71,7 @@ beforeAll(() => {
   const objects = [...straitObjects.map((f) => join(bpfDir, f)), canary];
   const r = spawnSync('bash', [SCRIPT, '--json', out, ...objects], { encoding: 'utf8' });
   if (r.status === CANNOT_RUN) {
-    cannotRun = r.stderr.trim().split('\n').slice(-3).join(' / ');
+    cannotRun = r.stderr.replace(/\x1b\[[0-9;]*m/g, '').trim().split('\n').slice(-3).join(' / ');
     return;
   }
   // 1 only says that some object failed somewhere (the canary does on 5.10); the
