@@ -21,9 +21,11 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
   const owner = (o: { containerId: string; ifname: string }) => ({ containerId: o.containerId, ifname: o.ifname });
 
   return {
-    add(o, requested, meta, rollback) {
-      const allocations = ipam.allocate({ ...owner(o), meta }, requested);
-      rollback.add('release leases', () => ipam.release(owner(o)));
+    add(o, requested, stamp, rollback) {
+      const before = new Set(ipam.leasesOf(owner(o)).map((l) => l.ip));
+      const allocations = ipam.allocate({ ...owner(o), ...stamp }, requested);
+      const fresh = allocations.map((a) => a.ip).filter((ip) => !before.has(ip));
+      rollback.add('release the leases this ADD made', () => ipam.releaseAddresses(owner(o), fresh));
       return {
         addresses: allocations.map((a) => ({ family: a.family, ip: a.ip })),
         routes: cfg.routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),
