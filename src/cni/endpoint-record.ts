@@ -5,9 +5,11 @@
 //
 // One file per attachment: <stateDir>/endpoints/<network>/<containerId>.<ifname>.json,
 // with '%' and '.' inside each part written as %25 and %2E, so `a.b`/`c` and `a`/`b.c`
-// get different names. Names without either character are what they always were;
+// get different names (a name past 255 bytes becomes a hash of both). Names without
+// either character are what they always were;
 // a record under the old, ambiguous name is still read and removed (its content
 // says whose it is).
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Owner } from './context.js';
@@ -27,14 +29,21 @@ export interface EndpointRecord extends Owner {
 
 const dirOf = (stateDir: string, network: string) => join(stateDir, 'endpoints', network);
 const escapePart = (s: string) => s.replace(/[%.]/g, (c) => (c === '%' ? '%25' : '%2E'));
-export const recordFileName = (o: Owner): string => `${escapePart(o.containerId)}.${escapePart(o.ifname)}.json`;
+const NAME_MAX = 255;
+
+export function recordFileName(o: Owner): string {
+  const name = `${escapePart(o.containerId)}.${escapePart(o.ifname)}.json`;
+  if (Buffer.byteLength(name) <= NAME_MAX) return name;
+  // Too long for a file name: a hash, which has one dot where escaped names have two.
+  return `${createHash('sha256').update(`${o.containerId}\0${o.ifname}`).digest('hex')}.json`;
+}
 const legacyFileName = (o: Owner) => `${o.containerId}.${o.ifname}.json`;
 const sameOwner = (a: Owner, b: Owner) => a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
 
 export function writeEndpointRecord(stateDir: string, r: EndpointRecord): void {
   const dir = dirOf(stateDir, r.network);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.tmp-${process.pid}-${recordFileName(r)}`);
+  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   writeFileSync(tmp, JSON.stringify(r));
   renameSync(tmp, join(dir, recordFileName(r)));
 }

@@ -10,6 +10,7 @@ import { Ipam } from '../ipam/ipam.js';
 import type { CommandContext } from './context.js';
 import { CniCode, StraitError, errors } from './errors.js';
 import type { IpamDriver } from './ipam-driver.js';
+import { currentBootId } from '../util/boot-id.js';
 
 export function straitIpam(ctx: CommandContext): IpamDriver {
   const cfg = parseIpamConfig(ctx.conf.ipam.raw);
@@ -42,6 +43,9 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
       }
     },
     gc(valid) {
+      // Leases of earlier boots go even if the runtime still lists them: no pod of an
+      // earlier boot is alive. Not returned: no veth of this boot is theirs to delete.
+      ipam.reclaimOtherBoots(currentBootId(ctx.processEnv));
       return ipam.gc(valid).map((l) => ({ network: ctx.conf.name, containerId: l.containerId, ifname: l.ifname }));
     },
     status() {

@@ -45,6 +45,18 @@ describe('endpoint records', () => {
     expect(listEndpointRecords(dir).map((r) => r.ifindex).sort()).toEqual([1, 3]);
   });
 
+  it('names a record whose escaped name would pass 255 bytes by a hash', () => {
+    const dir = stateDir();
+    const long = 'a.'.repeat(100);
+    writeEndpointRecord(dir, rec(long, 'eth0'));
+    const longest = 'b'.repeat(255 - '.eth0.json'.length);
+    writeEndpointRecord(dir, rec(longest, 'eth0'));
+    expect(readEndpointRecord(dir, { network: 'net', containerId: longest, ifname: 'eth0' })?.containerId).toBe(longest);
+    rmSync(join(dir, 'endpoints', 'net', `${longest}.eth0.json`));
+    expect(readdirSync(join(dir, 'endpoints', 'net'))).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.json$/)]);
+    expect(readEndpointRecord(dir, { network: 'net', containerId: long, ifname: 'eth0' })?.containerId).toBe(long);
+  });
+
   it('reads and removes a record under the old name, but only its own', () => {
     const dir = stateDir();
     mkdirSync(join(dir, 'endpoints', 'net'), { recursive: true });
