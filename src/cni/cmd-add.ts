@@ -60,7 +60,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     });
     rollback.add('endpoint record', () => removeEndpointRecord(conf.paths.stateDir, owner));
     if (agent !== null) {
-      // Registered even when the wait fails: its policy entries must go with the rest.
+      // The agent may hold the endpoint even when the wait fails: withdraw it with the
+      // rest, or its policy entries outlive the veth.
       rollback.add('unregister from the agent', () => tellAgentGone(agent, endpointId(owner)));
       await awaitAgentReady(
         agent,
