@@ -147,7 +147,7 @@ describe.skipIf(!isRoot)('rollback and error codes', () => {
     }
   });
 
-  it('ADD with the endpoint map full is 108 and leaves no lease, veth, route or record', async () => {
+  it('with the endpoint map full, STATUS is 50 and ADD 108, leaving no lease, veth, route or record', async () => {
     const stateDir = tempDir('rbfull');
     const bpfDir = bpffsDir('rbfull');
     const network = `rbfull-${rand(2)}`;
@@ -163,6 +163,9 @@ describe.skipIf(!isRoot)('rollback and error codes', () => {
     } finally {
       bpf.closeFd(fd);
     }
+    const status = await runCni({ command: 'STATUS', config });
+    expect(status.json).toMatchObject({ code: 50 });
+    expect(status.json!.msg).toMatch(/strait_endpoints_v1 is full/);
     const id = `rbfull-b-${rand()}`;
     const pod = createNetns('rbfb');
     const r = await runCni({ command: 'ADD', config, containerId: id, netns: pod.path });
