@@ -7,7 +7,8 @@
 import type { Logger } from '../util/log.js';
 import { openDatapath } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
-import { endpointId, listEndpointRecords } from '../cni/endpoint-record.js';
+import { endpointId, liveEndpointRecords } from '../cni/endpoint-record.js';
+import { currentBootId } from '../util/boot-id.js';
 import { compile } from '../policy/compile.js';
 import { diff } from '../policy/diff.js';
 import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.js';
@@ -39,9 +40,10 @@ export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
   const writer = new DatapathWriter(opts.bpfDir);
 
   const endpoints = new Map<string, LocalEndpoint>();
-  const live = liveIfindexes();
-  for (const r of listEndpointRecords(opts.stateDir)) {
-    if (!live.has(r.ifindex)) continue;
+  const links = liveLinks();
+  const live = new Set(links.keys());
+  // Never a record of another boot, nor one whose ifindex is now another veth's.
+  for (const r of liveEndpointRecords(opts.stateDir, links, currentBootId())) {
     endpoints.set(endpointId(r), {
       id: endpointId(r),
       ifindex: r.ifindex,
@@ -157,10 +159,11 @@ export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
   };
 }
 
-function liveIfindexes(): Set<number> {
+/** ifindex → name of every link in the agent's namespace. */
+function liveLinks(): Map<number, string> {
   const nl = Netlink.open();
   try {
-    return new Set(nl.listLinks().map((l) => l.ifindex));
+    return new Map(nl.listLinks().map((l) => [l.ifindex, l.name]));
   } finally {
     nl.close();
   }

@@ -13,16 +13,20 @@ function timeoutMs(env: NodeJS.ProcessEnv): number {
   return Number.isInteger(v) && v > 0 ? v : DEFAULT_TIMEOUT_MS;
 }
 
+/** null when the agent answered 200, else why not (no answer, or what it answered). */
+export async function agentRefusal(socket: string, method: string, path: string, body: unknown, ms: number): Promise<string | null> {
+  try {
+    const r = await agentRequest(socket, method, path, body, { timeoutMs: ms });
+    return r.status === 200 ? null : `agent answered ${r.status}: ${JSON.stringify(r.json)}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export async function awaitAgentReady(socket: string, ep: LocalEndpoint, env: NodeJS.ProcessEnv): Promise<void> {
   const ms = timeoutMs(env);
-  let reason: string;
-  try {
-    const r = await agentRequest(socket, 'POST', '/v1/endpoints', ep, { timeoutMs: ms });
-    if (r.status === 200) return;
-    reason = `agent answered ${r.status}: ${JSON.stringify(r.json)}`;
-  } catch (err) {
-    reason = (err as Error).message;
-  }
+  const reason = await agentRefusal(socket, 'POST', '/v1/endpoints', ep, ms);
+  if (reason === null) return;
   throw new StraitError(
     'E_AGENT_NOT_READY',
     CniCode.TryAgainLater,

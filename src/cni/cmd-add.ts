@@ -1,5 +1,7 @@
 // ADD: allocate, wire, report. Every step registers its undo, so a failure at any
-// point leaves no lease, interface or route behind.
+// point leaves no lease, interface or route behind — and undoes only what this call
+// made: a repeated ADD of a live attachment fails (103, its eth0 exists: the spec
+// says an ADD that finds the interface must error) and leaves that attachment whole.
 import { Netlink } from '../datapath/netlink.js';
 import { Rollback } from '../util/rollback.js';
 import { ownerOf, type CommandContext } from './context.js';
@@ -7,12 +9,12 @@ import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
 import { ensureForwarding } from './sysctl.js';
-import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
+import { GATEWAY, hostVethName, wirePod, type ExtraRoute } from './wiring.js';
 import { ipFamily, type Result } from './result.js';
-import { errors } from './errors.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
-import { awaitAgentReady } from './agent-handshake.js';
-import { endpointId, removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
+import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
+import { endpointId, reclaimOtherBootRecords, removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
+import { currentBootId } from '../util/boot-id.js';
 
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const { env, conf, log } = ctx;
@@ -24,10 +26,13 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const ipam = await ipamDriver(ctx);
   const pod = openPodNetns(netnsPath);
   const host = Netlink.open();
+  const bootId = currentBootId(ctx.processEnv);
   try {
+    const reclaimed = reclaimOtherBootRecords(conf.paths.stateDir, bootId);
+    if (reclaimed.length > 0) log.info({ records: reclaimed.length }, 'reclaimed endpoint records of earlier boots');
     const requested = [...conf.runtime.ips, ...env.args.ips].map(withoutPrefix);
     const meta = k8sMeta(ctx);
-    const leased = ipam.add(owner, requested, meta, rollback);
+    const leased = ipam.add(owner, requested, { meta, bootId, hostVeth: hostVethName(owner) }, rollback);
     const routes: ExtraRoute[] = [];
     for (const r of leased.routes) {
       const [dst = '', len = ''] = r.dst.split('/');
@@ -44,6 +49,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback, { ready: agent === null }));
     writeEndpointRecord(conf.paths.stateDir, {
       ...owner,
+      bootId,
       netns: netnsPath,
       hostVeth: wired.host.name,
       ifindex: wired.host.ifindex,
@@ -54,6 +60,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     });
     rollback.add('endpoint record', () => removeEndpointRecord(conf.paths.stateDir, owner));
     if (agent !== null) {
+      // The agent may hold the endpoint even when the wait fails: withdraw it with the
+      // rest, or its policy entries outlive the veth.
+      rollback.add('unregister from the agent', () => tellAgentGone(agent, endpointId(owner)));
       await awaitAgentReady(
         agent,
         {
@@ -87,9 +96,6 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     return conf.prevResult !== null ? appendTo(conf.prevResult, mine) : mine;
   } catch (err) {
     await rollback.run(log);
-    if ((err as { code?: unknown }).code === 'EEXIST') {
-      throw errors.interfaceExists(`interface ${owner.ifname} already exists: ${(err as Error).message}`);
-    }
     throw err;
   } finally {
     pod.close();

@@ -2,35 +2,58 @@
 // second DEL has none), the veth, the lease, the pinned maps — because runtimes
 // repeat it. Deleting the host end of the pair removes the pod end and every route
 // through it, so DEL never needs to enter the pod's namespace.
-import { Netlink } from '../datapath/netlink.js';
-import { ownerOf, type CommandContext } from './context.js';
-import { endpointId, readEndpointRecord, removeEndpointRecord } from './endpoint-record.js';
+//
+// Order: datapath entries, veth, record, agent, and the lease last, so the address is
+// free only once nothing routes or admits it any more (a new pod given it at once
+// must not meet the old pod's entries).
+//
+// Map entries are found through the live host veth (its name and owner alias), never
+// through a record's ifindex alone: after a reboot the record of a pre-reboot
+// container names an ifindex that a new pod's veth may have now.
+import { Netlink, type LinkInfo } from '../datapath/netlink.js';
+import type { EndpointEntry } from '../datapath/endpoints.js';
+import { currentBootId } from '../util/boot-id.js';
+import { ownerOf, type CommandContext, type Owner } from './context.js';
+import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
 import { forgetEndpoints } from './fastpath.js';
-import { hostVethName, unwirePod } from './wiring.js';
+import { hostVethName, ownerAlias, unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const owner = ownerOf(ctx);
   const { stateDir, bpfDir } = ctx.conf.paths;
   const ipam = await ipamDriver(ctx);
-  ipam.del(owner);
   const host = Netlink.open();
   try {
-    // The veth's ifindex names the endpoint's map entries; if the veth is already
-    // gone, the record ADD left still knows it.
-    const ifindexes = new Set<number>();
-    const link = host.getLink(hostVethName(owner));
-    if (link !== null) ifindexes.add(link.ifindex);
     const record = readEndpointRecord(stateDir, owner);
-    if (record !== null) ifindexes.add(record.ifindex);
-    const forgotten = ifindexes.size > 0 ? forgetEndpoints(bpfDir, (e) => ifindexes.has(e.ifindex)) : null;
+    const match = entriesOf(host, owner, record, currentBootId(ctx.processEnv));
+    const forgotten = match === null ? null : forgetEndpoints(bpfDir, match);
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
     const agent = ctx.conf.paths.agentSocket;
     if (agent !== null) await tellAgentGone(agent, endpointId(owner));
+    ipam.del(owner);
     ctx.log.info({ owner, removedVeth, forgotten }, 'endpoint deleted');
   } finally {
     host.close();
   }
 }
+
+/**
+ * Which endpoint-map entries are this attachment's: those on its live host veth; or,
+ * when the veth is gone (an earlier DEL died half-way), those of its record's
+ * addresses still pointing at the record's ifindex, if the record is of this boot and
+ * no live link has that ifindex. Null when nothing can be the attachment's.
+ */
+function entriesOf(host: Netlink, owner: Owner, record: EndpointRecord | null, bootId: string): ((e: EndpointEntry) => boolean) | null {
+  const link = host.getLink(hostVethName(owner));
+  if (link !== null && isOwnersVeth(link, owner)) return (e) => e.ifindex === link.ifindex;
+  if (record === null || ofOtherBoot(record, bootId) || record.hostVeth !== hostVethName(owner)) return null;
+  if (host.listLinks().some((l) => l.ifindex === record.ifindex)) return null;
+  const ips = new Set(record.addresses);
+  return (e) => e.ifindex === record.ifindex && ips.has(e.ip);
+}
+
+/** The name is a hash of the owner; the alias (when the kernel kept one) must agree. */
+const isOwnersVeth = (link: LinkInfo, owner: Owner): boolean => link.alias === null || link.alias === ownerAlias(owner);

@@ -1,9 +1,10 @@
 // GC: everything of this network not named in cni.dev/valid-attachments goes —
 // leases, endpoint records, map entries of vanished veths, and veths found by the
 // owner alias strait stamps on them (which also catches the veth of an ADD killed
-// before it wrote anything else).
+// before it wrote anything else) — and every lease and record of an earlier boot.
 import { Netlink } from '../datapath/netlink.js';
-import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
+import { listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from './endpoint-record.js';
+import { currentBootId } from '../util/boot-id.js';
 import { forgetEndpoints } from './fastpath.js';
 import type { CommandContext } from './context.js';
 import { ipamDriver } from './ipam-driver.js';
@@ -28,6 +29,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     // Records of this network whose owner is not valid, and map entries (of any
     // network sharing the pin dir) whose veth no longer exists.
     const { stateDir, bpfDir } = ctx.conf.paths;
+    reclaimOtherBootRecords(stateDir, currentBootId(ctx.processEnv));
     for (const r of listEndpointRecords(stateDir)) {
       if (r.network === ctx.conf.name && !isValid(r.containerId, r.ifname)) removeEndpointRecord(stateDir, r);
     }

@@ -1,8 +1,39 @@
-// STATUS: can an ADD succeed now? Answered by IPAM (store usable, pool not exhausted).
+// STATUS: can an ADD succeed now? IPAM must have room and a usable store, the endpoint
+// map room for one more pod, and with agentSocket configured the agent must answer,
+// since every ADD waits for it (DESIGN.md "CNI calls": agent configured but
+// unreachable, STATUS → 50).
+import * as bpf from '../datapath/bpf.js';
+import { openPinnedMap } from '../datapath/loader.js';
+import { ENDPOINTS_MAX, MapName } from '../datapath/maps/names.js';
+import { agentRefusal } from './agent-handshake.js';
 import type { CommandContext } from './context.js';
+import { CniCode, StraitError } from './errors.js';
 import { ipamDriver } from './ipam-driver.js';
+
+const AGENT_TIMEOUT_MS = 2000;
 
 export async function cmdStatus(ctx: CommandContext): Promise<void> {
   const ipam = await ipamDriver(ctx);
   ipam.status();
+  checkEndpointRoom(ctx.conf.paths.bpfDir);
+  const socket = ctx.conf.paths.agentSocket;
+  if (socket === null) return;
+  const reason = await agentRefusal(socket, 'GET', '/v1/status', undefined, AGENT_TIMEOUT_MS);
+  if (reason === null) return;
+  throw new StraitError('E_AGENT_DOWN', CniCode.PluginNotAvailable, `the strait agent on ${socket} is not available, so ADD cannot succeed`, reason);
+}
+
+/** Nothing pinned yet is room enough: the first ADD creates the map. */
+function checkEndpointRoom(bpfDir: string): void {
+  const fd = openPinnedMap(bpfDir, 'endpoints');
+  if (fd === null) return;
+  let used: number;
+  try {
+    used = bpf.mapKeys(fd).length;
+  } finally {
+    bpf.closeFd(fd);
+  }
+  if (used >= ENDPOINTS_MAX) {
+    throw new StraitError('E_DATAPATH_FULL', CniCode.PluginNotAvailable, `endpoint map ${MapName.endpoints} is full (${used} of ${ENDPOINTS_MAX} entries)`);
+  }
 }

@@ -23,6 +23,8 @@ export const CniCode = {
   Netlink: 105,
   Delegate: 106,
   CheckFailed: 107,
+  /** a datapath map has no room for a new endpoint (strait_endpoints_v1 at capacity) */
+  DatapathFull: 108,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
@@ -64,6 +66,7 @@ export const errors = {
     new StraitError('E_NETNS', CniCode.NetnsInvalid, msg, details, { cause }),
   netlink: (msg: string, details = '', cause?: unknown) =>
     new StraitError('E_NETLINK', CniCode.Netlink, msg, details, { cause }),
+  datapathFull: (msg: string, details = '') => new StraitError('E_DATAPATH_FULL', CniCode.DatapathFull, msg, details),
   checkFailed: (msg: string, details = '') =>
     new StraitError('E_CHECK_FAILED', CniCode.CheckFailed, msg, details),
   internal: (msg: string, details = '', cause?: unknown) =>

@@ -20,8 +20,16 @@ export interface IpamOutcome {
   dns: Result['dns'] | undefined;
 }
 
+/** What strait's own IPAM stores with a new lease (a delegated plugin keeps its own). */
+export interface LeaseStamp {
+  meta: Record<string, string>;
+  bootId: string;
+  hostVeth: string;
+}
+
 export interface IpamDriver {
-  add(owner: Owner, requested: string[], meta: Record<string, string>, rollback: Rollback): IpamOutcome;
+  /** Registers the undo of only what this call allocated: a retried ADD keeps what an earlier one holds. */
+  add(owner: Owner, requested: string[], stamp: LeaseStamp, rollback: Rollback): IpamOutcome;
   /** idempotent: nothing to release is not an error */
   del(owner: Owner): void;
   /** throws when the lease behind `ips` is gone */

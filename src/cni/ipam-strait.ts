@@ -10,6 +10,7 @@ import { Ipam } from '../ipam/ipam.js';
 import type { CommandContext } from './context.js';
 import { CniCode, StraitError, errors } from './errors.js';
 import type { IpamDriver } from './ipam-driver.js';
+import { currentBootId } from '../util/boot-id.js';
 
 export function straitIpam(ctx: CommandContext): IpamDriver {
   const cfg = parseIpamConfig(ctx.conf.ipam.raw);
@@ -21,9 +22,11 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
   const owner = (o: { containerId: string; ifname: string }) => ({ containerId: o.containerId, ifname: o.ifname });
 
   return {
-    add(o, requested, meta, rollback) {
-      const allocations = ipam.allocate({ ...owner(o), meta }, requested);
-      rollback.add('release leases', () => ipam.release(owner(o)));
+    add(o, requested, stamp, rollback) {
+      const before = new Set(ipam.leasesOf(owner(o)).map((l) => l.ip));
+      const allocations = ipam.allocate({ ...owner(o), ...stamp }, requested);
+      const fresh = allocations.map((a) => a.ip).filter((ip) => !before.has(ip));
+      rollback.add('release the leases this ADD made', () => ipam.releaseAddresses(owner(o), fresh));
       return {
         addresses: allocations.map((a) => ({ family: a.family, ip: a.ip })),
         routes: cfg.routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),
@@ -40,6 +43,9 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
       }
     },
     gc(valid) {
+      // Leases of earlier boots go even if the runtime still lists them: no pod of an
+      // earlier boot is alive. Not returned: no veth of this boot is theirs to delete.
+      ipam.reclaimOtherBoots(currentBootId(ctx.processEnv));
       return ipam.gc(valid).map((l) => ({ network: ctx.conf.name, containerId: l.containerId, ifname: l.ifname }));
     },
     status() {

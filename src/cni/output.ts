@@ -3,6 +3,7 @@
 
 import { writeSync } from 'node:fs';
 import { CniCode, isStraitError } from './errors.js';
+import { isNativeError } from '../datapath/native.js';
 
 export interface ErrorReply {
   cniVersion: string;
@@ -12,7 +13,14 @@ export interface ErrorReply {
   details?: string;
 }
 
-/** The spec's error object for anything thrown; non-StraitErrors become code 100. */
+/** Addon operations that talk netlink (libnl's rtnl_*, libbpf's tc and XDP attachment). */
+const NETLINK_OPS = /^(rtnl_|nl_|bpf_tc_|bpf_xdp_)/;
+
+/**
+ * The spec's error object for anything thrown. A failed netlink operation from the
+ * addon is 105 with the operation and errno in details; any other error that is not
+ * a StraitError is 100.
+ */
 export function errorReply(err: unknown, cniVersion: string): ErrorReply {
   let code: number = CniCode.Internal;
   let msg: string;
@@ -21,6 +29,10 @@ export function errorReply(err: unknown, cniVersion: string): ErrorReply {
     code = err.cniCode;
     msg = err.message;
     details = err.details;
+  } else if (isNativeError(err) && NETLINK_OPS.test(err.syscall ?? '')) {
+    code = CniCode.Netlink;
+    msg = `netlink: ${err.message}`;
+    details = `${err.syscall} failed with ${err.code}`;
   } else if (err instanceof Error) {
     msg = err.message || err.name;
   } else {

@@ -73,14 +73,23 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
       'left by an earlier ADD of the same attachment; DEL it first',
     );
   }
-  host.createVeth({
-    name: hostName,
-    peerName: req.ifname,
-    peerNetnsPath: req.netnsPath,
-    ...(req.mtu !== null ? { mtu: req.mtu } : {}),
-    alias: ownerAlias(req),
-    ...(req.mac ? { peerMac: req.mac } : {}),
-  });
+  try {
+    host.createVeth({
+      name: hostName,
+      peerName: req.ifname,
+      peerNetnsPath: req.netnsPath,
+      ...(req.mtu !== null ? { mtu: req.mtu } : {}),
+      alias: ownerAlias(req),
+      ...(req.mac ? { peerMac: req.mac } : {}),
+    });
+  } catch (err) {
+    // Only here does EEXIST mean an interface: a parallel call took one of the names
+    // between the checks above and now. EEXIST anywhere else is a netlink failure.
+    if ((err as { code?: unknown }).code === 'EEXIST') {
+      throw errors.interfaceExists(`interface ${req.ifname} or ${hostName} already exists: ${(err as Error).message}`);
+    }
+    throw err;
+  }
   // Deleting the host end removes the pod end and every route through it.
   rollback.add(`delete veth ${hostName}`, () => host.deleteLink(hostName));
 

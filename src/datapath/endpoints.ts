@@ -1,6 +1,8 @@
 // The endpoint map as the control plane sees it: typed entries in, typed entries
 // out, encoded by the mirror of maps.h.
+import { errors } from '../cni/errors.js';
 import * as bpf from './bpf.js';
+import { ENDPOINTS_MAX, MapName } from './maps/names.js';
 import {
   decodeEndpointKey,
   decodeEndpointValue,
@@ -18,7 +20,11 @@ export interface EndpointEntry {
   identity: number;
 }
 
-/** `onlyIfPresent`: update an entry, never create one (false if it was deleted meanwhile). */
+/**
+ * `onlyIfPresent`: update an entry, never create one (false if it was deleted meanwhile).
+ * A new entry in a full map (the kernel's E2BIG) is E_DATAPATH_FULL: ADD reports it as
+ * CNI 108, a capacity limit like an exhausted pool, not a transient failure to retry.
+ */
 export function writeEndpoint(mapFd: number, e: EndpointEntry, opts: { onlyIfPresent?: boolean } = {}): boolean {
   try {
     bpf.mapUpdate(
@@ -29,7 +35,11 @@ export function writeEndpoint(mapFd: number, e: EndpointEntry, opts: { onlyIfPre
     );
     return true;
   } catch (err) {
-    if (opts.onlyIfPresent === true && (err as { code?: unknown }).code === 'ENOENT') return false;
+    const code = (err as { code?: unknown }).code;
+    if (opts.onlyIfPresent === true && code === 'ENOENT') return false;
+    if (code === 'E2BIG') {
+      throw errors.datapathFull(`endpoint map ${MapName.endpoints} is full (${ENDPOINTS_MAX} entries): no room for ${e.ip}`, (err as Error).message);
+    }
     throw err;
   }
 }

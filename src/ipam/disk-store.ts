@@ -2,7 +2,8 @@
 // (<stateDir>/ipam/<network>/), as host-local keeps them, so an operator can see and
 // repair state with ls and cat, and a crash can never leave half a lease behind.
 //
-//   198.18.0.10            a lease: JSON {containerId, ifname, setIndex, createdAt, meta}
+//   198.18.0.10            a lease: JSON {containerId, ifname, setIndex, createdAt, meta,
+//                          bootId, hostVeth}
 //   fd5a__a                an IPv6 lease: ':' is not safe in every tool, '_' never
 //                          occurs in an address, so the name maps back exactly
 //   last_reserved_ip.<n>   the address set n handed out last (round-robin)
@@ -89,13 +90,24 @@ function decodeLease(ip: string, text: string): Lease | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
-  const { containerId, ifname, setIndex, createdAt, meta } = o;
+  const { containerId, ifname, setIndex, createdAt, meta, bootId, hostVeth } = o;
   if (typeof containerId !== 'string' || containerId === '') return null;
   if (typeof ifname !== 'string' || ifname === '') return null;
   if (typeof setIndex !== 'number' || !Number.isInteger(setIndex) || setIndex < 0) return null;
   if (typeof createdAt !== 'string') return null;
   if (meta !== undefined && !isStringRecord(meta)) return null;
-  return { ip, setIndex, containerId, ifname, createdAt, ...(meta === undefined ? {} : { meta }) };
+  if (bootId !== undefined && typeof bootId !== 'string') return null;
+  if (hostVeth !== undefined && typeof hostVeth !== 'string') return null;
+  return {
+    ip,
+    setIndex,
+    containerId,
+    ifname,
+    createdAt,
+    ...(meta === undefined ? {} : { meta }),
+    ...(bootId === undefined ? {} : { bootId }),
+    ...(hostVeth === undefined ? {} : { hostVeth }),
+  };
 }
 
 export class DiskStore implements LeaseStore {
@@ -164,6 +176,8 @@ export class DiskStore implements LeaseStore {
       setIndex: lease.setIndex,
       createdAt: lease.createdAt,
       ...(lease.meta === undefined ? {} : { meta: lease.meta }),
+      ...(lease.bootId === undefined ? {} : { bootId: lease.bootId }),
+      ...(lease.hostVeth === undefined ? {} : { hostVeth: lease.hostVeth }),
     };
     const tmp = this.writeTemp(`${JSON.stringify(record)}\n`);
     try {

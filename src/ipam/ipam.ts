@@ -12,6 +12,9 @@ export interface IpamOwner {
   ifname: string;
   /** stored with the lease (K8S_POD_NAMESPACE, K8S_POD_NAME, ...) */
   meta?: Record<string, string>;
+  /** stamped on new leases; leases of any other boot are reclaimed when allocating */
+  bootId?: string;
+  hostVeth?: string;
 }
 
 export interface Allocation {
@@ -67,6 +70,7 @@ export class Ipam {
    */
   allocate(owner: IpamOwner, requested: readonly string[] = []): Allocation[] {
     return this.store.withLock(() => {
+      if (owner.bootId !== undefined) this.reclaimOtherBoots(owner.bootId);
       const leases = this.store.list();
       const held = this.heldBySet(leases, owner);
       const heldIps = new Set([...held.values()].map((a) => a.ip));
@@ -91,6 +95,29 @@ export class Ipam {
   /** Drops the owner's leases; [] when there are none (DEL must be idempotent). */
   release(owner: IpamOwner): Lease[] {
     return this.store.withLock(() => this.store.releaseByOwner(owner.containerId, owner.ifname));
+  }
+
+  /** Drops those of `ips` the owner still holds: the undo of one ADD, which must not
+   * free what an earlier ADD of the same owner holds (a retry of a live attachment). */
+  releaseAddresses(owner: IpamOwner, ips: readonly string[]): Lease[] {
+    return this.store.withLock(() => {
+      const mine = new Set(this.store.list().filter((l) => sameOwner(l, owner.containerId, owner.ifname)).map((l) => l.ip));
+      return ips.filter((ip) => mine.has(ip)).flatMap((ip) => this.store.releaseIp(ip) ?? []);
+    });
+  }
+
+  /**
+   * Releases every lease stamped with another boot. After a reboot no pod of an
+   * earlier boot is alive (its netns and veth went with it), and the runtime may
+   * never DEL it; leases without a stamp (older strait) are left to DEL and GC.
+   */
+  reclaimOtherBoots(bootId: string): Lease[] {
+    return this.store.withLock(() =>
+      this.store
+        .list()
+        .filter((l) => l.bootId !== undefined && l.bootId !== bootId)
+        .flatMap((l) => this.store.releaseIp(l.ip) ?? []),
+    );
   }
 
   leasesOf(owner: IpamOwner): Lease[] {
@@ -177,6 +204,8 @@ export class Ipam {
           ifname: owner.ifname,
           createdAt: this.now().toISOString(),
           ...(owner.meta === undefined ? {} : { meta: { ...owner.meta } }),
+          ...(owner.bootId === undefined ? {} : { bootId: owner.bootId }),
+          ...(owner.hostVeth === undefined ? {} : { hostVeth: owner.hostVeth }),
         });
         return p;
       } catch (e) {

@@ -13,6 +13,10 @@ export interface Lease {
   createdAt: string;
   /** e.g. K8S_POD_NAMESPACE, K8S_POD_NAME: for people and straitctl, never for logic */
   meta?: Record<string, string>;
+  /** the boot it was made in (util/boot-id.ts); absent in leases written before boot stamping */
+  bootId?: string;
+  /** the host veth of the attachment, for straitctl doctor to pair leases with links */
+  hostVeth?: string;
 }
 
 export interface LeaseStore {

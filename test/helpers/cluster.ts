@@ -66,18 +66,40 @@ function waitLine(child: ChildProcess, what: string): Promise<void> {
   });
 }
 
+export interface ClusterOptions {
+  /** the node's own namespace, where the plugin and the agent run (default: the test's) */
+  node?: Netns;
+  /** more environment for the plugin and the agent, e.g. STRAIT_BOOT_ID */
+  env?: Record<string, string>;
+  /** the same node after a reboot: its state dir, manifests and network, a new bpffs */
+  rebootOf?: Cluster;
+}
+
 export class Cluster {
-  readonly stateDir = tempDir('cl-state');
-  readonly manifests = tempDir('cl-manifests');
+  readonly stateDir: string;
+  readonly manifests: string;
   readonly bpfDir = bpffsDir('cl');
-  readonly socket = join(this.stateDir, 'agent.sock');
-  readonly network = `cl-${rand(2)}`;
+  readonly socket: string;
+  readonly network: string;
   readonly pods: ClusterPod[] = [];
   private readonly children: ChildProcess[] = [];
   agent: ChildProcess | null = null;
   agentLog = '';
 
-  constructor(readonly subnet: string) {}
+  constructor(
+    readonly subnet: string,
+    private readonly opts: ClusterOptions = {},
+  ) {
+    this.stateDir = opts.rebootOf?.stateDir ?? tempDir('cl-state');
+    this.manifests = opts.rebootOf?.manifests ?? tempDir('cl-manifests');
+    this.network = opts.rebootOf?.network ?? `cl-${rand(2)}`;
+    this.socket = join(this.stateDir, 'agent.sock');
+  }
+
+  /** How the plugin is run: in the node's namespace, with the node's environment. */
+  get cniRun(): { inNetns?: string; extraEnv?: Record<string, string> } {
+    return { ...(this.opts.node ? { inNetns: this.opts.node.name } : {}), ...(this.opts.env ? { extraEnv: this.opts.env } : {}) };
+  }
 
   config(): Record<string, unknown> {
     return straitConfig({
@@ -101,11 +123,13 @@ export class Cluster {
   }
 
   async startAgent(): Promise<void> {
-    const child = spawn(
-      BIN('strait-agent'),
-      ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const argv = ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info'];
+    const node = this.opts.node;
+    // `ip netns exec` execs the agent in place: the child's PID is the agent's.
+    const child = spawn(node ? 'ip' : BIN('strait-agent'), node ? ['netns', 'exec', node.name, BIN('strait-agent'), ...argv] : argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.opts.env },
+    });
     child.stdout!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
     this.agent = child;
@@ -142,6 +166,7 @@ export class Cluster {
       containerId,
       netns: netns.path,
       args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${spec.namespace};K8S_POD_NAME=${spec.name}`,
+      ...this.cniRun,
     });
     if (r.exitCode !== 0) throw new Error(`ADD ${spec.namespace}/${spec.name}: ${r.stdout} ${r.stderr}\nagent log:\n${this.agentLog.slice(-3000)}`);
     const ip = (r.json as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
@@ -181,8 +206,13 @@ export class Cluster {
 
   async stop(): Promise<void> {
     for (const p of this.pods) {
-      await runCni({ command: 'DEL', config: this.config(), containerId: p.containerId, netns: p.netns.path });
+      await runCni({ command: 'DEL', config: this.config(), containerId: p.containerId, netns: p.netns.path, ...this.cniRun });
     }
+    this.crash();
+  }
+
+  /** Every process it started dies at once, as at a power cut: no DEL, nothing cleaned. */
+  crash(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
 }

@@ -19,6 +19,10 @@ export interface CniCall {
   /** replaces the CNI_* variables entirely when given */
   env?: Record<string, string>;
   bin?: string;
+  /** run the plugin inside this network namespace (an emulated node), by `ip netns exec` */
+  inNetns?: string;
+  /** variables added to the CNI_* ones (e.g. STRAIT_BOOT_ID to simulate a reboot) */
+  extraEnv?: Record<string, string>;
 }
 
 export interface CniReply {
@@ -39,8 +43,10 @@ export function runCni(call: CniCall): Promise<CniReply> {
     ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(call.bin ?? STRAIT_BIN, [], {
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+    const bin = call.bin ?? STRAIT_BIN;
+    const [cmd, argv] = call.inNetns === undefined ? [bin, []] : ['ip', ['netns', 'exec', call.inNetns, bin]];
+    const child = spawn(cmd, argv, {
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...call.extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

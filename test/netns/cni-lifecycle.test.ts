@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { runCni, straitConfig, STRAIT_BIN } from '../helpers/cni.js';
 import { cleanupAll, createNetns, deleteNetns, hostLinkExists, hostRoutes, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 import { leaseCount } from '../helpers/leases.js';
+import { listEndpointRecords } from '../../src/cni/endpoint-record.js';
 
 warnIfNotRoot('CNI lifecycle integration tests');
 
@@ -141,6 +142,26 @@ describe.skipIf(!isRoot)('lifecycle', () => {
     expect(leaseCount(stateDir, network)).toBe(0);
     expect(hostLinkExists(hostVethOf(added[0]!))).toBe(false);
     expect(hostLinkExists(hostVethOf(again.json))).toBe(false);
+  });
+
+  it('GC releases the leases and records of an earlier boot, even ones the runtime lists as valid', async () => {
+    const stateDir = tempDir('gcb');
+    const network = `gcb-${rand(2)}`;
+    const config = straitConfig({ name: network, stateDir, v4: '198.18.25.0/24' });
+    const ns = createNetns('gcb');
+    const id = `gcb-${rand()}`;
+    const add = await runCni({ command: 'ADD', config, containerId: id, netns: ns.path, extraEnv: { STRAIT_BOOT_ID: 'boot-1' } });
+    expect(add.exitCode, add.stdout).toBe(0);
+    const valid = { ...config, 'cni.dev/valid-attachments': [{ containerID: id, ifname: 'eth0' }] };
+    expect((await runCni({ command: 'GC', config: valid, extraEnv: { STRAIT_BOOT_ID: 'boot-1' } })).exitCode).toBe(0);
+    expect(leaseCount(stateDir, network)).toBe(1);
+    expect(listEndpointRecords(stateDir)).toHaveLength(1);
+    // The machine rebooted (as far as strait can tell): nothing of boot-1 can be alive.
+    expect((await runCni({ command: 'GC', config: valid, extraEnv: { STRAIT_BOOT_ID: 'boot-2' } })).exitCode).toBe(0);
+    expect(leaseCount(stateDir, network)).toBe(0);
+    expect(listEndpointRecords(stateDir)).toEqual([]);
+    await runCni({ command: 'DEL', config, containerId: id, netns: ns.path, extraEnv: { STRAIT_BOOT_ID: 'boot-2' } });
+    expect(hostLinkExists(hostVethOf(add.json))).toBe(false);
   });
 
   it('STATUS answers 0 with room left and 50 when the pool is exhausted', async () => {

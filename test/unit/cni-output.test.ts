@@ -23,6 +23,20 @@ describe('errorReply', () => {
   it('keeps our own codes', () => {
     expect(errorReply(new StraitError('E_X', 11, 'later'), '1.1.0').code).toBe(11);
   });
+  const nativeError = (syscall: string, code: string) =>
+    Object.assign(new Error(`${syscall} x: failed`), { code, errno: 17, syscall });
+  it('maps a failed netlink operation of the addon to 105, naming the operation and errno', () => {
+    expect(errorReply(nativeError('rtnl_route_add', 'EEXIST'), '1.1.0')).toEqual({
+      cniVersion: '1.1.0',
+      code: 105,
+      msg: 'netlink: rtnl_route_add x: failed',
+      details: 'rtnl_route_add failed with EEXIST',
+    });
+    expect(errorReply(nativeError('bpf_tc_attach', 'ENODEV'), '1.1.0').code).toBe(105);
+  });
+  it('leaves other addon failures at 100', () => {
+    expect(errorReply(nativeError('bpf_map_update_elem', 'EPERM'), '1.1.0').code).toBe(100);
+  });
 });
 
 describe('writeJson', () => {

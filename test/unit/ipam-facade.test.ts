@@ -56,6 +56,26 @@ describe.each(stores)('Ipam over the %s store', (_, makeStore) => {
     expect(store.lastReserved(1)).toBe('fd5a::2');
   });
 
+  it('releaseAddresses frees only the listed addresses the owner still holds', () => {
+    const { ipam, store } = make();
+    const [v4, v6] = ipam.allocate(A, []).map((a) => a.ip);
+    ipam.allocate(B, []);
+    expect(ipam.releaseAddresses(A, [v6!, '198.18.0.11']).map((l) => l.ip)).toEqual([v6]);
+    expect(store.list().map((l) => `${l.containerId} ${l.ip}`).sort()).toEqual(['aaaa 198.18.0.10', 'bbbb 198.18.0.11', 'bbbb fd5a::3']);
+    expect(v4).toBe('198.18.0.10');
+  });
+
+  it('stamps leases with the boot and veth, and reclaims other boots when allocating', () => {
+    const { ipam, store } = make();
+    ipam.allocate({ ...A, bootId: 'boot-1', hostVeth: 'st0' }, []);
+    ipam.allocate(B, []); // no stamp: an older strait wrote it, left to DEL and GC
+    expect(store.list().find((l) => l.containerId === 'aaaa')).toMatchObject({ bootId: 'boot-1', hostVeth: 'st0' });
+    ipam.allocate({ ...C, bootId: 'boot-2' }, []);
+    expect(store.list().map((l) => l.containerId).sort()).toEqual(['bbbb', 'bbbb', 'cccc', 'cccc']);
+    expect(ipam.reclaimOtherBoots('boot-2')).toEqual([]);
+    expect(ipam.reclaimOtherBoots('boot-3').map((l) => l.containerId)).toEqual(['cccc', 'cccc']);
+  });
+
   it('returns the existing leases on a retried ADD instead of allocating more', () => {
     const { ipam, store } = make();
     const first = ipam.allocate(A, ['198.18.0.11']);
