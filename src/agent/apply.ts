@@ -12,7 +12,7 @@ export function applyPlan(plan: Plan, w: DatapathWriter): number {
   for (const op of plan.ops) {
     switch (op.op) {
       case 'ipcache-set':
-        w.setIpcache(op.ip, op.identity);
+        w.setIpcache(op.ip, op.identity, op.namespace);
         break;
       case 'cidr-set':
         w.setCidr(op.cidr, op.identity);
@@ -55,5 +55,5 @@ export function adoptCurrent(w: DatapathWriter): DesiredState {
       ready: (ep.flags & EP_F_READY) !== 0,
     });
   }
-  return { ipcache: maps.ipcache, cidrs: maps.cidrs, endpoints, rules: new Map() };
+  return { ipcache: maps.ipcache, podNamespaces: maps.podNamespaces, cidrs: maps.cidrs, endpoints, rules: new Map() };
 }
