@@ -12,6 +12,7 @@ import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 import { ipFamily } from '../cni/result.js';
+import type { PolicyMaps } from './apply.js';
 
 /** The endpoint-map and ipcache key of an address. */
 const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
@@ -40,7 +41,7 @@ export interface MapsContent {
   endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
 }
 
-export class DatapathWriter {
+export class DatapathWriter implements PolicyMaps {
   private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct', number>;
 
   constructor(bpfDir: string) {
