@@ -100,10 +100,11 @@ export class Cluster {
     rmSync(join(this.manifests, file), { force: true });
   }
 
-  async startAgent(): Promise<void> {
+  /** `extra`: more strait-agent flags (e.g. --max-entries). */
+  async startAgent(extra: string[] = []): Promise<void> {
     const child = spawn(
       BIN('strait-agent'),
-      ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info'],
+      ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info', ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
