@@ -66,7 +66,16 @@ export function admit(input: AdmissionInput): Admission {
   const byName = [...cluster.policies].sort((a, b) => (policyName(a) < policyName(b) ? -1 : policyName(a) > policyName(b) ? 1 : 0));
   const locals = new Set(input.endpoints.flatMap((e) => e.ips));
 
+  // The same set of policies compiles to the same state: compile each set once
+  // (the greedy's last candidate often makes the set that was tried first).
+  const tried = new Map<string, Attempt>();
   const attempt = (take: ReadonlySet<NetworkPolicy>): Attempt => {
+    const key = byName.filter((p) => take.has(p)).map(policyName).join('\n');
+    let hit = tried.get(key);
+    if (hit === undefined) tried.set(key, (hit = compileSet(take)));
+    return hit;
+  };
+  const compileSet = (take: ReadonlySet<NetworkPolicy>): Attempt => {
     const policies = cluster.policies.map((p) => (take.has(p) ? p : withoutRules(p)));
     const compiled = compile({ ...cluster, policies }, input.endpoints, input.options);
     const { desired, dropped } = fitIpcache(compiled, input.current, capacity.ipcache, locals);
