@@ -81,15 +81,21 @@ describe('reconcile loop: a policy that does not fit', () => {
     expect(maps.live(11)).toEqual([]);
     expect(maps.flagsOf(11)! & EP_F_INGRESS_ISOLATED).toBeTruthy();
     expect(s.maps.find((m) => m.map === 'strait_policy_v1')).toEqual({ map: 'strait_policy_v1', entries: 6, capacity: 20 });
+    // ADD still completes (the issue: with a full map every ADD got code 11)
+    const late = pod('x', 'late', { app: 'late' }, { ips: ['10.244.1.12'] });
+    maps.addEndpoint(13, late.ips);
+    set(cluster({ ...world([fromFar('db-small', 'db', 80, 1), fromFar('web-broad', 'web', 1000, 3)]), pods: [web, db, late, ...far] }));
+    await core.registerEndpoint(endpoint(13, late));
+    expect(maps.flagsOf(13)! & EP_F_READY).toBeTruthy();
 
     // Refused again on the next change: not counted or logged twice; the change still lands.
     set(world([fromFar('db-small', 'db', 81, 1), fromFar('web-broad', 'web', 1000, 3)]));
-    const again = await until(core, (x) => x.synced && x.appliedGeneration === 2);
+    const again = await until(core, (x) => x.synced && x.appliedGeneration === 3);
     expect(ports(maps.live(12))).toEqual([81, 81, 81, 81, 81, 81]);
     expect(again.counters.policyRefusals).toBe(1);
     // Once it fits (the other policy gone), it is applied and the problem clears.
     set(world([fromFar('web-broad', 'web', 1000, 3)]));
-    const fits = await until(core, (x) => x.synced && x.appliedGeneration === 3);
+    const fits = await until(core, (x) => x.synced && x.appliedGeneration === 4);
     expect(fits.problems).toEqual([]);
     expect(ports(maps.live(11))).toHaveLength(18);
   });
