@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * What a peer address is, for policy. An address has two identities: the pod
- * identity of the pod that holds it (strait_ipcache_v1, 0 for none) and the CIDR
- * identity of the longest ipBlock prefix or node address covering it
- * (strait_cidr_v1, IDENTITY_WORLD for none). Both are looked up because an ipBlock
- * must match pod addresses too. Addresses come as a ct_key holds them: an IPv4
- * address in ip[0], the other words zero.
+ * What a peer address is, for policy. A pod address has a pod identity (its label
+ * set) and a namespace identity (strait_ipcache_v1; both 0 for an address that is
+ * no pod's), and every address a CIDR identity: the longest ipBlock prefix or node
+ * address covering it (strait_cidr_v1, IDENTITY_WORLD for none). All are looked up
+ * because an ipBlock must match pod addresses too. Addresses come as a ct_key holds
+ * them: an IPv4 address in ip[0], the other words zero.
  */
 #ifndef STRAIT_IDENTITY_H
 #define STRAIT_IDENTITY_H
@@ -18,17 +18,19 @@
 
 struct peer_identity {
 	__u32 pod;
+	__u32 ns; /* the pod's namespace identity; 0 when pod is */
 	__u32 cidr;
 };
 
-static __always_inline __u32 identity_pod(const __u32 *ip, __u8 family)
+static __always_inline void identity_pod(const __u32 *ip, __u8 family, struct peer_identity *id)
 {
 	struct endpoint_key key = { .family = family };
 	struct ipcache_value *v;
 
 	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
 	v = bpf_map_lookup_elem(&strait_ipcache_v1, &key);
-	return v ? v->identity : IDENTITY_ANY;
+	id->pod = v ? v->identity : IDENTITY_ANY;
+	id->ns = v && v->identity != IDENTITY_ANY ? v->namespace : IDENTITY_ANY;
 }
 
 /* family and pad are part of every prefix: a full-length lookup is 32 + address bits. */
@@ -44,7 +46,7 @@ static __always_inline __u32 identity_cidr(const __u32 *ip, __u8 family)
 
 static __always_inline void identity_classify(const __u32 *ip, __u8 family, struct peer_identity *id)
 {
-	id->pod = identity_pod(ip, family);
+	identity_pod(ip, family, id);
 	id->cidr = identity_cidr(ip, family);
 }
 

@@ -92,16 +92,25 @@ struct {
 } strait_stats_v1 SEC(".maps");
 
 /* Reserved identities. Pods get identities from 256 up (label sets); CIDR prefixes
- * of ipBlocks get identities with IDENTITY_CIDR_FLAG set. */
-#define IDENTITY_ANY 0   /* in a policy key: any peer */
-#define IDENTITY_HOST 1  /* this node: traffic to and from it is always allowed */
-#define IDENTITY_WORLD 2 /* an address no known prefix covers */
+ * of ipBlocks get identities with IDENTITY_CIDR_FLAG set, namespaces with
+ * IDENTITY_NS_FLAG set. */
+#define IDENTITY_ANY 0     /* in a policy key: any peer */
+#define IDENTITY_HOST 1    /* this node: traffic to and from it is always allowed */
+#define IDENTITY_WORLD 2   /* an address no known prefix covers */
+#define IDENTITY_CLUSTER 3 /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
 #define IDENTITY_CIDR_FLAG (1U << 24)
+#define IDENTITY_NS_FLAG (1U << 25)
 
-/* Every pod in the cluster (local and remote), by address: key is endpoint_key. */
+/*
+ * Every pod in the cluster (local and remote), by address: key is endpoint_key.
+ * namespace is the identity of the pod's namespace: one policy entry for it stands
+ * for "every pod in that namespace", however many label sets live there. It took
+ * the place of a reserved flags word that was always written 0 (same size and
+ * offset, so no _v2: an entry an older agent wrote reads as "no namespace").
+ */
 struct ipcache_value {
 	__u32 identity;
-	__u32 flags; /* reserved */
+	__u32 namespace; /* IDENTITY_NS_FLAG | n, or 0 for none */
 };
 _Static_assert(sizeof(struct ipcache_value) == 8, "ipcache_value layout");
 

@@ -10,9 +10,10 @@
  *   this program: from_pod knows its sender and maybe a local receiver, to_pod only
  *   its receiver). Traffic to or from this node (IDENTITY_HOST) is always allowed.
  * - A policy allows a peer when strait_policy_v1 has an entry for the endpoint's
- *   live slot, the direction, and the peer's pod identity, its CIDR identity or
- *   IDENTITY_ANY; the LPM trie matches the protocol and port wildcards. At most
- *   three lookups per direction, however many rules exist.
+ *   live slot, the direction, and one of the peer's identities (pod, namespace,
+ *   IDENTITY_CLUSTER for any pod, CIDR) or IDENTITY_ANY; the LPM trie matches the
+ *   protocol and port wildcards. At most five lookups per direction, however many
+ *   rules exist.
  * - Every new connection that passes gets an entry, isolated or not, so that its
  *   replies still pass if isolation arrives later. The entry records the rule that
  *   allowed it: the receiver's when both directions were checked.
@@ -44,9 +45,22 @@ static __always_inline __u32 policy_slot(const struct endpoint_value *ep)
 	return ep->ifindex | (ep->flags & EP_F_POLICY_GEN ? POLICY_SLOT_GEN : 0);
 }
 
+/* One lookup of the peer identity `identity` in ep's live slot; 0 never matches
+ * here (IDENTITY_ANY has its own, last, lookup). */
+static __always_inline struct policy_value *policy_lookup(struct policy_key *key, __u32 identity)
+{
+	if (identity == IDENTITY_ANY)
+		return NULL;
+	key->identity = identity;
+	return bpf_map_lookup_elem(&strait_policy_v1, key);
+}
+
 /*
  * Does ep's policy for this direction allow the peer of flow f? The peer is the
- * destination for egress, the source for ingress.
+ * destination for egress, the source for ingress. The peer's identities, most
+ * specific first: its label set, its namespace ("every pod in these namespaces"),
+ * any pod of the cluster, its CIDR prefix, then any peer at all. At most five
+ * lookups, however many policies exist, and only for a new connection.
  */
 static __always_inline int policy_check(const struct endpoint_value *ep, const struct flow *f, bool egress,
 					struct policy_verdict *verdict)
@@ -59,21 +73,20 @@ static __always_inline int policy_check(const struct endpoint_value *ep, const s
 		.protocol = f->tuple.protocol,
 		.dport = f->policy_dport,
 	};
-	struct policy_value *v = NULL;
+	struct policy_value *v;
 	struct peer_identity id;
 
 	identity_classify(peer, f->tuple.family, &id);
 	if (identity_is_host(&id))
 		return 0;
 
-	if (id.pod != IDENTITY_ANY) {
-		key.identity = id.pod;
-		v = bpf_map_lookup_elem(&strait_policy_v1, &key);
-	}
-	if (!v && id.cidr != IDENTITY_ANY) {
-		key.identity = id.cidr;
-		v = bpf_map_lookup_elem(&strait_policy_v1, &key);
-	}
+	v = policy_lookup(&key, id.pod);
+	if (!v)
+		v = policy_lookup(&key, id.ns);
+	if (!v && id.pod != IDENTITY_ANY)
+		v = policy_lookup(&key, IDENTITY_CLUSTER);
+	if (!v)
+		v = policy_lookup(&key, id.cidr);
 	if (!v) {
 		key.identity = IDENTITY_ANY;
 		v = bpf_map_lookup_elem(&strait_policy_v1, &key);

@@ -3,8 +3,37 @@
 // on this interface.
 import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
 
+/** Something the datapath does not hold as the source says, and why. */
+export interface AgentProblem {
+  /**
+   * policy-refused: the policy did not fit the maps and was refused whole (its pods
+   * stay isolated, nothing it allows is written); ipcache-full: pod addresses left
+   * unclassified; write-failed: a map write failed (retried).
+   */
+  kind: 'policy-refused' | 'ipcache-full' | 'write-failed';
+  /** what it is about: "namespace/name", "endpoint <ifindex>", a map name */
+  subject: string;
+  message: string;
+}
+
+/** How full a map is once the last plan is written, against what the agent plans with. */
+export interface MapFill {
+  map: string;
+  entries: number;
+  capacity: number;
+}
+
+export interface AgentCounters {
+  /** times a policy went from applied (or new) to refused */
+  policyRefusals: number;
+  /** map writes that failed */
+  writeFailures: number;
+  /** times the ipcache went from holding every pod address to not */
+  ipcacheOverflows: number;
+}
+
 export interface AgentStatus {
-  /** everything the source holds now is in the datapath */
+  /** everything the source holds now is in the datapath, or refused and reported in problems */
   synced: boolean;
   sourceGeneration: number;
   appliedGeneration: number;
@@ -12,6 +41,10 @@ export interface AgentStatus {
   policies: number;
   /** the last reconcile error, if the last attempt failed */
   lastError: string | null;
+  /** what is not as the source says, now */
+  problems: AgentProblem[];
+  counters: AgentCounters;
+  maps: MapFill[];
 }
 
 export interface EffectiveRule {

@@ -12,6 +12,7 @@ import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 import { ipFamily } from '../cni/result.js';
+import type { PolicyMaps } from './apply.js';
 
 /** The endpoint-map and ipcache key of an address. */
 const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
@@ -33,12 +34,14 @@ export interface EndpointFlags {
 /** What the maps hold now, in the compiler's terms. */
 export interface MapsContent {
   ipcache: Map<string, number>;
+  /** pod identity → the namespace identity its addresses carry; -1 where they disagree */
+  podNamespaces: Map<number, number>;
   cidrs: Map<string, number>;
   /** by ifindex: flags of the endpoint and its entries of each generation */
   endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
 }
 
-export class DatapathWriter {
+export class DatapathWriter implements PolicyMaps {
   private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct', number>;
 
   constructor(bpfDir: string) {
@@ -64,8 +67,8 @@ export class DatapathWriter {
     for (const fd of Object.values(this.fds)) bpf.closeFd(fd);
   }
 
-  setIpcache(ip: string, identity: number): void {
-    bpf.mapUpdate(this.fds.ipcache, addressKey(ip), encodeIpcacheValue({ identity }));
+  setIpcache(ip: string, identity: number, namespace: number): void {
+    bpf.mapUpdate(this.fds.ipcache, addressKey(ip), encodeIpcacheValue({ identity, namespace }));
   }
 
   delIpcache(ip: string): void {
@@ -108,8 +111,12 @@ export class DatapathWriter {
 
   read(): MapsContent {
     const ipcache = new Map<string, number>();
+    const podNamespaces = new Map<number, number>();
     for (const { key, value } of bpf.mapDump(this.fds.ipcache)) {
-      ipcache.set(decodeEndpointKey(key).ip, decodeIpcacheValue(value).identity);
+      const v = decodeIpcacheValue(value);
+      ipcache.set(decodeEndpointKey(key).ip, v.identity);
+      const had = podNamespaces.get(v.identity);
+      podNamespaces.set(v.identity, had === undefined || had === v.namespace ? v.namespace : -1);
     }
     const cidrs = new Map<string, number>();
     for (const { key, value } of bpf.mapDump(this.fds.cidr)) {
@@ -132,7 +139,7 @@ export class DatapathWriter {
         ruleId: decodePolicyValue(value).ruleId,
       });
     }
-    return { ipcache, cidrs, endpoints };
+    return { ipcache, podNamespaces, cidrs, endpoints };
   }
 
   // Lookups as the datapath makes them (for explain): LPM tries answer a full-length
@@ -145,9 +152,10 @@ export class DatapathWriter {
     return { ifindex: v.ifindex, flags: v.flags, identity: v.identity };
   }
 
-  podIdentityOf(ip: string): number {
+  /** The pod and namespace identity of an address (0 and 0 for no pod). */
+  podIdentityOf(ip: string): { identity: number; namespace: number } {
     const buf = bpf.mapLookup(this.fds.ipcache, addressKey(ip));
-    return buf === null ? 0 : decodeIpcacheValue(buf).identity;
+    return buf === null ? { identity: 0, namespace: 0 } : decodeIpcacheValue(buf);
   }
 
   cidrIdentityOf(ip: string): number | null {

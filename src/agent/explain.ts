@@ -3,7 +3,7 @@
 // the policy behind it; conntrack revalidation uses it to cut connections that a
 // changed policy no longer allows.
 import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, EP_F_READY } from '../datapath/maps/endpoints.js';
-import { IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
+import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
 import type { DatapathWriter } from './datapath-writer.js';
 
@@ -22,13 +22,28 @@ interface Judgement {
   reason: string;
 }
 
+interface Peer {
+  pod: number;
+  ns: number;
+  cidr: number;
+}
+
+/** The identities policy_check looks up for a peer, most specific first; IDENTITY_ANY last. */
+const peerLookups = (p: Peer): number[] => [
+  ...(p.pod !== 0 ? [p.pod] : []),
+  ...(p.ns !== 0 ? [p.ns] : []),
+  ...(p.pod !== 0 ? [IDENTITY_CLUSTER] : []),
+  ...(p.cidr !== 0 ? [p.cidr] : []),
+  IDENTITY_ANY,
+];
+
 export function judge(maps: DatapathWriter, current: DesiredState | null, flow: Flow, what = `${flow.protocol}/${flow.port}`): Judgement {
   const steps: string[] = [];
-  const classify = (ip: string) => {
-    const pod = maps.podIdentityOf(ip);
+  const classify = (ip: string): Peer => {
+    const { identity: pod, namespace: ns } = maps.podIdentityOf(ip);
     const cidr = maps.cidrIdentityOf(ip) ?? IDENTITY_WORLD;
-    steps.push(`${ip}: pod identity ${pod === 0 ? 'none' : pod}, CIDR identity ${cidr}`);
-    return { pod, cidr };
+    steps.push(`${ip}: pod identity ${pod === 0 ? 'none' : `${pod} (namespace identity ${ns})`}, CIDR identity ${cidr}`);
+    return { pod, ns: pod === 0 ? 0 : ns, cidr };
   };
   const origin = (ruleId: number) => {
     const o = current?.rules.get(ruleId);
@@ -41,7 +56,7 @@ export function judge(maps: DatapathWriter, current: DesiredState | null, flow: 
   }
 
   const allowedBy: string[] = [];
-  const check = (side: 'egress' | 'ingress', epIp: string, peer: { pod: number; cidr: number }): Judgement | null => {
+  const check = (side: 'egress' | 'ingress', epIp: string, peer: Peer): Judgement | null => {
     const ep = maps.endpointOf(epIp);
     const who = side === 'egress' ? 'source' : 'destination';
     if (ep === null) {
@@ -57,12 +72,11 @@ export function judge(maps: DatapathWriter, current: DesiredState | null, flow: 
       return null;
     }
     const gen = (ep.flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0;
-    // The datapath's three lookups: the peer's pod identity (if it is a pod), its
-    // CIDR identity, and "any peer".
-    for (const id of [...(peer.pod !== 0 ? [peer.pod] : []), peer.cidr, IDENTITY_ANY]) {
+    // The datapath's lookups (bpf/include/policy.h policy_check), in its order.
+    for (const id of peerLookups(peer)) {
       const rule = maps.policyLookup(ep.ifindex, gen, id, side === 'egress', flow.protocol, flow.port);
       if (rule !== null) {
-        steps.push(`${side} of ${epIp}: identity ${id === IDENTITY_ANY ? 'any' : id} ${what} allowed by ${origin(rule)}`);
+        steps.push(`${side} of ${epIp}: identity ${id === IDENTITY_ANY ? 'any' : id === IDENTITY_CLUSTER ? 'any pod' : id} ${what} allowed by ${origin(rule)}`);
         allowedBy.push(origin(rule));
         return null;
       }

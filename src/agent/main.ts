@@ -75,7 +75,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     if (stopping) return await shutdown(0);
 
     const { createAgentCore } = await import('./reconciler.js');
-    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log });
+    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries });
     if (stopping) return await shutdown(0);
     const snapshot = first as { state: ClusterState; generation: number } | null;
     if (snapshot !== null) core.setCluster(snapshot.state, snapshot.generation);

@@ -14,9 +14,15 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
   --bpf-dir DIR        bpffs pin directory (env STRAIT_BPF_DIR, default /sys/fs/bpf/strait)
   --socket PATH        local API socket (env STRAIT_AGENT_SOCKET, default ${DEFAULT_AGENT_SOCKET})
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
+  --max-entries MAP=N[,MAP=N]
+                       plan with at most N entries in a map (policy, ipcache, cidr),
+                       fewer than it holds: a policy that does not fit is refused
+                       (default: each map's max_entries)
 `;
 
 export type SourceSpec = { kind: 'dir'; path: string };
+
+export type MapLimits = Partial<Record<'policy' | 'ipcache' | 'cidr', number>>;
 
 export interface AgentFlags {
   nodeName: string;
@@ -25,6 +31,7 @@ export interface AgentFlags {
   bpfDir: string;
   socketPath: string;
   logLevel: string;
+  maxEntries: MapLimits;
 }
 
 /** A mistake on the command line: exit 2 with the usage. */
@@ -46,6 +53,16 @@ export function parseSource(text: string): SourceSpec {
   throw new UsageError(`--source takes dir:PATH, not "${text}"`);
 }
 
+export function parseMapLimits(text: string): MapLimits {
+  const out: MapLimits = {};
+  for (const part of text.split(',')) {
+    const m = /^(policy|ipcache|cidr)=([1-9][0-9]{0,8})$/.exec(part.trim());
+    if (m === null) throw new UsageError(`--max-entries takes MAP=N[,MAP=N] with MAP policy, ipcache or cidr and N a positive integer, not "${part}"`);
+    out[m[1] as keyof MapLimits] = Number(m[2]);
+  }
+  return out;
+}
+
 /** Returns null for --help. */
 export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFlags | null {
   let values;
@@ -60,6 +77,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
         'bpf-dir': { type: 'string' },
         socket: { type: 'string' },
         'log-level': { type: 'string' },
+        'max-entries': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -84,5 +102,6 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
     bpfDir: path('bpf-dir', values['bpf-dir'], 'STRAIT_BPF_DIR', '/sys/fs/bpf/strait'),
     socketPath: path('socket', values.socket, 'STRAIT_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),
     logLevel,
+    maxEntries: values['max-entries'] === undefined ? {} : parseMapLimits(values['max-entries']),
   };
 }

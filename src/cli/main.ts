@@ -7,6 +7,9 @@ commands:
   endpoints  what the datapath's endpoint map holds, with pod names   [-o json]
   drops      datapath counters: drops by reason, redirects, to stack  [-o json] [-a]
   reload     load the BPF objects again and move every endpoint to them atomically
+  status     the agent's state: synced, map fill, counters, and every problem (a
+             policy refused because it does not fit, a full ipcache, failing writes)
+             (exit 0 healthy, 1 a problem, 2 unreachable)                [-o json]
   wait --synced [--timeout S]
              until the agent has applied everything its source holds (exit 0),
              is not synced in time (1), or cannot be reached (2)
@@ -32,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./drops.js')).drops(argv.slice(1));
     case 'reload':
       return (await import('./reload.js')).reload(argv.slice(1));
+    case 'status':
+      return (await import('./status.js')).status(argv.slice(1));
     case 'wait':
       return (await import('./wait.js')).wait(argv.slice(1));
     case 'policy':

@@ -1,47 +1,68 @@
 // NetworkPolicy → the datapath's desired state. Pure and deterministic: the same
 // cluster, endpoints and options give the same DesiredState, numbers included.
 //
+// Phases: buildWorld (identities of pods and namespaces, who holds each address),
+// numberRules, Selector (which rules apply to an identity), Prefixes (the CIDR
+// prefixes and what each ipBlock covers), PeerResolver (what a rule's peers are),
+// then the entries of each local endpoint and the ipcache.
+//
 // Work is per identity, not per pod: pods are grouped by label set first, every
 // selector is evaluated once per (distinct selector, identity) and every rule's
 // peers once, so 1,000 pods × 1,000 policies costs a fraction of a second.
 //
-// Choices worth knowing (the report and explain.ts say the same):
+// Entries stay few however broad a peer is: "every pod in namespace n" is one entry
+// for n's namespace identity (each pod's ipcache entry carries it), and
+// `namespaceSelector: {}` one entry for IDENTITY_CLUSTER, not one per pod identity.
+//
+// Named ports follow the spec ("a named port on a pod"):
+//  - ingress: resolved on the endpoint's own pod;
+//  - egress to selected pods (or with `to` absent): resolved on each destination.
+//    An entry per destination identity is exact because a pod's identity includes
+//    its named ports (identity.ts): pods that share labels but not port names do
+//    not share entries. With `to` absent it never matches a non-pod destination
+//    (an address that is no pod has no port names);
+//  - egress to an ipBlock: "the traffic must match both ports and to", so each pod
+//    address inside the block that names the port is allowed on that port. Such an
+//    address becomes a /32 (/128) prefix of its own with an entry for its CIDR
+//    identity: an entry for its pod identity would also admit pods of that identity
+//    outside the block.
+//
+// Other choices worth knowing (the report and explain.ts say the same):
 //  - hostNetwork pods are neither selected nor peers by identity: their address is
 //    their node's, which ipBlocks (and HOST, for this node) cover.
-//  - A named port in an egress rule resolves on each peer pod and becomes an entry
-//    per peer identity, the union over the pods with that identity. With an ipBlock
-//    peer it matches nothing (an address has no port names). With `to` absent it
-//    matches every pod that has the name, never non-pod destinations.
 //  - 0.0.0.0/0 and ::/0 are WORLD, except a /0 an ipBlock names, which gets a CIDR
 //    identity of its own: otherwise `ipBlock 0.0.0.0/0` would also admit IPv6.
 //  - Only ipBlocks of rules that apply to a local endpoint go into `cidrs`; the
 //    prefixes this node's addresses form (HOST) are never policy entries, since the
 //    datapath always allows the host.
-import { canonicalIp, type Family, formatCidr, lastOf, networkOf, parseCidr, withoutPrefix } from '../ipam/addr.js';
-import { assignCidrIdentities, assignPodIdentities, isCidrIdentity, podIdentityKey } from './identity.js';
-import { NAMESPACE_NAME_LABEL } from './model.js';
 import { portRangePrefixes } from './ports.js';
-import { matches, selectorKey } from './selectors.js';
+import { isEverything, selectorKey } from './selectors.js';
+import {
+  type AppliedRule,
+  buildWorld,
+  type Group,
+  namedKey,
+  numberRules,
+  portsByName,
+  Selector,
+  type World,
+} from './compile-world.js';
+import { blockHolds, canonicalCidr, hostPrefix, hostPrefixes, Prefixes } from './compile-prefixes.js';
 import {
   type ClusterState,
   type DesiredState,
   type EndpointPolicy,
   IDENTITY_ANY,
+  IDENTITY_CLUSTER,
   IDENTITY_HOST,
   IDENTITY_WORLD,
-  type IdentityInfo,
   type IpBlock,
   IPPROTO,
-  type LabelSelector,
   type LocalEndpoint,
-  type NetworkPolicy,
-  type Pod,
   type PolicyEntry,
   type PolicyPeer,
   type PolicyPort,
   type PolicyRule,
-  type Protocol,
-  type RuleOrigin,
 } from './types.js';
 
 export interface CompileOptions {
@@ -56,47 +77,19 @@ export interface CompileOptions {
   previous?: DesiredState | null;
 }
 
-/** A pod identity: one label set in one namespace. */
-interface Group {
-  key: string;
-  id: number;
-  namespace: string;
-  namespaceLabels: Record<string, string>;
-  labels: Record<string, string>;
-  /** the non-hostNetwork pods with this label set (none for an endpoint without a Pod object) */
-  pods: Pod[];
-  /** "PROTO/name" → port numbers, over `pods`; built on first use */
-  named: Map<string, number[]> | null;
-}
-
-interface Prefix {
-  text: string;
-  family: Family;
-  first: bigint;
-  last: bigint;
-  len: number;
-  id: number;
-}
-
 /** What a rule's peers resolve to. */
 interface PeerSet {
   any: boolean;
-  groups: Group[];
-  cidrIds: number[];
+  /** identities numeric-port entries name: pod, namespace, IDENTITY_CLUSTER and CIDR identities */
+  ids: number[];
+  /** every pod identity the selector peers pick (for egress named ports) */
+  groups: () => Group[];
+  /** the ipBlock peers (for egress named ports) */
+  blocks: IpBlock[];
 }
 
-interface AppliedRule {
-  ruleId: number;
-  egress: boolean;
-  rule: PolicyRule;
-  namespace: string;
-}
-
-const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const namedKey = (protocol: Protocol, name: string): string => `${protocol}/${name}`;
-
-// Entries are deduplicated by a numeric key: identity (25 bits) · egress · protocol
-// (4 values) · port · prefix length fits in 49 bits, exact in a double.
+// Entries are deduplicated by a numeric key: identity (26 bits) · egress · protocol
+// (4 values) · port · prefix length fits in 50 bits, exact in a double.
 const PROTO_CODE: Record<number, number> = { 0: 0, 6: 1, 17: 2, 132: 3 };
 const entryNumber = (identity: number, egress: boolean, protocol: number, port: number, len: number): number =>
   (((identity * 2 + (egress ? 1 : 0)) * 4 + (PROTO_CODE[protocol] ?? 0)) * 65536 + port) * 32 + len;
@@ -116,390 +109,220 @@ function numericMatches(p: PolicyPort): PortMatch[] {
   return portRangePrefixes(p.port, p.endPort ?? p.port).map((x) => ({ protocol, port: x.port, len: x.prefixLen }));
 }
 
-function parsePrefix(text: string, id: number): Prefix | null {
-  const c = parseCidr(text);
-  if (c === null) return null;
-  const first = networkOf(c.family, c.value, c.prefixLen);
-  return { text, family: c.family, first, last: lastOf(c.family, c.value, c.prefixLen), len: c.prefixLen, id };
-}
-
-/** Model output is canonical already; objects built by hand may not be. */
-function canonicalCidr(text: string): string | null {
-  const c = parseCidr(text);
-  return c === null ? null : formatCidr(c.family, networkOf(c.family, c.value, c.prefixLen), c.prefixLen);
-}
-
-const inside = (p: Prefix, outer: Prefix): boolean =>
-  p.family === outer.family && p.len >= outer.len && p.first >= outer.first && p.last <= outer.last;
+const namedPortsOf = (rule: PolicyRule): (PolicyPort & { port: string })[] =>
+  rule.ports.filter((p): p is PolicyPort & { port: string } => typeof p.port === 'string');
 
 export function compile(cluster: ClusterState, endpoints: LocalEndpoint[], opts: CompileOptions): DesiredState {
-  // --- namespaces and identities ---
-  const nsLabels = new Map<string, Record<string, string>>();
-  for (const ns of cluster.namespaces) nsLabels.set(ns.name, { ...ns.labels, [NAMESPACE_NAME_LABEL]: ns.name });
-  const labelsOfNamespace = (name: string): Record<string, string> => {
-    let l = nsLabels.get(name);
-    if (l === undefined) {
-      l = { [NAMESPACE_NAME_LABEL]: name }; // no Namespace object (yet): what Kubernetes would give it
-      nsLabels.set(name, l);
-    }
-    return l;
-  };
+  const world = buildWorld(cluster, endpoints, opts.previous);
+  const numbered = numberRules(cluster.policies);
+  const selector = new Selector(world, cluster.policies, numbered);
+  const blocks = new BlockPods(world);
 
-  const groups = new Map<string, Group>();
-  const groupOf = (namespace: string, labels: Record<string, string>): Group => {
-    const namespaceLabels = labelsOfNamespace(namespace);
-    const key = podIdentityKey(namespace, namespaceLabels, labels);
-    let g = groups.get(key);
-    if (g === undefined) {
-      g = { key, id: 0, namespace, namespaceLabels, labels, pods: [], named: null };
-      groups.set(key, g);
-    }
-    return g;
-  };
-
-  const podsByName = new Map<string, Pod>();
-  const groupOfPod = new Map<Pod, Group>();
-  for (const pod of cluster.pods) {
-    podsByName.set(`${pod.namespace}/${pod.name}`, pod);
-    if (pod.hostNetwork) continue;
-    const g = groupOf(pod.namespace, pod.labels);
-    g.pods.push(pod);
-    groupOfPod.set(pod, g);
-  }
-
-  interface Local {
-    ep: LocalEndpoint;
-    group: Group | null;
-    pod: Pod | null;
-  }
-  const locals: Local[] = [];
-  for (const ep of endpoints) {
-    if (ep.podNamespace === null || ep.podName === null) {
-      locals.push({ ep, group: null, pod: null });
-      continue;
-    }
-    const pod = podsByName.get(`${ep.podNamespace}/${ep.podName}`) ?? null;
-    if (pod?.hostNetwork) {
-      locals.push({ ep, group: null, pod });
-      continue;
-    }
-    // No Pod object (yet): a pod without labels in that namespace.
-    const group = pod === null ? groupOf(ep.podNamespace, {}) : (groupOfPod.get(pod) ?? null);
-    locals.push({ ep, group, pod });
-  }
-
-  const previousPodIds = new Map<string, number>();
-  for (const [id, info] of opts.previous?.identities ?? []) {
-    previousPodIds.set(podIdentityKey(info.namespace, info.namespaceLabels, info.labels), id);
-  }
-  const ids = assignPodIdentities(groups.keys(), previousPodIds);
-  const groupsByNs = new Map<string, Group[]>();
-  const identities = new Map<number, IdentityInfo>();
-  for (const g of groups.values()) {
-    g.id = ids.get(g.key) ?? 0;
-    identities.set(g.id, { namespace: g.namespace, namespaceLabels: g.namespaceLabels, labels: g.labels });
-    const list = groupsByNs.get(g.namespace);
-    if (list === undefined) groupsByNs.set(g.namespace, [g]);
-    else list.push(g);
-  }
-
-  // --- selectors, evaluated once per distinct selector and identity ---
-  const groupMatch = new Map<string, Map<Group, boolean>>();
-  const selects = (sel: LabelSelector, g: Group): boolean => {
-    const key = selectorKey(sel);
-    let memo = groupMatch.get(key);
-    if (memo === undefined) groupMatch.set(key, (memo = new Map()));
-    let hit = memo.get(g);
-    if (hit === undefined) memo.set(g, (hit = matches(sel, g.labels)));
-    return hit;
-  };
-  const nsMatch = new Map<string, string[]>();
-  const namespacesMatching = (sel: LabelSelector): string[] => {
-    const key = selectorKey(sel);
-    let hit = nsMatch.get(key);
-    if (hit === undefined) {
-      hit = [...groupsByNs.keys()].filter((ns) => matches(sel, labelsOfNamespace(ns)));
-      nsMatch.set(key, hit);
-    }
-    return hit;
-  };
-
-  // --- rule ids: stable small integers, by "namespace/name", from 1 (0 = no rule) ---
-  const rules = new Map<number, RuleOrigin>();
-  const ruleIds = new Map<NetworkPolicy, { ingress: number[]; egress: number[] }>();
-  const policyName = (p: NetworkPolicy): string => `${p.namespace}/${p.name}`;
-  let nextRule = 1;
-  for (const p of [...cluster.policies].sort((a, b) => byText(policyName(a), policyName(b)))) {
-    const own = { ingress: [] as number[], egress: [] as number[] };
-    for (const direction of ['ingress', 'egress'] as const) {
-      p[direction].forEach((_, index) => {
-        const ruleId = nextRule++;
-        own[direction].push(ruleId);
-        rules.set(ruleId, { ruleId, policy: policyName(p), direction, index });
-      });
-    }
-    ruleIds.set(p, own);
-  }
-  const policiesByNs = new Map<string, NetworkPolicy[]>();
-  for (const p of cluster.policies) {
-    const list = policiesByNs.get(p.namespace);
-    if (list === undefined) policiesByNs.set(p.namespace, [p]);
-    else list.push(p);
-  }
-
-  // --- which rules apply to each local endpoint ---
-  interface Selection {
-    ingressIsolated: boolean;
-    egressIsolated: boolean;
-    applied: AppliedRule[];
-  }
-  const selectionOf = new Map<Group, Selection>();
-  const selection = (g: Group): Selection => {
-    let s = selectionOf.get(g);
-    if (s !== undefined) return s;
-    s = { ingressIsolated: false, egressIsolated: false, applied: [] };
-    for (const p of policiesByNs.get(g.namespace) ?? []) {
-      if (!selects(p.podSelector, g)) continue;
-      const own = ruleIds.get(p);
-      for (const type of p.policyTypes) {
-        const egress = type === 'Egress';
-        if (egress) s.egressIsolated = true;
-        else s.ingressIsolated = true;
-        const list = egress ? p.egress : p.ingress;
-        const idsOf = egress ? own?.egress : own?.ingress;
-        list.forEach((rule, i) => {
-          s?.applied.push({ ruleId: idsOf?.[i] ?? 0, egress, rule, namespace: p.namespace });
-        });
-      }
-    }
-    selectionOf.set(g, s);
-    return s;
-  };
-
-  // --- CIDR prefixes: ipBlocks of applied rules, the two /0s, this node ---
-  const hostAddrs = new Set<string>();
   const node = cluster.nodes.find((n) => n.name === opts.nodeName);
-  for (const text of [...opts.hostAddresses, ...(node?.addresses ?? [])]) {
-    const ip = canonicalIp(withoutPrefix(text));
-    if (ip !== null) hostAddrs.add(`${ip}/${ip.includes(':') ? 128 : 32}`);
-  }
-  const blockPrefixes = new Set<string>();
-  for (const l of locals) {
-    if (l.group === null) continue;
-    for (const a of selection(l.group).applied) {
-      for (const peer of a.rule.peers ?? []) {
-        if (peer.ipBlock === null) continue;
-        for (const text of [peer.ipBlock.cidr, ...peer.ipBlock.except]) {
-          const c = canonicalCidr(text);
-          if (c !== null) blockPrefixes.add(c);
-        }
-      }
-    }
-  }
-  const previousCidrIds = new Map<string, number>();
-  for (const [text, id] of opts.previous?.cidrs ?? []) if (isCidrIdentity(id)) previousCidrIds.set(text, id);
-  const cidrIds = assignCidrIdentities(
-    [...blockPrefixes].filter((t) => !hostAddrs.has(t)),
-    previousCidrIds,
-  );
-  const cidrs = new Map<string, number>();
-  cidrs.set('0.0.0.0/0', IDENTITY_WORLD);
-  cidrs.set('::/0', IDENTITY_WORLD);
-  for (const [text, id] of cidrIds) cidrs.set(text, id);
-  for (const text of hostAddrs) cidrs.set(text, IDENTITY_HOST);
-
-  // Every prefix, sorted so the ones inside a block are one contiguous run.
-  const prefixes: Prefix[] = [];
-  for (const [text, id] of cidrs) {
-    const p = parsePrefix(text, id);
-    if (p !== null) prefixes.push(p);
-  }
-  prefixes.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : a.len - b.len));
-  const blockMemo = new Map<string, number[]>();
-  const cidrIdsIn = (block: IpBlock): number[] => {
-    const memoKey = `${block.cidr} ${block.except.join(' ')}`;
-    let hit = blockMemo.get(memoKey);
-    if (hit !== undefined) return hit;
-    hit = [];
-    const outer = parsePrefix(block.cidr, 0);
-    const excepts = block.except.map((e) => parsePrefix(e, 0)).filter((e): e is Prefix => e !== null);
-    if (outer !== null) {
-      // First prefix of the family whose start is >= outer.first.
-      let lo = 0;
-      let hi = prefixes.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const m = prefixes[mid] as Prefix;
-        if (m.family < outer.family || (m.family === outer.family && m.first < outer.first)) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let i = lo; i < prefixes.length; i++) {
-        const p = prefixes[i] as Prefix;
-        if (p.family !== outer.family || p.first > outer.last) break;
-        if (!inside(p, outer) || p.id === IDENTITY_HOST) continue;
-        if (excepts.some((e) => inside(p, e))) continue;
-        hit.push(p.id);
-      }
-    }
-    blockMemo.set(memoKey, hit);
-    return hit;
-  };
-
-  // --- peers ---
-  const podGroupsMemo = new Map<string, Group[]>();
-  const groupsSelected = (sel: LabelSelector | null, ns: string): Group[] => {
-    const key = `${sel === null ? '*' : selectorKey(sel)}\n${ns}`;
-    let hit = podGroupsMemo.get(key);
-    if (hit === undefined) {
-      const all = groupsByNs.get(ns) ?? [];
-      hit = sel === null ? all : all.filter((g) => selects(sel, g));
-      podGroupsMemo.set(key, hit);
-    }
-    return hit;
-  };
-  const peerMemo = new Map<string, PeerSet>();
-  const peersOf = (rule: PolicyRule, namespace: string): PeerSet => {
-    if (rule.peers === null) return { any: true, groups: [], cidrIds: [] };
-    const memoKey = JSON.stringify([namespace, rule.peers.map(peerKey)]);
-    let hit = peerMemo.get(memoKey);
-    if (hit !== undefined) return hit;
-    const gs = new Set<Group>();
-    const cs = new Set<number>();
-    for (const peer of rule.peers) {
-      if (peer.ipBlock !== null) {
-        for (const id of cidrIdsIn(peer.ipBlock)) cs.add(id);
-      } else if (peer.namespaceSelector !== null) {
-        for (const ns of namespacesMatching(peer.namespaceSelector)) {
-          for (const g of groupsSelected(peer.podSelector, ns)) gs.add(g);
-        }
-      } else if (peer.podSelector !== null) {
-        for (const g of groupsSelected(peer.podSelector, namespace)) gs.add(g);
-      }
-    }
-    hit = { any: false, groups: [...gs], cidrIds: [...cs] };
-    peerMemo.set(memoKey, hit);
-    return hit;
-  };
-
-  // --- named ports ---
-  const namedPortsOf = (g: Group): Map<string, number[]> => {
-    if (g.named === null) g.named = portsByName(g.pods);
-    return g.named;
-  };
-  const allGroups = [...groups.values()];
-
-  // --- entries ---
-  // Rules whose entries do not depend on the endpoint (all but ingress named ports)
-  // are expanded once and reused by every endpoint they apply to.
-  const staticMemo = new Map<number, number[]>();
-  const entriesOfRule = (a: AppliedRule, ownPorts: Map<string, number[]>, out: Map<number, PolicyEntry>): void => {
-    const add = (identity: number, m: PortMatch): void => {
-      const n = entryNumber(identity, a.egress, m.protocol, m.port, m.len);
-      const have = out.get(n);
-      if (have === undefined || have.ruleId > a.ruleId) {
-        out.set(n, { identity, egress: a.egress, protocol: m.protocol, port: m.port, portPrefixLen: m.len, ruleId: a.ruleId });
-      }
-    };
-    const peers = peersOf(a.rule, a.namespace);
-    const targets = peers.any ? [IDENTITY_ANY] : [...peers.groups.map((g) => g.id), ...peers.cidrIds];
-    let fixed = staticMemo.get(a.ruleId);
-    if (fixed === undefined) {
-      fixed = [];
-      const portMatches = a.rule.ports.length === 0 ? ANY_TRAFFIC : a.rule.ports.flatMap(numericMatches);
-      for (const t of targets) for (const m of portMatches) fixed.push(t, m.protocol, m.port, m.len);
-      if (a.egress) {
-        // Named ports on the peers: the union over each identity's pods.
-        for (const p of a.rule.ports) {
-          if (typeof p.port !== 'string') continue;
-          const key = namedKey(p.protocol, p.port);
-          const protocol = IPPROTO[p.protocol];
-          for (const g of peers.any ? allGroups : peers.groups) {
-            for (const port of namedPortsOf(g).get(key) ?? []) fixed.push(g.id, protocol, port, 16);
-          }
-        }
-      }
-      staticMemo.set(a.ruleId, fixed);
-    }
-    for (let i = 0; i < fixed.length; i += 4) {
-      add(fixed[i] as number, { protocol: fixed[i + 1] as number, port: fixed[i + 2] as number, len: fixed[i + 3] as number });
-    }
-    if (!a.egress) {
-      // Named ports on the endpoint's own pod.
-      for (const p of a.rule.ports) {
-        if (typeof p.port !== 'string') continue;
-        const protocol = IPPROTO[p.protocol];
-        for (const port of ownPorts.get(namedKey(p.protocol, p.port)) ?? []) {
-          for (const t of targets) add(t, { protocol, port, len: 16 });
-        }
-      }
-    }
-  };
+  const host = hostPrefixes([...opts.hostAddresses, ...(node?.addresses ?? [])]);
+  const prefixes = new Prefixes(blockPrefixes(world, selector, blocks, host), host, opts.previous?.cidrs);
+  const peers = new PeerResolver(world, selector, prefixes);
 
   const endpointsOut = new Map<number, EndpointPolicy>();
-  for (const l of locals) {
+  const expand = new EntryExpander(peers, prefixes, blocks);
+  for (const l of world.locals) {
     if (endpointsOut.has(l.ep.ifindex)) continue; // one slot per veth; the first wins
     if (l.group === null) {
-      endpointsOut.set(l.ep.ifindex, {
-        ifindex: l.ep.ifindex,
-        identity: IDENTITY_WORLD,
-        ingressIsolated: false,
-        egressIsolated: false,
-        entries: [],
-      });
+      endpointsOut.set(l.ep.ifindex, { ifindex: l.ep.ifindex, identity: IDENTITY_WORLD, ingressIsolated: false, egressIsolated: false, entries: [] });
       continue;
     }
-    const s = selection(l.group);
-    const out = new Map<number, PolicyEntry>();
-    const ownPorts = portsByName(l.pod === null ? [] : [l.pod]);
-    for (const a of s.applied) entriesOfRule(a, ownPorts, out);
-    const entries = [...out.keys()].sort((x, y) => x - y).map((n) => out.get(n) as PolicyEntry);
+    const s = selector.selection(l.group);
     endpointsOut.set(l.ep.ifindex, {
       ifindex: l.ep.ifindex,
       identity: l.group.id,
       ingressIsolated: s.ingressIsolated,
       egressIsolated: s.egressIsolated,
-      entries,
+      entries: expand.entriesOf(s.applied, portsByName(l.pod === null ? [] : [l.pod])),
     });
   }
 
-  // --- ipcache: every pod with an address, then the local endpoints (authoritative here) ---
   const ipcache = new Map<string, number>();
-  const owner = new Map<string, string>();
-  for (const g of groups.values()) {
-    for (const pod of g.pods) {
-      const name = `${pod.namespace}/${pod.name}`;
-      for (const ip of pod.ips) {
-        // Two live Pod objects claiming one address is stale data; pick one stably.
-        const had = owner.get(ip);
-        if (had !== undefined && had < name) continue;
-        owner.set(ip, name);
-        ipcache.set(ip, g.id);
+  for (const [ip, g] of world.addresses) ipcache.set(ip, g.id);
+  const podNamespaces = new Map<number, number>();
+  for (const g of world.groups) podNamespaces.set(g.id, world.namespaceIds.get(g.namespace) ?? 0);
+
+  return {
+    ipcache,
+    podNamespaces,
+    namespaceIds: world.namespaceIds,
+    cidrs: prefixes.cidrs,
+    endpoints: endpointsOut,
+    rules: numbered.rules,
+    identities: world.identities,
+  };
+}
+
+/** The pod addresses inside an ipBlock, with the identity that holds each. */
+class BlockPods {
+  private readonly memo = new Map<string, [string, Group][]>();
+  constructor(private readonly world: World) {}
+
+  of(block: IpBlock): [string, Group][] {
+    const key = `${block.cidr} ${block.except.join(' ')}`;
+    let hit = this.memo.get(key);
+    if (hit === undefined) {
+      hit = [...this.world.addresses].filter(([ip]) => blockHolds(block, ip));
+      this.memo.set(key, hit);
+    }
+    return hit;
+  }
+}
+
+/** Every prefix applied rules name: ipBlocks and excepts, and pod addresses that egress named ports through a block reach. */
+function blockPrefixes(world: World, selector: Selector, blocks: BlockPods, host: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const l of world.locals) {
+    if (l.group === null) continue;
+    for (const a of selector.selection(l.group).applied) {
+      const named = a.egress ? namedPortsOf(a.rule).map((p) => namedKey(p.protocol, p.port)) : [];
+      for (const peer of a.rule.peers ?? []) {
+        if (peer.ipBlock === null) continue;
+        for (const text of [peer.ipBlock.cidr, ...peer.ipBlock.except]) {
+          const c = canonicalCidr(text);
+          if (c !== null) out.add(c);
+        }
+        if (named.length === 0) continue;
+        for (const [ip, g] of blocks.of(peer.ipBlock)) {
+          const p = hostPrefix(ip);
+          if (!host.has(p) && named.some((k) => g.namedPorts.has(k))) out.add(p);
+        }
       }
     }
   }
-  for (const l of locals) {
-    if (l.group === null) continue;
-    for (const text of l.ep.ips) {
-      const ip = canonicalIp(withoutPrefix(text));
-      if (ip !== null) ipcache.set(ip, l.group.id);
-    }
-  }
-
-  return { ipcache, cidrs, endpoints: endpointsOut, rules, identities };
+  return out;
 }
 
-function portsByName(pods: readonly Pod[]): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const pod of pods) {
-    for (const p of pod.ports) {
-      if (p.name === null) continue;
-      const key = namedKey(p.protocol, p.name);
-      const list = out.get(key);
-      if (list === undefined) out.set(key, [p.containerPort]);
-      else if (!list.includes(p.containerPort)) list.push(p.containerPort);
+/** Phase 5: what a rule's peers are, once per (namespace, peers). */
+class PeerResolver {
+  private readonly memo = new Map<string, PeerSet>();
+  constructor(
+    private readonly world: World,
+    private readonly selector: Selector,
+    private readonly prefixes: Prefixes,
+  ) {}
+
+  of(rule: PolicyRule, namespace: string): PeerSet {
+    if (rule.peers === null) return { any: true, ids: [IDENTITY_ANY], groups: () => this.world.groups, blocks: [] };
+    const memoKey = JSON.stringify([namespace, rule.peers.map(peerKey)]);
+    let hit = this.memo.get(memoKey);
+    if (hit !== undefined) return hit;
+    const ids = new Set<number>();
+    const blocks: IpBlock[] = [];
+    const selectorPeers: PolicyPeer[] = [];
+    for (const peer of rule.peers) {
+      if (peer.ipBlock !== null) {
+        for (const id of this.prefixes.idsIn(peer.ipBlock)) ids.add(id);
+        blocks.push(peer.ipBlock);
+        continue;
+      }
+      selectorPeers.push(peer);
+      for (const id of this.selectorIds(peer, namespace)) ids.add(id);
+    }
+    let groups: Group[] | null = null;
+    const groupsOf = (): Group[] => {
+      if (groups !== null) return groups;
+      const gs = new Set<Group>();
+      for (const peer of selectorPeers) {
+        for (const ns of this.namespacesOf(peer, namespace)) {
+          for (const g of this.selector.groupsSelected(peer.podSelector, ns)) gs.add(g);
+        }
+      }
+      return (groups = [...gs]);
+    };
+    hit = { any: false, ids: [...ids], groups: groupsOf, blocks };
+    this.memo.set(memoKey, hit);
+    return hit;
+  }
+
+  private namespacesOf(peer: PolicyPeer, namespace: string): string[] {
+    return peer.namespaceSelector === null ? [namespace] : this.selector.namespacesMatching(peer.namespaceSelector);
+  }
+
+  /** A whole namespace is its namespace identity, every namespace IDENTITY_CLUSTER; narrower peers their pod identities. */
+  private selectorIds(peer: PolicyPeer, namespace: string): number[] {
+    const allPods = peer.podSelector === null || isEverything(peer.podSelector);
+    if (allPods && peer.namespaceSelector !== null && isEverything(peer.namespaceSelector)) return [IDENTITY_CLUSTER];
+    const out: number[] = [];
+    for (const ns of this.namespacesOf(peer, namespace)) {
+      if (allPods) {
+        const id = this.world.namespaceIds.get(ns);
+        if (id !== undefined) out.push(id);
+      } else {
+        for (const g of this.selector.groupsSelected(peer.podSelector, ns)) out.push(g.id);
+      }
+    }
+    return out;
+  }
+}
+
+/** Phase 6: the allow entries of one endpoint, from the rules that apply to it. */
+class EntryExpander {
+  // Rules whose entries do not depend on the endpoint (all but ingress named ports)
+  // are expanded once and reused by every endpoint they apply to.
+  private readonly staticMemo = new Map<number, number[]>();
+  constructor(
+    private readonly peers: PeerResolver,
+    private readonly prefixes: Prefixes,
+    private readonly blocks: BlockPods,
+  ) {}
+
+  entriesOf(applied: readonly AppliedRule[], ownPorts: Map<string, number[]>): PolicyEntry[] {
+    const out = new Map<number, PolicyEntry>();
+    for (const a of applied) this.rule(a, ownPorts, out);
+    return [...out.keys()].sort((x, y) => x - y).map((n) => out.get(n) as PolicyEntry);
+  }
+
+  private rule(a: AppliedRule, ownPorts: Map<string, number[]>, out: Map<number, PolicyEntry>): void {
+    const add = (identity: number, protocol: number, port: number, len: number): void => {
+      const n = entryNumber(identity, a.egress, protocol, port, len);
+      const have = out.get(n);
+      if (have === undefined || have.ruleId > a.ruleId) {
+        out.set(n, { identity, egress: a.egress, protocol, port, portPrefixLen: len, ruleId: a.ruleId });
+      }
+    };
+    const peers = this.peers.of(a.rule, a.namespace);
+    const fixed = this.staticEntries(a, peers);
+    for (let i = 0; i < fixed.length; i += 4) add(fixed[i] as number, fixed[i + 1] as number, fixed[i + 2] as number, fixed[i + 3] as number);
+    if (a.egress) return;
+    // Ingress named ports: on the endpoint's own pod.
+    for (const p of namedPortsOf(a.rule)) {
+      for (const port of ownPorts.get(namedKey(p.protocol, p.port)) ?? []) {
+        for (const t of peers.ids) add(t, IPPROTO[p.protocol], port, 16);
+      }
     }
   }
-  return out;
+
+  /** Flat (identity, protocol, port, prefix length) quadruples. */
+  private staticEntries(a: AppliedRule, peers: PeerSet): number[] {
+    let fixed = this.staticMemo.get(a.ruleId);
+    if (fixed !== undefined) return fixed;
+    fixed = [];
+    const portMatches = a.rule.ports.length === 0 ? ANY_TRAFFIC : a.rule.ports.flatMap(numericMatches);
+    for (const t of peers.ids) for (const m of portMatches) fixed.push(t, m.protocol, m.port, m.len);
+    if (a.egress) {
+      for (const p of namedPortsOf(a.rule)) {
+        const key = namedKey(p.protocol, p.port);
+        const protocol = IPPROTO[p.protocol];
+        // On each destination identity the selectors pick (all of them with `to` absent).
+        for (const g of peers.groups()) for (const port of g.namedPorts.get(key) ?? []) fixed.push(g.id, protocol, port, 16);
+        // On each pod address inside a block, by that address's own prefix.
+        for (const block of peers.blocks) {
+          for (const [ip, g] of this.blocks.of(block)) {
+            const id = this.prefixes.cidrs.get(hostPrefix(ip));
+            if (id === undefined || id === IDENTITY_HOST) continue; // this node's own address: always allowed anyway
+            for (const port of g.namedPorts.get(key) ?? []) fixed.push(id, protocol, port, 16);
+          }
+        }
+      }
+    }
+    this.staticMemo.set(a.ruleId, fixed);
+    return fixed;
+  }
 }
 
 function peerKey(peer: PolicyPeer): string {

@@ -67,7 +67,7 @@ export const entryKey = (e: PolicyEntry): string =>
   `${e.identity}/${e.egress ? 'e' : 'i'}/${e.protocol}/${e.port}/${e.portPrefixLen}`;
 
 export type PlanOp =
-  | { op: 'ipcache-set'; ip: string; identity: number }
+  | { op: 'ipcache-set'; ip: string; identity: number; namespace: number }
   | { op: 'cidr-set'; cidr: string; identity: number }
   | { op: 'policy-set'; ifindex: number; generation: Generation; entry: PolicyEntry }
   | { op: 'policy-del'; ifindex: number; generation: Generation; entry: PolicyEntry }
@@ -92,6 +92,9 @@ export interface Plan {
 
 const EMPTY: DesiredState = { ipcache: new Map(), cidrs: new Map(), endpoints: new Map(), rules: new Map() };
 
+/** The namespace identity a state writes with the addresses of a pod identity (-1: they disagree in the maps). */
+export const namespaceOf = (s: DesiredState, identity: number): number => s.podNamespaces?.get(identity) ?? 0;
+
 const sortedKeys = <K extends string | number>(m: ReadonlyMap<K, unknown>): K[] =>
   [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -101,7 +104,10 @@ export function diff(current: DesiredState | null, desired: DesiredState): Plan 
 
   for (const ip of sortedKeys(desired.ipcache)) {
     const identity = desired.ipcache.get(ip) as number;
-    if (cur.ipcache.get(ip) !== identity) ops.push({ op: 'ipcache-set', ip, identity });
+    const namespace = namespaceOf(desired, identity);
+    if (cur.ipcache.get(ip) !== identity || namespaceOf(cur, identity) !== namespace) {
+      ops.push({ op: 'ipcache-set', ip, identity, namespace });
+    }
   }
   for (const cidr of sortedKeys(desired.cidrs)) {
     const identity = desired.cidrs.get(cidr) as number;

@@ -1,11 +1,12 @@
 // Words for what policy says, for `straitctl policy` and `explain`: a selector, a
 // peer, a port, an identity, an entry. Terse and stable, because operators grep them.
-import { isCidrIdentity } from './identity.js';
+import { isCidrIdentity, isNamespaceIdentity } from './identity.js';
 import { NAMESPACE_NAME_LABEL } from './model.js';
 import { isEverything } from './selectors.js';
 import {
   type DesiredState,
   IDENTITY_ANY,
+  IDENTITY_CLUSTER,
   IDENTITY_HOST,
   IDENTITY_WORLD,
   IPPROTO,
@@ -88,11 +89,16 @@ export function describeRule(rule: PolicyRule, policyNamespace: string): { peers
   };
 }
 
-/** "any", "host", "world", "cidr 10.0.0.0/8", "pods app=web in namespace x", or "identity N". */
+/** "any", "host", "world", "all pods", "all pods in namespace x", "cidr 10.0.0.0/8", "pods app=web in namespace x", or "identity N". */
 export function describeIdentity(id: number, state?: DesiredState | null): string {
   if (id === IDENTITY_ANY) return 'any';
   if (id === IDENTITY_HOST) return 'host';
   if (id === IDENTITY_WORLD) return 'world';
+  if (id === IDENTITY_CLUSTER) return 'all pods';
+  if (isNamespaceIdentity(id)) {
+    for (const [ns, nid] of state?.namespaceIds ?? []) if (nid === id) return `all pods in namespace ${ns}`;
+    return `namespace identity ${id}`;
+  }
   if (isCidrIdentity(id)) {
     for (const [cidr, cid] of state?.cidrs ?? []) if (cid === id) return `cidr ${cidr}`;
     return `cidr identity ${id}`;

@@ -1,7 +1,10 @@
 // Numeric security identities. A pod's identity stands for (namespace, namespace
-// labels, pod labels): pods with equal label sets share it, so policy entries are per
-// label set, not per pod, and a new replica needs no policy write at all. A CIDR
-// identity stands for one ipBlock prefix.
+// labels, pod labels, named ports): pods with equal label sets share it, so policy
+// entries are per label set, not per pod, and a new replica needs no policy write
+// at all. The named ports are part of it because an egress named port must resolve
+// on the destination pod: two pods that share labels but name ports differently
+// must not share entries (replicas of one template never differ). A CIDR identity
+// stands for one ipBlock prefix, a namespace identity for one namespace name.
 //
 // Numbers are a hash of a canonical text, so the same cluster gives the same numbers
 // after an agent restart. Collisions are resolved by linear probing, new texts in
@@ -9,20 +12,33 @@
 // numbers the previous state used are not handed to a newcomer in this round: an
 // identity never changes meaning between two states a diff connects (which would let
 // one label set's pods borrow another's allow entries while a plan is applied).
-import { FIRST_POD_IDENTITY, IDENTITY_CIDR_FLAG } from './types.js';
+import { FIRST_POD_IDENTITY, IDENTITY_CIDR_FLAG, IDENTITY_NS_FLAG } from './types.js';
 
 export const POD_IDENTITY_SPACE = IDENTITY_CIDR_FLAG - FIRST_POD_IDENTITY;
 export const CIDR_IDENTITY_SPACE = IDENTITY_CIDR_FLAG;
+export const NS_IDENTITY_SPACE = IDENTITY_CIDR_FLAG;
 
 const sortedEntries = (labels: Record<string, string>): [string, string][] =>
   Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-/** The canonical text of a pod label set. */
+/**
+ * The canonical text of a pod identity. Without named ports it is the text of the
+ * label set alone, as before named ports took part: pods that name no port keep
+ * the numbers an older agent gave them.
+ */
 export const podIdentityKey = (
   namespace: string,
   namespaceLabels: Record<string, string>,
   labels: Record<string, string>,
-): string => JSON.stringify([namespace, sortedEntries(namespaceLabels), sortedEntries(labels)]);
+  namedPorts: Record<string, readonly number[]> = {},
+): string => {
+  const ports = Object.entries(namedPorts)
+    .filter(([, list]) => list.length > 0)
+    .map(([k, list]): [string, number[]] => [k, [...list].sort((a, b) => a - b)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const base: unknown[] = [namespace, sortedEntries(namespaceLabels), sortedEntries(labels)];
+  return JSON.stringify(ports.length === 0 ? base : [...base, ports]);
+};
 
 /** FNV-1a over UTF-16 code units, then murmur3's finaliser so close texts spread. */
 export function hash32(text: string): number {
@@ -80,5 +96,12 @@ export const assignCidrIdentities = (
   previous?: ReadonlyMap<string, number>,
 ): Map<string, number> => assign(cidrs, IDENTITY_CIDR_FLAG, CIDR_IDENTITY_SPACE, previous);
 
+/** Namespace identities IDENTITY_NS_FLAG | hash24, by namespace name. */
+export const assignNamespaceIdentities = (
+  names: Iterable<string>,
+  previous?: ReadonlyMap<string, number>,
+): Map<string, number> => assign(names, IDENTITY_NS_FLAG, NS_IDENTITY_SPACE, previous);
+
+export const isNamespaceIdentity = (id: number): boolean => id >= IDENTITY_NS_FLAG && id < IDENTITY_NS_FLAG + NS_IDENTITY_SPACE;
 export const isCidrIdentity = (id: number): boolean => id >= IDENTITY_CIDR_FLAG && id < 2 * IDENTITY_CIDR_FLAG;
 export const isPodIdentity = (id: number): boolean => id >= FIRST_POD_IDENTITY && id < IDENTITY_CIDR_FLAG;

@@ -105,12 +105,16 @@ export interface LocalEndpoint {
 export const IDENTITY_ANY = 0;
 export const IDENTITY_HOST = 1;
 export const IDENTITY_WORLD = 2;
+/** any pod of the cluster: `namespaceSelector: {}` without a narrower podSelector */
+export const IDENTITY_CLUSTER = 3;
 export const IDENTITY_CIDR_FLAG = 1 << 24;
+/** namespace identities: "every pod in this namespace", carried in each pod's ipcache entry */
+export const IDENTITY_NS_FLAG = 1 << 25;
 export const FIRST_POD_IDENTITY = 256;
 
 /** One allow entry of an endpoint, as strait_policy_v1 holds it (before the slot/generation). */
 export interface PolicyEntry {
-  /** peer identity, or IDENTITY_ANY */
+  /** peer identity (pod, namespace, CIDR, IDENTITY_CLUSTER), or IDENTITY_ANY */
   identity: number;
   egress: boolean;
   /** 0: every protocol (and port) */
@@ -154,6 +158,12 @@ export interface IdentityInfo {
   /** the namespace's labels, kubernetes.io/metadata.name included */
   namespaceLabels: Record<string, string>;
   labels: Record<string, string>;
+  /**
+   * "PROTO/name" → port of the pods with this identity, when they name ports: pods
+   * whose labels are equal but whose named ports differ get different identities,
+   * so that an egress named port resolves on the destination pod. Absent: none.
+   */
+  namedPorts?: Record<string, number[]>;
 }
 
 /** Where a compiled rule came from, for `straitctl policy` and `explain`. */
@@ -168,6 +178,14 @@ export interface RuleOrigin {
 export interface DesiredState {
   /** pod address (canonical) → pod identity, every pod of the cluster with an address */
   ipcache: Map<string, number>;
+  /**
+   * pod identity → the identity of its namespace, written with each of its addresses
+   * (ipcache_value.namespace). Absent or missing an identity: 0. A state read back
+   * from the maps holds -1 for a pod identity whose addresses disagree.
+   */
+  podNamespaces?: Map<number, number>;
+  /** namespace name → namespace identity (compile output; pass it back as `previous`) */
+  namespaceIds?: Map<string, number>;
   /** canonical CIDR → identity: ipBlock prefixes, 0.0.0.0/0 and ::/0 (WORLD), this node's addresses (HOST, as /32 or /128) */
   cidrs: Map<string, number>;
   /** by host veth ifindex */

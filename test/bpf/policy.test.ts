@@ -11,6 +11,7 @@ import {
   EP_F_INGRESS_ISOLATED,
   EP_F_POLICY_GEN,
   IDENTITY_ANY,
+  IDENTITY_CLUSTER,
   IDENTITY_WORLD,
   MapName,
   type PolicyKey,
@@ -24,6 +25,8 @@ import {
   fromPodFrame,
   ip,
   NODE,
+  NS_P,
+  NS_Q,
   one,
   OTHER_WORLD,
   PING,
@@ -233,6 +236,46 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         setFlags(B, EP_F_EGRESS_ISOLATED);
         const frame = toPodFrame(B, family, ip(WORLD, family), TCP(8080));
         expect(deliver(B, frame).moved).toEqual({ STAT_TO_POD: one(frame) });
+      });
+    });
+
+    describe('namespace and cluster identities (one entry for every pod of a namespace, or of the cluster)', () => {
+      it("a namespace-identity entry admits every pod of that namespace, local or remote, and no one else's", () => {
+        setFlags(B, EP_F_INGRESS_ISOLATED);
+        allow(B, { identity: NS_P }, 21);
+        const local = fromPodFrame(A, family, b, TCP(8080));
+        const r = send(A, local);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(local), STAT_REDIRECT_PEER: one(local) });
+        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(21);
+        expect(deliver(B, toPodFrame(B, family, ip(REMOTE, family), TCP(8080))).retval).toBe(TC_ACT_OK);
+        const outside = toPodFrame(B, family, ip(WORLD, family), TCP(8080));
+        expect(deliver(B, outside).moved).toEqual({ DROP_POLICY_INGRESS: one(outside) });
+      });
+
+      it("B's own namespace entry does not admit A (another namespace)", () => {
+        setFlags(B, EP_F_INGRESS_ISOLATED);
+        allow(B, { identity: NS_Q });
+        const frame = fromPodFrame(A, family, b, TCP(8080));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
+      });
+
+      it('an IDENTITY_CLUSTER entry admits every pod address the ipcache holds, never the outside', () => {
+        setFlags(A, EP_F_EGRESS_ISOLATED);
+        allow(A, { identity: IDENTITY_CLUSTER, egress: true, port: 0, portPrefixLen: 0 }, 5);
+        for (const dst of [b, ip(REMOTE, family)]) expect(send(A, fromPodFrame(A, family, dst, TCP(443))).retval, dst).not.toBe(TC_ACT_SHOT);
+        for (const dst of [ip(WORLD, family), ip(OTHER_WORLD, family)]) {
+          const frame = fromPodFrame(A, family, dst, TCP(443));
+          expect(send(A, frame).moved, dst).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+        }
+      });
+
+      it('an address without an ipcache entry matches no namespace entry, even one for namespace 0', () => {
+        setFlags(A, EP_F_EGRESS_ISOLATED);
+        allow(A, { identity: NS_P, egress: true });
+        allow(A, { identity: IDENTITY_ANY, egress: true, protocol: IPPROTO_UDP });
+        const frame = fromPodFrame(A, family, ip(WORLD, family), TCP(8080));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
       });
     });
 

@@ -61,8 +61,8 @@ export interface TestDatapath {
   fromPod: number;
   toPod: number;
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
-  /** a pod address anywhere in the cluster → its pod identity */
-  setIpcache(ip: string, identity: number): void;
+  /** a pod address anywhere in the cluster → its pod identity and its namespace's */
+  setIpcache(ip: string, identity: number, namespace?: number): void;
   setCidr(cidr: string, identity: number): void;
   setPolicy(key: PolicyKey, ruleId: number): void;
   /** the live (or expired) entry for exactly this tuple */
@@ -113,8 +113,8 @@ export function openTestDatapath(): TestDatapath {
     toPod: fd(to, 'programs', ProgramName.toPod),
     setEndpoint: (family, ip, value) =>
       bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value)),
-    setIpcache: (ip, identity) =>
-      bpf.mapUpdate(map(MapName.ipcache), encodeEndpointKey({ family: familyOf(ip), ip }), encodeIpcacheValue({ identity })),
+    setIpcache: (ip, identity, namespace = 0) =>
+      bpf.mapUpdate(map(MapName.ipcache), encodeEndpointKey({ family: familyOf(ip), ip }), encodeIpcacheValue({ identity, namespace })),
     setCidr: (cidr, identity) => bpf.mapUpdate(map(MapName.cidr), encodeCidrKey(cidr), encodeCidrValue({ identity })),
     setPolicy: (key, ruleId) => bpf.mapUpdate(map(MapName.policy), encodePolicyKey(key), encodePolicyValue({ ruleId })),
     ct: (key) => {

@@ -122,8 +122,9 @@ export class Cluster {
     rmSync(join(this.manifests, file), { force: true });
   }
 
-  async startAgent(): Promise<void> {
-    const argv = ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info'];
+  /** `extra`: more strait-agent flags (e.g. --max-entries). */
+  async startAgent(extra: string[] = []): Promise<void> {
+    const argv = ['--node', 'node-1', '--source', `dir:${this.manifests}`, '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '--socket', this.socket, '--log-level', 'info', ...extra];
     const node = this.opts.node;
     // `ip netns exec` execs the agent in place: the child's PID is the agent's.
     const child = spawn(node ? 'ip' : BIN('strait-agent'), node ? ['netns', 'exec', node.name, BIN('strait-agent'), ...argv] : argv, {

@@ -11,6 +11,7 @@ import {
   type ClusterState,
   type DesiredState,
   IDENTITY_ANY,
+  IDENTITY_CLUSTER,
   IDENTITY_HOST,
   IDENTITY_WORLD,
   IPPROTO,
@@ -60,7 +61,13 @@ export function datapathVerdict(
   if (cidrId === IDENTITY_HOST) return true;
   const ids = new Set([IDENTITY_ANY, cidrId]);
   const podId = state.ipcache.get(peerIp);
-  if (podId !== undefined) ids.add(podId);
+  if (podId !== undefined) {
+    // a pod: its label set, its namespace, and "any pod of the cluster"
+    ids.add(podId);
+    ids.add(IDENTITY_CLUSTER);
+    const nsId = state.podNamespaces?.get(podId);
+    if (nsId !== undefined && nsId !== 0) ids.add(nsId);
+  }
   const proto = IPPROTO[protocol];
   return ep.entries.some(
     (e) =>
@@ -72,9 +79,10 @@ export function datapathVerdict(
 
 /**
  * NetworkPolicy read literally. `hostAddresses` are always allowed (the datapath's
- * rule for the node). Documented choice mirrored here: an egress named port only
- * matches a destination pod selected by a pod/namespace selector (or any peer),
- * never through an ipBlock.
+ * rule for the node). A named port is "a named port on a pod": for ingress the
+ * selected pod's own, for egress the destination pod's, whichever kind of peer
+ * matched it ("the traffic must match both ports and to": a pod address inside an
+ * ipBlock carries that pod's port names). An address that is no pod names no port.
  */
 export function referenceVerdict(
   cluster: ClusterState,
@@ -143,7 +151,7 @@ export function referenceVerdict(
           continue;
         }
         if (direction === 'ingress' && namedPortOn(self, p)) return true;
-        if (direction === 'egress' && bySelector && namedPortOn(peerPod, p)) return true;
+        if (direction === 'egress' && namedPortOn(peerPod, p)) return true;
       }
     }
   }

@@ -6,6 +6,7 @@ import {
   EP_F_READY,
   IDENTITY_CIDR_FLAG,
   IDENTITY_HOST,
+  IDENTITY_NS_FLAG,
   IDENTITY_WORLD,
   MapName,
   type PolicyKey,
@@ -43,15 +44,21 @@ export interface Pod extends Addr {
   podMac: string;
   hostMac: string;
   identity: number;
+  /** its namespace's identity (ipcache_value.namespace) */
+  namespace: number;
   veth?: HostVeth;
 }
+
+/** Namespace identities: A and REMOTE live in P, B in Q. */
+export const NS_P = IDENTITY_NS_FLAG | 1;
+export const NS_Q = IDENTITY_NS_FLAG | 2;
 
 // A and B are pods on this node; REMOTE is a pod on another node (ipcache only);
 // NODE is this node's address (a HOST entry in strait_cidr_v1); WORLD and
 // OTHER_WORLD are the outside, WORLD inside an ipBlock.
-export const A: Pod = { v4: '10.244.2.10', v6: 'fd00:244:2::10', podMac: '0a:58:0a:f4:02:0a', hostMac: 'ee:00:00:00:02:0a', identity: 1000 };
-export const B: Pod = { v4: '10.244.2.11', v6: 'fd00:244:2::11', podMac: '0a:58:0a:f4:02:0b', hostMac: 'ee:00:00:00:02:0b', identity: 2000 };
-export const REMOTE: Addr & { identity: number } = { v4: '10.244.9.9', v6: 'fd00:244:9::9', identity: 3000 };
+export const A: Pod = { v4: '10.244.2.10', v6: 'fd00:244:2::10', podMac: '0a:58:0a:f4:02:0a', hostMac: 'ee:00:00:00:02:0a', identity: 1000, namespace: NS_P };
+export const B: Pod = { v4: '10.244.2.11', v6: 'fd00:244:2::11', podMac: '0a:58:0a:f4:02:0b', hostMac: 'ee:00:00:00:02:0b', identity: 2000, namespace: NS_Q };
+export const REMOTE: Addr & { identity: number; namespace: number } = { v4: '10.244.9.9', v6: 'fd00:244:9::9', identity: 3000, namespace: NS_P };
 export const NODE: Addr = { v4: '192.168.50.1', v6: 'fd00:50::1' };
 export const WORLD: Addr = { v4: '203.0.113.80', v6: '2001:db8:113::80' };
 export const OTHER_WORLD: Addr = { v4: '198.51.100.80', v6: '2001:db8:100::80' };
@@ -70,7 +77,7 @@ export const ifindexOf = (p: Pod): number => {
 /** Veths for A and B, and every pod address, node address and ipBlock in the maps. */
 export function setupWorld(dp: TestDatapath): void {
   for (const p of [A, B]) p.veth = createHostVeth();
-  for (const p of [A, B, REMOTE]) for (const f of [4, 6] as const) dp.setIpcache(ip(p, f), p.identity);
+  for (const p of [A, B, REMOTE]) for (const f of [4, 6] as const) dp.setIpcache(ip(p, f), p.identity, p.namespace);
   for (const f of [4, 6] as const) {
     dp.setCidr(f === 4 ? '0.0.0.0/0' : '::/0', IDENTITY_WORLD);
     dp.setCidr(`${ip(NODE, f)}/${f === 4 ? 32 : 128}`, IDENTITY_HOST);

@@ -152,6 +152,54 @@ describe.skipIf(!isRoot)('strait-agent', () => {
     }
   });
 
+  it('straitctl status: synced, every map with its fill, no problem', () => {
+    const r = ctl(c, 'status', '-o', 'json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { synced: boolean; problems: unknown[]; maps: { map: string; entries: number; capacity: number }[] };
+    expect(s.synced).toBe(true);
+    expect(s.problems).toEqual([]);
+    expect(s.maps.map((m) => [m.map, m.capacity])).toEqual([['strait_policy_v1', 1 << 19], ['strait_ipcache_v1', 1 << 18], ['strait_cidr_v1', 1 << 16]]);
+    expect(s.maps[0]!.entries).toBeGreaterThan(0);
+  });
+
+  it('a policy that does not fit is refused whole and loudly, fails closed, and later changes still land', async () => {
+    // The compiled maps are too big to fill here: the agent plans with a smaller limit.
+    await c.stopAgent();
+    await c.startAgent(['--max-entries', 'policy=4']);
+    try {
+      // client accepts web on five ports: five more entries than the one web-from-client has
+      c.write('broad.yaml', list([{
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { namespace: 'p', name: 'client-from-web' },
+        spec: { podSelector: { matchLabels: { app: 'client' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [80, 81, 82, 83, 84].map((port) => ({ port })) }] },
+      }]));
+      await c.waitSynced();
+      const r = ctl(c, 'status');
+      expect(r.status, r.stdout).toBe(1);
+      expect(r.stdout).toMatch(/policy-refused\s+p\/client-from-web\s+NetworkPolicy p\/client-from-web refused: does not fit: strait_policy_v1/);
+      expect(r.stdout).toMatch(/counters: 1 policy refusals/);
+      expect(c.agentLog).toMatch(/NetworkPolicy p\/client-from-web refused/);
+      // fail closed: client is isolated and allows nothing; what was applied stays
+      expect(await reach('p/web', 'p/client')).toBe(false);
+      expect(await reach('p/client', 'p/web')).toBe(true);
+      expect(await reach('q/other', 'p/web')).toBe(false);
+      // a revocation lands while the refusal stands
+      c.remove('policy.yaml');
+      await c.waitSynced();
+      expect(await reach('q/other', 'p/web')).toBe(true);
+      expect(await reach('p/web', 'p/client')).toBe(false);
+    } finally {
+      c.remove('broad.yaml');
+      c.write('policy.yaml', webFromClient);
+      await c.stopAgent();
+      await c.startAgent();
+    }
+    expect(ctl(c, 'status').status).toBe(0);
+    expect(await reach('p/web', 'p/client')).toBe(true);
+    expect(await reach('q/other', 'p/web')).toBe(false);
+  });
+
   it('fails closed: with an agent that does not answer, ADD returns code 11 and leaves nothing behind', async () => {
     const ns = createNetns('nocl');
     const config = { ...c.config(), agentSocket: `${c.stateDir}/nobody-listens.sock` };

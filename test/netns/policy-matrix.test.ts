@@ -47,31 +47,37 @@ function namespaceObjects(extra: Record<string, Record<string, string>> = {}): o
   };
 }
 
-function podObject(namespace: string, name: string, labels: Record<string, string>): object {
+interface PortSpec {
+  name: string;
+  containerPort: number;
+  protocol: 'TCP' | 'UDP';
+}
+const SERVE_PORTS: PortSpec[] = [
+  { name: 'serve-80-tcp', containerPort: 80, protocol: 'TCP' },
+  { name: 'serve-81-tcp', containerPort: 81, protocol: 'TCP' },
+  { name: 'serve-80-udp', containerPort: 80, protocol: 'UDP' },
+  { name: 'serve-81-udp', containerPort: 81, protocol: 'UDP' },
+];
+/** SERVE_PORTS with one port renamed: `rename` maps an old name to a new one. */
+const renamed = (rename: Record<string, string>): PortSpec[] => SERVE_PORTS.map((p) => ({ ...p, name: rename[p.name] ?? p.name }));
+
+function podObject(namespace: string, name: string, labels: Record<string, string>, ports: PortSpec[] = SERVE_PORTS): object {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { namespace, name, labels },
-    spec: {
-      nodeName: 'node-1',
-      containers: [
-        {
-          name: 'srv',
-          ports: [
-            { name: 'serve-80-tcp', containerPort: 80, protocol: 'TCP' },
-            { name: 'serve-81-tcp', containerPort: 81, protocol: 'TCP' },
-            { name: 'serve-80-udp', containerPort: 80, protocol: 'UDP' },
-            { name: 'serve-81-udp', containerPort: 81, protocol: 'UDP' },
-          ],
-        },
-      ],
-    },
+    spec: { nodeName: 'node-1', containers: [{ name: 'srv', ports }] },
   };
 }
 
-function podObjects(relabel: Record<string, Record<string, string>> = {}): object {
-  return { apiVersion: 'v1', kind: 'List', items: NS.flatMap((n) => PODS.map((p) => podObject(n, p, relabel[`${n}/${p}`] ?? { pod: p }))) };
+function podObjects(relabel: Record<string, Record<string, string>> = {}, ports: Record<string, PortSpec[]> = {}): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: NS.flatMap((n) => PODS.map((p) => podObject(n, p, relabel[`${n}/${p}`] ?? { pod: p }, ports[`${n}/${p}`]))),
+  };
 }
+const resetPods = (c: Cluster) => c.write('pods.json', JSON.stringify(podObjects()));
 
 const SCENARIOS: Scenario[] = [
   { name: 'no policy: everything reaches everything', policies: () => [], expect: all },
@@ -276,6 +282,48 @@ const SCENARIOS: Scenario[] = [
       np('x', 'a-from-z-by-name', { podSelector: sel({ pod: 'a' }), ingress: [{ from: [{ namespaceSelector: sel({ 'kubernetes.io/metadata.name': 'z' }) }] }] }),
     ],
     expect: into('x/a', (f) => ns(f) === 'z'),
+  },
+  {
+    name: 'namespaceSelector {} (any pod of the cluster) on one port',
+    policies: () => [np('x', 'a-from-all', { podSelector: sel({ pod: 'a' }), ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: 80 }] }] })],
+    expect: into('x/a', (_f, _t, p, port) => p === 'tcp' && port === 80),
+  },
+  {
+    name: 'podSelector {} peer: every pod of the policy namespace',
+    policies: () => [np('x', 'a-from-x', { podSelector: sel({ pod: 'a' }), ingress: [{ from: [{ podSelector: {} }] }] })],
+    expect: into('x/a', (f) => ns(f) === 'x'),
+  },
+  {
+    // issue #8: x/c shares x/b's labels (so its identity, before named ports took part) and alone names TCP/80 http
+    name: 'egress named port resolves on the destination pod: only x/c names http, so z reaches x/c on TCP/80 and nothing else',
+    before: (c) => c.write('pods.json', JSON.stringify(podObjects({ 'x/c': { pod: 'b' } }, { 'x/c': renamed({ 'serve-80-tcp': 'http' }) }))),
+    after: resetPods,
+    policies: () => [np('z', 'named-http', { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }] }] })],
+    expect: (f, t, p, port) => (ns(f) === 'z' ? t === 'x/c' && p === 'tcp' && port === 80 : true),
+  },
+  {
+    name: 'egress named port, same labels, different numbers: x/a http=80 and x/b http=81, each only on its own',
+    before: (c) =>
+      c.write('pods.json', JSON.stringify(podObjects({ 'x/a': { pod: 'b' } }, { 'x/a': renamed({ 'serve-80-tcp': 'http' }), 'x/b': renamed({ 'serve-81-tcp': 'http' }) }))),
+    after: resetPods,
+    policies: () => [np('z', 'named-http', { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }] }] })],
+    expect: (f, t, p, port) => (ns(f) === 'z' ? p === 'tcp' && ((t === 'x/a' && port === 80) || (t === 'x/b' && port === 81)) : true),
+  },
+  {
+    name: 'egress named port with an ipBlock 0.0.0.0/0 peer: x/a reaches every pod on serve-81-tcp',
+    policies: () => [
+      np('x', 'a-to-named-81', { podSelector: sel({ pod: 'a' }), policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 'serve-81-tcp' }] }] }),
+    ],
+    expect: outOf('x/a', (_f, _t, p, port) => p === 'tcp' && port === 81),
+  },
+  {
+    name: 'egress named port with an ipBlock peer never admits a same-identity pod outside the block (x/c relabelled pod=b, block x/b/32)',
+    before: (c) => c.write('pods.json', JSON.stringify(podObjects({ 'x/c': { pod: 'b' } }))),
+    after: resetPods,
+    policies: (c) => [
+      np('x', 'a-to-b-named', { podSelector: sel({ pod: 'a' }), policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: ip32(c, 'x/b') } }], ports: [{ port: 'serve-81-tcp' }] }] }),
+    ],
+    expect: outOf('x/a', (_f, t, p, port) => t === 'x/b' && p === 'tcp' && port === 81),
   },
   {
     name: 'a deleted policy stops applying (nothing from the previous scenarios remains)',

@@ -18,7 +18,14 @@ describe('parseAgentFlags', () => {
       bpfDir: '/sys/fs/bpf/strait',
       socketPath: '/run/strait/agent.sock',
       logLevel: 'info',
+      maxEntries: {},
     });
+  });
+
+  it('--max-entries: per-map planning limits', () => {
+    expect(parseAgentFlags(['--source', 'dir:/c', '--max-entries', 'policy=30,cidr=8'], {})).toMatchObject({ maxEntries: { policy: 30, cidr: 8 } });
+    for (const bad of ['policy', 'policy=0', 'ct=5', 'policy=-1', 'policy=1e3'])
+      expect(() => parseAgentFlags(['--source', 'dir:/c', '--max-entries', bad], {}), bad).toThrow(/--max-entries takes MAP=N/);
   });
 
   it('environment, then flags win', () => {

@@ -33,7 +33,9 @@ import {
   encodePolicyValue,
   IDENTITY_ANY,
   IDENTITY_CIDR_FLAG,
+  IDENTITY_CLUSTER,
   IDENTITY_HOST,
+  IDENTITY_NS_FLAG,
   IDENTITY_WORLD,
   IPCACHE_VALUE_SIZE,
   POLICY_KEY_SIZE,
@@ -57,28 +59,29 @@ const u32b = (n: number): number[] => {
 
 describe('reserved identities', () => {
   it('match the copy in src/policy/types.ts', () => {
-    expect([IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IDENTITY_CIDR_FLAG]).toEqual([
+    expect([IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IDENTITY_CLUSTER, IDENTITY_CIDR_FLAG, IDENTITY_NS_FLAG]).toEqual([
       policyTypes.IDENTITY_ANY,
       policyTypes.IDENTITY_HOST,
       policyTypes.IDENTITY_WORLD,
+      policyTypes.IDENTITY_CLUSTER,
       policyTypes.IDENTITY_CIDR_FLAG,
+      policyTypes.IDENTITY_NS_FLAG,
     ]);
   });
 });
 
 describe('ipcache value', () => {
-  it('lays out the identity in host order, flags zero, and round-trips', () => {
-    const buf = encodeIpcacheValue({ identity: 0x01020304 });
+  it('lays out the identity and the namespace identity in host order, and round-trips', () => {
+    const buf = encodeIpcacheValue({ identity: 0x01020304, namespace: IDENTITY_NS_FLAG | 5 });
     expect(buf.byteLength).toBe(IPCACHE_VALUE_SIZE);
-    expect([...buf]).toEqual([...u32b(0x01020304), 0, 0, 0, 0]);
-    expect(decodeIpcacheValue(buf)).toEqual({ identity: 0x01020304 });
+    expect([...buf]).toEqual([...u32b(0x01020304), ...u32b(IDENTITY_NS_FLAG | 5)]);
+    expect(decodeIpcacheValue(buf)).toEqual({ identity: 0x01020304, namespace: IDENTITY_NS_FLAG | 5 });
   });
 
-  it('ignores the reserved flags on decode, refuses bad input', () => {
-    const buf = encodeIpcacheValue({ identity: 300 });
-    buf[4] = 1;
-    expect(decodeIpcacheValue(buf)).toEqual({ identity: 300 });
-    for (const v of [{ identity: -1 }, { identity: 2 ** 32 }, { identity: '1' }, null])
+  it('an entry of an older agent (the word was reserved, 0) reads as no namespace; refuses bad input', () => {
+    expect([...encodeIpcacheValue({ identity: 300 })]).toEqual([...u32b(300), 0, 0, 0, 0]);
+    expect(decodeIpcacheValue(encodeIpcacheValue({ identity: 300 }))).toEqual({ identity: 300, namespace: 0 });
+    for (const v of [{ identity: -1 }, { identity: 2 ** 32 }, { identity: '1' }, { identity: 1, namespace: -1 }, null])
       expect(codeOf(() => encodeIpcacheValue(v as never)), JSON.stringify(v)).toBe('ERR_INVALID_ARG');
     expect(codeOf(() => decodeIpcacheValue(new Uint8Array(4)))).toBe('ERR_INVALID_ARG');
   });

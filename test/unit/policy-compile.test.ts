@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/policy/compile.js';
-import { isCidrIdentity, isPodIdentity } from '../../src/policy/identity.js';
+import { isCidrIdentity, isNamespaceIdentity, isPodIdentity } from '../../src/policy/identity.js';
 import {
   type ClusterState,
   type DesiredState,
   FIRST_POD_IDENTITY,
   IDENTITY_ANY,
+  IDENTITY_CLUSTER,
   IDENTITY_HOST,
   IDENTITY_WORLD,
   type LocalEndpoint,
@@ -54,12 +55,21 @@ describe('policy compile: selection and isolation', () => {
     const s = compile(base([]), locals, opts);
     for (const l of locals) expect(ep(s, l.ifindex)).toMatchObject({ ingressIsolated: false, egressIsolated: false, entries: [] });
     expect([...s.ipcache.keys()].sort()).toEqual(pods.flatMap((p) => p.ips).sort());
-    // equal label sets in one namespace share an identity; the same labels elsewhere do not
-    expect(s.ipcache.get(web.ips[0]!)).toBe(s.ipcache.get(web2.ips[0]!));
+    // equal label sets in one namespace share an identity unless their named ports
+    // differ (web-1 names 8080 http, web-2 8081); the same labels elsewhere do not
+    expect(s.ipcache.get(web.ips[0]!)).not.toBe(s.ipcache.get(web2.ips[0]!));
+    const twin = pod('x', 'web-3', { app: 'web' }, { ips: ['10.244.1.12'], ports: [['http', 8081]] });
+    const withTwin = compile(base([], { pods: [...pods, twin] }), locals, opts);
+    expect(withTwin.ipcache.get(twin.ips[0]!)).toBe(withTwin.ipcache.get(web2.ips[0]!));
     expect(s.ipcache.get(apiX.ips[0]!)).not.toBe(s.ipcache.get(apiY.ips[0]!));
     expect(ep(s, 11).identity).toBe(s.ipcache.get(web.ips[0]!));
     for (const id of s.ipcache.values()) expect(isPodIdentity(id)).toBe(true);
-    expect(s.identities?.get(ep(s, 13).identity)).toEqual({ namespace: 'x', namespaceLabels: nsX.labels, labels: { app: 'db' } });
+    expect(s.identities?.get(ep(s, 13).identity)).toEqual({
+      namespace: 'x',
+      namespaceLabels: nsX.labels,
+      labels: { app: 'db' },
+      namedPorts: { 'TCP/pg': [5432], 'UDP/dns': [53] },
+    });
     expect(s.cidrs).toEqual(new Map([['0.0.0.0/0', IDENTITY_WORLD], ['::/0', IDENTITY_WORLD], [`${HOST}/32`, IDENTITY_HOST]]));
   });
 
@@ -192,7 +202,7 @@ describe('policy compile: selection and isolation', () => {
     expect(allowed(s, web, 'ingress', client, 'UDP', 8080)).toBe(false);
   });
 
-  it('named ports: egress resolves on each peer pod; nothing through an ipBlock', () => {
+  it('named ports: egress resolves on each destination pod, through a selector or an ipBlock', () => {
     const s = compile(
       base([
         policy('x', 'p', {
@@ -207,15 +217,21 @@ describe('policy compile: selection and isolation', () => {
       locals,
       opts,
     );
-    const webId = ep(s, 11).identity;
-    expect(ep(s, 13).entries).toEqual([
-      { identity: webId, egress: true, protocol: 6, port: 8080, portPrefixLen: 16, ruleId: 1 },
-      { identity: webId, egress: true, protocol: 6, port: 8081, portPrefixLen: 16, ruleId: 1 },
-    ]);
+    // web-1 and web-2 name their ports differently, so they are two identities
+    const [web1Id, web2Id] = [ep(s, 11).identity, ep(s, 12).identity];
+    const web1Prefix = s.cidrs.get(`${web.ips[0]}/32`)!;
+    expect(isCidrIdentity(web1Prefix)).toBe(true);
+    expect(new Set(ep(s, 13).entries)).toEqual(new Set([
+      { identity: web1Id, egress: true, protocol: 6, port: 8080, portPrefixLen: 16, ruleId: 1 },
+      { identity: web2Id, egress: true, protocol: 6, port: 8081, portPrefixLen: 16, ruleId: 1 },
+      // metrics through the ipBlock: web-1's address inside 10.0.0.0/8, by its own prefix
+      { identity: web1Prefix, egress: true, protocol: 6, port: 9090, portPrefixLen: 16, ruleId: 2 },
+    ]));
     expect(allowed(s, db, 'egress', web, 'TCP', 8080)).toBe(true);
-    expect(allowed(s, db, 'egress', web, 'TCP', 9090)).toBe(false);
-    // Documented limit: entries are per identity, so web-1 is reachable on web-2's http port too.
-    expect(allowed(s, db, 'egress', web, 'TCP', 8081)).toBe(true);
+    expect(allowed(s, db, 'egress', web, 'TCP', 9090)).toBe(true);
+    expect(allowed(s, db, 'egress', web, 'TCP', 8081)).toBe(false); // web-2's http, not web-1's
+    expect(allowed(s, db, 'egress', web2, 'TCP', 8081)).toBe(true);
+    expect(allowed(s, db, 'egress', web2, 'TCP', 9090)).toBe(false);
   });
 
   it('named ports with any destination: every pod identity that has the name', () => {
@@ -266,7 +282,7 @@ describe('policy compile: selection and isolation', () => {
     const entries = ep(s, 13).entries;
     const toWeb = entries.filter((e) => e.identity === ep(s, 11).identity);
     expect(toWeb).toEqual([{ identity: ep(s, 11).identity, egress: false, protocol: 6, port: 5432, portPrefixLen: 16, ruleId: 2 }]);
-    expect(entries).toHaveLength(2);
+    expect(entries).toHaveLength(3); // api, web-1 and web-2 (two identities: their named ports differ)
     expect(allowed(s, db, 'ingress', apiX, 'UDP', 1)).toBe(true);
     expect(allowed(s, db, 'ingress', web, 'TCP', 5432)).toBe(true);
     expect(allowed(s, db, 'ingress', web, 'TCP', 5433)).toBe(false);
@@ -310,6 +326,43 @@ describe('policy compile: selection and isolation', () => {
   });
 });
 
+describe('policy compile: broad peers stay a few entries (issue #8 item 5)', () => {
+  // 2,000 label sets in 20 namespaces, one local endpoint.
+  const many = Array.from({ length: 2000 }, (_, i) => pod(`ns-${i % 20}`, `p-${i}`, { app: `a-${i}` }, { ips: [`10.250.${i >> 8}.${i & 255}`], nodeName: 'node-b' }));
+  const spaces = Array.from({ length: 20 }, (_, i) => ns(`ns-${i}`, { half: i < 10 ? 'low' : 'high' }));
+  const world = (p: NetworkPolicy) => cluster({ namespaces: [nsX, ...spaces], pods: [web, ...many], policies: [p], nodes: [node('node-a', [HOST])] });
+  const webOnly = [endpoint(11, web)];
+  const ports = [{ port: 80 }, { port: 443 }, { protocol: 'UDP', port: 53 }];
+
+  it('namespaceSelector {} is one IDENTITY_CLUSTER entry per port, and admits every pod but nothing else', () => {
+    const s = compile(world(policy('x', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }], ports }] })), webOnly, opts);
+    expect(ep(s, 11).entries.map((e) => e.identity)).toEqual([IDENTITY_CLUSTER, IDENTITY_CLUSTER, IDENTITY_CLUSTER]);
+    expect(allowed(s, web, 'ingress', many[1234]!, 'TCP', 443)).toBe(true);
+    expect(allowed(s, web, 'ingress', many[7]!, 'UDP', 53)).toBe(true);
+    expect(allowed(s, web, 'ingress', '8.8.8.8', 'TCP', 80)).toBe(false);
+    expect(allowed(s, web, 'ingress', many[7]!, 'TCP', 81)).toBe(false);
+  });
+
+  it('a namespaceSelector is one entry per matching namespace and port; podSelector {} alone the policy namespace', () => {
+    const s = compile(world(policy('x', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { half: 'low' } } }, { podSelector: {} }], ports }] })), webOnly, opts);
+    const ids = new Set(ep(s, 11).entries.map((e) => e.identity));
+    expect(ids.size).toBe(11); // ns-0..ns-9 and x
+    for (const id of ids) expect(isNamespaceIdentity(id)).toBe(true);
+    expect(ep(s, 11).entries).toHaveLength(33);
+    expect(allowed(s, web, 'ingress', many[3]!, 'TCP', 80)).toBe(true); // ns-3
+    expect(allowed(s, web, 'ingress', many[13]!, 'TCP', 80)).toBe(false); // ns-13
+    expect(s.podNamespaces?.get(s.ipcache.get(many[3]!.ips[0]!)!)).toBe(s.namespaceIds?.get('ns-3'));
+  });
+
+  it('namespace identities are stable: by name, kept across states, unchanged by label changes', () => {
+    const p = policy('x', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { half: 'low' } } }] }] });
+    const a = compile(world(p), webOnly, opts);
+    const b = compile(cluster({ ...world(p), namespaces: [nsX, ...spaces.map((n) => ns(n.name, { half: 'high' }))] }), webOnly, { ...opts, previous: a });
+    expect(b.namespaceIds).toEqual(a.namespaceIds);
+    expect(allowed(b, web, 'ingress', many[3]!, 'TCP', 80)).toBe(false);
+  });
+});
+
 describe('policy compile: endpoints, addresses, numbering', () => {
   it('an endpoint without a Pod object is a pod without labels; without names, nothing selects it', () => {
     const deny = policy('x', 'deny', { podSelector: {} });
@@ -330,7 +383,7 @@ describe('policy compile: endpoints, addresses, numbering', () => {
     const s = compile(base([deny], { pods: [...pods, hostPod] }), [...locals, endpoint(30, hostPod, [])], opts);
     expect(ep(s, 30)).toMatchObject({ identity: IDENTITY_WORLD, ingressIsolated: false });
     expect(s.ipcache.get(HOST)).toBeUndefined();
-    expect([...s.identities!.values()].filter((i) => i.labels.app === 'web')).toHaveLength(1);
+    expect([...s.identities!.values()].filter((i) => i.labels.app === 'web')).toHaveLength(2); // web-1, web-2
   });
 
   it('this node: hostAddresses and its Node object are HOST prefixes', () => {
@@ -428,8 +481,8 @@ describe('policy compile: against a literal reading of NetworkPolicy', () => {
     for (let i = 0; i < 14; i++) {
       const app = pick(APPS);
       const tier: Record<string, string> = rnd(3) === 0 ? {} : { tier: pick(TIERS) };
-      // named ports follow the labels, so per-identity egress resolution is exact
-      const ports: [string, number, string?][] = app === 'web' ? [['http', 80]] : app === 'api' ? [['http', 85], ['dns', 53, 'UDP']] : [];
+      // named ports independent of the labels: pods of one label set may name ports differently
+      const ports: [string, number, string?][] = pick([[['http', 80]], [['http', 85], ['dns', 53, 'UDP']], [], [['http', 90]]]);
       const subnet = i < 8 ? 1 : 2;
       all.push(pod(pick(['p', 'd', 't']), `pod-${i}`, { app, ...tier }, { ips: [`10.244.${subnet}.${i + 2}`], nodeName: subnet === 1 ? 'node-a' : 'node-b', hostNetwork: rnd(12) === 0, ports }));
     }

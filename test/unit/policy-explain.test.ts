@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeEntry, describeIdentity, describePeer, describePort, describeRule, describeSelector } from '../../src/policy/explain.js';
-import { IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, type DesiredState } from '../../src/policy/types.js';
+import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_NS_FLAG, IDENTITY_WORLD, type DesiredState } from '../../src/policy/types.js';
 import { policy } from '../helpers/policy-builders.js';
 
 describe('policy explain', () => {
@@ -44,7 +44,11 @@ describe('policy explain', () => {
       endpoints: new Map(),
       rules: new Map(),
       identities: new Map([[300, { namespace: 'x', namespaceLabels: {}, labels: { tier: 'f', app: 'web' } }]]),
+      namespaceIds: new Map([['y', IDENTITY_NS_FLAG | 9]]),
     };
+    expect(describeIdentity(IDENTITY_CLUSTER)).toBe('all pods');
+    expect(describeIdentity(IDENTITY_NS_FLAG | 9, state)).toBe('all pods in namespace y');
+    expect(describeIdentity(IDENTITY_NS_FLAG | 10, state)).toBe(`namespace identity ${IDENTITY_NS_FLAG | 10}`);
     expect(describeIdentity(IDENTITY_ANY)).toBe('any');
     expect(describeIdentity(IDENTITY_HOST)).toBe('host');
     expect(describeIdentity(IDENTITY_WORLD)).toBe('world');

@@ -59,6 +59,39 @@ afterEach(async () => {
   await server?.close();
 });
 
+describe('straitctl status', () => {
+  it('healthy: prints the summary, map fill and counters, exits 0', async () => {
+    const r = await straitctl(['status'], sock);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^synced: source generation 3, applied 3; 1 endpoints, 2 policies\n/);
+    expect(r.stdout).toMatch(/strait_policy_v1\s+12\s+524288\s+0%/);
+    expect(r.stdout).toMatch(/counters: 0 policy refusals, 0 write failures, 0 ipcache overflows/);
+    expect(r.stdout).not.toMatch(/PROBLEM/);
+  });
+
+  it('a refused policy: printed with its reason and counted, exit 1; -o json carries the same', async () => {
+    core.statusValue = {
+      ...core.statusValue,
+      problems: [{ kind: 'policy-refused', subject: 'x/broad', message: 'NetworkPolicy x/broad refused: does not fit' }],
+      counters: { policyRefusals: 1, writeFailures: 0, ipcacheOverflows: 0 },
+    };
+    const r = await straitctl(['status'], sock);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/counters: 1 policy refusals/);
+    expect(r.stdout).toMatch(/policy-refused\s+x\/broad\s+NetworkPolicy x\/broad refused: does not fit/);
+    const j = await straitctl(['status', '-o', 'json'], sock);
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stdout)).toEqual(core.statusValue);
+  });
+
+  it('exits 2 when the agent cannot be reached', async () => {
+    const r = await straitctl(['status'], join(dir, 'absent.sock'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^straitctl status: strait-agent is not running/);
+  });
+});
+
 describe('straitctl wait --synced', () => {
   it('exits 0 at once when the agent is synced', async () => {
     const r = await straitctl(['wait', '--synced'], sock);

@@ -27,7 +27,7 @@ export const LAYOUT = {
   },
   ipcache_value: {
     size: 8,
-    members: { identity: 0, flags: 4 },
+    members: { identity: 0, namespace: 4 },
   },
   cidr_key: {
     size: 24,

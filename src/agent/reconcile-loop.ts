@@ -1,0 +1,232 @@
+// The agent's inside, with its effects injected: the cluster as the source sees it
+// and the endpoints the CNI plugin registered go through admission (the pure
+// compiler and differ, within the maps' capacity), the plan is written, and what did
+// not land is reported. Nothing is reconciled before the source has loaded (an
+// empty cluster would lift every isolation).
+//
+// Failures stay local: a refused policy is refused whole and the rest lands; an
+// endpoint whose writes fail is retried while every other endpoint's plan, and every
+// later change (revocations included), still lands.
+import type { Logger } from '../util/log.js';
+import { admit } from '../policy/admission.js';
+import type { Capacity } from '../policy/capacity.js';
+import type { Plan } from '../policy/diff.js';
+import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.js';
+import { applyPlan, adoptCurrent, type PolicyMaps, type WriteFailure } from './apply.js';
+import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill } from './core.js';
+import { policyReports } from './report.js';
+
+export interface ReconcilerDeps {
+  nodeName: string;
+  log: Logger;
+  maps: PolicyMaps;
+  /** entries each map may hold (maps.h max_entries in production) */
+  capacity: Capacity;
+  hostAddresses: () => string[];
+  /** endpoints known at start (adopted from the records) */
+  endpoints: Iterable<LocalEndpoint>;
+  /** cuts connections the new state no longer allows; returns how many */
+  revalidate: (current: DesiredState, addresses: ReadonlySet<string>) => number;
+  explain: (current: DesiredState | null, req: ExplainRequest) => ExplainResult;
+  close: () => void;
+  /** wait before retrying after a failed write; default 500 ms */
+  retryMs?: number;
+}
+
+interface Waiter {
+  id: string;
+  resolve: () => void;
+}
+
+const MAP_NAMES: Record<keyof Capacity, string> = { policy: 'strait_policy_v1', ipcache: 'strait_ipcache_v1', cidr: 'strait_cidr_v1' };
+
+export function createReconciler(deps: ReconcilerDeps): AgentCore {
+  const { log, maps } = deps;
+  const retryMs = deps.retryMs ?? 500;
+  const endpoints = new Map<string, LocalEndpoint>();
+  for (const ep of deps.endpoints) endpoints.set(ep.id, ep);
+
+  let current: DesiredState | null = adoptCurrent(maps);
+  let accepted = new Map<string, string>();
+  let cluster: ClusterState | null = null;
+  let sourceGeneration = 0;
+  let appliedGeneration = 0;
+  let lastError: string | null = null;
+  let running = false;
+  let again = false;
+  let closed = false;
+  let waiters: Waiter[] = [];
+  let refused = new Map<string, AgentProblem>();
+  let ipcacheProblem: AgentProblem | null = null;
+  let writeProblems: AgentProblem[] = [];
+  let fill: MapFill[] = [];
+  const counters: AgentCounters = { policyRefusals: 0, writeFailures: 0, ipcacheOverflows: 0 };
+
+  function reconcileOnce(): void {
+    if (cluster === null) return;
+    const generation = sourceGeneration;
+    const included = [...endpoints.values()];
+    const t0 = performance.now();
+    const adm = admit({
+      cluster,
+      endpoints: included,
+      options: { nodeName: deps.nodeName, hostAddresses: deps.hostAddresses(), previous: current },
+      current,
+      accepted,
+      capacity: deps.capacity,
+    });
+    report(adm.refused, adm.ipcacheDropped);
+    let result;
+    try {
+      result = applyPlan(adm.plan, maps);
+    } catch (err) {
+      // A classification upsert failed before any endpoint was touched.
+      current = { ...adoptCurrent(maps), identities: adm.desired.identities, namespaceIds: adm.desired.namespaceIds };
+      throw err;
+    }
+    const failed = new Set(result.failures.map((f) => f.ifindex));
+    current =
+      result.failures.length === 0
+        ? adm.plan.next
+        : { ...adoptCurrent(maps), identities: adm.desired.identities, namespaceIds: adm.desired.namespaceIds, rules: adm.desired.rules };
+    accepted = adm.accepted;
+    fill = (['policy', 'ipcache', 'cidr'] as const).map((k) => ({ map: MAP_NAMES[k], entries: adm.usage[k].final, capacity: deps.capacity[k] }));
+    const cut = deps.revalidate(current, addressesOfChanged(adm.plan, endpoints));
+    if (cut > 0) log.info({ connections: cut }, 'cut connections that policy no longer allows');
+    if (result.written > 0) log.info({ generation, ops: result.written, ms: Math.round(performance.now() - t0) }, 'datapath updated');
+
+    const done = waiters.filter((w) => {
+      const ep = endpoints.get(w.id);
+      return ep !== undefined && included.includes(ep) && !failed.has(ep.ifindex);
+    });
+    waiters = waiters.filter((w) => !done.includes(w));
+    for (const w of done) w.resolve();
+
+    writeProblems = writeFailures(result.failures);
+    if (result.failures.length > 0) {
+      lastError = `${result.failures.length} map writes failed (${result.failures[0]!.error}); retrying`;
+      setTimeout(schedule, retryMs).unref();
+      return;
+    }
+    appliedGeneration = generation;
+    lastError = null;
+    // Room a refused policy or a left-out address may need is freed by this plan's
+    // removals: look again once they are written.
+    const freed = adm.usage.policy.final < adm.usage.policy.peak || adm.usage.cidr.final < adm.usage.cidr.peak || adm.usage.ipcache.final < adm.usage.ipcache.peak;
+    if (freed && (adm.refused.length > 0 || adm.ipcacheDropped.length > 0)) again = true;
+  }
+
+  function report(refusals: readonly { policy: string; reason: string }[], dropped: readonly string[]): void {
+    const next = new Map<string, AgentProblem>();
+    for (const r of refusals) {
+      const problem: AgentProblem = { kind: 'policy-refused', subject: r.policy, message: `NetworkPolicy ${r.policy} refused: ${r.reason}; the pods it selects stay isolated and nothing it allows is written` };
+      if (!refused.has(r.policy)) {
+        counters.policyRefusals++;
+        log.error({ policy: r.policy }, problem.message);
+      }
+      next.set(r.policy, problem);
+    }
+    for (const name of refused.keys()) if (!next.has(name)) log.info({ policy: name }, `NetworkPolicy ${name} fits now and is applied`);
+    refused = next;
+    if (dropped.length === 0) {
+      if (ipcacheProblem !== null) log.info('the ipcache holds every pod address again');
+      ipcacheProblem = null;
+      return;
+    }
+    const message = `${MAP_NAMES.ipcache} is full: ${dropped.length} pod addresses are not classified (first ${dropped[0]}); selectors do not allow them, ipBlocks still do`;
+    if (ipcacheProblem === null) {
+      counters.ipcacheOverflows++;
+      log.error({ addresses: dropped.length }, message);
+    }
+    ipcacheProblem = { kind: 'ipcache-full', subject: MAP_NAMES.ipcache, message };
+  }
+
+  function writeFailures(failures: readonly WriteFailure[]): AgentProblem[] {
+    counters.writeFailures += failures.length;
+    const bySubject = new Map<string, AgentProblem>();
+    for (const f of failures) {
+      const subject = f.ifindex === null ? 'shared maps' : `endpoint ${f.ifindex}`;
+      log.warn({ ifindex: f.ifindex, op: f.op, err: f.error }, `map write failed for ${subject}; the other endpoints are updated, this one is retried`);
+      if (!bySubject.has(subject)) bySubject.set(subject, { kind: 'write-failed', subject, message: `${f.op} failed: ${f.error}` });
+    }
+    return [...bySubject.values()];
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    setImmediate(() => {
+      try {
+        do {
+          again = false;
+          try {
+            reconcileOnce();
+          } catch (err) {
+            lastError = (err as Error).message;
+            counters.writeFailures++;
+            log.error({ err }, 'reconcile failed; retrying');
+            setTimeout(schedule, retryMs).unref();
+          }
+        } while (again && !closed);
+      } finally {
+        running = false;
+      }
+    });
+  }
+
+  return {
+    setCluster(state, generation) {
+      cluster = state;
+      sourceGeneration = generation;
+      schedule();
+    },
+    registerEndpoint(ep) {
+      endpoints.set(ep.id, ep);
+      const ready = new Promise<void>((resolve) => waiters.push({ id: ep.id, resolve }));
+      schedule();
+      return ready;
+    },
+    async removeEndpoint(id) {
+      endpoints.delete(id);
+      schedule();
+    },
+    status(): AgentStatus {
+      return {
+        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null,
+        sourceGeneration,
+        appliedGeneration,
+        endpoints: endpoints.size,
+        policies: cluster?.policies.length ?? 0,
+        lastError,
+        problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems],
+        counters: { ...counters },
+        maps: fill,
+      };
+    },
+    policyOf(pod) {
+      return policyReports(cluster, current, [...endpoints.values()], pod);
+    },
+    explain(req) {
+      return deps.explain(current, req);
+    },
+    async close() {
+      closed = true;
+      deps.close();
+    },
+  };
+}
+
+/** The pod addresses behind every endpoint whose flags or entries the plan changed. */
+function addressesOfChanged(plan: Plan, endpoints: ReadonlyMap<string, LocalEndpoint>): Set<string> {
+  const changed = new Set<number>();
+  for (const op of plan.ops) {
+    if (op.op === 'endpoint-flags' || op.op === 'policy-set' || op.op === 'policy-del') changed.add(op.ifindex);
+  }
+  const out = new Set<string>();
+  for (const ep of endpoints.values()) if (changed.has(ep.ifindex)) for (const ip of ep.ips) out.add(ip);
+  return out;
+}

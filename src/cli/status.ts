@@ -1,0 +1,35 @@
+// straitctl status: is the agent's datapath what its source says, and if not, what
+// is not and why (a policy refused because it does not fit, a full ipcache, a map
+// write that keeps failing), with how full each map is and the counters. Exit 0
+// when nothing is wrong, 1 when the agent reports a problem or is not synced, 2
+// when it cannot be reached.
+import { agentRequest, expectOk } from '../agent/client.js';
+import type { AgentStatus } from '../agent/core.js';
+import { CliUsageError, parseAgentCli, runAgentCommand } from './agent-common.js';
+import { printTable } from './options.js';
+
+export function status(argv: string[]): Promise<number> {
+  return runAgentCommand('status', async () => {
+    const opts = parseAgentCli(argv);
+    if (opts.positionals.length > 0) throw new CliUsageError(`unexpected argument '${opts.positionals[0]}'`);
+    const s = expectOk<AgentStatus>(await agentRequest(opts.socketPath, 'GET', '/v1/status'));
+    const healthy = s.synced && s.problems.length === 0;
+    if (opts.output === 'json') {
+      console.log(JSON.stringify(s, null, 2));
+      return healthy ? 0 : 1;
+    }
+    console.log(`${s.synced ? 'synced' : 'not synced'}: source generation ${s.sourceGeneration}, applied ${s.appliedGeneration}; ${s.endpoints} endpoints, ${s.policies} policies`);
+    if (s.lastError !== null) console.log(`last error: ${s.lastError}`);
+    if (s.maps.length > 0) {
+      console.log('');
+      printTable([['MAP', 'ENTRIES', 'CAPACITY', 'USED'], ...s.maps.map((m) => [m.map, String(m.entries), String(m.capacity), `${Math.round((100 * m.entries) / m.capacity)}%`])]);
+    }
+    const c = s.counters;
+    console.log(`\ncounters: ${c.policyRefusals} policy refusals, ${c.writeFailures} write failures, ${c.ipcacheOverflows} ipcache overflows`);
+    if (s.problems.length > 0) {
+      console.log('');
+      printTable([['PROBLEM', 'SUBJECT', 'DETAIL'], ...s.problems.map((p) => [p.kind, p.subject, p.message])]);
+    }
+    return healthy ? 0 : 1;
+  });
+}
