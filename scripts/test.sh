@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # containerd, runc, podman and busybox-static for the e2e tier (test/e2e).
 bash scripts/setup-runtimes.sh
+. scripts/node-env.sh # Node.js 24 for tsc, vitest and the tests' children
 
 if [ "$(id -u)" != 0 ]; then
   printf '\033[1;33m[test] NOT ROOT: netns integration tests will be skipped (they need root and a real kernel)\033[0m\n' >&2
