@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes this checkout ready to run: Debian packages, npm packages, the native addon
+# Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, the native addon
 # and the compiled TypeScript. Every step is skipped when its output is up to date,
 # so running it again costs well under a second.
 set -euo pipefail
