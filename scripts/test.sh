@@ -9,6 +9,7 @@ bash scripts/setup-runtimes.sh
 # qemu, busybox-static and Debian's 5.10/6.1/6.12 kernels for the verifier drill
 # (test/bpf/verifier-kernels.test.ts); 77 means it cannot run here, and the test says so.
 bash scripts/verifier-vms.sh --setup || [ $? = 77 ]
+. scripts/node-env.sh # Node.js 24 for tsc, vitest and the tests' children
 
 if [ "$(id -u)" != 0 ]; then
   printf '\033[1;33m[test] NOT ROOT: netns integration tests will be skipped (they need root and a real kernel)\033[0m\n' >&2

@@ -1,7 +1,11 @@
 // A client for the agent's unix socket, for straitctl and the CNI plugin. Every
 // failure names the socket and says what it most likely means.
-import { request } from 'node:http';
 import { CniCode, StraitError } from '../cni/errors.js';
+
+// Not `import { request } from 'node:http'`: on Node.js 22+ an ESM import of
+// node:http reads every export to build its namespace, and two of them are getters
+// that load undici, some 30 ms of CPU in every ADD and DEL (nodejs/node#59686).
+const { request } = process.getBuiltinModule('node:http');
 
 export const DEFAULT_AGENT_SOCKET = '/run/strait/agent.sock';
 

@@ -62,7 +62,7 @@ describe('parseAgentFlags', () => {
 
 function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/strait-agent'), ...args], { env: { PATH: process.env.PATH }, timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile(join(ROOT, 'bin/strait-agent'), args, { env: { PATH: process.env.PATH }, timeout: 20_000 }, (err, stdout, stderr) =>
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
     );
   });

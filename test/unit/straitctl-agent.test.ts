@@ -25,8 +25,8 @@ function straitctl(args: string[], socket: string | null, env: NodeJS.ProcessEnv
   const t0 = Date.now();
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [BIN, ...args],
+      BIN,
+      args,
       { env: { PATH: process.env.PATH, ...(socket === null ? {} : { STRAIT_AGENT_SOCKET: socket }), ...env }, timeout: 20_000 },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
