@@ -1,9 +1,17 @@
 // Puts an endpoint on the eBPF fast path: the pinned programs on both directions of
-// its host veth, then its addresses into the endpoint map. Programs go first, so the
-// pod's packets are dropped (not in the map: not its address) until its entries
-// exist.
+// its host veth, then its addresses into the endpoint map and the veth into the link
+// map. Programs go first, so the pod's packets are dropped (not in the map: not its
+// address; no link entry: nothing in or out) until its entries exist.
 import * as bpf from '../datapath/bpf.js';
-import { deleteEndpoint, listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
+import {
+  deleteEndpoint,
+  deleteLink,
+  listEndpoints,
+  listLinks,
+  writeEndpoint,
+  writeLink,
+  type EndpointEntry,
+} from '../datapath/endpoints.js';
 import { openDatapath, openPinnedMap, type Datapath } from '../datapath/loader.js';
 import { decodeCtKey } from '../datapath/maps/ct.js';
 import { EP_F_READY } from '../datapath/maps/endpoints.js';
@@ -46,13 +54,19 @@ export function attachEndpoint(
     });
     rollback.add(`endpoint map entry ${a.ip}`, () => deleteEndpoint(dp.maps.endpoints, a.family, a.ip));
   }
+  // Last: to_pod lets nothing in before this, and link traffic finds the entries through it.
+  const first = addresses[0];
+  if (first !== undefined) {
+    writeLink(dp.maps.links, { ifindex, family: first.family, ip: first.ip });
+    rollback.add(`link map entry ${wired.host.name}`, () => deleteLink(dp.maps.links, ifindex));
+  }
 }
 
 /**
- * DEL and GC: removes the endpoint-map entries that match, and every conntrack entry
- * of their addresses — an address handed to a new pod must not inherit its
- * predecessor's connections (they would pass as established, past its policy).
- * Nothing pinned yet means nothing to remove.
+ * DEL and GC: removes the endpoint-map entries that match, the link entries that name
+ * them, and every conntrack entry of their addresses — an address handed to a new pod
+ * must not inherit its predecessor's connections (they would pass as established,
+ * past its policy). Nothing pinned yet means nothing to remove.
  */
 export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => boolean): { entries: number; connections: number } {
   const endpoints = openPinnedMap(bpfDir, 'endpoints');
@@ -65,6 +79,7 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
   } finally {
     bpf.closeFd(endpoints);
   }
+  if (gone.size > 0) forgetLinks(bpfDir, gone);
   const ct = gone.size > 0 ? openPinnedMap(bpfDir, 'ct') : null;
   let connections = 0;
   if (ct !== null) {
@@ -78,4 +93,15 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
     }
   }
   return { entries: gone.size, connections };
+}
+
+/** By the address a link entry names, never by ifindex alone: ifindexes are reused. */
+function forgetLinks(bpfDir: string, gone: ReadonlySet<string>): void {
+  const links = openPinnedMap(bpfDir, 'links');
+  if (links === null) return;
+  try {
+    for (const l of listLinks(links)) if (gone.has(l.ip)) deleteLink(links, l.ifindex);
+  } finally {
+    bpf.closeFd(links);
+  }
 }
