@@ -75,6 +75,7 @@ enum stat_id {
 	STAT_TO_POD = 2,        /* delivered to a pod by the host stack (tc egress) */
 	STAT_CT_HIT = 3,        /* an established connection, its reply, or an ICMP error about it */
 	STAT_POLICY_ALLOWED = 4,/* a new connection an isolated endpoint's policy allowed */
+	STAT_TTL_EXPIRED = 7,   /* from a pod to a local pod with TTL / hop limit 1: left to the host stack, which answers time exceeded */
 	STAT_MAX = 8,
 };
 
