@@ -71,10 +71,11 @@ export function attachEndpoint(
 export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => boolean): { entries: number; connections: number } {
   const endpoints = openPinnedMap(bpfDir, 'endpoints');
   if (endpoints === null) return { entries: 0, connections: 0 };
-  const gone = new Set<string>();
+  // address → the veth it was on
+  const gone = new Map<string, number>();
   try {
     for (const e of listEndpoints(endpoints)) {
-      if (pred(e) && deleteEndpoint(endpoints, e.family, e.ip)) gone.add(e.ip);
+      if (pred(e) && deleteEndpoint(endpoints, e.family, e.ip)) gone.set(e.ip, e.ifindex);
     }
   } finally {
     bpf.closeFd(endpoints);
@@ -95,12 +96,12 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
   return { entries: gone.size, connections };
 }
 
-/** By the address a link entry names, never by ifindex alone: ifindexes are reused. */
-function forgetLinks(bpfDir: string, gone: ReadonlySet<string>): void {
+/** The entry of a veth that lost the address it names; never by ifindex alone, ifindexes are reused. */
+function forgetLinks(bpfDir: string, gone: ReadonlyMap<string, number>): void {
   const links = openPinnedMap(bpfDir, 'links');
   if (links === null) return;
   try {
-    for (const l of listLinks(links)) if (gone.has(l.ip)) deleteLink(links, l.ifindex);
+    for (const l of listLinks(links)) if (gone.get(l.ip) === l.ifindex) deleteLink(links, l.ifindex);
   } finally {
     bpf.closeFd(links);
   }

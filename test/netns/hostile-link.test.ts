@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 import * as bpf from '../../src/datapath/bpf.js';
+import { listLinks } from '../../src/datapath/endpoints.js';
 import {
   decodeEndpointValue,
   encodeCidrKey,
@@ -104,6 +105,24 @@ describe.skipIf(!isRoot)('hostile pods on an IPv4-only node: router messages', (
       node.sysctl(conf('accept_redirects'), '0');
       node.ns.exec('ip', ['-6', 'route', 'del', '2001:db8:77::/64'], { allowFail: true });
     }
+  });
+  it('ADD ties the host veth to its pod in strait_links_v1 (to_pod lets nothing else in); DEL unties it', async () => {
+    const links = () => {
+      const fd = bpf.getPinned(`${node.bpfDir}/${MapName.links}`)!;
+      try {
+        return listLinks(fd);
+      } finally {
+        bpf.closeFd(fd);
+      }
+    };
+    const b = await node.addPod('hl4b');
+    const ifindex = Number(node.ns.exec('cat', [`/sys/class/net/${b.hostVeth}/ifindex`]).trim());
+    expect(links()).toContainEqual({ ifindex, family: 4, ip: b.v4 });
+    const del = await node.cni('DEL', b);
+    expect(del.exitCode, del.stdout).toBe(0);
+    expect(links().map((l) => l.ifindex)).not.toContain(ifindex);
+    // a's entry is untouched.
+    expect(links().map((l) => l.ip)).toContain(a.v4);
   });
 });
 
