@@ -163,7 +163,9 @@ static __always_inline bool na_target_is_own(struct __sk_buff *skb, const struct
 }
 
 /*
- * Neighbour discovery and MLD the pod needs, for the host stack to answer. Sent
+ * Neighbour discovery and MLD the pod needs, to a group or a link-local address,
+ * for the host stack to answer (never to forward: ND to another pod's address would
+ * reach it past its ingress policy, so that takes the ordinary path). Sent
  * from the pod's own address, the sender is checked as for any packet; from
  * fe80::/10 or :: (DAD, MLD before a link-local address) it is the pod of this
  * veth's link entry. Either way with its MAC, and ready.
@@ -232,6 +234,9 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 		case ICMP6_LINK_ROUTER:
 			return -DROP_ROUTER_MSG;
 		case ICMP6_LINK_POD:
+			/* Link control stays on the link; to another pod it is just a packet. */
+			if (!ipv6_addr_is_link_scope(&pkt.ip6->daddr))
+				break;
 			ret = nd_from_pod(skb, &pkt, nd);
 			if (ret < 0)
 				return ret;

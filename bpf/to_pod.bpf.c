@@ -23,11 +23,16 @@
 #include "parse.h"
 #include "policy.h"
 
+/*
+ * The node's own NS and NA carry hop limit 255 (RFC 4861 requires it); one the
+ * node forwarded from elsewhere has less, and is judged like any packet.
+ */
 static __always_inline bool nd_to_pod(const struct packet *pkt)
 {
 	const struct icmp6_nd *nd = icmp6_link_header(pkt);
 
-	return nd && (nd->type == ICMP6_NEIGH_SOLICIT || nd->type == ICMP6_NEIGH_ADVERT);
+	return nd && (nd->type == ICMP6_NEIGH_SOLICIT || nd->type == ICMP6_NEIGH_ADVERT) &&
+	       pkt->ip6->hop_limit == 255;
 }
 
 static __always_inline int handle_to_pod(struct __sk_buff *skb)

@@ -86,6 +86,12 @@ static __always_inline bool ipv6_addr_is_link_local(const struct in6_addr *a)
 	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80;
 }
 
+/* ff00::/8 or fe80::/10: an address that means something on this link only. */
+static __always_inline bool ipv6_addr_is_link_scope(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr8[0] == 0xff || ipv6_addr_is_link_local(a);
+}
+
 /* ::, the source of DAD probes and of MLD reports sent before a link-local address. */
 static __always_inline bool ipv6_addr_is_unspecified(const struct in6_addr *a)
 {

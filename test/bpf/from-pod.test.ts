@@ -246,6 +246,14 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
     expect(r.moved).toEqual({ [reason]: one(frame) });
   });
 
+  it('ND addressed to another pod is no link control: it takes the ordinary path (policy, then the redirect)', () => {
+    // To the stack it would be forwarded to that pod past its ingress policy.
+    const frame = nd(neighborAdvertisement(A.v6, A.podMac), { src: A.v6, dst: B.v6 });
+    const r = send(frame);
+    expect(r.retval).toBe(TC_ACT_REDIRECT);
+    expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
+  });
+
   it('link control on a veth with no strait_links_v1 entry: DROP_NO_LINK', () => {
     dp.deleteLink(ifindexOf(A));
     try {

@@ -139,6 +139,13 @@ describe.skipIf(!isRoot)('to_pod (tc egress of the host veth)', () => {
     }
   });
 
+  it('ND the node forwarded from elsewhere (hop limit below 255) is no link control: DROP_NOT_FOR_POD', () => {
+    const frame = ndFrame({ ethSrc: R.hostMac, ethDst: R.podMac, src: 'fd00:244:1::99', dst: 'ff02::1', hopLimit: 254 }, neighborSolicitation(R.v6));
+    const r = deliver(frame, R);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ DROP_NOT_FOR_POD: one(frame) });
+  });
+
   it('a Router Advertisement from the node to all nodes is no ND the pod needs: DROP_NOT_FOR_POD', () => {
     const frame = ndFrame({ ethSrc: R.hostMac, ethDst: R.podMac, src: 'fe80::1', dst: 'ff02::1' }, routerAdvertisement({ lifetime: 1800 }));
     const r = deliver(frame, R);
