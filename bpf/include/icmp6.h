@@ -78,8 +78,11 @@ static __always_inline bool ipv6_addr_is_gateway(const struct in6_addr *a)
 /*
  * The ICMPv6 header right after the IPv6 header or after one Hop-by-Hop header
  * (MLD carries a Router Alert there), or NULL. Deeper chains are no link control:
- * the ordinary path and its anti-spoofing see them, and the node's stack accepts
- * no ND from a source that passes that (RA and Redirect need fe80::/10).
+ * they take the ordinary path. From fe80::/10 or :: that fails anti-spoofing, and
+ * the node takes RA and Redirect from no other source. What remains is ND from the
+ * pod's own address behind two or more extension headers, which reaches the node
+ * without the NA target check; the node keeps neighbours per device, and this veth
+ * leads only to this pod, so such an NA can only speak about this pod's link.
  * pkt must have passed parse_ipv6().
  */
 static __always_inline struct icmp6_nd *icmp6_link_header(const struct packet *pkt)
