@@ -1,61 +1,200 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * from_pod: tc ingress of a pod's host-side veth, so every packet the pod sends.
- * Checks that the pod sends as itself (address, MAC, readiness), enforces the
+ * Checks that the pod sends as itself (address, MAC, readiness) — link traffic
+ * too: ARP, and the neighbour discovery and MLD a pod needs (icmp6.h), whose
+ * sender is found through the veth's link entry when it has no pod address —
+ * drops what only routers send (Router Advertisements, Redirects), enforces the
  * pod's egress policy and, for a destination on this node, that pod's ingress
  * policy (policy.h), then either hands the packet straight to the other pod with
- * bpf_redirect_peer (no host stack on the way) or passes it to the host stack for
- * everything else: the host, Services, other nodes, the outside.
+ * bpf_redirect_peer (no host stack on the way, one hop of TTL spent) or passes it
+ * to the host stack for everything else: the host, Services, other nodes, the
+ * outside, and link control for the node to answer.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/ip.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "arp.h"
 #include "compiler.h"
 #include "counters.h"
 #include "drop.h"
 #include "endpoint.h"
+#include "icmp6.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
 
 /*
- * The destination pod sees its gateway (our veth) as the sender, as after a routed
- * hop; bpf_redirect_peer then switches netns without a trip through the backlog.
+ * bpf_redirect_peer() only queues the redirect: a target that is gone is dropped
+ * later by the kernel, uncounted. bpf_check_mtu() (5.12+) looks the device up and
+ * fails with -EINVAL when there is none. On older kernels the call is dead code the
+ * verifier removes (the CO-RE relocation makes the test a constant), and a vanished
+ * target is dropped as before.
+ */
+static __always_inline bool redirect_target_exists(struct __sk_buff *skb, __u32 ifindex)
+{
+	__u32 mtu = 0;
+
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_check_mtu))
+		return true;
+	return bpf_check_mtu(skb, ifindex, &mtu, 0, 0) >= 0;
+}
+
+static __always_inline bool hop_expired(const struct packet *pkt)
+{
+	if (pkt->l3_proto == ETH_P_IP)
+		return pkt->ip4->ttl <= 1;
+	return pkt->ip6->hop_limit <= 1;
+}
+
+/* Last thing before the redirect: the checksum helper invalidates pkt's pointers. */
+static __always_inline int hop_decrement(struct __sk_buff *skb, const struct packet *pkt)
+{
+	struct iphdr *ip4 = pkt->ip4;
+	__be16 *ttl_proto;
+	__be16 old;
+
+	if (pkt->l3_proto != ETH_P_IP) {
+		pkt->ip6->hop_limit--;
+		return 0;
+	}
+	/* ttl and protocol are one 16-bit word of the header checksum. */
+	ttl_proto = (__be16 *)&ip4->ttl;
+	old = *ttl_proto;
+	ip4->ttl--;
+	if (bpf_l3_csum_replace(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, check), old, *ttl_proto,
+				sizeof(__u16)) < 0)
+		return -DROP_MALFORMED;
+	return 0;
+}
+
+/*
+ * The destination pod sees its gateway (our veth) as the sender, one routed hop
+ * away; bpf_redirect_peer then switches netns without a trip through the backlog.
+ * A packet with no hop left goes to the host stack instead, which drops it and
+ * answers time exceeded as any router on the way would.
  */
 static __always_inline int redirect_to_endpoint(struct __sk_buff *skb, struct packet *pkt,
 						const struct endpoint_value *dst)
 {
-	long ret;
+	int ret;
+
+	if (hop_expired(pkt)) {
+		count_stat(skb, STAT_TTL_EXPIRED);
+		return TC_ACT_OK;
+	}
+	if (!redirect_target_exists(skb, dst->ifindex))
+		return -DROP_REDIRECT_FAILED;
 
 	__builtin_memcpy(pkt->eth->h_dest, dst->pod_mac, ETH_ALEN);
 	__builtin_memcpy(pkt->eth->h_source, dst->host_mac, ETH_ALEN);
+	ret = hop_decrement(skb, pkt);
+	if (ret < 0)
+		return ret;
 
-	ret = bpf_redirect_peer(dst->ifindex, 0);
-	if (ret != TC_ACT_REDIRECT)
+	if (bpf_redirect_peer(dst->ifindex, 0) != TC_ACT_REDIRECT)
 		return -DROP_REDIRECT_FAILED;
 	count_stat(skb, STAT_REDIRECT_PEER);
 	return TC_ACT_REDIRECT;
 }
 
-/* The sender must be the endpoint behind this veth, with its own MAC, and ready. */
+/* ep, the endpoint the sender claims to be, must be the one behind this veth, with its MAC, and ready. */
+static __always_inline int check_sender(struct __sk_buff *skb, const struct packet *pkt,
+					const struct endpoint_value *ep)
+{
+	if (!ep || ep->ifindex != skb->ifindex)
+		return -DROP_SPOOF_IP;
+	if (!mac_equal(pkt->eth->h_source, ep->pod_mac))
+		return -DROP_SPOOF_MAC;
+	if (!endpoint_ready(ep))
+		return -DROP_NOT_READY;
+	return 0;
+}
+
 static __always_inline int check_source(struct __sk_buff *skb, const struct packet *pkt,
 					struct endpoint_value **src_out)
 {
 	struct endpoint_key key;
 	struct endpoint_value *src;
+	int ret;
 
 	endpoint_key_src(pkt, &key);
 	src = endpoint_lookup(&key);
-	if (!src || src->ifindex != skb->ifindex)
-		return -DROP_SPOOF_IP;
-	if (!mac_equal(pkt->eth->h_source, src->pod_mac))
-		return -DROP_SPOOF_MAC;
-	if (!endpoint_ready(src))
-		return -DROP_NOT_READY;
-
+	ret = check_sender(skb, pkt, src);
+	if (ret < 0)
+		return ret;
 	*src_out = src;
+	return 0;
+}
+
+/* ARP: "my address is at my MAC" is all a pod may say; the host stack answers. */
+static __always_inline int arp_from_pod(struct __sk_buff *skb, const struct packet *pkt)
+{
+	struct endpoint_key key;
+	struct arp_eth *arp;
+	__be32 spa;
+	int ret;
+
+	ret = parse_arp(pkt, &arp);
+	if (ret < 0)
+		return ret;
+	if (!mac_equal(arp->sha, pkt->eth->h_source))
+		return -DROP_SPOOF_MAC;
+	__builtin_memcpy(&spa, &arp->spa, sizeof(spa));
+	endpoint_key_ipv4(&key, spa);
+	return check_sender(skb, pkt, endpoint_lookup(&key));
+}
+
+/* An NA claims its target: one of the pod's addresses, or a link-local one but the gateway's. */
+static __always_inline bool na_target_is_own(struct __sk_buff *skb, const struct in6_addr *target)
+{
+	struct endpoint_value *ep;
+	struct endpoint_key key;
+
+	if (ipv6_addr_is_link_local(target))
+		return !ipv6_addr_is_gateway(target);
+	endpoint_key_ipv6(&key, target);
+	ep = endpoint_lookup(&key);
+	return ep && ep->ifindex == skb->ifindex;
+}
+
+/*
+ * Neighbour discovery and MLD the pod needs, to a group or a link-local address,
+ * for the host stack to answer (never to forward: ND to another pod's address would
+ * reach it past its ingress policy, so that takes the ordinary path). Sent
+ * from the pod's own address, the sender is checked as for any packet; from
+ * fe80::/10 or :: (DAD, MLD before a link-local address) it is the pod of this
+ * veth's link entry. Either way with its MAC, and ready.
+ */
+static __always_inline int nd_from_pod(struct __sk_buff *skb, const struct packet *pkt,
+				       const struct icmp6_nd *nd)
+{
+	const struct in6_addr *saddr = &pkt->ip6->saddr;
+	struct endpoint_value *ep;
+	struct endpoint_key key;
+	int ret;
+
+	if (ipv6_addr_is_link_local(saddr) || ipv6_addr_is_unspecified(saddr)) {
+		ep = link_endpoint(skb->ifindex);
+		if (!ep)
+			return -DROP_NO_LINK;
+	} else {
+		endpoint_key_ipv6(&key, saddr);
+		ep = endpoint_lookup(&key);
+	}
+	ret = check_sender(skb, pkt, ep);
+	if (ret < 0)
+		return ret;
+	if (nd->type == ICMP6_NEIGH_ADVERT) {
+		if ((void *)(nd + 1) > pkt->data_end)
+			return -DROP_MALFORMED;
+		if (!na_target_is_own(skb, &nd->target))
+			return -DROP_SPOOF_IP;
+	}
 	return 0;
 }
 
@@ -63,6 +202,7 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 {
 	struct endpoint_value *src = NULL, *dst;
 	struct endpoint_key dst_key;
+	struct icmp6_nd *nd;
 	struct packet pkt;
 	__u32 ct_flags;
 	int ret;
@@ -73,9 +213,10 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 
 	switch (pkt.l3_proto) {
 	case ETH_P_ARP:
-		/* The pod asks for its gateway; the host veth answers (proxy ARP). */
-		count_stat(skb, STAT_TO_STACK);
-		return TC_ACT_OK;
+		ret = arp_from_pod(skb, &pkt);
+		if (ret < 0)
+			return ret;
+		goto to_stack;
 	case ETH_P_IP:
 		ret = parse_ipv4(&pkt);
 		if (ret < 0)
@@ -85,9 +226,23 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 		ret = parse_ipv6(&pkt);
 		if (ret < 0)
 			return ret;
-		if (ipv6_is_link_control(pkt.ip6)) {
-			count_stat(skb, STAT_TO_STACK);
-			return TC_ACT_OK;
+		/* NULL for all but ICMPv6: no map lookup on the way for TCP or UDP. */
+		nd = icmp6_link_header(&pkt);
+		if (!nd)
+			break;
+		switch (icmp6_link_class(nd->type)) {
+		case ICMP6_LINK_ROUTER:
+			return -DROP_ROUTER_MSG;
+		case ICMP6_LINK_POD:
+			/* Link control stays on the link; to another pod it is just a packet. */
+			if (!ipv6_addr_is_link_scope(&pkt.ip6->daddr))
+				break;
+			ret = nd_from_pod(skb, &pkt, nd);
+			if (ret < 0)
+				return ret;
+			goto to_stack;
+		default:
+			break;
 		}
 		break;
 	default:
@@ -110,11 +265,12 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 
 	/* A reply of a connection that came in through the host stack goes back the
 	 * same way, so the host's conntrack can undo its NAT (Services). */
-	if (!dst || (ct_flags & CT_F_VIA_STACK)) {
-		count_stat(skb, STAT_TO_STACK);
-		return TC_ACT_OK;
-	}
-	return redirect_to_endpoint(skb, &pkt, dst);
+	if (dst && !(ct_flags & CT_F_VIA_STACK))
+		return redirect_to_endpoint(skb, &pkt, dst);
+
+to_stack:
+	count_stat(skb, STAT_TO_STACK);
+	return TC_ACT_OK;
 }
 
 SEC("tc")

@@ -15,7 +15,10 @@ enum drop_reason {
 	DROP_NOT_READY = 5,     /* endpoint exists but its policy is not written yet */
 	DROP_POLICY_EGRESS = 6, /* egress policy of the source denies it */
 	DROP_POLICY_INGRESS = 7,/* ingress policy of the destination denies it */
-	DROP_REDIRECT_FAILED = 8,
+	DROP_REDIRECT_FAILED = 8,/* the destination pod's veth is gone */
+	DROP_ROUTER_MSG = 9,    /* a pod sent what only routers send: RA, Redirect, MLD query */
+	DROP_NO_LINK = 10,      /* a strait veth with no pod behind it in strait_links_v1 */
+	DROP_NOT_FOR_POD = 11,  /* to_pod: addressed to something that is not this veth's pod */
 	DROP_MAX = 32,
 };
 

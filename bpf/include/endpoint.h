@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Endpoint lookups by address. Keys are built whole on the stack (pad and the
+ * Endpoint lookups by address, and by host veth for link traffic that carries no
+ * pod address (strait_links_v1). Keys are built whole on the stack (pad and the
  * unused words of an IPv4 key zeroed): the hash compares every byte, and the agent
  * writes keys the same way (src/datapath/maps/endpoints.ts).
  */
@@ -45,6 +46,19 @@ static __always_inline void endpoint_key_dst(const struct packet *pkt, struct en
 static __always_inline struct endpoint_value *endpoint_lookup(const struct endpoint_key *key)
 {
 	return bpf_map_lookup_elem(&strait_endpoints_v1, key);
+}
+
+static __always_inline struct link_value *link_lookup(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&strait_links_v1, &ifindex);
+}
+
+/* The endpoint of the pod behind host veth ifindex, or NULL when it has none. */
+static __always_inline struct endpoint_value *link_endpoint(__u32 ifindex)
+{
+	struct link_value *link = link_lookup(ifindex);
+
+	return link ? endpoint_lookup(&link->endpoint) : NULL;
 }
 
 static __always_inline bool endpoint_ready(const struct endpoint_value *ep)

@@ -48,6 +48,20 @@ struct endpoint_value {
 };
 _Static_assert(sizeof(struct endpoint_value) == 24, "endpoint_value layout");
 
+/*
+ * One entry per strait host veth, keyed by its ifindex: one address of the pod
+ * behind it. Link traffic carries no pod address to look the endpoint up by (ARP
+ * aside: neighbour discovery and MLD from fe80::/10 or ::), so from_pod finds the
+ * pod's MAC and readiness through here; to_pod drops everything on a veth with no
+ * entry. Written by the CNI ADD with the endpoint entries, removed with them.
+ */
+struct link_value {
+	struct endpoint_key endpoint; /* any one of the pod's addresses: they share MAC and readiness */
+};
+_Static_assert(sizeof(struct link_value) == 20, "link_value layout");
+
+#define LINKS_MAX ENDPOINTS_MAX
+
 struct traffic_counter {
 	__u64 packets;
 	__u64 bytes;
@@ -61,6 +75,7 @@ enum stat_id {
 	STAT_TO_POD = 2,        /* delivered to a pod by the host stack (tc egress) */
 	STAT_CT_HIT = 3,        /* an established connection, its reply, or an ICMP error about it */
 	STAT_POLICY_ALLOWED = 4,/* a new connection an isolated endpoint's policy allowed */
+	STAT_TTL_EXPIRED = 7,   /* from a pod to a local pod with TTL / hop limit 1: left to the host stack, which answers time exceeded */
 	STAT_MAX = 8,
 };
 
@@ -72,6 +87,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_endpoints_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LINKS_MAX);
+	__type(key, __u32); /* host veth ifindex */
+	__type(value, struct link_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_links_v1 SEC(".maps");
 
 /* Per-CPU counters by drop reason (enum drop_reason). */
 struct {

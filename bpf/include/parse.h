@@ -3,8 +3,10 @@
  * Ethernet, IPv4 and IPv6 headers of an skb, each checked against data_end once
  * here so that callers read header fields with no further bounds checks. Parsers
  * return 0 or a negated drop reason (see counters.h); they never write the packet.
- * IPv6 extension headers are not walked; conntrack.h, which reads L4, says what
- * that means for policy.
+ * IPv6 extension headers are not walked here; conntrack.h, which reads L4, says
+ * what that means for policy, and icmp6.h finds ND and MLD (behind at most one
+ * Hop-by-Hop header). Link traffic (ARP, ND, MLD) is no exception to anti-spoofing:
+ * arp.h and icmp6.h say what a pod may send, from_pod checks its sender.
  */
 #ifndef STRAIT_PARSE_H
 #define STRAIT_PARSE_H
@@ -78,21 +80,24 @@ static __always_inline int parse_ipv6(struct packet *pkt)
 	return 0;
 }
 
-/*
- * Neighbour discovery, DAD and MLD between a pod and its gateway: sent from fe80::/10
- * or from :: (DAD), or to ff00::/8. They carry no pod address, so anti-spoofing by
- * endpoint has nothing to check; the host stack answers them.
- */
-static __always_inline bool ipv6_is_link_control(const struct ipv6hdr *ip6)
+/* fe80::/10: link-local, so no endpoint has it; the veth's link entry stands for it. */
+static __always_inline bool ipv6_addr_is_link_local(const struct in6_addr *a)
 {
-	const __u8 *src = ip6->saddr.in6_u.u6_addr8;
-	const __u32 *src32 = ip6->saddr.in6_u.u6_addr32;
+	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80;
+}
 
-	if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80)
-		return true;
-	if ((src32[0] | src32[1] | src32[2] | src32[3]) == 0)
-		return true;
-	return ip6->daddr.in6_u.u6_addr8[0] == 0xff;
+/* ff00::/8 or fe80::/10: an address that means something on this link only. */
+static __always_inline bool ipv6_addr_is_link_scope(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr8[0] == 0xff || ipv6_addr_is_link_local(a);
+}
+
+/* ::, the source of DAD probes and of MLD reports sent before a link-local address. */
+static __always_inline bool ipv6_addr_is_unspecified(const struct in6_addr *a)
+{
+	const __u32 *w = a->in6_u.u6_addr32;
+
+	return (w[0] | w[1] | w[2] | w[3]) == 0;
 }
 
 /* MACs in a frame are 2-byte aligned at best; compare as one u32 and one u16. */

@@ -1,9 +1,17 @@
 // Puts an endpoint on the eBPF fast path: the pinned programs on both directions of
-// its host veth, then its addresses into the endpoint map. Programs go first, so the
-// pod's packets are dropped (not in the map: not its address) until its entries
-// exist.
+// its host veth, then its addresses into the endpoint map and the veth into the link
+// map. Programs go first, so the pod's packets are dropped (not in the map: not its
+// address; no link entry: nothing in or out) until its entries exist.
 import * as bpf from '../datapath/bpf.js';
-import { deleteEndpoint, listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
+import {
+  deleteEndpoint,
+  deleteLink,
+  listEndpoints,
+  listLinks,
+  writeEndpoint,
+  writeLink,
+  type EndpointEntry,
+} from '../datapath/endpoints.js';
 import { openDatapath, openPinnedMap, type Datapath } from '../datapath/loader.js';
 import { decodeCtKey } from '../datapath/maps/ct.js';
 import { EP_F_READY } from '../datapath/maps/endpoints.js';
@@ -46,25 +54,33 @@ export function attachEndpoint(
     });
     rollback.add(`endpoint map entry ${a.ip}`, () => deleteEndpoint(dp.maps.endpoints, a.family, a.ip));
   }
+  // Last: to_pod lets nothing in before this, and link traffic finds the entries through it.
+  const first = addresses[0];
+  if (first !== undefined) {
+    writeLink(dp.maps.links, { ifindex, family: first.family, ip: first.ip });
+    rollback.add(`link map entry ${wired.host.name}`, () => deleteLink(dp.maps.links, ifindex));
+  }
 }
 
 /**
- * DEL and GC: removes the endpoint-map entries that match, and every conntrack entry
- * of their addresses — an address handed to a new pod must not inherit its
- * predecessor's connections (they would pass as established, past its policy).
- * Nothing pinned yet means nothing to remove.
+ * DEL and GC: removes the endpoint-map entries that match, the link entries that name
+ * them, and every conntrack entry of their addresses — an address handed to a new pod
+ * must not inherit its predecessor's connections (they would pass as established,
+ * past its policy). Nothing pinned yet means nothing to remove.
  */
 export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => boolean): { entries: number; connections: number } {
   const endpoints = openPinnedMap(bpfDir, 'endpoints');
   if (endpoints === null) return { entries: 0, connections: 0 };
-  const gone = new Set<string>();
+  // address → the veth it was on
+  const gone = new Map<string, number>();
   try {
     for (const e of listEndpoints(endpoints)) {
-      if (pred(e) && deleteEndpoint(endpoints, e.family, e.ip)) gone.add(e.ip);
+      if (pred(e) && deleteEndpoint(endpoints, e.family, e.ip)) gone.set(e.ip, e.ifindex);
     }
   } finally {
     bpf.closeFd(endpoints);
   }
+  if (gone.size > 0) forgetLinks(bpfDir, gone);
   const ct = gone.size > 0 ? openPinnedMap(bpfDir, 'ct') : null;
   let connections = 0;
   if (ct !== null) {
@@ -78,4 +94,15 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
     }
   }
   return { entries: gone.size, connections };
+}
+
+/** The entry of a veth that lost the address it names; never by ifindex alone, ifindexes are reused. */
+function forgetLinks(bpfDir: string, gone: ReadonlyMap<string, number>): void {
+  const links = openPinnedMap(bpfDir, 'links');
+  if (links === null) return;
+  try {
+    for (const l of listLinks(links)) if (gone.get(l.ip) === l.ifindex) deleteLink(links, l.ifindex);
+  } finally {
+    bpf.closeFd(links);
+  }
 }

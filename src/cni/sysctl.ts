@@ -16,14 +16,36 @@ export function ensureForwarding(families: Iterable<4 | 6>): void {
 }
 
 /**
- * The host end needs a usable IPv6 link-local address at once: it is the source of
- * the neighbour solicitations that resolve the pod, and DAD would hold it back for
- * a second or more after ADD returns. Absent on hosts without IPv6: nothing to do.
+ * The host end of a pod's veth is a router's port facing one untrusted host, and
+ * gets a router's settings:
+ * - IPv6 accept_dad=0: it needs a usable link-local address at once, the source of
+ *   the neighbour solicitations that resolve the pod; DAD would hold it back for a
+ *   second or more after ADD returns.
+ * - IPv6 accept_ra=0, autoconf=0, accept_redirects=0: a pod must never install a
+ *   default route, an address or a redirected route on its node (CVE-2020-10749).
+ *   The kernel ignores RAs and Redirects anyway while IPv6 forwarding is on, but
+ *   an IPv4-only network leaves it off. from_pod drops both as well.
+ * - IPv4 accept_redirects=0: the same for ICMP redirects. With forwarding on (ADD
+ *   turns it on) the kernel takes this device's setting and conf/all's together,
+ *   so 0 here is enough. send_redirects is ORed with conf/all instead: a per-device
+ *   0 would change nothing on a default node, and redirects from the node to a pod
+ *   harm nobody, so it is left alone.
+ * The IPv6 files are absent on hosts without IPv6: nothing to do there.
  */
-export function skipHostDad(ifname: string): void {
-  try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/accept_dad`, '0');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+const HOST_VETH_SYSCTLS: readonly { family: 4 | 6; key: string; value: string }[] = [
+  { family: 6, key: 'accept_dad', value: '0' },
+  { family: 6, key: 'accept_ra', value: '0' },
+  { family: 6, key: 'autoconf', value: '0' },
+  { family: 6, key: 'accept_redirects', value: '0' },
+  { family: 4, key: 'accept_redirects', value: '0' },
+];
+
+export function hardenHostVeth(ifname: string): void {
+  for (const s of HOST_VETH_SYSCTLS) {
+    try {
+      writeFileSync(`/proc/sys/net/ipv${s.family}/conf/${ifname}/${s.key}`, s.value);
+    } catch (err) {
+      if (s.family === 4 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 }

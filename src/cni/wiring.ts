@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Netlink } from '../datapath/netlink.js';
 import { errors } from './errors.js';
 import type { Rollback } from '../util/rollback.js';
-import { skipHostDad } from './sysctl.js';
+import { hardenHostVeth } from './sysctl.js';
 
 export const GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
 const ALIAS_PREFIX = 'strait/';
@@ -93,7 +93,7 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
   // Deleting the host end removes the pod end and every route through it.
   rollback.add(`delete veth ${hostName}`, () => host.deleteLink(hostName));
 
-  skipHostDad(hostName);
+  hardenHostVeth(hostName);
   host.setLinkUp(hostName);
   pod.setLinkUp(req.ifname);
   const hostLink = host.getLink(hostName);

@@ -1,5 +1,6 @@
-// The endpoint map as the control plane sees it: typed entries in, typed entries
-// out, encoded by the mirror of maps.h.
+// The endpoint map, and the link map that ties each host veth to its endpoint, as
+// the control plane sees them: typed entries in, typed entries out, encoded by the
+// mirror of maps.h.
 import { errors } from '../cni/errors.js';
 import * as bpf from './bpf.js';
 import { ENDPOINTS_MAX, MapName } from './maps/names.js';
@@ -9,6 +10,7 @@ import {
   encodeEndpointKey,
   encodeEndpointValue,
 } from './maps/endpoints.js';
+import { decodeLinkKey, decodeLinkValue, encodeLinkKey, encodeLinkValue } from './maps/links.js';
 
 export interface EndpointEntry {
   family: 4 | 6;
@@ -63,4 +65,23 @@ export function deleteEndpointsWhere(mapFd: number, pred: (e: EndpointEntry) => 
     if (pred(e) && deleteEndpoint(mapFd, e.family, e.ip)) n++;
   }
   return n;
+}
+
+/** strait_links_v1: host veth ifindex → one address of the pod behind it. */
+export interface LinkEntry {
+  ifindex: number;
+  family: 4 | 6;
+  ip: string;
+}
+
+export function writeLink(mapFd: number, l: LinkEntry): void {
+  bpf.mapUpdate(mapFd, encodeLinkKey(l.ifindex), encodeLinkValue({ family: l.family, ip: l.ip }));
+}
+
+export function deleteLink(mapFd: number, ifindex: number): boolean {
+  return bpf.mapDelete(mapFd, encodeLinkKey(ifindex));
+}
+
+export function listLinks(mapFd: number): LinkEntry[] {
+  return bpf.mapDump(mapFd).map(({ key, value }) => ({ ifindex: decodeLinkKey(key), ...decodeLinkValue(value) }));
 }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { StraitError, CniCode } from '../cni/errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
+import { listEndpoints, listLinks, writeLink } from './endpoints.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
 import { MapName, ProgramName } from './maps/names.js';
 import { flock } from './netlink.js';
@@ -118,12 +119,35 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
   }
   const programs = openPinnedPrograms(progDir);
   if (programs === null) throw new StraitError('E_BPF_PIN', CniCode.IoFailure, `programs vanished from ${progDir}`);
+  adoptLinks(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
   for (const entry of readdirSync(bpfDir)) {
     const path = join(bpfDir, entry);
     if (entry.startsWith('progs-') && path !== progDir) rmSync(path, { recursive: true, force: true });
   }
   return programs;
+}
+
+/**
+ * Endpoints added by a build before strait_links_v1 have no link entry, and this
+ * build's to_pod lets nothing onto a veth without one: give each veth an entry
+ * naming one of its endpoint's addresses before its programs are replaced.
+ */
+function adoptLinks(bpfDir: string): void {
+  const endpoints = bpf.getPinned(join(bpfDir, MAPS.endpoints));
+  const links = bpf.getPinned(join(bpfDir, MAPS.links));
+  try {
+    if (endpoints === null || links === null) return;
+    const known = new Set(listLinks(links).map((l) => l.ifindex));
+    for (const e of listEndpoints(endpoints)) {
+      if (known.has(e.ifindex)) continue;
+      writeLink(links, { ifindex: e.ifindex, family: e.family, ip: e.ip });
+      known.add(e.ifindex);
+    }
+  } finally {
+    if (endpoints !== null) bpf.closeFd(endpoints);
+    if (links !== null) bpf.closeFd(links);
+  }
 }
 
 /** Every host veth that carries an endpoint gets the new programs in place (BPF_TC_F_REPLACE). */

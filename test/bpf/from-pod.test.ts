@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { EP_F_EGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/index.js';
 import {
-  countersMovedBy,
   createHostVeth,
   openTestDatapath,
   runCounted,
@@ -24,12 +23,15 @@ import {
   ETH_P_IP,
   ETH_P_IPV6,
   ethFrame,
-  IPPROTO_ICMPV6,
   ipv4,
+  ipv4Checksum,
   ipv6,
   neighborSolicitation,
+  u16,
+  udp,
 } from '../helpers/pktgen.js';
-import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { mld2Report, mldQuery, ndFrame, neighborAdvertisement, redirect, routerAdvertisement, routerSolicitation } from '../helpers/ndgen.js';
+import { cleanupAll, isRoot, sh, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/from-pod.test.ts (BPF_PROG_TEST_RUN on from_pod, veth pairs, a private bpffs)');
 
@@ -43,6 +45,7 @@ interface Pod {
 }
 
 // A sends; B is a ready local destination; C exists but its policy is not written.
+// Each has its veth's strait_links_v1 entry (setEndpoint writes it, as attachEndpoint does).
 const A: Pod = { v4: '10.244.0.10', v6: 'fd00:244::10', podMac: '0a:58:0a:f4:00:0a', hostMac: 'ee:00:00:00:00:0a', ready: true };
 const B: Pod = { v4: '10.244.0.11', v6: 'fd00:244::11', podMac: '0a:58:0a:f4:00:0b', hostMac: 'ee:00:00:00:00:0b', ready: true };
 const C: Pod = { v4: '10.244.0.12', v6: 'fd00:244::12', podMac: '0a:58:0a:f4:00:0c', hostMac: 'ee:00:00:00:00:0c', ready: false };
@@ -92,14 +95,47 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
     const ip = (p: Pod): string => (family === 4 ? p.v4 : p.v6);
     const outside = family === 4 ? '192.0.2.80' : '2001:db8::80';
 
-    it('to a ready local pod: redirect_peer with the destination pod and gateway MACs', () => {
+    // Where the TTL (IPv4, byte 8 of the header) or hop limit (IPv6, byte 7) is.
+    const ttlAt = 14 + (family === 4 ? 8 : 7);
+
+    it('to a ready local pod: redirect_peer with the destination pod and gateway MACs, one hop spent', () => {
       const frame = fromPodFrame(A, { family, src: ip(A), dst: ip(B) });
       const r = send(frame);
       expect(r.retval).toBe(TC_ACT_REDIRECT);
-      expect([...r.data.subarray(0, 6)]).toEqual(bytes(B.podMac));
-      expect([...r.data.subarray(6, 12)]).toEqual(bytes(B.hostMac));
-      expect([...r.data.subarray(12)]).toEqual([...frame.subarray(12)]);
+      // One routed hop: TTL / hop limit down by one, the IPv4 checksum following it.
+      const expected = frame.slice();
+      expected.set(bytes(B.podMac), 0);
+      expected.set(bytes(B.hostMac), 6);
+      expected[ttlAt] = 63;
+      if (family === 4) {
+        expected.set([0, 0], 24);
+        expected.set(u16(ipv4Checksum(expected.subarray(14, 34))), 24);
+      }
+      expect([...r.data]).toEqual([...expected]);
       expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
+    });
+
+    it('to a local pod with TTL/hop limit 1: the host stack gets it untouched (it answers time exceeded)', () => {
+      // A flow of its own: one the earlier tests opened would count a conntrack hit too.
+      const l4 = udp(40001, 8080);
+      const frame = family === 4
+        ? ethFrame({ src: A.podMac, dst: A.hostMac }, ETH_P_IP, ipv4({ src: A.v4, dst: B.v4, ttl: 1 }, l4))
+        : ethFrame({ src: A.podMac, dst: A.hostMac }, ETH_P_IPV6, ipv6({ src: A.v6, dst: B.v6, hopLimit: 1 }, l4));
+      const r = send(frame);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect([...r.data]).toEqual([...frame]);
+      expect(r.moved).toEqual({ STAT_TTL_EXPIRED: one(frame) });
+    });
+
+    it('to an endpoint whose veth is gone: DROP_REDIRECT_FAILED, not a redirect', () => {
+      const gone = createHostVeth();
+      sh('ip', ['link', 'del', gone.name]);
+      const dst = family === 4 ? '10.244.0.13' : 'fd00:244::13';
+      dp.setEndpoint(family, dst, { ifindex: gone.ifindex, flags: EP_F_READY, podMac: B.podMac, hostMac: B.hostMac, identity: 0 });
+      const frame = fromPodFrame(A, { family, src: ip(A), dst });
+      const r = send(frame);
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_REDIRECT_FAILED: one(frame) });
     });
 
     it('to anything that is not a local endpoint: host stack, frame unchanged', () => {
@@ -156,7 +192,7 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
     });
   });
 
-  it('ARP for the gateway passes to the stack untouched', () => {
+  it('ARP for the gateway, sent as itself, passes to the stack untouched', () => {
     const frame = ethFrame({ src: A.podMac, dst: BROADCAST }, ETH_P_ARP, arpRequest(A.podMac, A.v4, '169.254.1.1'));
     const r = send(frame);
     expect(r.retval).toBe(TC_ACT_OK);
@@ -164,20 +200,86 @@ describe.skipIf(!isRoot)('from_pod (tc ingress of the host veth)', () => {
     expect(r.moved).toEqual({ STAT_TO_STACK: one(frame) });
   });
 
+  const LL_A = 'fe80::858:aff:fef4:a';
+  const nd = (msg: Uint8Array, o: { src?: string; dst?: string; mac?: string; routerAlert?: boolean } = {}) =>
+    ndFrame({ ethSrc: o.mac ?? A.podMac, ethDst: A.hostMac, src: o.src ?? LL_A, dst: o.dst ?? 'ff02::1', routerAlert: o.routerAlert ?? false }, msg);
+
   it.each([
-    ['a neighbour solicitation from fe80::', 'fe80::858:aff:fef4:a', 'ff02::1:ff00:1', 'fe80::1'],
-    ['a DAD probe from ::', '::', 'ff02::1:fff4:a', 'fd00:244::10'],
-    ['a unicast NS from fe80:: to the gateway', 'fe80::858:aff:fef4:a', 'fe80::1', 'fe80::1'],
-  ])('IPv6 link control passes before anti-spoofing: %s', (_what, src, dst, target) => {
-    const frame = ethFrame(
-      { src: A.podMac, dst: '33:33:ff:00:00:01' },
-      ETH_P_IPV6,
-      ipv6({ src, dst, next: IPPROTO_ICMPV6, hopLimit: 255 }, neighborSolicitation(target)),
-    );
+    ['a neighbour solicitation from fe80::', nd(neighborSolicitation('fe80::1'), { dst: 'ff02::1:ff00:1' })],
+    ['a DAD probe from ::', nd(neighborSolicitation(A.v6), { src: '::', dst: 'ff02::1:fff4:a' })],
+    ['a unicast NS from fe80:: to the gateway', nd(neighborSolicitation('fe80::1'), { dst: 'fe80::1' })],
+    ['a neighbour advertisement for its own address', nd(neighborAdvertisement(A.v6, A.podMac), { dst: 'fe80::1' })],
+    ['a neighbour advertisement for its own link-local address', nd(neighborAdvertisement(LL_A, A.podMac))],
+    ['a router solicitation', nd(routerSolicitation(), { dst: 'ff02::2' })],
+    ['an MLDv2 report behind a Hop-by-Hop header', nd(mld2Report('ff02::1:fff4:a'), { dst: 'ff02::16', routerAlert: true })],
+    ['an MLDv2 report from :: (no link-local address yet)', nd(mld2Report('ff02::1:fff4:a'), { src: '::', dst: 'ff02::16', routerAlert: true })],
+    ['an NS from its own global address', nd(neighborSolicitation('fe80::1'), { src: A.v6, dst: 'fe80::1' })],
+  ])('IPv6 link control a pod needs goes to the stack once its sender checks out: %s', (_what, frame) => {
     const r = send(frame);
     expect(r.retval).toBe(TC_ACT_OK);
     expect([...r.data]).toEqual([...frame]);
     expect(r.moved).toEqual({ STAT_TO_STACK: one(frame) });
+  });
+
+  it.each([
+    ['a Router Advertisement to all nodes', nd(routerAdvertisement({ lifetime: 1800, prefix: '2001:db8:1::' }))],
+    ['a Router Advertisement behind a Hop-by-Hop header', nd(routerAdvertisement({ lifetime: 1800 }), { routerAlert: true })],
+    ['a Router Advertisement from its own global address', nd(routerAdvertisement({ lifetime: 1800 }), { src: A.v6 })],
+    ['a Redirect', nd(redirect('fe80::e71', '2001:db8:77::1'), { dst: 'fe80::2' })],
+    ['an MLD query', nd(mldQuery(), { routerAlert: true })],
+  ])('a router-only message from a pod: DROP_ROUTER_MSG (%s)', (_what, frame) => {
+    const r = send(frame);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ DROP_ROUTER_MSG: one(frame) });
+  });
+
+  it.each([
+    ['an NS with another MAC', nd(neighborSolicitation('fe80::1'), { mac: B.podMac }), A, 'DROP_SPOOF_MAC'],
+    ['an MLD report from a pod that is not ready', nd(mld2Report('ff02::1:fff4:c'), { mac: C.podMac, dst: 'ff02::16', routerAlert: true }), C, 'DROP_NOT_READY'],
+    ["an NA claiming another pod's address", nd(neighborAdvertisement(B.v6, A.podMac)), A, 'DROP_SPOOF_IP'],
+    ["an NA claiming the gateway's address", nd(neighborAdvertisement('fe80::1', A.podMac)), A, 'DROP_SPOOF_IP'],
+    ['an NS from a global address that is not its own', nd(neighborSolicitation('fe80::1'), { src: B.v6 }), A, 'DROP_SPOOF_IP'],
+    ['UDP from a link-local address (not link control)', ethFrame({ src: A.podMac, dst: '33:33:00:00:00:fb' }, ETH_P_IPV6, ipv6({ src: LL_A, dst: 'ff02::fb' })), A, 'DROP_SPOOF_IP'],
+  ])('IPv6 link control faces the MAC and readiness checks: %s', (_what, frame, on, reason) => {
+    const r = send(frame, on);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ [reason]: one(frame) });
+  });
+
+  it('ND addressed to another pod is no link control: it takes the ordinary path (policy, then the redirect)', () => {
+    // To the stack it would be forwarded to that pod past its ingress policy.
+    const frame = nd(neighborAdvertisement(A.v6, A.podMac), { src: A.v6, dst: B.v6 });
+    const r = send(frame);
+    expect(r.retval).toBe(TC_ACT_REDIRECT);
+    expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
+  });
+
+  it('link control on a veth with no strait_links_v1 entry: DROP_NO_LINK', () => {
+    dp.deleteLink(ifindexOf(A));
+    try {
+      const frame = nd(neighborSolicitation('fe80::1'), { dst: 'ff02::1:ff00:1' });
+      const r = send(frame);
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_NO_LINK: one(frame) });
+    } finally {
+      dp.setLink(ifindexOf(A), { family: 6, ip: A.v6 });
+    }
+  });
+
+  const arp = (o: { eth?: string; sha?: string; spa?: string }) =>
+    ethFrame({ src: o.eth ?? A.podMac, dst: BROADCAST }, ETH_P_ARP, arpRequest(o.sha ?? A.podMac, o.spa ?? A.v4, '169.254.1.1'));
+
+  it.each([
+    ["claiming another pod's address", arp({ spa: B.v4 }), A, 'DROP_SPOOF_IP'],
+    ["claiming the gateway's address", arp({ spa: '169.254.1.1' }), A, 'DROP_SPOOF_IP'],
+    ['with a sender MAC that is not the frame source', arp({ sha: B.podMac }), A, 'DROP_SPOOF_MAC'],
+    ["with another pod's MAC in both places", arp({ eth: B.podMac, sha: B.podMac }), A, 'DROP_SPOOF_MAC'],
+    ['from a pod that is not ready', arp({ eth: C.podMac, sha: C.podMac, spa: C.v4 }), C, 'DROP_NOT_READY'],
+    ['with 8-byte hardware addresses', (() => { const f = arp({}); f[14 + 4] = 8; return f; })(), A, 'DROP_MALFORMED'],
+  ])('ARP %s: dropped', (_what, frame, on, reason) => {
+    const r = send(frame, on);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ [reason]: one(frame) });
   });
 
   it.each([

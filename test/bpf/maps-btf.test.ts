@@ -17,6 +17,7 @@ import {
   ENDPOINTS_MAX,
   IPCACHE_MAX,
   LAYOUT,
+  LINKS_MAX,
   MapName,
   POLICY_MAX,
   STAT_MAX,
@@ -128,6 +129,14 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
       'endpoint_key',
       'endpoint_value',
       ENDPOINTS_MAX,
+    ]);
+    const links = btf.mapDef(MapName.links);
+    expect([links.type, links.key.kind, links.key.size, links.value.name, links.maxEntries]).toEqual([
+      BPF_MAP_TYPE_HASH,
+      'INT',
+      4,
+      'link_value',
+      LINKS_MAX,
     ]);
     for (const [name, max] of [
       [MapName.drops, DROP_MAX],

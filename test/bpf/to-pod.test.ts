@@ -1,11 +1,11 @@
 // to_pod through BPF_PROG_TEST_RUN: frames as the host stack hands them to a pod's
 // host veth on egress. Passes and counts what a ready endpoint receives; drops
-// what would reach an endpoint whose policy is not written yet (fail closed).
+// what would reach an endpoint whose policy is not written yet, anything on a veth
+// with no pod behind it, and anything addressed to someone else (fail closed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { EP_F_INGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/index.js';
 import {
-  countersMovedBy,
   createHostVeth,
   openTestDatapath,
   runCounted,
@@ -14,7 +14,9 @@ import {
   type HostVeth,
   type TestDatapath,
 } from '../helpers/bpf-datapath.js';
-import { arpRequest, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, IPPROTO_ICMPV6, ipv4, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
+import { ipBytes } from '../../src/datapath/netlink-args.js';
+import { arpRequest, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, ipv4, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
+import { ndFrame, routerAdvertisement } from '../helpers/ndgen.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/to-pod.test.ts (BPF_PROG_TEST_RUN on to_pod, veth pairs, a private bpffs)');
@@ -42,6 +44,16 @@ function toPodFrame(to: Pod, l3: { family: 4 | 6; src: string; dst: string }): U
   return l3.family === 4
     ? ethFrame(eth, ETH_P_IP, ipv4({ src: l3.src, dst: l3.dst }))
     : ethFrame(eth, ETH_P_IPV6, ipv6({ src: l3.src, dst: l3.dst }));
+}
+
+/** The node asking for p's MAC: an ARP request, and an NS to p's solicited-node group. */
+function nodeResolving(p: Pod): Uint8Array[] {
+  const low24 = ipBytes(p.v6).bytes.subarray(13);
+  const group = `ff02::1:ff${low24[0]!.toString(16).padStart(2, '0')}:${Buffer.from(low24.subarray(1)).toString('hex')}`;
+  return [
+    ethFrame({ src: p.hostMac, dst: p.podMac }, ETH_P_ARP, arpRequest(p.hostMac, '169.254.1.1', p.v4)),
+    ndFrame({ ethSrc: p.hostMac, ethDst: p.podMac, src: 'fe80::1', dst: group }, neighborSolicitation(p.v6)),
+  ];
 }
 
 describe.skipIf(!isRoot)('to_pod (tc egress of the host veth)', () => {
@@ -95,22 +107,54 @@ describe.skipIf(!isRoot)('to_pod (tc egress of the host veth)', () => {
       }
     });
 
-    it("an address that is another veth's endpoint is not judged here: passes", () => {
-      const frame = toPodFrame(R, { family, src: remote, dst: ip(N) });
+    it.each([
+      ["another veth's endpoint", (): string => ip(N)],
+      ['no endpoint at all', (): string => (family === 4 ? '10.244.1.99' : 'fd00:244:1::99')],
+    ])('unicast to %s on this veth: DROP_NOT_FOR_POD', (_what, dst) => {
+      const frame = toPodFrame(R, { family, src: remote, dst: dst() });
       const r = deliver(frame, R);
-      expect(r.retval).toBe(TC_ACT_OK);
-      expect(r.moved).toEqual({ STAT_TO_POD: one(frame) });
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_NOT_FOR_POD: one(frame) });
+    });
+
+    it('anything on a strait veth with no strait_links_v1 entry: DROP_NO_LINK', () => {
+      dp.deleteLink(ifindexOf(R));
+      try {
+        const frame = toPodFrame(R, { family, src: remote, dst: ip(R) });
+        const r = deliver(frame, R);
+        expect(r.retval).toBe(TC_ACT_SHOT);
+        expect(r.moved).toEqual({ DROP_NO_LINK: one(frame) });
+      } finally {
+        dp.setLink(ifindexOf(R), { family: 4, ip: R.v4 });
+      }
     });
   });
 
+  it('ARP and ND on a veth with no strait_links_v1 entry: DROP_NO_LINK', () => {
+    const orphan = createHostVeth();
+    for (const frame of nodeResolving(R)) {
+      const r = runCounted(dp, dp.toPod, orphan.ifindex, frame);
+      expect(r.retval).toBe(TC_ACT_SHOT);
+      expect(r.moved).toEqual({ DROP_NO_LINK: one(frame) });
+    }
+  });
+
+  it('ND the node forwarded from elsewhere (hop limit below 255) is no link control: DROP_NOT_FOR_POD', () => {
+    const frame = ndFrame({ ethSrc: R.hostMac, ethDst: R.podMac, src: 'fd00:244:1::99', dst: 'ff02::1', hopLimit: 254 }, neighborSolicitation(R.v6));
+    const r = deliver(frame, R);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ DROP_NOT_FOR_POD: one(frame) });
+  });
+
+  it('a Router Advertisement from the node to all nodes is no ND the pod needs: DROP_NOT_FOR_POD', () => {
+    const frame = ndFrame({ ethSrc: R.hostMac, ethDst: R.podMac, src: 'fe80::1', dst: 'ff02::1' }, routerAdvertisement({ lifetime: 1800 }));
+    const r = deliver(frame, R);
+    expect(r.retval).toBe(TC_ACT_SHOT);
+    expect(r.moved).toEqual({ DROP_NOT_FOR_POD: one(frame) });
+  });
+
   it('ARP from the gateway and ND to a solicited-node group pass, even to a pod that is not ready', () => {
-    const arp = ethFrame({ src: N.hostMac, dst: N.podMac }, ETH_P_ARP, arpRequest(N.hostMac, '169.254.1.1', N.v4));
-    const ns = ethFrame(
-      { src: N.hostMac, dst: '33:33:ff:00:00:11' },
-      ETH_P_IPV6,
-      ipv6({ src: 'fe80::1', dst: 'ff02::1:ff00:11', next: IPPROTO_ICMPV6, hopLimit: 255 }, neighborSolicitation(N.v6)),
-    );
-    for (const frame of [arp, ns]) {
+    for (const frame of nodeResolving(N)) {
       const r = deliver(frame, N);
       expect(r.retval).toBe(TC_ACT_OK);
       expect([...r.data]).toEqual([...frame]);

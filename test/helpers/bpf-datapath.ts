@@ -22,6 +22,8 @@ import {
   encodeEndpointKey,
   encodeEndpointValue,
   encodeIpcacheValue,
+  encodeLinkKey,
+  encodeLinkValue,
   encodePolicyKey,
   encodePolicyValue,
   MapName,
@@ -29,6 +31,7 @@ import {
   sumPerCpu,
   type CtKey,
   type CtValue,
+  type EndpointKey,
   type EndpointValue,
   type MapNameValue,
   type PolicyKey,
@@ -60,7 +63,11 @@ type BpfObject = ReturnType<typeof bpf.loadObject>;
 export interface TestDatapath {
   fromPod: number;
   toPod: number;
+  /** also the veth's strait_links_v1 entry, naming this address, unless it has one */
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
+  /** the host veth `ifindex` carries the pod with this address (strait_links_v1) */
+  setLink(ifindex: number, endpoint: EndpointKey): void;
+  deleteLink(ifindex: number): void;
   /** a pod address anywhere in the cluster → its pod identity and its namespace's */
   setIpcache(ip: string, identity: number, namespace?: number): void;
   setCidr(cidr: string, identity: number): void;
@@ -108,11 +115,18 @@ export function openTestDatapath(): TestDatapath {
   };
   const map = (name: MapNameValue): number => fd(from, 'maps', name);
   const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
+  const setLink = (ifindex: number, endpoint: EndpointKey): void =>
+    bpf.mapUpdate(map(MapName.links), encodeLinkKey(ifindex), encodeLinkValue(endpoint));
   return {
     fromPod: fd(from, 'programs', ProgramName.fromPod),
     toPod: fd(to, 'programs', ProgramName.toPod),
-    setEndpoint: (family, ip, value) =>
-      bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value)),
+    setEndpoint: (family, ip, value) => {
+      bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value));
+      // As attachEndpoint does: the veth's link entry names its first address.
+      if (bpf.mapLookup(map(MapName.links), encodeLinkKey(value.ifindex)) === null) setLink(value.ifindex, { family, ip });
+    },
+    setLink,
+    deleteLink: (ifindex) => void bpf.mapDelete(map(MapName.links), encodeLinkKey(ifindex)),
     setIpcache: (ip, identity, namespace = 0) =>
       bpf.mapUpdate(map(MapName.ipcache), encodeEndpointKey({ family: familyOf(ip), ip }), encodeIpcacheValue({ identity, namespace })),
     setCidr: (cidr, identity) => bpf.mapUpdate(map(MapName.cidr), encodeCidrKey(cidr), encodeCidrValue({ identity })),

@@ -18,7 +18,7 @@ export interface EthArgs {
   dst: string;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -28,7 +28,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const u16 = (n: number): Uint8Array => Uint8Array.of((n >> 8) & 0xff, n & 0xff);
+export const u16 = (n: number): Uint8Array => Uint8Array.of((n >> 8) & 0xff, n & 0xff);
 
 export function ethFrame(eth: EthArgs, type: number, payload: Uint8Array): Uint8Array {
   return concat(macBytes(eth.dst), macBytes(eth.src), u16(type), payload);
@@ -40,7 +40,8 @@ function addr(text: string, family: 4 | 6): Uint8Array {
   return ip.bytes;
 }
 
-function ipv4Checksum(h: Uint8Array): number {
+/** The Internet checksum (RFC 1071) of `h`, as the header field holds it. */
+export function ipv4Checksum(h: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < h.length; i += 2) sum += ((h[i] ?? 0) << 8) | (h[i + 1] ?? 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
@@ -108,6 +109,8 @@ export interface Ipv4Args {
   version?: number;
   /** write ihl as given but emit only the 20 fixed header bytes */
   truncate?: boolean;
+  /** default 64 */
+  ttl?: number;
 }
 
 export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8Array {
@@ -117,7 +120,7 @@ export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   h[0] = ((a.version ?? 4) << 4) | (ihl & 0xf);
   h.set(u16(hdrLen + payload.length), 2);
   h.set(u16(((a.moreFragments ? 1 : 0) << 13) | ((a.fragOffset ?? 0) & 0x1fff)), 6);
-  h[8] = 64; // ttl
+  h[8] = a.ttl ?? 64;
   h[9] = a.proto ?? IPPROTO_UDP;
   h.set(addr(a.src, 4), 12);
   h.set(addr(a.dst, 4), 16);

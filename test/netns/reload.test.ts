@@ -3,7 +3,12 @@
 // TCP stream between two pods keeps flowing through the fast path.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as bpf from '../../src/datapath/bpf.js';
+import { listLinks } from '../../src/datapath/endpoints.js';
+import { MapName } from '../../src/datapath/maps/index.js';
 import { runCni, straitConfig } from '../helpers/cni.js';
 import { bpffsDir, cleanupAll, createNetns, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
@@ -66,5 +71,34 @@ describe.skipIf(!isRoot)('datapath reload', () => {
     expect(pins).toContain('strait_endpoints_v1');
     // No process of ours runs now, and the pods still talk through the new programs.
     a.exec('ping', ['-c', '1', '-W', '2', bIp]);
+  });
+
+  it('an upgrade from a build without strait_links_v1 gives every endpoint its link entry before to_pod needs it', async () => {
+    const stateDir = tempDir('rl2');
+    const bpfDir = bpffsDir('rl2');
+    const config = straitConfig({ name: `rl2-${rand(2)}`, stateDir, bpfDir, v4: '198.18.52.0/24' });
+    const ns = createNetns('rl2');
+    const r = await runCni({ command: 'ADD', config, containerId: `rl2-${rand()}`, netns: ns.path });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const added = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
+    const ip = added.ips[0]!.address.split('/')[0]!;
+    const ifindex = Number(sh('cat', [`/sys/class/net/${added.interfaces[0]!.name}/ifindex`]).trim());
+
+    // What a build from before the link map leaves pinned: endpoints, and no strait_links_v1.
+    rmSync(join(bpfDir, MapName.links));
+    const newer = tempDir('rl2-obj');
+    sh('make', ['-s', '-C', BPF_SRC, `OUT=${newer}`, 'CLANG=clang -gdwarf-4']);
+    const reload = spawnSync(STRAITCTL, ['reload', '--objects', newer, '--bpf-dir', bpfDir, '--state-dir', stateDir], { encoding: 'utf8' });
+    expect(reload.status, reload.stderr).toBe(0);
+
+    const fd = bpf.getPinned(join(bpfDir, MapName.links));
+    expect(fd).not.toBeNull();
+    try {
+      expect(listLinks(fd!)).toEqual([{ ifindex, family: 4, ip }]);
+    } finally {
+      bpf.closeFd(fd!);
+    }
+    // The host still reaches the pod through the new to_pod.
+    sh('ping', ['-c', '1', '-W', '2', ip]);
   });
 });

@@ -10,12 +10,16 @@ import {
   counterKey,
   decodeEndpointKey,
   decodeEndpointValue,
+  decodeLinkKey,
+  decodeLinkValue,
   describeDrop,
   DROP_MAX,
   DROP_REASONS,
   DropReason,
   encodeEndpointKey,
   encodeEndpointValue,
+  encodeLinkKey,
+  encodeLinkValue,
   ENDPOINT_KEY_SIZE,
   ENDPOINT_VALUE_SIZE,
   EP_F_READY,
@@ -166,5 +170,22 @@ describe('drop reasons and stats', () => {
     }
     expect(new Set(DROP_REASONS.map((d) => d.value)).size).toBe(DROP_REASONS.length);
     for (const v of Object.values(StatId)) expect(v).toBeLessThan(STAT_MAX);
+  });
+});
+
+describe('link entries (strait_links_v1)', () => {
+  it('keys a host-order ifindex and holds an endpoint key, both round-tripping', () => {
+    const key = encodeLinkKey(0x01020304);
+    expect([...key]).toEqual(LE ? [4, 3, 2, 1] : [1, 2, 3, 4]);
+    expect(decodeLinkKey(key)).toBe(0x01020304);
+    const value = encodeLinkValue({ family: 6, ip: 'fd00:1::a:1' });
+    expect(value.length).toBe(LAYOUT.link_value.size);
+    expect([...value]).toEqual([...encodeEndpointKey({ family: 6, ip: 'fd00:1::a:1' })]);
+    expect(decodeLinkValue(value)).toEqual({ family: 6, ip: 'fd00:1::a:1' });
+  });
+
+  it('refuses ifindex 0 (no device) and a value of the wrong size', () => {
+    expect(codeOf(() => encodeLinkKey(0))).toBe('ERR_INVALID_ARG');
+    expect(codeOf(() => decodeLinkValue(new Uint8Array(19)))).toBe('ERR_INVALID_ARG');
   });
 });

@@ -14,6 +14,9 @@ export const DropReason = {
   POLICY_EGRESS: 6,
   POLICY_INGRESS: 7,
   REDIRECT_FAILED: 8,
+  ROUTER_MSG: 9,
+  NO_LINK: 10,
+  NOT_FOR_POD: 11,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -30,7 +33,10 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   NOT_READY: 'endpoint exists but its policy is not written yet',
   POLICY_EGRESS: 'egress policy of the source denies it',
   POLICY_INGRESS: 'ingress policy of the destination denies it',
-  REDIRECT_FAILED: 'redirect into the destination pod failed',
+  REDIRECT_FAILED: 'redirect into the destination pod failed: its veth is gone',
+  ROUTER_MSG: 'a pod sent a message only routers send (Router Advertisement, Redirect, MLD query)',
+  NO_LINK: 'a strait veth with no pod behind it in strait_links_v1',
+  NOT_FOR_POD: 'to a pod veth, addressed to something that is not that pod',
 };
 
 export const StatId = {
@@ -39,6 +45,7 @@ export const StatId = {
   TO_POD: 2,
   CT_HIT: 3,
   POLICY_ALLOWED: 4,
+  TTL_EXPIRED: 7,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
@@ -52,6 +59,7 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   TO_POD: 'delivered to a pod by the host stack',
   CT_HIT: 'an established connection, its reply, or an ICMP error about it',
   POLICY_ALLOWED: 'a new connection an isolated endpoint’s policy allowed',
+  TTL_EXPIRED: 'to a local pod with TTL or hop limit 1: handed to the host stack, which answers time exceeded',
 };
 
 export interface CounterInfo {

@@ -8,5 +8,6 @@ export * from './drop.js';
 export * from './endpoints.js';
 export * from './ipcache.js';
 export * from './layout.js';
+export * from './links.js';
 export * from './names.js';
 export * from './policy.js';

@@ -21,6 +21,10 @@ export const LAYOUT = {
     size: 24,
     members: { ifindex: 0, flags: 4, pod_mac: 8, host_mac: 14, identity: 20 },
   },
+  link_value: {
+    size: 20,
+    members: { endpoint: 0 },
+  },
   traffic_counter: {
     size: 16,
     members: { packets: 0, bytes: 8 },

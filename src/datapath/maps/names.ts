@@ -10,6 +10,7 @@ export const MapName = {
   cidr: 'strait_cidr_v1',
   policy: 'strait_policy_v1',
   ct: 'strait_ct_v1',
+  links: 'strait_links_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -22,6 +23,8 @@ export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
 /** max_entries as maps.h declares them. */
 export const ENDPOINTS_MAX = 65536;
+/** one per host veth: no more veths than endpoint addresses */
+export const LINKS_MAX = ENDPOINTS_MAX;
 export const IPCACHE_MAX = 1 << 18;
 export const CIDR_MAX = 1 << 16;
 export const POLICY_MAX = 1 << 19;
