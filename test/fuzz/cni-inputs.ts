@@ -6,13 +6,8 @@
 import fc from 'fast-check';
 import { CNI_COMMANDS } from '../../src/cni/env.js';
 import { SUPPORTED_VERSIONS } from '../../src/cni/version.js';
+import { hostileValue, mostly, mutate, mutationOp, type Json, type JsonObject } from './mutate.js';
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type JsonObject = { [k: string]: Json };
-
-/** `good` 19 times in 20: a case with one broken field gets past all the others. */
-const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>): fc.Arbitrary<T | U> =>
-  fc.oneof({ weight: 19, arbitrary: good }, { weight: 1, arbitrary: bad });
 
 const idChars = fc.constantFrom(...'abcdefABCDEF0123456789_.-');
 const alnum = fc.constantFrom(...'abcdef0123456789');
@@ -183,47 +178,11 @@ export const netConf = fc.constantFrom(...SUPPORTED_VERSIONS).chain((version) =>
   ),
 ) as fc.Arbitrary<JsonObject>;
 
-/** Every [path, value] in a JSON tree, the root included as []. */
-export function pathsOf(v: Json, at: (string | number)[] = []): (string | number)[][] {
-  const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...pathsOf(x, [...at, i])));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...pathsOf(x, [...at, k]));
-  return out;
-}
-
-/** `obj` with the value at `path` replaced (or removed when `value` is undefined); a copy. */
-export function setAt(obj: Json, path: (string | number)[], value: Json | undefined): Json | undefined {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const copy: Json = Array.isArray(obj) ? [...obj] : { ...(obj as JsonObject) };
-  const next = setAt((copy as Record<string | number, Json>)[head] ?? null, rest, value);
-  if (next === undefined) {
-    if (Array.isArray(copy)) copy.splice(head as number, 1);
-    else delete (copy as JsonObject)[head as string];
-  } else (copy as Record<string | number, Json>)[head] = next;
-  return copy;
-}
-
-/** Values that break a field: wrong types, empty, huge, nested, hostile strings. */
-export const hostileValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
-  fc.constantFrom<Json>(null, '', 0, -1, 1e308, 2 ** 53, true, [], {}, '__proto__', 'constructor', '\u0000', '../..', '💥'),
-  fc.integer({ min: 1000, max: 20000 }).map((n) => 'x'.repeat(n)),
-);
-
 /** One mutation of a config: a field replaced, removed, or an unknown one added. */
 export const mutatedConf = fc
-  .tuple(netConf, fc.nat(), hostileValue, fc.constantFrom('replace', 'remove', 'add'), fc.string({ maxLength: 10 }))
+  .tuple(netConf, fc.nat(), hostileValue, mutationOp, fc.string({ maxLength: 10 }))
   .map(([conf, pick, value, op, key]) => {
-    const paths = pathsOf(conf);
-    const path = paths[pick % paths.length]!;
-    if (op === 'add') {
-      const target = path.length === 0 ? conf : null;
-      const k = key === '' ? 'x' : key;
-      if (target !== null) return { orig: conf, conf: { ...conf, [k]: value } as Json, path: [k] };
-    }
-    const out = setAt(conf, path, op === 'remove' ? undefined : value);
-    return { orig: conf, conf: (out ?? {}) as Json, path };
+    return { orig: conf, ...mutate(conf, pick, value, op, key) };
   });
 
 /** stdin as bytes: mostly JSON text, sometimes cut short, sometimes not UTF-8 at all. */

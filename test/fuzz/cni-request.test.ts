@@ -13,7 +13,8 @@ import { withoutPrefix } from '../../src/ipam/addr.js';
 import { parseIpamConfig } from '../../src/ipam/config.js';
 import { Ipam } from '../../src/ipam/ipam.js';
 import { MemoryStore } from '../../src/ipam/memory-store.js';
-import { cniEnv, hostileValue, mutatedConf, netConf, stdinOf } from './cni-inputs.js';
+import { cniEnv, mutatedConf, netConf, stdinOf } from './cni-inputs.js';
+import { hostileValue } from './mutate.js';
 import { FUZZ_SEED } from './seed.js';
 
 /** Codes bad input may produce before any effect: the spec's, plus IPAM's own. */
