@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Four tiers run by one command: unit tests (no root) in parallel; BPF program
+// Five tiers run by one command: unit tests (no root) in parallel; fuzz tests; BPF program
 // tests through BPF_PROG_TEST_RUN, netns integration tests (root, real kernel) and
 // e2e tests where real container runtimes call the plugin (root, containerd and
 // podman) one file at a time because they share the host's namespace and pin dirs.
@@ -14,6 +14,18 @@ export default defineConfig({
           include: ['test/bpf/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // Generated input (fast-check, fixed seed): the CNI plugin's env and stdin,
+        // manifests, the agent API in-process; as root also bin/strait itself and
+        // random frames through BPF_PROG_TEST_RUN. About two minutes on two cores.
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
           hookTimeout: 60_000,
         },
       },

@@ -132,7 +132,7 @@ function toApiError(e: unknown): ApiError {
 type Reply = { status: number; body: unknown };
 
 async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number): Promise<Reply> {
-  const url = new URL(req.url ?? '/', 'http://agent');
+  const url = requestUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const path = url.pathname;
   const allow = (methods: string[]): void => {
@@ -171,6 +171,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore
     return { status: 200, body: core.explain(parseExplainQuery(url.searchParams)) };
   }
   throw new ApiError(404, 'E_NOT_FOUND', `no route ${path}`);
+}
+
+/** The request target (origin or absolute form) as a URL; one that is none is the client's error. */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://agent');
+  } catch {
+    throw bad(`request target "${target}" is not a valid URL`);
+  }
 }
 
 function decodeSegment(s: string): string {

@@ -3,7 +3,7 @@
 // rather than silently ignored, so a typo in a conflist fails loudly at ADD.
 
 import type { CniCommand } from './env.js';
-import { CNI_ID_RE, macProblem } from './env.js';
+import { CNI_ID_RE, macProblem, NETWORK_NAME_MAX_BYTES } from './env.js';
 import { errors } from './errors.js';
 import { asText, isInteger, isObject, typeName, type JsonObject } from './json.js';
 import { fromAnyVersion, parseDns, type Dns, type Result } from './result.js';
@@ -211,6 +211,9 @@ export function parseConfig(stdin: string | Buffer, command: CniCommand, env: No
       `invalid network name '${name}'`,
       'a network name starts with a letter or digit, followed by letters, digits, _ . or -',
     );
+  }
+  if (name.length > NETWORK_NAME_MAX_BYTES) {
+    throw errors.config(`field 'name' is ${name.length} bytes long, at most ${NETWORK_NAME_MAX_BYTES} are allowed`);
   }
 
   const type = obj.type;

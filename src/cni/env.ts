@@ -28,6 +28,15 @@ export interface CniEnv {
 /** Container IDs and network names share this rule in the spec. */
 export const CNI_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
+// libcni checks only the characters of both; the lengths are limited by where strait
+// puts them. The host veth's alias `strait/<network>/<container>/<ifname>` must fit
+// IFALIASZ (255 bytes and a NUL): 7 + 100 + 1 + 128 + 1 + 15 = 252. Every file name
+// built from them (leases, endpoint records, their temp files) stays far below
+// NAME_MAX (255). Runtimes send 64-hex-digit IDs; 128 leaves room for any other.
+// CNI_ID_RE admits ASCII only, so characters and bytes are the same here.
+export const CONTAINER_ID_MAX_BYTES = 128;
+export const NETWORK_NAME_MAX_BYTES = 100;
+
 const isCommand = (c: string): c is CniCommand => (CNI_COMMANDS as readonly string[]).includes(c);
 
 // Variables that must be non-empty, in skel's reporting order. STATUS and GC are
@@ -93,6 +102,12 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     throw errors.env(
       `invalid characters in containerID '${containerId}'`,
       'a container ID starts with a letter or digit, followed by letters, digits, _ . or -',
+    );
+  }
+  if (containerId.length > CONTAINER_ID_MAX_BYTES) {
+    throw errors.env(
+      `CNI_CONTAINERID is ${containerId.length} bytes long, at most ${CONTAINER_ID_MAX_BYTES} are allowed`,
+      'strait names the host veth alias and state files after the container ID',
     );
   }
   const ifname = env.CNI_IFNAME ?? '';

@@ -8,22 +8,16 @@ import type { Result } from './result.js';
 
 async function main(): Promise<number> {
   const stdin = readStdin();
+  const { parseRequest, sniffVersion } = await import('./request.js');
   let version = sniffVersion(stdin);
   try {
-    const { parseEnv } = await import('./env.js');
-    if (process.env.CNI_COMMAND === 'VERSION') {
-      const { parseVersionRequest } = await import('./config.js');
-      const { versionReply } = await import('./version.js');
-      parseVersionRequest(stdin);
-      writeJson(versionReply());
+    const request = parseRequest(process.env, stdin);
+    if (request.kind === 'version') {
+      writeJson(request.reply);
       return 0;
     }
-    const env = parseEnv(process.env);
-    const { parseConfig } = await import('./config.js');
-    const conf = parseConfig(stdin, env.command, process.env);
+    const { env, conf } = request;
     version = conf.cniVersion;
-    const { assertCommandAllowed } = await import('./version.js');
-    assertCommandAllowed(conf.cniVersion, env.command);
     const { createLogger } = await import('../util/log.js');
     const log = await createLogger({
       level: conf.logLevel,
@@ -77,17 +71,6 @@ function readStdin(): string {
   } catch {
     return ''; // no stdin at all (closed or a terminal that went away)
   }
-}
-
-/** The version errors are reported in, when the config cannot be fully parsed. */
-function sniffVersion(stdin: string): string {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) return v;
-  } catch {
-    // fall through
-  }
-  return '1.1.0';
 }
 
 process.exitCode = await main();

@@ -264,7 +264,7 @@ export function fromAnyVersion(obj: unknown, opts: ParseResultOptions = {}): Res
   if (declared !== undefined && typeof declared !== 'string') throw bad(`${where}.cniVersion`, 'a string', declared);
   const version = declared ?? opts.fallbackVersion;
   if (version === undefined) throw errors.config(`${where}.cniVersion is required`);
-  assertSupported(version);
+  assertSupported(version, `${where}.cniVersion`);
   const legacy = compareVersions(version, '1.0.0') < 0;
 
   const out: Result = { cniVersion: version };

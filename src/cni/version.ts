@@ -38,12 +38,12 @@ export function compareVersions(a: string, b: string): number {
 export const isSupported = (v: unknown): v is CniVersion =>
   typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v);
 
-/** Code 1 unless `v` is one of SUPPORTED_VERSIONS. */
-export function assertSupported(v: unknown): asserts v is CniVersion {
+/** Code 1 unless `v` is one of SUPPORTED_VERSIONS; `where` names the field it came from. */
+export function assertSupported(v: unknown, where?: string): asserts v is CniVersion {
   if (!isSupported(v)) {
     const shown = typeof v === 'string' ? `'${v}'` : String(v);
     throw errors.version(
-      `incompatible CNI version ${shown}: strait supports ${SUPPORTED_VERSIONS.join(', ')}`,
+      `${where === undefined ? '' : `${where}: `}incompatible CNI version ${shown}: strait supports ${SUPPORTED_VERSIONS.join(', ')}`,
     );
   }
 }

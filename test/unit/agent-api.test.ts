@@ -8,6 +8,7 @@ import { startApiServer, type ApiServer } from '../../src/agent/api.js';
 import { agentRequest, expectOk } from '../../src/agent/client.js';
 import { StraitError } from '../../src/cni/errors.js';
 import { FakeCore, SAMPLE_REPORTS } from '../helpers/fake-core.js';
+import { rawGet } from '../helpers/raw-http.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -188,6 +189,15 @@ describe('agent API over a unix socket', () => {
     const res = await req('GET', `/v1/explain?${query}`);
     expect(res).toEqual({ status: 400, json: { error: { code: 'E_BAD_REQUEST', message } } });
     expect(core.explains).toEqual([]);
+  });
+
+  it('a request target that is no URL is 400, not 500 (found by the fuzz test)', async () => {
+    for (const target of ['http://[/v1/status', 'http://agent:99999/v1/status']) {
+      const res = await rawGet(sock, target);
+      expect(res.status, target).toBe(400);
+      expect(JSON.parse(res.body)).toEqual({ error: { code: 'E_BAD_REQUEST', message: `request target "${target}" is not a valid URL` } });
+    }
+    expect((await rawGet(sock, '/v1/status')).status).toBe(200);
   });
 
   it('unknown routes are 404, wrong methods 405', async () => {

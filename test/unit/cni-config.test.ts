@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseVersionRequest, runtimeConfigValue } from '../../src/cni/config.js';
-import type { CniCommand } from '../../src/cni/env.js';
+import { NETWORK_NAME_MAX_BYTES, type CniCommand } from '../../src/cni/env.js';
 import { CniCode, StraitError } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
@@ -119,6 +119,7 @@ describe('parseConfig: field checks (code 7)', () => {
     [{ name: '-net' }, 'invalid network name'],
     [{ name: 'my net' }, 'invalid network name'],
     [{ name: 'a/b' }, 'invalid network name'],
+    [{ name: 'n'.repeat(NETWORK_NAME_MAX_BYTES + 1) }, `field 'name' is ${NETWORK_NAME_MAX_BYTES + 1} bytes long, at most ${NETWORK_NAME_MAX_BYTES} are allowed`],
     [{ type: undefined }, "'type' is required"],
     [{ type: ['strait'] }, "field 'type' must be a string, got array"],
     [{ type: '' }, 'must not be empty'],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCniArgs, parseEnv, ifnameProblem } from '../../src/cni/env.js';
+import { CONTAINER_ID_MAX_BYTES, NETWORK_NAME_MAX_BYTES, parseCniArgs, parseEnv, ifnameProblem } from '../../src/cni/env.js';
+import { ownerAlias } from '../../src/cni/wiring.js';
+import { alias as checkAlias } from '../../src/datapath/netlink-args.js';
 import { CniCode, StraitError } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
@@ -89,6 +91,23 @@ describe('parseEnv: ADD / CHECK / DEL', () => {
     const e = thrown(() => parseEnv({ ...ADD, CNI_CONTAINERID: id }));
     expect(e.cniCode).toBe(4);
     expect(e.message).toContain('invalid characters in containerID');
+  });
+  // libcni checks only the characters; the length limit is ours: the ID goes into the
+  // host veth's alias (IFALIASZ) and into file names (NAME_MAX), and a longer one
+  // used to fail deep inside ADD with code 100.
+  it(`accepts a container ID of ${CONTAINER_ID_MAX_BYTES} bytes`, () => {
+    const id = 'c'.repeat(CONTAINER_ID_MAX_BYTES);
+    expect(parseEnv({ ...ADD, CNI_CONTAINERID: id }).containerId).toBe(id);
+  });
+  it.each(['ADD', 'CHECK', 'DEL'])('refuses a longer container ID on %s with code 4, naming the limit', (cmd) => {
+    const id = 'c'.repeat(CONTAINER_ID_MAX_BYTES + 1);
+    const e = thrown(() => parseEnv({ ...ADD, CNI_COMMAND: cmd, CNI_CONTAINERID: id }));
+    expect(e.cniCode).toBe(4);
+    expect(e.message).toBe(`CNI_CONTAINERID is ${CONTAINER_ID_MAX_BYTES + 1} bytes long, at most ${CONTAINER_ID_MAX_BYTES} are allowed`);
+  });
+  it('the longest network name, container ID and interface name still fit the host veth alias', () => {
+    const owner = { network: 'n'.repeat(NETWORK_NAME_MAX_BYTES), containerId: 'c'.repeat(CONTAINER_ID_MAX_BYTES), ifname: 'e'.repeat(15) };
+    expect(checkAlias(ownerAlias(owner))).toBe(ownerAlias(owner));
   });
   it('splits CNI_PATH on colons dropping empties', () => {
     expect(parseEnv({ ...ADD, CNI_PATH: ':/a:/b::/c:' }).path).toEqual(['/a', '/b', '/c']);

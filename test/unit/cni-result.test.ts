@@ -187,6 +187,11 @@ describe('fromAnyVersion', () => {
     it('an 0.2.0 result is code 1', () => {
       expect(thrown(() => fromAnyVersion({ cniVersion: '0.2.0', ip4: { ip: '10.0.0.1/24' } })).cniCode).toBe(1);
     });
+    it('an unsupported version names where it was found (fuzz: prevResult)', () => {
+      const e = thrown(() => fromAnyVersion({ cniVersion: '0.2.0' }, { what: 'prevResult' }));
+      expect(e.cniCode).toBe(1);
+      expect(e.message).toBe("prevResult.cniVersion: incompatible CNI version '0.2.0': strait supports 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
+    });
     it.each([
       [{ ips: {} }, 'result.ips must be an array'],
       [{ ips: ['10.0.0.1/24'] }, 'result.ips[0] must be an object'],
