@@ -16,6 +16,9 @@ enum drop_reason {
 	DROP_POLICY_EGRESS = 6, /* egress policy of the source denies it */
 	DROP_POLICY_INGRESS = 7,/* ingress policy of the destination denies it */
 	DROP_REDIRECT_FAILED = 8,
+	DROP_FRAG_NO_FIRST = 13,/* a later IP fragment whose first fragment did not pass here */
+	DROP_IPV6_EXT = 14,     /* IPv6 extension headers: too many, a second fragment header,
+				 * or hop-by-hop not first */
 	DROP_MAX = 32,
 };
 

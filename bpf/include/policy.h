@@ -13,9 +13,14 @@
  *   live slot, the direction, and the peer's pod identity, its CIDR identity or
  *   IDENTITY_ANY; the LPM trie matches the protocol and port wildcards. At most
  *   three lookups per direction, however many rules exist.
- * - Every new connection that passes gets an entry, isolated or not, so that its
- *   replies still pass if isolation arrives later. The entry records the rule that
- *   allowed it: the receiver's when both directions were checked.
+ * - Every new connection that passes gets an entry (pending until answered, see
+ *   conntrack.h), isolated or not, so that its replies still pass if isolation
+ *   arrives later. The entry records the rule that allowed it: the receiver's when
+ *   both directions were checked.
+ * - A TCP packet other than a SYN that conntrack does not know (its entry evicted
+ *   or expired) is judged as a new connection and, if that is denied, as a reply:
+ *   allowed either way, its entry is recreated (STAT_CT_RECREATED).
+ * - The first fragment that passes records its ports for the later ones (frag.h).
  *
  * Handlers return 0 to let the packet on or a negated DROP_POLICY_* reason.
  */
@@ -104,10 +109,59 @@ static __always_inline int policy_ingress(const struct flow *f, const struct end
 	return policy_check(dst, f, false, verdict);
 }
 
+/* Both policies a new connection in f's direction needs; src/dst as in policy_enforce. */
+static __always_inline int policy_judge(const struct flow *f, const struct endpoint_value *src,
+					const struct endpoint_value *dst, struct policy_verdict *verdict)
+{
+	int ret;
+
+	if (src) {
+		ret = policy_egress(f, src, verdict);
+		if (ret < 0)
+			return ret;
+	}
+	if (dst) {
+		ret = policy_ingress(f, dst, verdict);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * A TCP packet other than a SYN that conntrack does not know, which policy denies as
+ * a new connection: its entry may have been evicted (the LRU) or have expired, and
+ * that alone must not turn an allowed flow into a denied one. It is judged again as
+ * a reply, i.e. the reverse direction as a new connection, whose sender is this
+ * packet's receiver. If that is allowed, the entry is recreated the way round policy
+ * allowed it; otherwise the first verdict (`denied`) stands. A mid-stream packet
+ * cannot open a socket, and a SYN is never taken for a reply (conntrack.h), so this
+ * opens no connection policy would not.
+ */
+static __always_inline int policy_midstream(struct __sk_buff *skb, const struct flow *f,
+					    const struct endpoint_value *src, const struct endpoint_value *dst,
+					    int denied)
+{
+	struct policy_verdict verdict = {};
+	struct flow rev = *f;
+
+	ct_key_reverse(&rev.tuple, &f->tuple);
+	rev.policy_dport = rev.tuple.dport;
+	if (policy_judge(&rev, dst, src, &verdict) < 0)
+		return denied;
+	ct_recreate_reversed(&rev, verdict.rule_id);
+	count_stat(skb, STAT_CT_RECREATED);
+	return 0;
+}
+
 /*
  * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
  * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
  * endpoint, or NULL when the packet leaves for the stack.
+ *
+ * A recreated entry (STAT_CT_RECREATED) is marked CT_F_VIA_STACK whichever program
+ * recreates it: whether the lost one was (a Service's DNAT) is not known, and the
+ * stack path works for both.
  */
 static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
 					  const struct endpoint_value *src, const struct endpoint_value *dst,
@@ -123,24 +177,32 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 		return ret;
 	if (ct_lookup(skb, &f) != CT_NEW) {
 		count_stat(skb, STAT_CT_HIT);
+		if (f.promoted)
+			count_stat(skb, STAT_CT_PROMOTED);
 		*hit_flags = f.hit_flags;
-		return 0;
+		goto pass;
 	}
 
-	if (src) {
-		ret = policy_egress(&f, src, &verdict);
+	ret = policy_judge(&f, src, dst, &verdict);
+	if (ret < 0 && !ct_midstream(&f))
+		return ret;
+	if (ret < 0) {
+		ret = policy_midstream(skb, &f, src, dst, ret);
 		if (ret < 0)
 			return ret;
+		*hit_flags = CT_F_VIA_STACK;
+		goto pass;
 	}
-	if (dst) {
-		ret = policy_ingress(&f, dst, &verdict);
-		if (ret < 0)
-			return ret;
+	if (ct_midstream(&f)) {
+		ct_flags |= CT_F_VIA_STACK;
+		*hit_flags = CT_F_VIA_STACK;
+		count_stat(skb, STAT_CT_RECREATED);
 	}
-
 	ct_create(&f, verdict.rule_id, ct_flags);
 	if (verdict.by_rule)
 		count_stat(skb, STAT_POLICY_ALLOWED);
+pass:
+	frag_record(&f.tuple, &f.frag, f.icmp_error ? FRAG_F_ICMP_ERROR : 0);
 	return 0;
 }
 

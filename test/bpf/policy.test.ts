@@ -59,7 +59,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_SHOT);
         expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toBeNull();
+        expect(bpfWorld.dp.count(MapName.ct) + bpfWorld.dp.count(MapName.ctPending)).toBe(0);
       });
 
       it("allows it with an exact-port entry for the source's pod identity, and records the rule in conntrack", () => {
@@ -68,7 +68,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
       });
 
       it('allows it with an IDENTITY_ANY entry', () => {
@@ -125,7 +125,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, ok);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(ok), STAT_REDIRECT_PEER: one(ok) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
         const no = fromPodFrame(A, family, b, mk(5001));
         expect(send(A, no).moved).toEqual({ DROP_POLICY_INGRESS: one(no) });
         const tcpSamePort = fromPodFrame(A, family, b, TCP(5000));
@@ -151,7 +151,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_OK);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
       });
 
       it('allows an ipBlock by its CIDR identity and nothing outside it', () => {
@@ -193,7 +193,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
         // The receiver's rule is the one on record.
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
       });
     });
 
@@ -261,7 +261,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
       const r = send(A, frame);
       expect(r.retval).toBe(TC_ACT_REDIRECT);
       expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
-      expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
+      expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
     });
   });
 

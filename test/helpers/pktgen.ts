@@ -103,6 +103,8 @@ export interface Ipv4Args {
   /** fragment offset in 8-byte units (non-zero: a non-first fragment) */
   fragOffset?: number;
   moreFragments?: boolean;
+  /** identification (what the fragments of one packet share) */
+  id?: number;
   /** header length in 32-bit words; > 5 adds zeroed option bytes unless `truncate` */
   ihl?: number;
   version?: number;
@@ -116,6 +118,7 @@ export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   const h = new Uint8Array(hdrLen);
   h[0] = ((a.version ?? 4) << 4) | (ihl & 0xf);
   h.set(u16(hdrLen + payload.length), 2);
+  h.set(u16(a.id ?? 0), 4);
   h.set(u16(((a.moreFragments ? 1 : 0) << 13) | ((a.fragOffset ?? 0) & 0x1fff)), 6);
   h[8] = 64; // ttl
   h[9] = a.proto ?? IPPROTO_UDP;
@@ -142,6 +145,33 @@ export function ipv6(a: Ipv6Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   h.set(addr(a.src, 6), 8);
   h.set(addr(a.dst, 6), 24);
   return concat(h, payload);
+}
+
+export const NEXTHDR_HOP = 0;
+export const NEXTHDR_ROUTING = 43;
+export const NEXTHDR_FRAGMENT = 44;
+export const NEXTHDR_AUTH = 51;
+export const NEXTHDR_DEST = 60;
+
+/**
+ * An IPv6 extension header in front of `rest`: hop-by-hop, routing or destination
+ * options of (1 + extra8) 8-byte units (AH: (2 + extra) 4-byte units), zero-filled.
+ */
+export function ipv6Ext(type: number, next: number, rest: Uint8Array, extra = 0): Uint8Array {
+  const len = type === NEXTHDR_AUTH ? (extra + 2) * 4 : (extra + 1) * 8;
+  const h = new Uint8Array(len);
+  h[0] = next;
+  h[1] = extra;
+  return concat(h, rest);
+}
+
+/** An IPv6 fragment header (offset in 8-byte units) in front of `rest`. */
+export function ipv6Frag(next: number, f: { offset?: number; more?: boolean; id: number }, rest: Uint8Array): Uint8Array {
+  const h = new Uint8Array(8);
+  h[0] = next;
+  h.set(u16((((f.offset ?? 0) & 0x1fff) << 3) | (f.more ? 1 : 0)), 2);
+  new DataView(h.buffer).setUint32(4, f.id >>> 0, false);
+  return concat(h, rest);
 }
 
 /** ICMPv6 neighbour solicitation for `target` (type 135, checksum left 0). */

@@ -11,7 +11,10 @@ import {
   CIDR_KEY_SIZE,
   CT_F_REPLY_SEEN,
   CT_KEY_SIZE,
+  CT_F_CLOSED,
+  CT_LIFETIME_CLOSED_NS,
   CT_LIFETIME_OTHER_NS,
+  CT_LIFETIME_PENDING_NS,
   CT_LIFETIME_TCP_NS,
   CT_VALUE_SIZE,
   ctExpired,
@@ -302,15 +305,19 @@ describe('ct key and value', () => {
       expect(codeOf(() => encodeCtValue(v as never))).toBe('ERR_INVALID_ARG');
   });
 
-  it('expires entries as conntrack.h does: TCP after 6 h idle, others after 120 s, never from the future', () => {
-    expect(ctLifetimeNs(6)).toBe(CT_LIFETIME_TCP_NS);
-    expect(ctLifetimeNs(17)).toBe(CT_LIFETIME_OTHER_NS);
+  it('expires entries as conntrack.h does: answered TCP after 6 h idle, answered others after 120 s, unanswered after 60 s, closed after 10 s, never from the future', () => {
+    expect(ctLifetimeNs(6, CT_F_REPLY_SEEN)).toBe(CT_LIFETIME_TCP_NS);
+    expect(ctLifetimeNs(17, CT_F_REPLY_SEEN)).toBe(CT_LIFETIME_OTHER_NS);
+    expect(ctLifetimeNs(6, 0)).toBe(CT_LIFETIME_PENDING_NS);
+    expect(ctLifetimeNs(6, CT_F_REPLY_SEEN | CT_F_CLOSED)).toBe(CT_LIFETIME_CLOSED_NS);
     const now = 10n ** 15n;
-    const at = (ago: bigint) => ({ lastSeenNs: now - ago, flags: 0, ruleId: 0 });
+    const at = (ago: bigint, flags = CT_F_REPLY_SEEN) => ({ lastSeenNs: now - ago, flags, ruleId: 0 });
     expect(ctExpired(17, at(CT_LIFETIME_OTHER_NS), now)).toBe(false);
     expect(ctExpired(17, at(CT_LIFETIME_OTHER_NS + 1n), now)).toBe(true);
     expect(ctExpired(6, at(CT_LIFETIME_OTHER_NS + 1n), now)).toBe(false);
     expect(ctExpired(6, at(CT_LIFETIME_TCP_NS + 1n), now)).toBe(true);
+    expect(ctExpired(6, at(CT_LIFETIME_PENDING_NS + 1n, 0), now)).toBe(true);
+    expect(ctExpired(6, at(CT_LIFETIME_CLOSED_NS + 1n, CT_F_REPLY_SEEN | CT_F_CLOSED), now)).toBe(true);
     expect(ctExpired(17, at(-5n), now)).toBe(false);
   });
 });

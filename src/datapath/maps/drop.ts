@@ -14,6 +14,8 @@ export const DropReason = {
   POLICY_EGRESS: 6,
   POLICY_INGRESS: 7,
   REDIRECT_FAILED: 8,
+  FRAG_NO_FIRST: 13,
+  IPV6_EXT: 14,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -31,6 +33,8 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   POLICY_EGRESS: 'egress policy of the source denies it',
   POLICY_INGRESS: 'ingress policy of the destination denies it',
   REDIRECT_FAILED: 'redirect into the destination pod failed',
+  FRAG_NO_FIRST: 'a later IP fragment whose first fragment did not pass here',
+  IPV6_EXT: 'IPv6 extension headers: too many, a second fragment header, or hop-by-hop not first',
 };
 
 export const StatId = {
@@ -39,6 +43,8 @@ export const StatId = {
   TO_POD: 2,
   CT_HIT: 3,
   POLICY_ALLOWED: 4,
+  CT_RECREATED: 5,
+  CT_PROMOTED: 6,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
@@ -52,6 +58,8 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   TO_POD: 'delivered to a pod by the host stack',
   CT_HIT: 'an established connection, its reply, or an ICMP error about it',
   POLICY_ALLOWED: 'a new connection an isolated endpoint’s policy allowed',
+  CT_RECREATED: 'a TCP packet without SYN missed conntrack (evicted or expired) and policy allowed one orientation: entry recreated',
+  CT_PROMOTED: 'a connection’s first answer moved it from the pending to the established conntrack table',
 };
 
 export interface CounterInfo {

@@ -10,6 +10,8 @@ export const MapName = {
   cidr: 'strait_cidr_v1',
   policy: 'strait_policy_v1',
   ct: 'strait_ct_v1',
+  ctPending: 'strait_ct_pending_v1',
+  frag: 'strait_frag_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -26,3 +28,5 @@ export const IPCACHE_MAX = 1 << 18;
 export const CIDR_MAX = 1 << 16;
 export const POLICY_MAX = 1 << 19;
 export const CT_MAX = 1 << 18;
+export const CT_PENDING_MAX = 1 << 16;
+export const FRAG_MAX = 8192;
