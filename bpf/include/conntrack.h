@@ -20,6 +20,13 @@
  *
  * A TCP SYN without ACK is never a reply (a connection is opened from its own
  * side), and a SYN on a closed entry's tuple is a new connection: both face policy.
+ * A RST answers nothing: it closes a pending entry but does not promote it.
+ *
+ * The agent cuts a connection policy no longer allows by marking its entry
+ * CT_F_REVOKED (src/agent/conntrack.ts), not by deleting it: its packets, both
+ * ways, are then DROP_CT_REVOKED (and keep the entry alive) until it idles out or a
+ * SYN reopens the tuple under policy. A deleted entry would be recreated by the
+ * next mid-stream packet (policy.h) whenever policy allows the reverse direction.
  *
  * The tuple is the real L4 one:
  * - IPv6 extension headers are walked (ipv6_ext.h), so the protocol is the L4
@@ -89,6 +96,7 @@ enum ct_status {
 	CT_ESTABLISHED,
 	CT_REPLY,
 	CT_RELATED,
+	CT_REVOKED, /* an entry the agent cut (CT_F_REVOKED): drop */
 };
 
 /* One packet's place in conntrack, from ct_extract() to ct_create(). */
@@ -369,18 +377,28 @@ static __always_inline void ct_promote(struct flow *f, const struct ct_key *key,
  * A pending entry of key. It opened from the key's side unless CT_F_OPENED_BY_REPLY;
  * a packet from the other side is the answer that promotes it.
  */
-static __always_inline bool ct_pending_hit(struct flow *f, const struct ct_key *key, bool reply)
+static __always_inline enum ct_status ct_pending_hit(struct flow *f, const struct ct_key *key, bool reply)
 {
 	struct ct_value *v = ct_find(&strait_ct_pending_v1, key, f->now);
 
-	if (!v || (!reply && ct_pure_syn(f) && (v->flags & CT_F_CLOSED)))
-		return false;
+	if (!v)
+		return CT_NEW;
+	if (v->flags & (CT_F_CLOSED | CT_F_REVOKED)) {
+		if (!reply && ct_pure_syn(f))
+			return CT_NEW; /* a new connection on the tuple: ct_create() replaces it */
+		if (v->flags & CT_F_REVOKED) {
+			ct_touch(v, f, reply, 0);
+			return CT_REVOKED;
+		}
+	}
 	f->hit_flags = v->flags;
-	if (reply != !!(v->flags & CT_F_OPENED_BY_REPLY))
+	/* A RST is no answer: the entry stays pending (closed), so a peer that draws
+	 * RSTs from a pod cannot move entries into strait_ct_v1. */
+	if (reply != !!(v->flags & CT_F_OPENED_BY_REPLY) && !(f->tcp_flags & TCP_FLAG_RST))
 		ct_promote(f, key, v, reply);
 	else
 		ct_touch(v, f, reply, 0);
-	return true;
+	return reply ? CT_REPLY : CT_ESTABLISHED;
 }
 
 /*
@@ -481,6 +499,7 @@ static __always_inline bool ct_related(struct __sk_buff *skb, struct flow *f)
 static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct flow *f)
 {
 	bool syn = ct_pure_syn(f);
+	enum ct_status status;
 	struct ct_value *v;
 	struct ct_key rev;
 
@@ -492,9 +511,11 @@ static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct fl
 
 	v = ct_find(&strait_ct_v1, &f->tuple, f->now);
 	if (v) {
-		if (!syn || !(v->flags & CT_F_CLOSED)) {
-			f->hit_flags = v->flags;
+		if (likely(!(v->flags & (CT_F_CLOSED | CT_F_REVOKED))) || !syn) {
 			ct_touch(v, f, false, 0);
+			if (unlikely(v->flags & CT_F_REVOKED))
+				return CT_REVOKED;
+			f->hit_flags = v->flags;
 			return CT_ESTABLISHED;
 		}
 		f->reopen = true;
@@ -503,16 +524,17 @@ static __always_inline enum ct_status ct_lookup(struct __sk_buff *skb, struct fl
 	if (!syn) {
 		v = ct_find(&strait_ct_v1, &rev, f->now);
 		if (v) {
-			f->hit_flags = v->flags;
 			ct_touch(v, f, true, CT_F_REPLY_SEEN);
+			if (v->flags & CT_F_REVOKED)
+				return CT_REVOKED;
+			f->hit_flags = v->flags;
 			return CT_REPLY;
 		}
 	}
-	if (ct_pending_hit(f, &f->tuple, false))
-		return CT_ESTABLISHED;
-	if (!syn && ct_pending_hit(f, &rev, true))
-		return CT_REPLY;
-	return CT_NEW;
+	status = ct_pending_hit(f, &f->tuple, false);
+	if (status != CT_NEW || syn)
+		return status;
+	return ct_pending_hit(f, &rev, true);
 }
 
 /* Never an entry for an error, nor for a protocol that is an IPv6 extension header. */

@@ -19,6 +19,7 @@ enum drop_reason {
 	DROP_FRAG_NO_FIRST = 13,/* a later IP fragment whose first fragment did not pass here */
 	DROP_IPV6_EXT = 14,     /* IPv6 extension headers: too many, a second fragment header,
 				 * or hop-by-hop not first */
+	DROP_CT_REVOKED = 15,   /* a packet of a connection the agent cut: policy no longer allows it */
 	DROP_MAX = 32,
 };
 

@@ -207,6 +207,9 @@ _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
 #define CT_F_FIN_ORIG (1U << 3)  /* TCP: FIN seen from the side that opened it */
 #define CT_F_FIN_REPLY (1U << 4) /* TCP: FIN seen from the other side */
 #define CT_F_CLOSED (1U << 5)    /* TCP: RST, or FIN in both directions */
+/* The agent cut it: policy no longer allows it. Its packets are dropped (both ways)
+ * rather than the entry deleted, so a mid-stream packet cannot recreate it. */
+#define CT_F_REVOKED (1U << 6)
 
 struct ct_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns(); an entry idle past its lifetime is a miss */

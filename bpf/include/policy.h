@@ -168,6 +168,7 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 					  __u32 ct_flags, __u32 *hit_flags)
 {
 	struct policy_verdict verdict = {};
+	enum ct_status status;
 	struct flow f = {};
 	int ret;
 
@@ -175,7 +176,10 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 	ret = ct_extract(skb, pkt, &f);
 	if (ret < 0)
 		return ret;
-	if (ct_lookup(skb, &f) != CT_NEW) {
+	status = ct_lookup(skb, &f);
+	if (status == CT_REVOKED)
+		return -DROP_CT_REVOKED;
+	if (status != CT_NEW) {
 		count_stat(skb, STAT_CT_HIT);
 		if (f.promoted)
 			count_stat(skb, STAT_CT_PROMOTED);

@@ -39,7 +39,7 @@ export interface MapsContent {
 }
 
 export class DatapathWriter {
-  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct', number>;
+  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending', number>;
 
   constructor(bpfDir: string) {
     const open = (name: string) => {
@@ -53,11 +53,13 @@ export class DatapathWriter {
       cidr: open(MapName.cidr),
       policy: open(MapName.policy),
       ct: open(MapName.ct),
+      ctPending: open(MapName.ctPending),
     };
   }
 
-  get ctFd(): number {
-    return this.fds.ct;
+  /** both conntrack tables: answered and pending connections */
+  get ctFds(): readonly number[] {
+    return [this.fds.ct, this.fds.ctPending];
   }
 
   close(): void {

@@ -11,6 +11,7 @@ import {
   CT_F_FIN_ORIG,
   CT_F_OPENED_BY_REPLY,
   CT_F_REPLY_SEEN,
+  CT_F_REVOKED,
   CT_F_VIA_STACK,
   CT_LIFETIME_CLOSED_NS,
   CT_MAX,
@@ -96,6 +97,30 @@ describe.skipIf(!isRoot)('conntrack state and pressure', () => {
       // it does not answer: A's ingress policy judges it.
       const syn = back(TCP_SYN);
       expect(deliver(A, syn).moved).toEqual({ DROP_POLICY_INGRESS: one(syn) });
+    });
+
+    it('a RST answering a SYN closes the pending entry without promoting it', () => {
+      expect(send(A, out(TCP_SYN)).moved).toHaveProperty('STAT_POLICY_ALLOWED');
+      const rst = back(TCP_RST | TCP_ACK);
+      expect(deliver(A, rst).moved).toEqual({ STAT_CT_HIT: one(rst), STAT_TO_POD: one(rst) });
+      expect(bpfWorld.dp.ct(key)).toBeNull();
+      expect(bpfWorld.dp.ctPending(key)?.flags).toBe(CT_F_CLOSED);
+    });
+
+    it('a connection the agent cut (CT_F_REVOKED) is dropped both ways and not recreated; a SYN reopens it under policy', () => {
+      open();
+      bpfWorld.dp.setCt(key, { ...bpfWorld.dp.ct(key)!, flags: CT_F_REPLY_SEEN | CT_F_REVOKED });
+      // Policy still allows A -> WORLD:443 (the agent would not have cut it; here the
+      // point is that only the mark decides), and still the packets are dropped.
+      for (const [frame, run] of [[out(TCP_ACK), send], [back(TCP_ACK), deliver]] as const) {
+        const r = run(A, frame);
+        expect(r.moved).toEqual({ DROP_CT_REVOKED: one(frame) });
+      }
+      expect(bpfWorld.dp.count(MapName.ctPending)).toBe(0);
+      const syn = out(TCP_SYN);
+      expect(send(A, syn).moved).toEqual({ STAT_POLICY_ALLOWED: one(syn), STAT_TO_STACK: one(syn) });
+      expect(bpfWorld.dp.ct(key)).toBeNull();
+      expect(bpfWorld.dp.ctPending(key)?.flags).toBe(0);
     });
 
     describe('an entry lost to eviction or expiry', () => {

@@ -16,6 +16,7 @@ export const DropReason = {
   REDIRECT_FAILED: 8,
   FRAG_NO_FIRST: 13,
   IPV6_EXT: 14,
+  CT_REVOKED: 15,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -35,6 +36,7 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   REDIRECT_FAILED: 'redirect into the destination pod failed',
   FRAG_NO_FIRST: 'a later IP fragment whose first fragment did not pass here',
   IPV6_EXT: 'IPv6 extension headers: too many, a second fragment header, or hop-by-hop not first',
+  CT_REVOKED: 'a packet of a connection the agent cut: policy no longer allows it',
 };
 
 export const StatId = {

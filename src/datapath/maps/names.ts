@@ -15,6 +15,9 @@ export const MapName = {
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
+/** Both conntrack tables (same key and value): answered, and not answered yet. */
+export const CT_TABLES = ['ct', 'ctPending'] as const satisfies readonly (keyof typeof MapName)[];
+
 /** Entry programs: SEC("tc") function name = object file bpf/<name>.bpf.c. */
 export const ProgramName = {
   fromPod: 'from_pod',
