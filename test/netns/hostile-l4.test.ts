@@ -4,8 +4,9 @@
 // kernel (a UDP datagram and a ping larger than the MTU); crafted ones from
 // test/helpers/frame-sender.py, an AF_PACKET sender in the pod. Each hostile attempt
 // is shown dropped (the target's stack never answers) and counted under its reason;
-// each allowed one is shown answered.
-import { spawnSync } from 'node:child_process';
+// each allowed one is shown answered. Last, a connection a policy change cut stays
+// cut although policy allows its reverse direction (the agent revokes, not deletes).
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,5 +195,55 @@ describe.skipIf(!isRoot)('hostile pods: fragments and extension headers against 
       // What E may send, it still can, fragmented too.
       expect(bigUdp(e, a, 6, 5353)).toBe('h/a');
     });
+  });
+
+  it('a connection a policy change cut stays cut (DROP_CT_REVOKED, not recreated as a reply) and resumes when allowed again', async () => {
+    // V isolated, A allowed to every port of V: one long TCP connection A -> V:9000.
+    const widen = (ports: boolean) =>
+      list([
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { namespace: 'h', name: 'v-in' },
+          spec: { podSelector: { matchLabels: { app: 'v' } }, ingress: [{ from: peer('a'), ...(ports ? { ports: [{ port: 80 }] } : {}) }] },
+        },
+      ]);
+    c.write('policy.yaml', widen(false));
+    await c.waitSynced();
+    const echo = spawn('ip', ['netns', 'exec', v.netns.name, process.execPath, '-e',
+      "require('net').createServer(s => s.on('data', d => s.write(d))).listen(9000, () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => echo.stdout.once('data', r));
+    const talker = spawn('ip', ['netns', 'exec', a.netns.name, process.execPath, '-e',
+      `const s = require('net').connect(9000, '${v.ip}', () => setInterval(() => s.write('x'), 50)); s.on('data', () => console.log(Date.now())); s.on('error', () => {});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const echoes: number[] = [];
+    talker.stdout.setEncoding('utf8').on('data', (d: string) => echoes.push(...d.trim().split('\n').map(Number)));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await sleep(500);
+      expect(echoes.length).toBeGreaterThan(3);
+      // Narrowed to port 80: cut. V could open V:9000 -> A (A is not isolated), so
+      // without the mark A's next packets would come back as that reply.
+      const m = await moved(async () => {
+        c.write('policy.yaml', widen(true));
+        await c.waitSynced();
+        const cutAt = Date.now();
+        await sleep(800);
+        expect(echoes.filter((t) => t > cutAt + 100)).toEqual([]);
+      });
+      expect(m.DROP_CT_REVOKED).toBeGreaterThanOrEqual(1);
+      expect(m.STAT_CT_RECREATED ?? 0).toBe(0);
+      // Allowed again: the agent lifts the mark and the same connection carries on.
+      c.write('policy.yaml', widen(false));
+      await c.waitSynced();
+      // TCP's retransmission backoff decides when: wait for it (bounded).
+      const back = Date.now();
+      for (let i = 0; i < 100 && !echoes.some((t) => t > back); i++) await sleep(100);
+      expect(echoes.filter((t) => t > back).length).toBeGreaterThan(0);
+    } finally {
+      talker.kill('SIGKILL');
+      echo.kill('SIGKILL');
+      c.write('policy.yaml', policies);
+      await c.waitSynced();
+    }
   });
 });
