@@ -471,13 +471,14 @@ static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct f
 	return ct_read_l4(skb, l4_off, inner, &tcp_flags) == 0;
 }
 
+/* A live flow an error may be about: in either table, and not cut by the agent. */
 static __always_inline bool ct_known(struct flow *f, const struct ct_key *key)
 {
 	struct ct_value *v = ct_find(&strait_ct_v1, key, f->now);
 
 	if (!v)
 		v = ct_find(&strait_ct_pending_v1, key, f->now);
-	if (!v)
+	if (!v || (v->flags & CT_F_REVOKED))
 		return false;
 	f->hit_flags = v->flags;
 	return true;

@@ -24,9 +24,9 @@ import {
   type CtKey,
 } from '../../src/datapath/maps/index.js';
 import { TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
-import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../helpers/pktgen.js';
+import { icmpError, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
-import { A, B, fromPodFrame, ifindexOf, ip, one, TCP, toPodFrame, WORLD, WORLD_BLOCK } from '../helpers/policy-world.js';
+import { A, B, fromPodFrame, ifindexOf, ip, l3, one, TCP, toPodFrame, WORLD, WORLD_BLOCK } from '../helpers/policy-world.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/conntrack-state.test.ts (BPF_PROG_TEST_RUN on from_pod and to_pod, veth pairs, a private bpffs)');
@@ -117,6 +117,12 @@ describe.skipIf(!isRoot)('conntrack state and pressure', () => {
         expect(r.moved).toEqual({ DROP_CT_REVOKED: one(frame) });
       }
       expect(bpfWorld.dp.count(MapName.ctPending)).toBe(0);
+      // Nor is an error about it related any more: A's ingress policy judges it.
+      const err = toPodFrame(A, family, w, {
+        proto: family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6,
+        payload: icmpError(family === 4 ? 3 : 1, family === 4 ? 3 : 4, l3(family, a, w, TCP(443))),
+      });
+      expect(deliver(A, err).moved).toEqual({ DROP_POLICY_INGRESS: one(err) });
       const syn = out(TCP_SYN);
       expect(send(A, syn).moved).toEqual({ STAT_POLICY_ALLOWED: one(syn), STAT_TO_STACK: one(syn) });
       expect(bpfWorld.dp.ct(key)).toBeNull();
