@@ -19,6 +19,12 @@ enum drop_reason {
 	DROP_ROUTER_MSG = 9,    /* a pod sent what only routers send: RA, Redirect, MLD query */
 	DROP_NO_LINK = 10,      /* a strait veth with no pod behind it in strait_links_v1 */
 	DROP_NOT_FOR_POD = 11,  /* to_pod: addressed to something that is not this veth's pod */
+	DROP_FRAG_NO_FIRST = 13,/* a later IP fragment whose first fragment did not pass here */
+	DROP_IPV6_EXT = 14,     /* IPv6 extension headers: too many, a second fragment header,
+				 * or hop-by-hop not first */
+	DROP_CT_REVOKED = 15,   /* a packet of a connection the agent cut: policy no longer allows it */
+	DROP_CT_MISS = 16,      /* TCP other than a SYN, unknown to conntrack (evicted, expired or
+				 * never opened), that policy denies as a new connection */
 	DROP_MAX = 32,
 };
 

@@ -75,6 +75,9 @@ enum stat_id {
 	STAT_TO_POD = 2,        /* delivered to a pod by the host stack (tc egress) */
 	STAT_CT_HIT = 3,        /* an established connection, its reply, or an ICMP error about it */
 	STAT_POLICY_ALLOWED = 4,/* a new connection an isolated endpoint's policy allowed */
+	STAT_CT_RECREATED = 5,  /* a TCP packet without SYN missed conntrack (entry evicted or expired)
+				 * and policy allowed it as a new connection: entry recreated */
+	STAT_CT_PROMOTED = 6,   /* a connection's first answer moved it from strait_ct_pending_v1 to strait_ct_v1 */
 	STAT_TTL_EXPIRED = 7,   /* from a pod to a local pod with TTL / hop limit 1: left to the host stack, which answers time exceeded */
 	STAT_MAX = 8,
 };
@@ -230,6 +233,13 @@ _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
  * back through the stack too, never straight to a local pod: the host's own
  * conntrack must see them to undo NAT (a kube-proxy Service's DNAT, for one). */
 #define CT_F_VIA_STACK (1U << 1)
+/* (1U << 2) is unused: never give it a meaning an older build's entries may carry */
+#define CT_F_FIN_ORIG (1U << 3)  /* TCP: FIN seen from the side that opened it */
+#define CT_F_FIN_REPLY (1U << 4) /* TCP: FIN seen from the other side */
+#define CT_F_CLOSED (1U << 5)    /* TCP: RST, or FIN in both directions */
+/* The agent cut it: policy no longer allows it. Its packets are dropped (both ways)
+ * rather than the entry deleted, so a mid-stream packet cannot recreate it. */
+#define CT_F_REVOKED (1U << 6)
 
 struct ct_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns(); an entry idle past its lifetime is a miss */
@@ -238,12 +248,65 @@ struct ct_value {
 };
 _Static_assert(sizeof(struct ct_value) == 16, "ct_value layout");
 
+#define CT_MAX (1 << 18)
+#define CT_PENDING_MAX (1 << 16)
+
+/* Answered connections (a packet of each direction seen). Only an answer moves an
+ * entry here, so tuples nobody answers cannot evict these. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 18);
+	__uint(max_entries, CT_MAX);
 	__type(key, struct ct_key);
 	__type(value, struct ct_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_ct_v1 SEC(".maps");
+
+/* Connections not answered yet (a SYN, a UDP query, a one-way flow): same key and
+ * value, short lifetime, and their own LRU, so spraying new tuples evicts only
+ * other unanswered ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CT_PENDING_MAX);
+	__type(key, struct ct_key);
+	__type(value, struct ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_ct_pending_v1 SEC(".maps");
+
+/*
+ * IP fragments: the first fragment's ports, for the later fragments that carry no L4
+ * header. The key is what every fragment of one packet shares (RFC 791, 8200): the
+ * addresses, the identification, and the protocol of the IPv4 header or the next
+ * header of the IPv6 fragment header.
+ */
+struct frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__be32 id;      /* IPv4: the 16-bit identification in the first two bytes */
+	__u8 protocol;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");
+
+#define FRAG_F_ICMP_ERROR (1U << 0) /* the first fragment was an ICMP error that passed */
+
+struct frag_value {
+	__be16 sport;
+	__be16 dport;
+	__u8 protocol; /* the L4 protocol behind the first fragment's extension headers */
+	__u8 flags;    /* FRAG_F_* */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct frag_value) == 8, "frag_value layout");
+
+#define FRAG_MAX 8192
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FRAG_MAX);
+	__type(key, struct frag_key);
+	__type(value, struct frag_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_frag_v1 SEC(".maps");
 
 #endif /* STRAIT_MAPS_H */

@@ -14,9 +14,14 @@
  *   IDENTITY_CLUSTER for any pod, CIDR) or IDENTITY_ANY; the LPM trie matches the
  *   protocol and port wildcards. At most five lookups per direction, however many
  *   rules exist.
- * - Every new connection that passes gets an entry, isolated or not, so that its
- *   replies still pass if isolation arrives later. The entry records the rule that
- *   allowed it: the receiver's when both directions were checked.
+ * - Every new connection that passes gets an entry (pending until answered, see
+ *   conntrack.h), isolated or not, so that its replies still pass if isolation
+ *   arrives later. The entry records the rule that allowed it: the receiver's when
+ *   both directions were checked.
+ * - A TCP packet other than a SYN that conntrack does not know (its entry evicted
+ *   or expired) is judged as a new connection: allowed, its entry is recreated
+ *   (STAT_CT_RECREATED); denied, it is counted as DROP_CT_MISS.
+ * - The first fragment that passes records its ports for the later ones (frag.h).
  *
  * Handlers return 0 to let the packet on or a negated DROP_POLICY_* reason.
  */
@@ -117,16 +122,40 @@ static __always_inline int policy_ingress(const struct flow *f, const struct end
 	return policy_check(dst, f, false, verdict);
 }
 
+/* Both policies a new connection in f's direction needs; src/dst as in policy_enforce. */
+static __always_inline int policy_judge(const struct flow *f, const struct endpoint_value *src,
+					const struct endpoint_value *dst, struct policy_verdict *verdict)
+{
+	int ret;
+
+	if (src) {
+		ret = policy_egress(f, src, verdict);
+		if (ret < 0)
+			return ret;
+	}
+	if (dst) {
+		ret = policy_ingress(f, dst, verdict);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
  * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
  * endpoint, or NULL when the packet leaves for the stack.
+ *
+ * A recreated entry (STAT_CT_RECREATED) is marked CT_F_VIA_STACK whichever program
+ * recreates it: whether the lost one was (a Service's DNAT) is not known, and the
+ * stack path works for both.
  */
 static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
 					  const struct endpoint_value *src, const struct endpoint_value *dst,
 					  __u32 ct_flags, __u32 *hit_flags)
 {
 	struct policy_verdict verdict = {};
+	enum ct_status status;
 	struct flow f = {};
 	int ret;
 
@@ -134,26 +163,40 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 	ret = ct_extract(skb, pkt, &f);
 	if (ret < 0)
 		return ret;
-	if (ct_lookup(skb, &f) != CT_NEW) {
+	status = ct_lookup(skb, &f);
+	if (status == CT_REVOKED)
+		return -DROP_CT_REVOKED;
+	if (status != CT_NEW) {
 		count_stat(skb, STAT_CT_HIT);
+		if (f.promoted)
+			count_stat(skb, STAT_CT_PROMOTED);
 		*hit_flags = f.hit_flags;
-		return 0;
+		goto pass;
 	}
 
-	if (src) {
-		ret = policy_egress(&f, src, &verdict);
-		if (ret < 0)
-			return ret;
+	/*
+	 * A TCP packet other than a SYN that conntrack does not know: its entry was
+	 * evicted or expired, or it never existed (a scan, a forged segment). Policy
+	 * judges it the way round it travels, as the connection's first packet would
+	 * be; allowed, its entry is recreated. Denied, it is counted apart from
+	 * policy drops, so a connection conntrack lost is never a silent policy drop.
+	 * It is never taken for a reply: that would let a peer the pod may reach send
+	 * it segments its ingress policy denies. The opening side's next packet (a
+	 * retransmission, an ACK) recreates a lost entry, and the answers pass again.
+	 */
+	ret = policy_judge(&f, src, dst, &verdict);
+	if (ret < 0)
+		return ct_midstream(&f) ? -DROP_CT_MISS : ret;
+	if (ct_midstream(&f)) {
+		ct_flags |= CT_F_VIA_STACK;
+		*hit_flags = CT_F_VIA_STACK;
+		count_stat(skb, STAT_CT_RECREATED);
 	}
-	if (dst) {
-		ret = policy_ingress(&f, dst, &verdict);
-		if (ret < 0)
-			return ret;
-	}
-
 	ct_create(&f, verdict.rule_id, ct_flags);
 	if (verdict.by_rule)
 		count_stat(skb, STAT_POLICY_ALLOWED);
+pass:
+	frag_record(&f.tuple, &f.frag, f.icmp_error ? FRAG_F_ICMP_ERROR : 0);
 	return 0;
 }
 

@@ -42,7 +42,7 @@ export interface MapsContent {
 }
 
 export class DatapathWriter implements PolicyMaps {
-  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct', number>;
+  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending', number>;
 
   constructor(bpfDir: string) {
     const open = (name: string) => {
@@ -56,11 +56,13 @@ export class DatapathWriter implements PolicyMaps {
       cidr: open(MapName.cidr),
       policy: open(MapName.policy),
       ct: open(MapName.ct),
+      ctPending: open(MapName.ctPending),
     };
   }
 
-  get ctFd(): number {
-    return this.fds.ct;
+  /** both conntrack tables: answered and pending connections */
+  get ctFds(): readonly number[] {
+    return [this.fds.ct, this.fds.ctPending];
   }
 
   close(): void {

@@ -14,6 +14,7 @@ import {
 } from '../datapath/endpoints.js';
 import { openDatapath, openPinnedMap, type Datapath } from '../datapath/loader.js';
 import { decodeCtKey } from '../datapath/maps/ct.js';
+import { CT_TABLES } from '../datapath/maps/names.js';
 import { EP_F_READY } from '../datapath/maps/endpoints.js';
 import type { Rollback } from '../util/rollback.js';
 import type { NetConf } from './config.js';
@@ -64,9 +65,10 @@ export function attachEndpoint(
 
 /**
  * DEL and GC: removes the endpoint-map entries that match, the link entries that name
- * them, and every conntrack entry of their addresses — an address handed to a new pod
- * must not inherit its predecessor's connections (they would pass as established,
- * past its policy). Nothing pinned yet means nothing to remove.
+ * them, and every conntrack entry of their addresses (answered or pending) — an
+ * address handed to a new pod must not inherit its predecessor's connections (they
+ * would pass as established, past its policy). Nothing pinned yet means nothing to
+ * remove.
  */
 export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => boolean): { entries: number; connections: number } {
   const endpoints = openPinnedMap(bpfDir, 'endpoints');
@@ -81,9 +83,10 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
     bpf.closeFd(endpoints);
   }
   if (gone.size > 0) forgetLinks(bpfDir, gone);
-  const ct = gone.size > 0 ? openPinnedMap(bpfDir, 'ct') : null;
   let connections = 0;
-  if (ct !== null) {
+  for (const table of gone.size > 0 ? CT_TABLES : []) {
+    const ct = openPinnedMap(bpfDir, table);
+    if (ct === null) continue;
     try {
       for (const { key } of bpf.mapDump(ct)) {
         const k = decodeCtKey(key);

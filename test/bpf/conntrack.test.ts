@@ -2,7 +2,8 @@
 // first packet of a connection without a policy lookup (later packets, replies in
 // both directions, ICMP errors about the flow), what does not (reply-looking
 // packets of no connection, errors about other flows, expired entries), and how
-// the tuple is read (fragments, IPv6 extension headers, truncated L4 headers).
+// the tuple is read (truncated L4 headers; fragments and extension headers are in
+// fragments.test.ts).
 // Entries are read and written with the ct codecs of the maps.h mirror.
 import { readFileSync } from 'node:fs';
 
@@ -12,19 +13,16 @@ import {
   CT_F_REPLY_SEEN,
   CT_F_VIA_STACK,
   CT_LIFETIME_OTHER_NS,
+  CT_LIFETIME_PENDING_NS,
   CT_LIFETIME_TCP_NS,
   EP_F_EGRESS_ISOLATED,
   EP_F_INGRESS_ISOLATED,
   IDENTITY_ANY,
   MapName,
   type CtKey,
-  type PolicyKey,
 } from '../../src/datapath/maps/index.js';
 import { TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
 import {
-  ETH_P_IP,
-  ETH_P_IPV6,
-  ethFrame,
   ICMP_DEST_UNREACH,
   ICMP_PORT_UNREACH,
   ICMPV6_DEST_UNREACH,
@@ -35,11 +33,8 @@ import {
   IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
-  ipv4,
-  ipv6,
   TCP_ACK,
   TCP_SYN,
-  udp,
 } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
 import {
@@ -52,6 +47,7 @@ import {
   OTHER_WORLD,
   PING,
   PONG,
+  REMOTE,
   SCTP,
   TCP,
   toPodFrame,
@@ -59,7 +55,6 @@ import {
   WORLD,
   WORLD_BLOCK,
   type L4,
-  type Pod,
 } from '../helpers/policy-world.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
@@ -96,16 +91,21 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         const first = fromPodFrame(A, family, b, mk(8080, 40000, false));
         expect(send(A, first).moved).toEqual({ STAT_POLICY_ALLOWED: one(first), STAT_REDIRECT_PEER: one(first) });
         const key: CtKey = { family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol };
-        expect(bpfWorld.dp.ct(key)).toMatchObject({ flags: 0, ruleId: 2 });
+        // Not answered yet: pending, not among the answered connections.
+        expect(bpfWorld.dp.ctPending(key)).toMatchObject({ flags: 0, ruleId: 2 });
+        expect(bpfWorld.dp.ct(key)).toBeNull();
 
         bpfWorld.dp.clear(MapName.policy);
         const reply = fromPodFrame(B, family, a, mk(40000, 8080, true));
         const r = send(B, reply);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
-        expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_REDIRECT_PEER: one(reply) });
-        expect(bpfWorld.dp.ct(key)?.flags).toBe(CT_F_REPLY_SEEN);
+        expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_CT_PROMOTED: one(reply), STAT_REDIRECT_PEER: one(reply) });
+        // The answer moved it: answered now, rule kept, nothing left pending.
+        expect(bpfWorld.dp.ct(key)).toMatchObject({ flags: CT_F_REPLY_SEEN, ruleId: 2 });
+        expect(bpfWorld.dp.ctPending(key)).toBeNull();
         // The reply opened nothing of its own.
         expect(bpfWorld.dp.ct({ ...key, saddr: b, daddr: a, sport: 8080, dport: 40000 })).toBeNull();
+        expect(bpfWorld.dp.ctPending({ ...key, saddr: b, daddr: a, sport: 8080, dport: 40000 })).toBeNull();
 
         const next = fromPodFrame(A, family, b, mk(8080, 40000, false));
         expect(send(A, next).moved).toEqual({ STAT_CT_HIT: one(next), STAT_REDIRECT_PEER: one(next) });
@@ -120,28 +120,29 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const request = toPodFrame(B, family, a, TCP(8080, 41000, TCP_SYN));
       expect(deliver(B, request).retval).toBe(TC_ACT_OK);
       const key: CtKey = { family, saddr: a, daddr: b, sport: 41000, dport: 8080, protocol: IPPROTO_TCP };
-      expect(bpfWorld.dp.ct(key)?.flags).toBe(CT_F_VIA_STACK);
+      expect(bpfWorld.dp.ctPending(key)?.flags).toBe(CT_F_VIA_STACK);
 
       // B's reply is addressed to A, a local pod, but must meet the host's conntrack
       // (to become ClusterIP -> A again): TC_ACT_OK, no redirect.
       const reply = fromPodFrame(B, family, a, TCP(41000, 8080, TCP_SYN | TCP_ACK));
       const r = send(B, reply);
       expect(r.retval).toBe(TC_ACT_OK);
-      expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_TO_STACK: one(reply) });
+      expect(r.moved).toEqual({ STAT_CT_HIT: one(reply), STAT_CT_PROMOTED: one(reply), STAT_TO_STACK: one(reply) });
+      expect(bpfWorld.dp.ct(key)?.flags).toBe(CT_F_VIA_STACK | CT_F_REPLY_SEEN);
 
       // A connection B opens to A directly still takes the redirect.
       const direct = fromPodFrame(B, family, a, TCP(9090, 42000, TCP_SYN));
       expect(send(B, direct).retval).toBe(TC_ACT_REDIRECT);
     });
 
-    it('a reply-looking packet of no connection is denied, from a local pod and from the stack', () => {
-      setFlags(A, EP_F_INGRESS_ISOLATED);
+    it('a reply-looking packet of no connection that A could not have opened either is denied, from a local pod and from the stack', () => {
+      setFlags(A, BOTH);
       const fromB = fromPodFrame(B, family, a, TCP(40000, 8080, TCP_SYN | TCP_ACK));
       const r = send(B, fromB);
       expect(r.retval).toBe(TC_ACT_SHOT);
-      expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(fromB) });
+      expect(r.moved).toEqual({ DROP_CT_MISS: one(fromB) });
       const fromWorld = toPodFrame(A, family, w, TCP(40000, 443, TCP_ACK));
-      expect(deliver(A, fromWorld).moved).toEqual({ DROP_POLICY_INGRESS: one(fromWorld) });
+      expect(deliver(A, fromWorld).moved).toEqual({ DROP_CT_MISS: one(fromWorld) });
     });
 
     it('replies from outside pass to_pod; another source port of the same peer does not', () => {
@@ -153,10 +154,10 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const synAck = toPodFrame(A, family, w, TCP(40000, 443, TCP_SYN | TCP_ACK));
       const r = deliver(A, synAck);
       expect(r.retval).toBe(TC_ACT_OK);
-      expect(r.moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_TO_POD: one(synAck) });
+      expect(r.moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_CT_PROMOTED: one(synAck), STAT_TO_POD: one(synAck) });
 
       const stranger = toPodFrame(A, family, w, TCP(40000, 444, TCP_SYN | TCP_ACK));
-      expect(deliver(A, stranger).moved).toEqual({ DROP_POLICY_INGRESS: one(stranger) });
+      expect(deliver(A, stranger).moved).toEqual({ DROP_CT_MISS: one(stranger) });
     });
 
     it('a connection from outside: the pod answers through its egress isolation', () => {
@@ -165,7 +166,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const syn = toPodFrame(B, family, w, TCP(8080, 50000));
       expect(deliver(B, syn).moved).toEqual({ STAT_POLICY_ALLOWED: one(syn), STAT_TO_POD: one(syn) });
       const synAck = fromPodFrame(B, family, w, TCP(50000, 8080, TCP_SYN | TCP_ACK));
-      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_TO_STACK: one(synAck) });
+      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_CT_PROMOTED: one(synAck), STAT_TO_STACK: one(synAck) });
     });
 
     it('isolation arriving later does not cut a connection opened before it', () => {
@@ -174,7 +175,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       setFlags(A, BOTH);
       setFlags(B, BOTH);
       const synAck = fromPodFrame(B, family, a, TCP(40000, 8080, TCP_SYN | TCP_ACK));
-      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_REDIRECT_PEER: one(synAck) });
+      expect(send(B, synAck).moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_CT_PROMOTED: one(synAck), STAT_REDIRECT_PEER: one(synAck) });
       const ack = fromPodFrame(A, family, b, TCP(8080, 40000, TCP_ACK));
       expect(send(A, ack).moved).toEqual({ STAT_CT_HIT: one(ack), STAT_REDIRECT_PEER: one(ack) });
     });
@@ -184,7 +185,7 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const ping = fromPodFrame(A, family, w, PING(family, 77));
       expect(send(A, ping).moved).toEqual({ STAT_TO_STACK: one(ping) });
       const pong = toPodFrame(A, family, w, PONG(family, 77));
-      expect(deliver(A, pong).moved).toEqual({ STAT_CT_HIT: one(pong), STAT_TO_POD: one(pong) });
+      expect(deliver(A, pong).moved).toEqual({ STAT_CT_HIT: one(pong), STAT_CT_PROMOTED: one(pong), STAT_TO_POD: one(pong) });
       const stray = toPodFrame(A, family, w, PONG(family, 78));
       expect(deliver(A, stray).moved).toEqual({ DROP_POLICY_INGRESS: one(stray) });
     });
@@ -239,6 +240,25 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         expect(deliver(A, otherId).moved).toEqual({ DROP_POLICY_INGRESS: one(otherId) });
       });
 
+      it("from a third pod, about someone else's flow: judged as a new packet from that pod, and denied", () => {
+        // A talks to WORLD; B (local) and REMOTE (another node) forge a port
+        // unreachable about it. Only WORLD, the flow's other end, or a router (no
+        // pod) may send one; a pod is judged by A's ingress policy.
+        setFlags(A, EP_F_INGRESS_ISOLATED);
+        expect(send(A, fromPodFrame(A, family, w, UDP(53))).retval).toBe(TC_ACT_OK);
+        const about = portUnreachable(l3(family, a, w, UDP(53)));
+        const fromB = fromPodFrame(B, family, a, about);
+        expect(send(B, fromB).moved).toEqual({ DROP_POLICY_INGRESS: one(fromB) });
+        const fromRemote = toPodFrame(A, family, ip(REMOTE, family), about);
+        expect(deliver(A, fromRemote).moved).toEqual({ DROP_POLICY_INGRESS: one(fromRemote) });
+        // The same error from the flow's other end is related.
+        const fromPeer = toPodFrame(A, family, w, about);
+        expect(deliver(A, fromPeer).moved).toEqual({ STAT_CT_HIT: one(fromPeer), STAT_TO_POD: one(fromPeer) });
+        // A policy that lets B in lets its error in too, as a packet of its own.
+        allow(A, { identity: B.identity, protocol: 0, port: 0, portPrefixLen: 0 });
+        expect(send(B, fromB).moved).toEqual({ STAT_POLICY_ALLOWED: one(fromB), STAT_REDIRECT_PEER: one(fromB) });
+      });
+
       it('from a pod, about a flow it received: passes its egress isolation; an unrelated one does not', () => {
         setFlags(B, EP_F_EGRESS_ISOLATED);
         const query = toPodFrame(B, family, w, UDP(5353, 41000));
@@ -269,36 +289,53 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const reply = (): Uint8Array => toPodFrame(A, family, w, UDP(40000, 53));
       beforeEach(() => setFlags(A, EP_F_INGRESS_ISOLATED));
 
-      it('UDP: idle 119 s is live and refreshed, idle 121 s is a miss', () => {
+      it('answered UDP: idle 119 s is live and refreshed, idle 121 s is a miss', () => {
         const t0 = now();
-        bpfWorld.dp.setCt(key, { lastSeenNs: t0 - 119n * SEC, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: t0 - 119n * SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
         expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBeGreaterThanOrEqual(t0);
 
-        bpfWorld.dp.setCt(key, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
         const frame = reply();
         expect(deliver(A, frame).moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
       });
 
-      it('TCP lives 6 h idle', () => {
+      it('unanswered UDP and TCP SYN: idle 59 s is live, idle 61 s is a miss', () => {
         const tcpKey: CtKey = { ...key, dport: 443, protocol: IPPROTO_TCP };
+        // A SYN-ACK that A could not have asked for either (A egress-isolated, no rule).
+        setFlags(A, BOTH);
         const synAck = (): Uint8Array => toPodFrame(A, family, w, TCP(40000, 443, TCP_SYN | TCP_ACK));
-        bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: 0, ruleId: 0 });
-        expect(deliver(A, synAck()).moved).toHaveProperty('STAT_CT_HIT');
+        for (const [k, frame] of [[key, reply], [tcpKey, synAck]] as const) {
+          bpfWorld.dp.setCtPending(k, { lastSeenNs: now() - 59n * SEC, flags: 0, ruleId: 0 });
+          expect(deliver(A, frame()).moved).toHaveProperty('STAT_CT_PROMOTED');
+          bpfWorld.dp.clear(MapName.ct);
+          bpfWorld.dp.setCtPending(k, { lastSeenNs: now() - CT_LIFETIME_PENDING_NS - SEC, flags: 0, ruleId: 0 });
+          const late = frame();
+          // TCP other than a SYN that conntrack does not know is counted apart.
+          expect(deliver(A, late).moved).toEqual(k === tcpKey ? { DROP_CT_MISS: one(late) } : { DROP_POLICY_INGRESS: one(late) });
+        }
+      });
+
+      it('answered TCP lives 6 h idle', () => {
+        const tcpKey: CtKey = { ...key, dport: 443, protocol: IPPROTO_TCP };
+        setFlags(A, BOTH);
+        const ack = (): Uint8Array => toPodFrame(A, family, w, TCP(40000, 443, TCP_ACK));
+        bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
+        expect(deliver(A, ack()).moved).toHaveProperty('STAT_CT_HIT');
         if (uptimeNs() > CT_LIFETIME_TCP_NS + 10n * SEC) {
-          bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: 0, ruleId: 0 });
-          expect(deliver(A, synAck()).moved).toHaveProperty('DROP_POLICY_INGRESS');
+          bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
+          expect(deliver(A, ack()).moved).toHaveProperty('DROP_POLICY_INGRESS');
         }
       });
 
       it('last_seen is rewritten at most once a second, and one ahead of the clock is live', () => {
         const recent = now() - SEC / 2n;
-        bpfWorld.dp.setCt(key, { lastSeenNs: recent, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: recent, flags: CT_F_REPLY_SEEN, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
         expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBe(recent);
 
         const ahead = now() + 5n * SEC;
-        bpfWorld.dp.setCt(key, { lastSeenNs: ahead, flags: 0, ruleId: 0 });
+        bpfWorld.dp.setCt(key, { lastSeenNs: ahead, flags: CT_F_REPLY_SEEN, ruleId: 0 });
         expect(deliver(A, reply()).moved).toHaveProperty('STAT_CT_HIT');
         expect(bpfWorld.dp.ct(key)?.lastSeenNs).toBe(ahead);
       });
@@ -311,49 +348,6 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
       const icmpShort: L4 = { proto: family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, payload: Uint8Array.of(8, 0, 0, 0) };
       const inbound = toPodFrame(A, family, w, icmpShort);
       expect(deliver(A, inbound).moved).toEqual({ DROP_MALFORMED: one(inbound) });
-    });
-  });
-
-  describe('what the tuple does not see', () => {
-    const w4 = WORLD.v4;
-
-    it('an IPv4 first fragment has ports; a later fragment has none and is judged as port 0', () => {
-      setFlags(A, EP_F_EGRESS_ISOLATED);
-      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: IPPROTO_UDP, port: 53 });
-      const eth = { src: A.podMac, dst: A.hostMac };
-      const first = ethFrame(eth, ETH_P_IP, ipv4({ src: A.v4, dst: w4, proto: IPPROTO_UDP, moreFragments: true }, udp(40000, 53, new Uint8Array(64))));
-      expect(send(A, first).moved).toEqual({ STAT_POLICY_ALLOWED: one(first), STAT_TO_STACK: one(first) });
-
-      const later = ethFrame(eth, ETH_P_IP, ipv4({ src: A.v4, dst: w4, proto: IPPROTO_UDP, fragOffset: 9 }, new Uint8Array(32).fill(0xab)));
-      expect(send(A, later).moved).toEqual({ DROP_POLICY_EGRESS: one(later) });
-
-      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: IPPROTO_UDP, port: 0, portPrefixLen: 0 });
-      expect(send(A, later).moved).toEqual({ STAT_POLICY_ALLOWED: one(later), STAT_TO_STACK: one(later) });
-      expect(bpfWorld.dp.ct({ family: 4, saddr: A.v4, daddr: w4, sport: 0, dport: 0, protocol: IPPROTO_UDP })).not.toBeNull();
-    });
-
-    it('IPv6 extension headers are not walked: the first next header is the protocol, ports 0', () => {
-      setFlags(A, EP_F_EGRESS_ISOLATED);
-      const HOP_BY_HOP = 0;
-      const FRAGMENT = 44;
-      allow(A, { identity: WORLD_BLOCK.identity, egress: true, port: 0, portPrefixLen: 0 }); // every TCP port
-      // A hop-by-hop header (8 bytes, next = TCP), then TCP to 443.
-      const hbh = Uint8Array.of(IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0);
-      const withExt = new Uint8Array([...hbh, ...TCP(443).payload]);
-      const frame = ethFrame({ src: A.podMac, dst: A.hostMac }, ETH_P_IPV6, ipv6({ src: A.v6, dst: WORLD.v6, next: HOP_BY_HOP }, withExt));
-      expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
-
-      allow(A, { identity: WORLD_BLOCK.identity, egress: true, protocol: 0, port: 0, portPrefixLen: 0 });
-      expect(send(A, frame).moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
-      expect(bpfWorld.dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: HOP_BY_HOP })).not.toBeNull();
-
-      const frag = ethFrame(
-        { src: A.podMac, dst: A.hostMac },
-        ETH_P_IPV6,
-        ipv6({ src: A.v6, dst: WORLD.v6, next: FRAGMENT }, new Uint8Array([IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 1, ...TCP(443).payload])),
-      );
-      expect(send(A, frag).retval).toBe(TC_ACT_OK);
-      expect(bpfWorld.dp.ct({ family: 6, saddr: A.v6, daddr: WORLD.v6, sport: 0, dport: 0, protocol: FRAGMENT })).not.toBeNull();
     });
   });
 });

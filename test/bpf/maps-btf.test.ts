@@ -12,9 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CIDR_MAX,
   CT_MAX,
+  CT_PENDING_MAX,
   DROP_MAX,
   DROP_REASONS,
   ENDPOINTS_MAX,
+  FRAG_MAX,
   IPCACHE_MAX,
   LAYOUT,
   LINKS_MAX,
@@ -154,6 +156,8 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
     [MapName.cidr, BPF_MAP_TYPE_LPM_TRIE, 'cidr_key', 'cidr_value', CIDR_MAX],
     [MapName.policy, BPF_MAP_TYPE_LPM_TRIE, 'policy_key', 'policy_value', POLICY_MAX],
     [MapName.ct, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_MAX],
+    [MapName.ctPending, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_PENDING_MAX],
+    [MapName.frag, BPF_MAP_TYPE_LRU_HASH, 'frag_key', 'frag_value', FRAG_MAX],
   ] as const)('policy map %s: type %i, key %s, value %s, max_entries %i', (name, type, key, value, max) => {
     const m = btf.mapDef(name);
     expect([m.type, m.key.name, m.value.name, m.maxEntries]).toEqual([type, key, value, max]);

@@ -62,7 +62,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_SHOT);
         expect(r.moved).toEqual({ DROP_POLICY_INGRESS: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toBeNull();
+        expect(bpfWorld.dp.count(MapName.ct) + bpfWorld.dp.count(MapName.ctPending)).toBe(0);
       });
 
       it("allows it with an exact-port entry for the source's pod identity, and records the rule in conntrack", () => {
@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 41, flags: 0 });
       });
 
       it('allows it with an IDENTITY_ANY entry', () => {
@@ -128,7 +128,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, ok);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(ok), STAT_REDIRECT_PEER: one(ok) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 5000, protocol })).not.toBeNull();
         const no = fromPodFrame(A, family, b, mk(5001));
         expect(send(A, no).moved).toEqual({ DROP_POLICY_INGRESS: one(no) });
         const tcpSamePort = fromPodFrame(A, family, b, TCP(5000));
@@ -154,7 +154,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, frame);
         expect(r.retval).toBe(TC_ACT_OK);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: ip(REMOTE, family), sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(12);
       });
 
       it('allows an ipBlock by its CIDR identity and nothing outside it', () => {
@@ -196,7 +196,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_REDIRECT_PEER: one(frame) });
         // The receiver's rule is the one on record.
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(2);
       });
     });
 
@@ -247,7 +247,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
         const r = send(A, local);
         expect(r.retval).toBe(TC_ACT_REDIRECT);
         expect(r.moved).toEqual({ STAT_POLICY_ALLOWED: one(local), STAT_REDIRECT_PEER: one(local) });
-        expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(21);
+        expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })?.ruleId).toBe(21);
         expect(deliver(B, toPodFrame(B, family, ip(REMOTE, family), TCP(8080))).retval).toBe(TC_ACT_OK);
         const outside = toPodFrame(B, family, ip(WORLD, family), TCP(8080));
         expect(deliver(B, outside).moved).toEqual({ DROP_POLICY_INGRESS: one(outside) });
@@ -304,7 +304,7 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
       const r = send(A, frame);
       expect(r.retval).toBe(TC_ACT_REDIRECT);
       expect(r.moved).toEqual({ STAT_REDIRECT_PEER: one(frame) });
-      expect(bpfWorld.dp.ct({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
+      expect(bpfWorld.dp.ctPending({ family, saddr: a, daddr: b, sport: 40000, dport: 8080, protocol: IPPROTO_TCP })).toMatchObject({ ruleId: 0, flags: 0 });
     });
   });
 

@@ -10,8 +10,8 @@
 //   allowed, and to_pod also lets ND/MLD through to the pod;
 // - a pod that is not ready sends nothing, and nothing reaches its address;
 // - every run ends in TC_ACT_OK, SHOT or REDIRECT.
-// Frame classes that fail this oracle only because of holes other branches of
-// issue #8 close are counted, not failed: KNOWN_HOLES_FIXED_ON_OTHER_BRANCHES.
+// A violation is labelled with the class of hole it belongs to (each one a defect
+// issue #8 closed), so a regression says at once which defence gave way.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as bpf from '../../src/datapath/bpf.js';
@@ -23,25 +23,8 @@ import { anyFrame, arpFrame, derived, frameBytes, frameSpec, ipPacket, type Fram
 import { isIcmpError, isLinkLocalOrUnspecified, isMulticast6, parseFrame, reverse, sameTuple, type FrameTruth, type L3Truth } from './frame-truth.js';
 import { FUZZ_SEED } from './seed.js';
 
+/** The classes of hole issue #8 closed, for the label of a violation. */
 type Hole = 'ipv6-link-traffic-skips-checks' | 'arp-skips-mac-check' | 'fragments-and-extension-headers' | 'icmp-error-sender-not-checked';
-
-/**
- * The current datapath fails the oracle on these, each one a defect of issue #8 that
- * another branch fixes; the lead removes each entry once that branch is merged:
- * - ipv6-link-traffic-skips-checks (h1-link, item 1 and 7): parse.h passes every
- *   IPv6 frame from fe80::/10 or :: or to ff00::/8 before the MAC, source and policy
- *   checks (RA, Redirect, anything behind a link-local source);
- * - arp-skips-mac-check (h1-link, item 7): ARP is passed whatever its source MAC;
- * - fragments-and-extension-headers (h2-conntrack, item 2): conntrack keys IPv6 by
- *   its first next-header with ports 0, and non-first IPv4 fragments by ports 0, so
- *   one such entry lets any other packet of that shape through;
- * - icmp-error-sender-not-checked (h2-conntrack, item 7): an ICMP error from a pod
- *   is related to a flow it is not part of.
- */
-const KNOWN_HOLES_FIXED_ON_OTHER_BRANCHES = new Set<Hole>([
-  'fragments-and-extension-headers',
-  'icmp-error-sender-not-checked',
-]);
 
 const SPOOF_FRAMES = 8_000;
 const ARP_FRAMES = 1_000;
@@ -97,24 +80,16 @@ describe.skipIf(!isRoot)('fuzz: random frames through from_pod and to_pod', () =
   };
   const passed = (retval: number): boolean => retval !== TC_ACT_SHOT;
 
-  /** Violations by class: known holes are counted, anything else is a failure. */
+  /** Violations, each labelled with its class of hole: any one fails the test. */
   class Findings {
-    readonly known = new Map<Hole, { count: number; first: string }>();
     failed = 0;
     /** the first few, with their bytes */
     readonly examples: string[] = [];
     add(hole: Hole | null, what: string): void {
-      if (hole !== null && KNOWN_HOLES_FIXED_ON_OTHER_BRANCHES.has(hole)) {
-        const k = this.known.get(hole);
-        this.known.set(hole, { count: (k?.count ?? 0) + 1, first: k?.first ?? what });
-        return;
-      }
       this.failed++;
       if (this.examples.length < 5) this.examples.push(`${hole ?? 'violation'}: ${what}`);
     }
-    /** Known holes are logged so the lead sees them shrink to nothing after the merges. */
     expectNone(name: string): void {
-      for (const [hole, { count, first }] of this.known) console.log(`${name}: known hole ${hole} (fixed on another branch): ${count} frames, e.g. ${first}`);
       console.log(`${name}: ${unrunnable} frames so far too short for BPF_PROG_TEST_RUN`);
       expect({ failed: this.failed, examples: this.examples }).toEqual({ failed: 0, examples: [] });
     }

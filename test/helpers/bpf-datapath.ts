@@ -13,6 +13,7 @@ import * as bpf from '../../src/datapath/bpf.js';
 import {
   counterKey,
   decodeCtValue,
+  decodeFragValue,
   DROP_REASONS,
   STATS,
   encodeCidrKey,
@@ -21,6 +22,7 @@ import {
   encodeCtValue,
   encodeEndpointKey,
   encodeEndpointValue,
+  encodeFragKey,
   encodeIpcacheValue,
   encodeLinkKey,
   encodeLinkValue,
@@ -33,6 +35,8 @@ import {
   type CtValue,
   type EndpointKey,
   type EndpointValue,
+  type FragKey,
+  type FragValue,
   type MapNameValue,
   type PolicyKey,
   type TrafficCounter,
@@ -72,9 +76,15 @@ export interface TestDatapath {
   setIpcache(ip: string, identity: number, namespace?: number): void;
   setCidr(cidr: string, identity: number): void;
   setPolicy(key: PolicyKey, ruleId: number): void;
-  /** the live (or expired) entry for exactly this tuple */
+  /** the live (or expired) entry for exactly this tuple: answered (strait_ct_v1) */
   ct(key: CtKey): CtValue | null;
   setCt(key: CtKey, value: CtValue): void;
+  /** the same in strait_ct_pending_v1 (not answered yet) */
+  ctPending(key: CtKey): CtValue | null;
+  setCtPending(key: CtKey, value: CtValue): void;
+  frag(key: FragKey): FragValue | null;
+  /** the fd of a map, for bulk writes */
+  mapFd(map: MapNameValue): number;
   /** deletes every entry of a hash or LPM map */
   clear(map: MapNameValue): void;
   /** how many entries a hash or LPM map holds */
@@ -136,6 +146,16 @@ export function openTestDatapath(): TestDatapath {
       return v === null ? null : decodeCtValue(v);
     },
     setCt: (key, value) => bpf.mapUpdate(map(MapName.ct), encodeCtKey(key), encodeCtValue(value)),
+    ctPending: (key) => {
+      const v = bpf.mapLookup(map(MapName.ctPending), encodeCtKey(key));
+      return v === null ? null : decodeCtValue(v);
+    },
+    setCtPending: (key, value) => bpf.mapUpdate(map(MapName.ctPending), encodeCtKey(key), encodeCtValue(value)),
+    frag: (key) => {
+      const v = bpf.mapLookup(map(MapName.frag), encodeFragKey(key));
+      return v === null ? null : decodeFragValue(v);
+    },
+    mapFd: map,
     clear: (name) => {
       for (const key of bpf.mapKeys(map(name))) bpf.mapDelete(map(name), key);
     },

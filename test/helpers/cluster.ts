@@ -24,6 +24,11 @@ export interface ClusterPod extends PodSpec {
   netns: Netns;
   containerId: string;
   ip: string;
+  /** with a dual-stack cluster */
+  ip6?: string;
+  /** the pod's eth0 and its gateway (the host veth): what a crafted frame needs */
+  mac: string;
+  gatewayMac: string;
   prober: Prober;
 }
 
@@ -67,6 +72,8 @@ function waitLine(child: ChildProcess, what: string): Promise<void> {
 }
 
 export interface ClusterOptions {
+  /** also give pods an IPv6 address from this subnet */
+  subnet6?: string;
   /** the node's own namespace, where the plugin and the agent run (default: the test's) */
   node?: Netns;
   /** more environment for the plugin and the agent, e.g. STRAIT_BOOT_ID */
@@ -86,10 +93,13 @@ export class Cluster {
   agent: ChildProcess | null = null;
   agentLog = '';
 
+  readonly subnet6: string | undefined;
+
   constructor(
     readonly subnet: string,
     private readonly opts: ClusterOptions = {},
   ) {
+    this.subnet6 = opts.subnet6;
     this.stateDir = opts.rebootOf?.stateDir ?? tempDir('cl-state');
     this.manifests = opts.rebootOf?.manifests ?? tempDir('cl-manifests');
     this.network = opts.rebootOf?.network ?? `cl-${rand(2)}`;
@@ -107,6 +117,7 @@ export class Cluster {
       stateDir: this.stateDir,
       bpfDir: this.bpfDir,
       v4: this.subnet,
+      ...(this.subnet6 === undefined ? {} : { v6: this.subnet6 }),
       extra: { agentSocket: this.socket },
     });
   }
@@ -170,14 +181,19 @@ export class Cluster {
       ...this.cniRun,
     });
     if (r.exitCode !== 0) throw new Error(`ADD ${spec.namespace}/${spec.name}: ${r.stdout} ${r.stderr}\nagent log:\n${this.agentLog.slice(-3000)}`);
-    const ip = (r.json as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
+    const result = r.json as { ips: { address: string }[]; interfaces: { mac?: string; sandbox?: string }[] };
+    const addrs = result.ips.map((x) => x.address.split('/')[0]!);
+    const ip = addrs.find((x) => !x.includes(':'))!;
+    const ip6 = addrs.find((x) => x.includes(':'));
+    const mac = result.interfaces.find((i) => i.sandbox !== undefined)?.mac ?? '';
+    const gatewayMac = result.interfaces.find((i) => i.sandbox === undefined)?.mac ?? '';
     const server = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('pod-server.mjs'), `${spec.namespace}/${spec.name}`, ...serve], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.children.push(server);
     await waitLine(server, `server in ${spec.namespace}/${spec.name}`);
     const prober = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('prober.mjs'), '400'], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.children.push(prober);
     await waitLine(prober, `prober in ${spec.namespace}/${spec.name}`);
-    const pod = { ...spec, netns, containerId, ip, prober: new Prober(prober) };
+    const pod = { ...spec, netns, containerId, ip, ...(ip6 === undefined ? {} : { ip6 }), mac, gatewayMac, prober: new Prober(prober) };
     this.pods.push(pod);
     return pod;
   }

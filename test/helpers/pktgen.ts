@@ -1,7 +1,8 @@
 // PKTGEN for the BPF program tests: whole Ethernet frames built byte by byte, so a
 // test states exactly what the program sees (Cilium's bpf/tests PKTGEN step). Only
 // the IPv4 header checksum is filled in: the programs read no checksum, and the
-// stack that would is not on the BPF_PROG_TEST_RUN path.
+// stack that would is not on the BPF_PROG_TEST_RUN path. Frames sent to a real
+// stack (netns drills) get their TCP/UDP checksum from withL4Checksum().
 import { ipBytes, macBytes } from '../../src/datapath/netlink-args.js';
 
 export const ETH_P_IP = 0x0800;
@@ -46,6 +47,28 @@ export function ipv4Checksum(h: Uint8Array): number {
   for (let i = 0; i < h.length; i += 2) sum += ((h[i] ?? 0) << 8) | (h[i + 1] ?? 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
+}
+
+/**
+ * A TCP or UDP segment with its checksum filled in over the pseudo-header of src
+ * and dst (RFC 793, 768, 8200 8.1), for frames a real stack receives.
+ */
+export function withL4Checksum(segment: Uint8Array, proto: number, src: string, dst: string): Uint8Array {
+  const s = ipBytes(src).bytes;
+  const d = ipBytes(dst).bytes;
+  const out = segment.slice();
+  const at = proto === IPPROTO_TCP ? 16 : 6;
+  out[at] = 0;
+  out[at + 1] = 0;
+  const len = out.length;
+  const pseudo = s.length === 4 ? concat(s, d, Uint8Array.of(0, proto), u16(len)) : concat(s, d, u16(len >>> 16), u16(len & 0xffff), Uint8Array.of(0, 0, 0, proto));
+  const all = concat(pseudo, out);
+  let sum = 0;
+  for (let i = 0; i < all.length; i += 2) sum += ((all[i] ?? 0) << 8) | (all[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff || (proto === IPPROTO_UDP ? 0xffff : 0);
+  out.set(u16(c), at);
+  return out;
 }
 
 /** 8-byte UDP header (checksum 0) and a payload. */
@@ -104,6 +127,8 @@ export interface Ipv4Args {
   /** fragment offset in 8-byte units (non-zero: a non-first fragment) */
   fragOffset?: number;
   moreFragments?: boolean;
+  /** identification (what the fragments of one packet share) */
+  id?: number;
   /** header length in 32-bit words; > 5 adds zeroed option bytes unless `truncate` */
   ihl?: number;
   version?: number;
@@ -119,6 +144,7 @@ export function ipv4(a: Ipv4Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   const h = new Uint8Array(hdrLen);
   h[0] = ((a.version ?? 4) << 4) | (ihl & 0xf);
   h.set(u16(hdrLen + payload.length), 2);
+  h.set(u16(a.id ?? 0), 4);
   h.set(u16(((a.moreFragments ? 1 : 0) << 13) | ((a.fragOffset ?? 0) & 0x1fff)), 6);
   h[8] = a.ttl ?? 64;
   h[9] = a.proto ?? IPPROTO_UDP;
@@ -145,6 +171,39 @@ export function ipv6(a: Ipv6Args, payload: Uint8Array = udp(40000, 8080)): Uint8
   h.set(addr(a.src, 6), 8);
   h.set(addr(a.dst, 6), 24);
   return concat(h, payload);
+}
+
+export const NEXTHDR_HOP = 0;
+export const NEXTHDR_ROUTING = 43;
+export const NEXTHDR_FRAGMENT = 44;
+export const NEXTHDR_AUTH = 51;
+export const NEXTHDR_DEST = 60;
+
+/**
+ * An IPv6 extension header in front of `rest`: hop-by-hop, routing or destination
+ * options of (1 + extra) 8-byte units (AH: (2 + extra) 4-byte units). Options
+ * headers carry one PadN option, the others are zero-filled. A real stack takes only
+ * the 8-byte ones: Linux rejects more than 7 bytes of padding.
+ */
+export function ipv6Ext(type: number, next: number, rest: Uint8Array, extra = 0): Uint8Array {
+  const len = type === NEXTHDR_AUTH ? (extra + 2) * 4 : (extra + 1) * 8;
+  const h = new Uint8Array(len);
+  h[0] = next;
+  h[1] = extra;
+  if (type === NEXTHDR_HOP || type === NEXTHDR_DEST) {
+    h[2] = 1; // PadN
+    h[3] = len - 4;
+  }
+  return concat(h, rest);
+}
+
+/** An IPv6 fragment header (offset in 8-byte units) in front of `rest`. */
+export function ipv6Frag(next: number, f: { offset?: number; more?: boolean; id: number }, rest: Uint8Array): Uint8Array {
+  const h = new Uint8Array(8);
+  h[0] = next;
+  h.set(u16((((f.offset ?? 0) & 0x1fff) << 3) | (f.more ? 1 : 0)), 2);
+  new DataView(h.buffer).setUint32(4, f.id >>> 0, false);
+  return concat(h, rest);
 }
 
 /** ICMPv6 neighbour solicitation for `target` (type 135, checksum left 0). */

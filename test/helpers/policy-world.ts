@@ -144,7 +144,7 @@ export interface World {
 }
 
 /**
- * The world for one test file: set up once, conntrack and policy emptied and both
+ * The world for one test file: set up once, conntrack, fragments and policy emptied and both
  * pods made non-isolated before every test, everything removed after the file.
  */
 export function useWorld(): World {
@@ -158,7 +158,7 @@ export function useWorld(): World {
     setupWorld(dp);
   });
   beforeEach(() => {
-    need().clear(MapName.ct);
+    for (const m of [MapName.ct, MapName.ctPending, MapName.frag]) need().clear(m);
     need().clear(MapName.policy);
     setFlags(need(), A, 0);
     setFlags(need(), B, 0);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import * as bpf from '../../src/datapath/bpf.js';
 import { decodeCtKey } from '../../src/datapath/maps/ct.js';
+import { MapName } from '../../src/datapath/maps/names.js';
 import { runCni, straitConfig } from '../helpers/cni.js';
 import { bpffsDir, cleanupAll, createNetns, isRoot, rand, sh, tempDir, warnIfNotRoot, type Netns } from '../helpers/sys.js';
 
@@ -145,15 +146,17 @@ describe.skipIf(!isRoot)('eBPF fast path', () => {
     a.ns.exec('ping', ['-c', '1', '-W', '2', c.v4]);
   });
 
-  const ctTuples = () => {
-    const fd = bpf.getPinned(join(bpfDir, 'strait_ct_v1'));
-    if (fd === null) throw new Error('no conntrack map pinned');
-    try {
-      return bpf.mapDump(fd).map((e) => decodeCtKey(e.key));
-    } finally {
-      bpf.closeFd(fd);
-    }
-  };
+  /** Tuples in both conntrack tables (answered and pending). */
+  const ctTuples = () =>
+    [MapName.ct, MapName.ctPending].flatMap((name) => {
+      const fd = bpf.getPinned(join(bpfDir, name));
+      if (fd === null) throw new Error(`no conntrack map ${name} pinned`);
+      try {
+        return bpf.mapDump(fd).map((e) => decodeCtKey(e.key));
+      } finally {
+        bpf.closeFd(fd);
+      }
+    });
 
   it('CHECK verifies the programs and map entries; DEL removes the entries and their connections', async () => {
     const before = ctTuples();

@@ -11,7 +11,10 @@ import {
   CIDR_KEY_SIZE,
   CT_F_REPLY_SEEN,
   CT_KEY_SIZE,
+  CT_F_CLOSED,
+  CT_LIFETIME_CLOSED_NS,
   CT_LIFETIME_OTHER_NS,
+  CT_LIFETIME_PENDING_NS,
   CT_LIFETIME_TCP_NS,
   CT_VALUE_SIZE,
   ctExpired,
@@ -46,6 +49,10 @@ import {
   reverseCtKey,
   StatId,
   type PolicyKey,
+  decodeFragKey,
+  decodeFragValue,
+  encodeFragKey,
+  FRAG_KEY_SIZE,
 } from '../../src/datapath/maps/index.js';
 import * as policyTypes from '../../src/policy/types.js';
 import { codeOf } from '../helpers/thrown.js';
@@ -305,16 +312,35 @@ describe('ct key and value', () => {
       expect(codeOf(() => encodeCtValue(v as never))).toBe('ERR_INVALID_ARG');
   });
 
-  it('expires entries as conntrack.h does: TCP after 6 h idle, others after 120 s, never from the future', () => {
-    expect(ctLifetimeNs(6)).toBe(CT_LIFETIME_TCP_NS);
-    expect(ctLifetimeNs(17)).toBe(CT_LIFETIME_OTHER_NS);
+  it('expires entries as conntrack.h does: answered TCP after 6 h idle, answered others after 120 s, unanswered after 60 s, closed after 10 s, never from the future', () => {
+    expect(ctLifetimeNs(6, CT_F_REPLY_SEEN)).toBe(CT_LIFETIME_TCP_NS);
+    expect(ctLifetimeNs(17, CT_F_REPLY_SEEN)).toBe(CT_LIFETIME_OTHER_NS);
+    expect(ctLifetimeNs(6, 0)).toBe(CT_LIFETIME_PENDING_NS);
+    expect(ctLifetimeNs(6, CT_F_REPLY_SEEN | CT_F_CLOSED)).toBe(CT_LIFETIME_CLOSED_NS);
     const now = 10n ** 15n;
-    const at = (ago: bigint) => ({ lastSeenNs: now - ago, flags: 0, ruleId: 0 });
+    const at = (ago: bigint, flags = CT_F_REPLY_SEEN) => ({ lastSeenNs: now - ago, flags, ruleId: 0 });
     expect(ctExpired(17, at(CT_LIFETIME_OTHER_NS), now)).toBe(false);
     expect(ctExpired(17, at(CT_LIFETIME_OTHER_NS + 1n), now)).toBe(true);
     expect(ctExpired(6, at(CT_LIFETIME_OTHER_NS + 1n), now)).toBe(false);
     expect(ctExpired(6, at(CT_LIFETIME_TCP_NS + 1n), now)).toBe(true);
+    expect(ctExpired(6, at(CT_LIFETIME_PENDING_NS + 1n, 0), now)).toBe(true);
+    expect(ctExpired(6, at(CT_LIFETIME_CLOSED_NS + 1n, CT_F_REPLY_SEEN | CT_F_CLOSED), now)).toBe(true);
     expect(ctExpired(17, at(-5n), now)).toBe(false);
+  });
+});
+
+describe('frag key and value', () => {
+  it('puts the identification where frag.h does: IPv4 16 bits, IPv6 32 bits, network order', () => {
+    const v4 = encodeFragKey({ family: 4, saddr: '10.0.0.1', daddr: '10.0.0.2', id: 0x1234, protocol: 17 });
+    expect(v4.byteLength).toBe(FRAG_KEY_SIZE);
+    expect([...v4.slice(32, 40)]).toEqual([0x12, 0x34, 0, 0, 17, 4, 0, 0]);
+    expect(decodeFragKey(v4)).toEqual({ family: 4, saddr: '10.0.0.1', daddr: '10.0.0.2', id: 0x1234, protocol: 17 });
+    const v6 = encodeFragKey({ family: 6, saddr: 'fd00::1', daddr: 'fd00::2', id: 0x89abcdef, protocol: 60 });
+    expect([...v6.slice(32, 38)]).toEqual([0x89, 0xab, 0xcd, 0xef, 60, 6]);
+    expect(decodeFragKey(v6).id).toBe(0x89abcdef);
+    for (const k of [{ family: 4, saddr: '10.0.0.1', daddr: '10.0.0.2', id: 0x10000, protocol: 17 }, { family: 6, saddr: '10.0.0.1', daddr: 'fd00::2', id: 1, protocol: 17 }])
+      expect(codeOf(() => encodeFragKey(k as never))).toBe('ERR_INVALID_ARG');
+    expect(decodeFragValue(Uint8Array.of(0x9c, 0x40, 0, 53, 17, 1, 0, 0))).toEqual({ sport: 40000, dport: 53, protocol: 17, flags: 1 });
   });
 });
 

@@ -1,7 +1,8 @@
 // TypeScript mirror of bpf/include/maps.h, part 8: struct ct_key and struct
-// ct_value of strait_ct_v1 (connections, keyed by the tuple of the packet that
-// opened them), plus the lifetimes of bpf/include/conntrack.h, for the agent's
-// conntrack flush and straitctl. Addresses and ports are network order in the key
+// ct_value of strait_ct_v1 (answered connections) and strait_ct_pending_v1 (not
+// answered yet), keyed by the tuple of the packet that opened them, plus the
+// lifetimes of bpf/include/conntrack.h, for the agent's conntrack flush and
+// straitctl. Addresses and ports are network order in the key
 // (ports are numbers here); an IPv4 address sits in the first word, the rest zero.
 // ICMP echo flows carry the identifier as both ports; other portless flows 0.
 // last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
@@ -17,10 +18,21 @@ export const CT_VALUE_SIZE = LAYOUT.ct_value.size;
 export const CT_F_REPLY_SEEN = 1 << 0;
 /** The connection reached the pod through the host stack; its replies go back through it (NAT). */
 export const CT_F_VIA_STACK = 1 << 1;
+// 1 << 2 is unused (maps.h says why).
+export const CT_F_FIN_ORIG = 1 << 3;
+export const CT_F_FIN_REPLY = 1 << 4;
+/** TCP: RST, or FIN from both sides. */
+export const CT_F_CLOSED = 1 << 5;
+/** The agent cut it (policy no longer allows it): the datapath drops its packets. */
+export const CT_F_REVOKED = 1 << 6;
 
 /** Idle lifetimes (conntrack.h): an entry idle longer is a miss in the datapath. */
 export const CT_LIFETIME_TCP_NS = 6n * 3600n * 1_000_000_000n;
 export const CT_LIFETIME_OTHER_NS = 120n * 1_000_000_000n;
+/** not answered yet (no CT_F_REPLY_SEEN) */
+export const CT_LIFETIME_PENDING_NS = 60n * 1_000_000_000n;
+/** CT_F_CLOSED */
+export const CT_LIFETIME_CLOSED_NS = 10n * 1_000_000_000n;
 
 const IPPROTO_TCP = 6;
 
@@ -118,7 +130,10 @@ export function decodeCtValue(buf: Uint8Array): CtValue {
   };
 }
 
-export function ctLifetimeNs(protocol: number): bigint {
+/** The idle lifetime of an entry with these flags, as ct_lifetime() in conntrack.h. */
+export function ctLifetimeNs(protocol: number, flags: number): bigint {
+  if (flags & CT_F_CLOSED) return CT_LIFETIME_CLOSED_NS;
+  if (!(flags & CT_F_REPLY_SEEN)) return CT_LIFETIME_PENDING_NS;
   return protocol === IPPROTO_TCP ? CT_LIFETIME_TCP_NS : CT_LIFETIME_OTHER_NS;
 }
 
@@ -128,5 +143,5 @@ export function ctLifetimeNs(protocol: number): bigint {
  * as in conntrack.h.
  */
 export function ctExpired(protocol: number, value: CtValue, nowNs: bigint = process.hrtime.bigint()): boolean {
-  return nowNs > value.lastSeenNs && nowNs - value.lastSeenNs > ctLifetimeNs(protocol);
+  return nowNs > value.lastSeenNs && nowNs - value.lastSeenNs > ctLifetimeNs(protocol, value.flags);
 }

@@ -17,6 +17,10 @@ export const DropReason = {
   ROUTER_MSG: 9,
   NO_LINK: 10,
   NOT_FOR_POD: 11,
+  FRAG_NO_FIRST: 13,
+  IPV6_EXT: 14,
+  CT_REVOKED: 15,
+  CT_MISS: 16,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -37,6 +41,10 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   ROUTER_MSG: 'a pod sent a message only routers send (Router Advertisement, Redirect, MLD query)',
   NO_LINK: 'a strait veth with no pod behind it in strait_links_v1',
   NOT_FOR_POD: 'to a pod veth, addressed to something that is not that pod',
+  FRAG_NO_FIRST: 'a later IP fragment whose first fragment did not pass here',
+  IPV6_EXT: 'IPv6 extension headers: too many, a second fragment header, or hop-by-hop not first',
+  CT_REVOKED: 'a packet of a connection the agent cut: policy no longer allows it',
+  CT_MISS: 'TCP other than a SYN, unknown to conntrack (evicted, expired or never opened), that policy denies as a new connection',
 };
 
 export const StatId = {
@@ -45,6 +53,8 @@ export const StatId = {
   TO_POD: 2,
   CT_HIT: 3,
   POLICY_ALLOWED: 4,
+  CT_RECREATED: 5,
+  CT_PROMOTED: 6,
   TTL_EXPIRED: 7,
 } as const;
 export type StatIdName = keyof typeof StatId;
@@ -59,6 +69,8 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   TO_POD: 'delivered to a pod by the host stack',
   CT_HIT: 'an established connection, its reply, or an ICMP error about it',
   POLICY_ALLOWED: 'a new connection an isolated endpoint’s policy allowed',
+  CT_RECREATED: 'a TCP packet without SYN missed conntrack (evicted or expired) and policy allowed it as a new connection: entry recreated',
+  CT_PROMOTED: 'a connection’s first answer moved it from the pending to the established conntrack table',
   TTL_EXPIRED: 'to a local pod with TTL or hop limit 1: handed to the host stack, which answers time exceeded',
 };
 

@@ -6,6 +6,7 @@ export * from './counters.js';
 export * from './ct.js';
 export * from './drop.js';
 export * from './endpoints.js';
+export * from './frag.js';
 export * from './ipcache.js';
 export * from './layout.js';
 export * from './links.js';

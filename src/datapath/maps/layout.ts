@@ -57,6 +57,14 @@ export const LAYOUT = {
     size: 16,
     members: { last_seen_ns: 0, flags: 8, rule_id: 12 },
   },
+  frag_key: {
+    size: 40,
+    members: { saddr: 0, daddr: 16, id: 32, protocol: 36, family: 37, pad: 38 },
+  },
+  frag_value: {
+    size: 8,
+    members: { sport: 0, dport: 2, protocol: 4, flags: 5, pad: 6 },
+  },
 } as const satisfies Record<string, StructLayout>;
 
 export type StructName = keyof typeof LAYOUT;

@@ -11,8 +11,13 @@ export const MapName = {
   policy: 'strait_policy_v1',
   ct: 'strait_ct_v1',
   links: 'strait_links_v1',
+  ctPending: 'strait_ct_pending_v1',
+  frag: 'strait_frag_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
+
+/** Both conntrack tables (same key and value): answered, and not answered yet. */
+export const CT_TABLES = ['ct', 'ctPending'] as const satisfies readonly (keyof typeof MapName)[];
 
 /** Entry programs: SEC("tc") function name = object file bpf/<name>.bpf.c. */
 export const ProgramName = {
@@ -29,3 +34,5 @@ export const IPCACHE_MAX = 1 << 18;
 export const CIDR_MAX = 1 << 16;
 export const POLICY_MAX = 1 << 19;
 export const CT_MAX = 1 << 18;
+export const CT_PENDING_MAX = 1 << 16;
+export const FRAG_MAX = 8192;
