@@ -7,6 +7,9 @@ commands:
   endpoints  what the datapath's endpoint map holds, with pod names   [-o json]
   drops      datapath counters: drops by reason, redirects, to stack  [-o json] [-a]
   reload     load the BPF objects again and move every endpoint to them atomically
+  doctor [--fix]
+             check that leases, records, host veths, routes, tc programs, map
+             entries and pins agree; --fix repairs (exit 0 consistent, 1 not)  [-o json]
   wait --synced [--timeout S]
              until the agent has applied everything its source holds (exit 0),
              is not synced in time (1), or cannot be reached (2)
@@ -32,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./drops.js')).drops(argv.slice(1));
     case 'reload':
       return (await import('./reload.js')).reload(argv.slice(1));
+    case 'doctor':
+      return (await import('./doctor.js')).doctor(argv.slice(1));
     case 'wait':
       return (await import('./wait.js')).wait(argv.slice(1));
     case 'policy':

@@ -1,0 +1,176 @@
+// straitctl doctor --fix: the repairs scan.ts proposed, in a safe order, applied
+// with the same building blocks DEL and GC use (forgetEndpoints, the lease store,
+// the record and wiring helpers), so a repair removes exactly what they would.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as bpf from '../datapath/bpf.js';
+import { writeEndpoint } from '../datapath/endpoints.js';
+import { openDatapath } from '../datapath/loader.js';
+import { MapName } from '../datapath/maps/names.js';
+import { encodeCtKey } from '../datapath/maps/ct.js';
+import { encodePolicyKey } from '../datapath/maps/policy.js';
+import { flock, type Netlink } from '../datapath/netlink.js';
+import { removeEndpointRecord, writeEndpointRecord } from '../cni/endpoint-record.js';
+import { forgetEndpoints } from '../cni/fastpath.js';
+import { ipamDataDir } from '../cni/ipam-driver.js';
+import { DiskStore, flockLocker } from '../ipam/disk-store.js';
+import { LINKS_MAP, linkKey } from './observe.js';
+import type { Action, Problem } from './types.js';
+
+// Repairs of live endpoints first (the lease before anything, so IPAM cannot hand
+// the address out meanwhile), then removals as DEL orders them: datapath entries,
+// then the veth and record, leases last; old pins once nothing is moved off them.
+const ORDER: Action['op'][] = [
+  'reserve-lease',
+  'rewrite-record',
+  'add-route',
+  'write-endpoint',
+  'attach',
+  'forget-endpoint',
+  'delete-ct',
+  'delete-policy',
+  'delete-link-entry',
+  'delete-route',
+  'delete-link',
+  'remove-record',
+  'release-lease',
+  'remove-pin',
+];
+
+/** Every repair of the fixable problems once, in ORDER. Pure. */
+export function planFixes(problems: readonly Problem[]): Action[] {
+  const seen = new Set<string>();
+  const out: Action[] = [];
+  for (const p of problems) {
+    for (const a of p.fix ?? []) {
+      const k = JSON.stringify(a);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(a);
+    }
+  }
+  return out.sort((a, b) => ORDER.indexOf(a.op) - ORDER.indexOf(b.op));
+}
+
+export interface FixContext {
+  stateDir: string;
+  bpfDir: string;
+  host: Netlink;
+}
+
+export interface FixOutcome {
+  action: Action;
+  /** null when it worked */
+  error: string | null;
+}
+
+export function applyFixes(actions: readonly Action[], ctx: FixContext): FixOutcome[] {
+  const out: FixOutcome[] = [];
+  const forget = actions.filter((a) => a.op === 'forget-endpoint');
+  if (forget.length > 0) {
+    // One pass over the map, as GC does; conntrack entries of the addresses go with them.
+    const ips = new Set(forget.map((a) => `${a.family}/${a.ip}`));
+    const error = attempt(() => void forgetEndpoints(ctx.bpfDir, (e) => ips.has(`${e.family}/${e.ip}`)));
+    for (const action of forget) out.push({ action, error });
+  }
+  let programs: { fromPod: number; toPod: number } | null = null;
+  const opened: Array<() => void> = [];
+  try {
+    for (const action of actions) {
+      if (action.op === 'forget-endpoint') continue;
+      const error = attempt(() => {
+        if (action.op === 'attach' && programs === null) {
+          // Loads and pins the current build when it is not yet (as ADD would).
+          const dp = openDatapath({ bpfDir: ctx.bpfDir, stateDir: ctx.stateDir });
+          opened.push(() => dp.close());
+          programs = dp.programs;
+        }
+        applyOne(action, ctx, programs);
+      });
+      out.push({ action, error });
+    }
+  } finally {
+    for (const close of opened) close();
+  }
+  return out;
+}
+
+function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod: number } | null): void {
+  switch (a.op) {
+    case 'reserve-lease':
+      store(ctx, a.network).withLock((s) => {
+        const held = s.list().find((x) => x.ip === a.ip);
+        if (held !== undefined && a.from !== undefined && held.containerId === a.from.containerId && held.ifname === a.from.ifname) s.releaseIp(a.ip);
+        s.reserve({ ip: a.ip, setIndex: a.setIndex, containerId: a.containerId, ifname: a.ifname, createdAt: new Date().toISOString() });
+      });
+      return;
+    case 'release-lease':
+      store(ctx, a.network).withLock((s) => {
+        // Under the lock: only while it is still that owner's (an ADD may have taken it since).
+        const l = s.list().find((x) => x.ip === a.ip);
+        if (l !== undefined && l.containerId === a.containerId && l.ifname === a.ifname) s.releaseIp(a.ip);
+      });
+      return;
+    case 'rewrite-record':
+      writeEndpointRecord(ctx.stateDir, a.record);
+      return;
+    case 'remove-record':
+      removeEndpointRecord(ctx.stateDir, a.owner);
+      return;
+    case 'add-route':
+      ctx.host.addRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      return;
+    case 'delete-route':
+      ctx.host.deleteRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      return;
+    case 'delete-link':
+      ctx.host.deleteLink(a.name);
+      return;
+    case 'attach': {
+      if (programs === null) throw new Error('no programs to attach');
+      bpf.tcAttach(a.ifindex, a.direction, a.direction === 'ingress' ? programs.fromPod : programs.toPod, { replace: true });
+      return;
+    }
+    case 'write-endpoint':
+      withMap(ctx, MapName.endpoints, (fd) => void writeEndpoint(fd, a.entry));
+      return;
+    case 'delete-policy':
+      withMap(ctx, MapName.policy, (fd) => void bpf.mapDelete(fd, encodePolicyKey(a.key)));
+      return;
+    case 'delete-ct':
+      withMap(ctx, MapName.ct, (fd) => void bpf.mapDelete(fd, encodeCtKey(a.key)));
+      return;
+    case 'delete-link-entry':
+      withMap(ctx, LINKS_MAP, (fd) => void bpf.mapDelete(fd, linkKey(a.ifindex)));
+      return;
+    case 'remove-pin':
+      rmSync(join(ctx.bpfDir, a.name), { recursive: true, force: true });
+      return;
+    case 'forget-endpoint':
+      return;
+  }
+}
+
+function store(ctx: FixContext, network: string): { withLock(fn: (s: DiskStore) => void): void } {
+  const s = new DiskStore(ipamDataDir(ctx.stateDir, network), flockLocker(flock));
+  return { withLock: (fn) => s.withLock(() => fn(s)) };
+}
+
+function withMap(ctx: FixContext, name: string, fn: (fd: number) => void): void {
+  const fd = bpf.getPinned(join(ctx.bpfDir, name));
+  if (fd === null) return; // the map went away: so did the entry
+  try {
+    fn(fd);
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+function attempt(fn: () => void): string | null {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -1,0 +1,138 @@
+// The one place straitctl doctor reads the node: lease directories and endpoint
+// records under the state dir, strait's host veths (by owner alias) with their tc
+// programs and host routes, and the pinned maps and program pins. A change to where
+// strait keeps something is an edit here; scan.ts only sees the plain result.
+import { readdirSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import * as bpf from '../datapath/bpf.js';
+import { listEndpoints } from '../datapath/endpoints.js';
+import { buildIdOf, defaultObjectDir } from '../datapath/loader.js';
+import { decodeCtKey, type CtKey } from '../datapath/maps/ct.js';
+import { MapName, ProgramName } from '../datapath/maps/names.js';
+import { decodePolicyKey, type PolicyKey } from '../datapath/maps/policy.js';
+import type { Netlink } from '../datapath/netlink.js';
+import { listEndpointRecords } from '../cni/endpoint-record.js';
+import { parseOwnerAlias } from '../cni/wiring.js';
+import { DiskStore } from '../ipam/disk-store.js';
+import type { Observed, ObservedLease, ObservedLink, ObservedPrograms, ObservedRoute } from './types.js';
+
+/** Pinned by builds that track host veths by ifindex; absent in older ones, which is fine. */
+export const LINKS_MAP = 'strait_links_v1';
+const LE = endianness() === 'LE';
+
+/** A strait_links_v1 key: the host veth's ifindex, a host-order u32. */
+export function linkKey(ifindex: number): Uint8Array {
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, ifindex, LE);
+  return key;
+}
+
+export interface ObserveOptions {
+  stateDir: string;
+  bpfDir: string;
+  /** the node's namespace, where the host veths are */
+  host: Netlink;
+}
+
+export function observe(opts: ObserveOptions): Observed {
+  const pins = listDir(opts.bpfDir);
+  return {
+    endpoints: withPinned(opts.bpfDir, MapName.endpoints, listEndpoints),
+    policy: withPinned(opts.bpfDir, MapName.policy, (fd) => decodeAll(bpf.mapKeys(fd), decodePolicyKey)),
+    ct: withPinned(opts.bpfDir, MapName.ct, (fd) => decodeAll(bpf.mapKeys(fd), decodeCtKey)),
+    linkMap: withPinned(opts.bpfDir, LINKS_MAP, (fd) =>
+      bpf.mapInfo(fd).keySize !== 4 ? [] : bpf.mapKeys(fd).map((k) => new DataView(k.buffer, k.byteOffset, 4).getUint32(0, LE)),
+    ),
+    leases: observeLeases(opts.stateDir),
+    records: listEndpointRecords(opts.stateDir),
+    links: observeLinks(opts.host),
+    programs: pins.filter((p) => p.startsWith('progs-')).map((p) => observePrograms(opts.bpfDir, p)),
+    currentBuild: currentBuild(),
+    pins,
+  };
+}
+
+function observeLeases(stateDir: string): ObservedLease[] {
+  const root = join(stateDir, 'ipam');
+  return listDir(root).flatMap((network) =>
+    // Reading needs no lock: every lease file appears and goes whole (disk-store.ts).
+    new DiskStore(join(root, network), { lock: () => {}, unlock: () => {} })
+      .list()
+      .map((l) => ({ network, ip: l.ip, containerId: l.containerId, ifname: l.ifname })),
+  );
+}
+
+function observeLinks(host: Netlink): ObservedLink[] {
+  const out: ObservedLink[] = [];
+  for (const l of host.listLinks()) {
+    if (l.alias === null || parseOwnerAlias(l.alias) === null) continue;
+    const routes: ObservedRoute[] = ([4, 6] as const).flatMap((family) =>
+      host
+        .listRoutes(family, l.name)
+        .filter((r) => r.dst !== null && r.prefixLen === (family === 4 ? 32 : 128) && r.table === 254)
+        .map((r) => ({ family, ip: r.dst! })),
+    );
+    out.push({
+      ifindex: l.ifindex,
+      name: l.name,
+      alias: l.alias,
+      mac: l.mac,
+      tc: { ingress: bpf.tcQuery(l.ifindex, 'ingress')?.progId ?? null, egress: bpf.tcQuery(l.ifindex, 'egress')?.progId ?? null },
+      routes,
+    });
+  }
+  return out;
+}
+
+function observePrograms(bpfDir: string, dir: string): ObservedPrograms {
+  const idOf = (prog: string): number | null => {
+    const fd = bpf.getPinned(join(bpfDir, dir, prog));
+    if (fd === null) return null;
+    try {
+      return bpf.progInfo(fd).id;
+    } finally {
+      bpf.closeFd(fd);
+    }
+  };
+  return { buildId: dir.slice('progs-'.length), fromPod: idOf(ProgramName.fromPod), toPod: idOf(ProgramName.toPod) };
+}
+
+function currentBuild(): string | null {
+  try {
+    return buildIdOf(defaultObjectDir());
+  } catch {
+    return null;
+  }
+}
+
+function withPinned<T>(bpfDir: string, name: string, fn: (fd: number) => T): T | null {
+  const fd = bpf.getPinned(join(bpfDir, name));
+  if (fd === null) return null;
+  try {
+    return fn(fd);
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+/** Keys this build cannot decode (another layout) are left out rather than guessed at. */
+function decodeAll<T extends CtKey | PolicyKey>(keys: Uint8Array[], decode: (k: Uint8Array) => T): T[] {
+  const out: T[] = [];
+  for (const k of keys) {
+    try {
+      out.push(decode(k));
+    } catch {
+      continue;
+    }
+  }
+  return out;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
