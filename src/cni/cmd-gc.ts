@@ -1,12 +1,16 @@
 // GC: everything of this network not named in cni.dev/valid-attachments goes —
 // leases, endpoint records, map entries of vanished veths, and veths found by the
 // owner alias strait stamps on them (which also catches the veth of an ADD killed
-// before it wrote anything else).
+// before it wrote anything else), and temp files of lease and record writes whose
+// process was killed half-way (nothing else would ever remove them).
+import { join } from 'node:path';
 import { Netlink } from '../datapath/netlink.js';
-import { listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
+import { parseIpamConfig } from '../ipam/config.js';
+import { sweepDeadTempFiles } from '../util/temp-files.js';
+import { endpointRecordDir, listEndpointRecords, removeEndpointRecord } from './endpoint-record.js';
 import { forgetEndpoints } from './fastpath.js';
 import type { CommandContext } from './context.js';
-import { ipamDriver } from './ipam-driver.js';
+import { ipamDataDir, ipamDriver } from './ipam-driver.js';
 import { hostVethName, parseOwnerAlias } from './wiring.js';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -33,7 +37,13 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     }
     const live = new Set(host.listLinks().map((l) => l.ifindex));
     const forgotten = forgetEndpoints(bpfDir, (e) => !live.has(e.ifindex));
-    ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten }, 'gc done');
+    const tempDirs = [endpointRecordDir(stateDir, ctx.conf.name)];
+    if (ctx.conf.ipam.type === 'strait') {
+      const dataDir = parseIpamConfig(ctx.conf.ipam.raw).dataDir;
+      tempDirs.push(dataDir === undefined ? ipamDataDir(stateDir, ctx.conf.name) : join(dataDir, ctx.conf.name));
+    }
+    const tempFiles = tempDirs.flatMap(sweepDeadTempFiles);
+    ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten, tempFiles }, 'gc done');
   } finally {
     host.close();
   }

@@ -35,6 +35,7 @@ const ORDER: Action['op'][] = [
   'remove-record',
   'release-lease',
   'remove-pin',
+  'remove-file',
 ];
 
 /** Every repair of the fixable problems once, in ORDER. Pure. */
@@ -145,6 +146,9 @@ function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod
       return;
     case 'remove-pin':
       rmSync(join(ctx.bpfDir, a.name), { recursive: true, force: true });
+      return;
+    case 'remove-file':
+      rmSync(a.path, { force: true });
       return;
     case 'forget-endpoint':
       return;

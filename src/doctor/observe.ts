@@ -12,9 +12,11 @@ import { decodeCtKey, type CtKey } from '../datapath/maps/ct.js';
 import { MapName, ProgramName } from '../datapath/maps/names.js';
 import { decodePolicyKey, type PolicyKey } from '../datapath/maps/policy.js';
 import type { Netlink } from '../datapath/netlink.js';
-import { listEndpointRecords } from '../cni/endpoint-record.js';
+import { endpointRecordDir, listEndpointRecords } from '../cni/endpoint-record.js';
+import { ipamDataDir } from '../cni/ipam-driver.js';
 import { parseOwnerAlias } from '../cni/wiring.js';
 import { DiskStore } from '../ipam/disk-store.js';
+import { deadTempFiles } from '../util/temp-files.js';
 import type { Observed, ObservedLease, ObservedLink, ObservedPrograms, ObservedRoute } from './types.js';
 
 /** Pinned by builds that track host veths by ifindex; absent in older ones, which is fine. */
@@ -50,14 +52,17 @@ export function observe(opts: ObserveOptions): Observed {
     programs: pins.filter((p) => p.startsWith('progs-')).map((p) => observePrograms(opts.bpfDir, p)),
     currentBuild: currentBuild(),
     pins,
+    deadTempFiles: [
+      ...listDir(join(opts.stateDir, 'ipam')).map((network) => ipamDataDir(opts.stateDir, network)),
+      ...listDir(join(opts.stateDir, 'endpoints')).map((network) => endpointRecordDir(opts.stateDir, network)),
+    ].flatMap(deadTempFiles),
   };
 }
 
 function observeLeases(stateDir: string): ObservedLease[] {
-  const root = join(stateDir, 'ipam');
-  return listDir(root).flatMap((network) =>
+  return listDir(join(stateDir, 'ipam')).flatMap((network) =>
     // Reading needs no lock: every lease file appears and goes whole (disk-store.ts).
-    new DiskStore(join(root, network), { lock: () => {}, unlock: () => {} })
+    new DiskStore(ipamDataDir(stateDir, network), { lock: () => {}, unlock: () => {} })
       .list()
       .map((l) => ({ network, ip: l.ip, containerId: l.containerId, ifname: l.ifname })),
   );

@@ -27,6 +27,7 @@
 //   link-entry-orphan       a strait_links_v1 entry of an ifindex no strait veth has
 //   pin-stale-programs      programs of an older build, pinned beside the current one
 //   pin-stale-map           a map pinned under an older layout version of a current map
+//   tmp-orphan              a lease's or record's temp file whose writer was killed
 import { MapName } from '../datapath/maps/names.js';
 import type { EndpointEntry } from '../datapath/endpoints.js';
 import type { EndpointRecord } from '../cni/endpoint-record.js';
@@ -105,6 +106,9 @@ class Scan {
     this.orphanConnections();
     this.orphanLinkEntries();
     this.stalePins();
+    for (const path of this.o.deadTempFiles) {
+      this.report('tmp-orphan', { path }, `${path} was left by a write whose process is gone`, [{ op: 'remove-file', path }]);
+    }
     return this.problems;
   }
 

@@ -57,6 +57,8 @@ export interface Observed {
   currentBuild: string | null;
   /** names of entries directly in the pin dir (maps and progs-* dirs) */
   pins: string[];
+  /** temp files in lease and record dirs whose writer process is gone */
+  deadTempFiles: string[];
 }
 
 export type Action =
@@ -76,7 +78,8 @@ export type Action =
   | { op: 'delete-policy'; key: PolicyKey }
   | { op: 'delete-ct'; key: CtKey }
   | { op: 'delete-link-entry'; ifindex: number }
-  | { op: 'remove-pin'; name: string };
+  | { op: 'remove-pin'; name: string }
+  | { op: 'remove-file'; path: string };
 
 export interface Problem {
   /** stable name of what is wrong, e.g. 'veth-missing' (scan.ts lists them) */

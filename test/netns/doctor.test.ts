@@ -3,7 +3,8 @@
 // must report exactly that (one problem, the right kind), exit 1, and --fix must
 // repair it so that a second scan is clean — and the pods left still talk.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as bpf from '../../src/datapath/bpf.js';
 import { writeEndpoint } from '../../src/datapath/endpoints.js';
@@ -11,6 +12,7 @@ import { encodeCtKey, encodeCtValue } from '../../src/datapath/maps/ct.js';
 import { MapName, ProgramName } from '../../src/datapath/maps/names.js';
 import { encodePolicyKey, encodePolicyValue } from '../../src/datapath/maps/policy.js';
 import { leaseFileName } from '../../src/ipam/disk-store.js';
+import { removeEndpointRecord } from '../../src/cni/endpoint-record.js';
 import { Node } from '../helpers/node.js';
 import { cleanupAll, createNetns, isRoot, rand, warnIfNotRoot, type Netns } from '../helpers/sys.js';
 
@@ -156,6 +158,24 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
     expect(existsSync(join(node.bpfDir, MapName.ct))).toBe(true);
   });
 
+  it('temp files of writes killed half-way: tmp-orphan; GC sweeps them, as --fix does', async () => {
+    const dead = spawnSync('true').pid!; // a pid whose process is gone
+    const leaseTmp = join(node.stateDir, 'ipam', node.network, `.tmp-${dead}-0123456789ab`);
+    const recordTmp = join(node.stateDir, 'endpoints', node.network, `.tmp-${dead}-x.eth0.json`);
+    const alive = join(node.stateDir, 'ipam', node.network, `.tmp-${process.pid}-0123456789ab`);
+    for (const f of [leaseTmp, recordTmp, alive]) writeFileSync(f, '{}');
+    const r = node.doctor();
+    expect(r.problems.map((p) => p.object), r.raw).toEqual([{ path: leaseTmp }, { path: recordTmp }]);
+    const valid = [...pods.values()].map((p) => ({ containerID: p.id, ifname: 'eth0' }));
+    const gc = await node.cni({ command: 'GC', config: { ...config, 'cni.dev/valid-attachments': valid } });
+    expect(gc.exitCode, gc.stdout + gc.stderr).toBe(0);
+    expect([existsSync(leaseTmp), existsSync(recordTmp), existsSync(alive)]).toEqual([false, false, true]);
+    rmSync(alive);
+    expect(node.doctor().problems).toEqual([]);
+    writeFileSync(leaseTmp, '{}');
+    expectRepaired(['tmp-orphan']);
+  });
+
   it('a veth deleted behind strait\'s back: veth-missing, and --fix removes its entries, record and leases', async () => {
     const c = pod('c');
     node.ip(['link', 'del', c.hostVeth]);
@@ -178,7 +198,7 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
 
   it('a veth without its record (an ADD killed before writing it): veth-orphan, and --fix tears it down', () => {
     const d = pod('d');
-    rmSync(join(node.stateDir, 'endpoints', node.network, `${d.id}.eth0.json`));
+    removeEndpointRecord(node.stateDir, { network: node.network, containerId: d.id, ifname: 'eth0' });
     expectRepaired(['veth-orphan']);
     expect(node.ip(['link', 'show'])).not.toContain(d.hostVeth);
     expect(existsSync(join(node.stateDir, 'ipam', node.network, leaseFileName(d.v6)))).toBe(false);

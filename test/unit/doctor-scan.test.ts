@@ -58,6 +58,7 @@ function healthy(): Observed {
     programs: [{ buildId: 'b2', fromPod: PROG.from, toPod: PROG.to }],
     currentBuild: 'b2',
     pins: ['strait_endpoints_v1', 'strait_ct_v1', 'progs-b2'],
+    deadTempFiles: [],
   };
 }
 
@@ -217,6 +218,14 @@ describe('doctor scan', () => {
     const ps = scan(o);
     expect(kinds(ps)).toEqual(['pin-stale-map']);
     expect(planFixes(ps)).toEqual([{ op: 'remove-pin', name: 'strait_ct_v0' }]);
+  });
+
+  it('a temp file whose writer was killed is tmp-orphan, removed', () => {
+    const o = healthy();
+    o.deadTempFiles.push('/var/lib/strait/ipam/n1/.tmp-4242-abcdef');
+    const ps = scan(o);
+    expect(kinds(ps)).toEqual(['tmp-orphan']);
+    expect(planFixes(ps)).toEqual([{ op: 'remove-file', path: '/var/lib/strait/ipam/n1/.tmp-4242-abcdef' }]);
   });
 
   it('plans each repair once, removals in DEL\'s order with leases last', () => {
