@@ -99,14 +99,14 @@ export function applyFixes(actions: readonly Action[], ctx: FixContext): FixOutc
 function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod: number } | null): void {
   switch (a.op) {
     case 'reserve-lease':
-      store(ctx, a.network).withLock((s) => {
+      withLeases(ctx, a.network, (s) => {
         const held = s.list().find((x) => x.ip === a.ip);
         if (held !== undefined && a.from !== undefined && held.containerId === a.from.containerId && held.ifname === a.from.ifname) s.releaseIp(a.ip);
         s.reserve({ ip: a.ip, setIndex: a.setIndex, containerId: a.containerId, ifname: a.ifname, createdAt: new Date().toISOString() });
       });
       return;
     case 'release-lease':
-      store(ctx, a.network).withLock((s) => {
+      withLeases(ctx, a.network, (s) => {
         // Under the lock: only while it is still that owner's (an ADD may have taken it since).
         const l = s.list().find((x) => x.ip === a.ip);
         if (l !== undefined && l.containerId === a.containerId && l.ifname === a.ifname) s.releaseIp(a.ip);
@@ -155,9 +155,10 @@ function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod
   }
 }
 
-function store(ctx: FixContext, network: string): { withLock(fn: (s: DiskStore) => void): void } {
+/** Under the lease directory's lock, as ADD, DEL and GC hold it. */
+function withLeases(ctx: FixContext, network: string, fn: (s: DiskStore) => void): void {
   const s = new DiskStore(ipamDataDir(ctx.stateDir, network), flockLocker(flock));
-  return { withLock: (fn) => s.withLock(() => fn(s)) };
+  s.withLock(() => fn(s));
 }
 
 function withMap(ctx: FixContext, name: string, fn: (fd: number) => void): void {

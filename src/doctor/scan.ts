@@ -28,10 +28,10 @@
 //   pin-stale-programs      programs of an older build, pinned beside the current one
 //   pin-stale-map           a map pinned under an older layout version of a current map
 //   tmp-orphan              a lease's or record's temp file whose writer was killed
-import { MapName } from '../datapath/maps/names.js';
 import type { EndpointEntry } from '../datapath/endpoints.js';
 import type { EndpointRecord } from '../cni/endpoint-record.js';
 import { hostVethName, parseOwnerAlias } from '../cni/wiring.js';
+import { leftovers } from './scan-leftovers.js';
 import type { Action, Observed, ObservedLease, ObservedLink, Owner, Problem } from './types.js';
 
 const keyOf = (o: Owner): string => `${o.network}/${o.containerId}/${o.ifname}`;
@@ -63,8 +63,11 @@ class Scan {
   /** orphan leases of addresses a live endpoint uses, taken over by its repair */
   private readonly claimedLeases = new Set<string>();
 
+  private readonly entries: Map<string, EndpointEntry>;
+
   constructor(private readonly o: Observed) {
     this.linkIfindexes = new Set(o.links.map((l) => l.ifindex));
+    this.entries = new Map((o.endpoints ?? []).map((e) => [e.ip, e]));
     const at = (owner: Owner): Attachment => {
       const k = keyOf(owner);
       let a = this.attachments.get(k);
@@ -105,11 +108,7 @@ class Scan {
     this.orphanSlots();
     this.orphanConnections();
     this.orphanLinkEntries();
-    this.stalePins();
-    for (const path of this.o.deadTempFiles) {
-      this.report('tmp-orphan', { path }, `${path} was left by a write whose process is gone`, [{ op: 'remove-file', path }]);
-    }
-    return this.problems;
+    return [...this.problems, ...leftovers(this.o)];
   }
 
   private report(kind: string, object: Record<string, unknown>, message: string, fix: Action[] | null): void {
@@ -117,7 +116,7 @@ class Scan {
   }
 
   private entryOf(ip: string): EndpointEntry | undefined {
-    return this.o.endpoints?.find((e) => e.ip === ip);
+    return this.entries.get(ip);
   }
 
   /** An attachment missing its record or its veth goes whole: entries, policy, veth, record, leases last. */
@@ -275,28 +274,6 @@ class Scan {
       if (this.linkIfindexes.has(ifindex) || this.claimedSlots.has(ifindex)) continue;
       this.report('link-entry-orphan', { ifindex }, `strait_links_v1 has ifindex ${ifindex}, which no strait veth has`, [
         { op: 'delete-link-entry', ifindex },
-      ]);
-    }
-  }
-
-  private stalePins(): void {
-    // Only once the current build is pinned: until then the old one is what runs (reload).
-    if (this.o.programs.some((p) => p.buildId === this.o.currentBuild)) {
-      for (const p of this.o.programs) {
-        if (p.buildId === this.o.currentBuild) continue;
-        // A veth still running it gets tc-stale, and its repair runs before this one.
-        this.report('pin-stale-programs', { buildId: p.buildId }, `programs of build ${p.buildId} are pinned beside the current build ${this.o.currentBuild}`, [
-          { op: 'remove-pin', name: `progs-${p.buildId}` },
-        ]);
-      }
-    }
-    const current = new Map<string, string>(Object.values(MapName).map((n) => [n.replace(/_v\d+$/, ''), n]));
-    for (const name of this.o.pins) {
-      const base = /^(strait_.+)_v\d+$/.exec(name)?.[1];
-      const now = base === undefined ? undefined : current.get(base);
-      if (now === undefined || now === name) continue;
-      this.report('pin-stale-map', { name, current: now }, `map ${name} is an older layout of ${now}; nothing current uses it`, [
-        { op: 'remove-pin', name },
       ]);
     }
   }
