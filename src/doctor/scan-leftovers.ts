@@ -1,14 +1,26 @@
 // The part of doctor's rules that no attachment owns: files and pins a build, an
-// upgrade or a killed write left behind (kinds pin-stale-programs, pin-stale-map,
-// tmp-orphan; scan.ts lists them all). Pure.
+// upgrade or a killed write left behind (kinds pin-incomplete-programs,
+// pin-stale-programs, pin-stale-map, tmp-orphan; scan.ts lists them all). Pure.
 import { MapName } from '../datapath/maps/names.js';
 import type { Observed, Problem } from './types.js';
 
 export function leftovers(o: Observed): Problem[] {
   const out: Problem[] = [];
-  // Only once the current build is pinned: until then the old one is what runs (reload).
-  if (o.programs.some((p) => p.buildId === o.currentBuild)) {
-    for (const p of o.programs) {
+  const complete = o.programs.filter((p) => p.fromPod !== null && p.toPod !== null);
+  for (const p of o.programs) {
+    if (complete.includes(p)) continue;
+    // What a datapath install killed between two pins leaves: the loader finds the build
+    // missing, tries to pin it again, and fails on the program that is there (EEXIST).
+    out.push({
+      kind: 'pin-incomplete-programs',
+      object: { buildId: p.buildId, missing: [p.fromPod === null ? 'from_pod' : null, p.toPod === null ? 'to_pod' : null].filter((x) => x !== null) },
+      message: `build ${p.buildId} is pinned only in part, so loading it again fails`,
+      fix: [{ op: 'remove-pin', name: `progs-${p.buildId}` }],
+    });
+  }
+  // Only once the current build is pinned whole: until then the old one is what runs (reload).
+  if (complete.some((p) => p.buildId === o.currentBuild)) {
+    for (const p of complete) {
       if (p.buildId === o.currentBuild) continue;
       // A veth still running it gets tc-stale, and that repair runs before this one.
       out.push({

@@ -25,6 +25,7 @@
 //   policy-orphan           policy entries of a slot (ifindex) no strait veth has
 //   conntrack-orphan        a connection neither of whose addresses a live endpoint holds
 //   link-entry-orphan       a strait_links_v1 entry of an ifindex no strait veth has
+//   pin-incomplete-programs a build's programs pinned in part (an install killed half-way)
 //   pin-stale-programs      programs of an older build, pinned beside the current one
 //   pin-stale-map           a map pinned under an older layout version of a current map
 //   tmp-orphan              a lease's or record's temp file whose writer was killed

@@ -212,6 +212,16 @@ describe('doctor scan', () => {
     expect(ps.find((p) => p.kind === 'policy-orphan')!.object).toEqual({ ifindex: 77, entries: 2 });
   });
 
+  it('a build pinned half-way (install killed between its programs) is pin-incomplete-programs, removed', () => {
+    const o = healthy();
+    o.programs[0]!.toPod = null;
+    const ps = scan(o);
+    expect(kinds(ps)).toEqual(['pin-incomplete-programs']);
+    expect(planFixes(ps)).toEqual([{ op: 'remove-pin', name: 'progs-b2' }]);
+    o.programs.push({ buildId: 'b1', fromPod: null, toPod: 56 });
+    expect(kinds(scan(o))).toEqual(['pin-incomplete-programs', 'pin-incomplete-programs']);
+  });
+
   it('a map pinned under an older layout version of a current map is stale; unknown maps are left alone', () => {
     const o = healthy();
     o.pins.push('strait_ct_v0', 'strait_links_v1', 'strait_frag_v1');
