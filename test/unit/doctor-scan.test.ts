@@ -163,6 +163,15 @@ describe('doctor scan', () => {
     expect(forgotten).toEqual([P1.ip6]);
   });
 
+  it('a pre-reboot record naming an ifindex a new pod\'s veth now has never touches that pod', () => {
+    const o = healthy();
+    const old = { ...P1.owner, containerId: 'before-reboot' };
+    o.records.push({ ...P1.record, ...old, hostVeth: hostVethName(old), ifindex: P2.ifindex, addresses: ['198.18.0.66'] });
+    const ps = scan(o);
+    expect(kinds(ps)).toEqual(['veth-missing']);
+    expect(planFixes(ps)).toEqual([{ op: 'remove-record', owner: old }]);
+  });
+
   it('the record of a recreated veth names the old ifindex: record-mismatch, rewritten', () => {
     const o = healthy();
     o.records = o.records.map((r) => (r.containerId === 'c1' ? { ...r, ifindex: 4 } : r));
