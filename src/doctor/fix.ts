@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
 import { writeEndpoint } from '../datapath/endpoints.js';
-import { openDatapath } from '../datapath/loader.js';
+import { openDatapath, type Datapath } from '../datapath/loader.js';
 import { MapName } from '../datapath/maps/names.js';
 import { encodeCtKey } from '../datapath/maps/ct.js';
 import { encodePolicyKey } from '../datapath/maps/policy.js';
@@ -65,38 +65,36 @@ export interface FixOutcome {
   error: string | null;
 }
 
+/** Applies a plan (planFixes' order); each action's outcome, failures included. */
 export function applyFixes(actions: readonly Action[], ctx: FixContext): FixOutcome[] {
   const out: FixOutcome[] = [];
   const forget = actions.filter((a) => a.op === 'forget-endpoint');
-  if (forget.length > 0) {
-    // One pass over the map, as GC does; conntrack entries of the addresses go with them.
-    const ips = new Set(forget.map((a) => `${a.family}/${a.ip}`));
-    const error = attempt(() => void forgetEndpoints(ctx.bpfDir, (e) => ips.has(`${e.family}/${e.ip}`)));
-    for (const action of forget) out.push({ action, error });
-  }
-  let programs: { fromPod: number; toPod: number } | null = null;
-  const opened: Array<() => void> = [];
+  // Opened on the first attach; a holder, as the closures below assign it.
+  const held: { dp: Datapath | null } = { dp: null };
   try {
     for (const action of actions) {
-      if (action.op === 'forget-endpoint') continue;
+      if (action.op === 'forget-endpoint') {
+        if (action !== forget[0]) continue;
+        // All in one pass over the map, as GC does; their addresses' connections go too.
+        const ips = new Set(forget.map((a) => `${a.family}/${a.ip}`));
+        const error = attempt(() => void forgetEndpoints(ctx.bpfDir, (e) => ips.has(`${e.family}/${e.ip}`)));
+        for (const a of forget) out.push({ action: a, error });
+        continue;
+      }
       const error = attempt(() => {
-        if (action.op === 'attach' && programs === null) {
-          // Loads and pins the current build when it is not yet (as ADD would).
-          const dp = openDatapath({ bpfDir: ctx.bpfDir, stateDir: ctx.stateDir });
-          opened.push(() => dp.close());
-          programs = dp.programs;
-        }
-        applyOne(action, ctx, programs);
+        // Loads and pins the current build when it is not yet, as ADD would.
+        if (action.op === 'attach') held.dp ??= openDatapath({ bpfDir: ctx.bpfDir, stateDir: ctx.stateDir });
+        applyOne(action, ctx, held.dp);
       });
       out.push({ action, error });
     }
   } finally {
-    for (const close of opened) close();
+    held.dp?.close();
   }
   return out;
 }
 
-function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod: number } | null): void {
+function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
   switch (a.op) {
     case 'reserve-lease':
       withLeases(ctx, a.network, (s) => {
@@ -128,8 +126,8 @@ function applyOne(a: Action, ctx: FixContext, programs: { fromPod: number; toPod
       ctx.host.deleteLink(a.name);
       return;
     case 'attach': {
-      if (programs === null) throw new Error('no programs to attach');
-      bpf.tcAttach(a.ifindex, a.direction, a.direction === 'ingress' ? programs.fromPod : programs.toPod, { replace: true });
+      if (dp === null) throw new Error('no programs to attach');
+      bpf.tcAttach(a.ifindex, a.direction, a.direction === 'ingress' ? dp.programs.fromPod : dp.programs.toPod, { replace: true });
       return;
     }
     case 'write-endpoint':

@@ -177,7 +177,8 @@ class Scan {
         const want = { family, ip, ifindex: link.ifindex, podMac: r.podMac, hostMac: link.mac };
         if (e === undefined) {
           const model = siblings[0];
-          this.report('endpoint-entry-missing', { ...a.owner, ip }, `${ip} of ${id} has no endpoint-map entry, so the datapath drops its packets`,
+          const why = `${ip} of ${id} has no endpoint-map entry, so the datapath drops its packets`;
+          this.report('endpoint-entry-missing', { ...a.owner, ip }, model === undefined ? `${why}; its policy state is unknown: DEL and ADD the pod again` : why,
             // Flags and identity come from the pod's other entry; with none, its policy state is unknown.
             model === undefined ? null : [{ op: 'write-endpoint', entry: { ...want, flags: model.flags, identity: model.identity } }]);
         } else if (e.ifindex !== link.ifindex) {
