@@ -211,8 +211,8 @@ class Scan {
   private checkLease(a: Attachment, ip: string, setIndex: number): void {
     if (a.leases.some((l) => l.ip === ip)) return;
     const other = this.o.leases.find((l) => l.ip === ip && l.network === a.owner.network);
-    const otherLive = other !== undefined && (this.attachments.get(keyOf(other))?.record ?? this.attachments.get(keyOf(other))?.link) != null;
-    if (other !== undefined && otherLive) {
+    const holder = other === undefined ? undefined : this.attachments.get(keyOf(other));
+    if (other !== undefined && holder !== undefined && (holder.record !== null || holder.link !== null)) {
       this.report('lease-conflict', { ...a.owner, ip, leasedTo: ownerOf(other) },
         `${ip} of ${keyOf(a.owner)} is leased to ${keyOf(other)}: two endpoints hold one address; DEL one of them`, null);
       return;
