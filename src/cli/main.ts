@@ -10,6 +10,9 @@ commands:
   status     the agent's state: synced, map fill, counters, and every problem (a
              policy refused because it does not fit, a full ipcache, failing writes)
              (exit 0 healthy, 1 a problem, 2 unreachable)                [-o json]
+  doctor [--fix]
+             check that leases, records, host veths, routes, tc programs, map
+             entries and pins agree; --fix repairs (exit 0 consistent, 1 not)  [-o json]
   wait --synced [--timeout S]
              until the agent has applied everything its source holds (exit 0),
              is not synced in time (1), or cannot be reached (2)
@@ -37,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./reload.js')).reload(argv.slice(1));
     case 'status':
       return (await import('./status.js')).status(argv.slice(1));
+    case 'doctor':
+      return (await import('./doctor.js')).doctor(argv.slice(1));
     case 'wait':
       return (await import('./wait.js')).wait(argv.slice(1));
     case 'policy':

@@ -17,7 +17,7 @@ import { ownerOf, type CommandContext, type Owner } from './context.js';
 import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from './endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
-import { forgetEndpoints } from './fastpath.js';
+import { forgetEndpoints, forgetLink } from './fastpath.js';
 import { hostVethName, ownerAlias, unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
@@ -27,8 +27,12 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
   const host = Netlink.open();
   try {
     const record = readEndpointRecord(stateDir, owner);
-    const match = entriesOf(host, owner, record, currentBootId(ctx.processEnv));
+    const veth = ownersVeth(host, owner);
+    const match = entriesOf(host, owner, veth, record, currentBootId(ctx.processEnv));
     const forgotten = match === null ? null : forgetEndpoints(bpfDir, match);
+    // Its link entry goes with the veth, whatever the endpoint map still names: a DEL
+    // killed after forgetting the entries left the link entry and nothing to find it by.
+    if (veth !== null) forgetLink(bpfDir, veth.ifindex);
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
     const agent = ctx.conf.paths.agentSocket;
@@ -46,14 +50,22 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
  * addresses still pointing at the record's ifindex, if the record is of this boot and
  * no live link has that ifindex. Null when nothing can be the attachment's.
  */
-function entriesOf(host: Netlink, owner: Owner, record: EndpointRecord | null, bootId: string): ((e: EndpointEntry) => boolean) | null {
-  const link = host.getLink(hostVethName(owner));
-  if (link !== null && isOwnersVeth(link, owner)) return (e) => e.ifindex === link.ifindex;
+function entriesOf(
+  host: Netlink,
+  owner: Owner,
+  veth: LinkInfo | null,
+  record: EndpointRecord | null,
+  bootId: string,
+): ((e: EndpointEntry) => boolean) | null {
+  if (veth !== null) return (e) => e.ifindex === veth.ifindex;
   if (record === null || ofOtherBoot(record, bootId) || record.hostVeth !== hostVethName(owner)) return null;
   if (host.listLinks().some((l) => l.ifindex === record.ifindex)) return null;
   const ips = new Set(record.addresses);
   return (e) => e.ifindex === record.ifindex && ips.has(e.ip);
 }
 
-/** The name is a hash of the owner; the alias (when the kernel kept one) must agree. */
-const isOwnersVeth = (link: LinkInfo, owner: Owner): boolean => link.alias === null || link.alias === ownerAlias(owner);
+/** The attachment's live host veth: the name is a hash of the owner, and the alias (when the kernel kept one) must agree. */
+function ownersVeth(host: Netlink, owner: Owner): LinkInfo | null {
+  const link = host.getLink(hostVethName(owner));
+  return link !== null && (link.alias === null || link.alias === ownerAlias(owner)) ? link : null;
+}

@@ -1,13 +1,18 @@
 // GC: everything of this network not named in cni.dev/valid-attachments goes —
 // leases, endpoint records, map entries of vanished veths, and veths found by the
 // owner alias strait stamps on them (which also catches the veth of an ADD killed
-// before it wrote anything else) — and every lease and record of an earlier boot.
+// before it wrote anything else), every lease and record of an earlier boot, and
+// temp files of lease and record writes whose process was killed half-way (nothing
+// else would ever remove them).
+import { join } from 'node:path';
 import { Netlink } from '../datapath/netlink.js';
-import { listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from './endpoint-record.js';
+import { parseIpamConfig } from '../ipam/config.js';
 import { currentBootId } from '../util/boot-id.js';
-import { forgetEndpoints } from './fastpath.js';
+import { sweepDeadTempFiles } from '../util/temp-files.js';
+import { endpointRecordDir, listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from './endpoint-record.js';
+import { forgetEndpoints, forgetLink, linkEntryIfindexes } from './fastpath.js';
 import type { CommandContext } from './context.js';
-import { ipamDriver } from './ipam-driver.js';
+import { ipamDataDir, ipamDriver } from './ipam-driver.js';
 import { hostVethName, parseOwnerAlias } from './wiring.js';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -33,9 +38,20 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     for (const r of listEndpointRecords(stateDir)) {
       if (r.network === ctx.conf.name && !isValid(r.containerId, r.ifname)) removeEndpointRecord(stateDir, r);
     }
+    // Link entries are read before the links are listed: an entry a parallel ADD
+    // writes later is not in this read, and one it wrote earlier has its veth (made
+    // before the entry) in the listing. So only entries of vanished veths go.
+    const linkEntries = linkEntryIfindexes(bpfDir);
     const live = new Set(host.listLinks().map((l) => l.ifindex));
     const forgotten = forgetEndpoints(bpfDir, (e) => !live.has(e.ifindex));
-    ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten }, 'gc done');
+    for (const ifindex of linkEntries) if (!live.has(ifindex)) forgetLink(bpfDir, ifindex);
+    const tempDirs = [endpointRecordDir(stateDir, ctx.conf.name)];
+    if (ctx.conf.ipam.type === 'strait') {
+      const dataDir = parseIpamConfig(ctx.conf.ipam.raw).dataDir;
+      tempDirs.push(dataDir === undefined ? ipamDataDir(stateDir, ctx.conf.name) : join(dataDir, ctx.conf.name));
+    }
+    const tempFiles = tempDirs.flatMap(sweepDeadTempFiles);
+    ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten, tempFiles }, 'gc done');
   } finally {
     host.close();
   }

@@ -27,7 +27,9 @@ export interface EndpointRecord extends Owner {
   createdAt: string;
 }
 
-const dirOf = (stateDir: string, network: string) => join(stateDir, 'endpoints', network);
+/** One network's records (GC and straitctl doctor also look for abandoned temp files there). */
+export const endpointRecordDir = (stateDir: string, network: string): string => join(stateDir, 'endpoints', network);
+const dirOf = endpointRecordDir;
 const escapePart = (s: string) => s.replace(/[%.]/g, (c) => (c === '%' ? '%25' : '%2E'));
 const NAME_MAX = 255;
 

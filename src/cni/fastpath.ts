@@ -100,6 +100,28 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
 }
 
 /** The entry of a veth that lost the address it names; never by ifindex alone, ifindexes are reused. */
+/** The host veths strait_links_v1 has entries for (none before anything is pinned). */
+export function linkEntryIfindexes(bpfDir: string): number[] {
+  const links = openPinnedMap(bpfDir, 'links');
+  if (links === null) return [];
+  try {
+    return listLinks(links).map((l) => l.ifindex);
+  } finally {
+    bpf.closeFd(links);
+  }
+}
+
+/** DEL and GC: the link entry of a host veth about to be deleted, or gone. */
+export function forgetLink(bpfDir: string, ifindex: number): void {
+  const links = openPinnedMap(bpfDir, 'links');
+  if (links === null) return;
+  try {
+    deleteLink(links, ifindex);
+  } finally {
+    bpf.closeFd(links);
+  }
+}
+
 function forgetLinks(bpfDir: string, gone: ReadonlyMap<string, number>): void {
   const links = openPinnedMap(bpfDir, 'links');
   if (links === null) return;

@@ -104,8 +104,14 @@ function openPinnedPrograms(progDir: string): Record<ProgKey, number> | null {
   return out;
 }
 
-/** Loads this build, pins it, moves every endpoint to it, and drops older builds. */
+/**
+ * Loads this build, pins it, moves every endpoint to it, and drops older builds.
+ * Runs under the lock, after openPinnedPrograms found progDir incomplete: an install
+ * killed between two pins left it so, and pinning over a pin that is there fails.
+ * Unpinning never detaches: the veths keep running what they run until replaced.
+ */
 function install(bpfDir: string, objectDir: string, progDir: string): Record<ProgKey, number> {
+  rmSync(progDir, { recursive: true, force: true });
   mkdirSync(progDir, { recursive: true, mode: 0o700 });
   for (const [key, name] of Object.entries(PROGRAMS) as [ProgKey, string][]) {
     const obj = bpf.loadObject(objectPath(objectDir, name), { pinRoot: bpfDir });

@@ -1,6 +1,6 @@
 // Runs the real bin/strait exactly as a runtime does: CNI_* environment, the network
 // config on stdin, the result or error as JSON on stdout.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bpffsDir } from './sys.js';
@@ -33,7 +33,8 @@ export interface CniReply {
   json: Record<string, unknown> | null;
 }
 
-export function runCni(call: CniCall): Promise<CniReply> {
+/** Starts the plugin with the call's environment and its config on stdin. */
+export function spawnCni(call: CniCall): ChildProcessWithoutNullStreams {
   const env: Record<string, string> = call.env ?? {
     CNI_COMMAND: call.command,
     CNI_CONTAINERID: call.containerId ?? '',
@@ -42,13 +43,21 @@ export function runCni(call: CniCall): Promise<CniReply> {
     CNI_PATH: call.path ?? `${REF_PLUGIN_DIR}`,
     ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
   };
+  const bin = call.bin ?? STRAIT_BIN;
+  // ip netns exec execs the plugin: the child's PID is the plugin's, to kill.
+  const [cmd, args] = call.inNetns === undefined ? [bin, []] : ['ip', ['netns', 'exec', call.inNetns, bin]];
+  const child = spawn(cmd, args, {
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...call.extraEnv },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.on('error', () => {}); // a plugin killed before reading its stdin
+  child.stdin.end(JSON.stringify(call.config));
+  return child;
+}
+
+export function runCni(call: CniCall): Promise<CniReply> {
   return new Promise((resolve, reject) => {
-    const bin = call.bin ?? STRAIT_BIN;
-    const [cmd, argv] = call.inNetns === undefined ? [bin, []] : ['ip', ['netns', 'exec', call.inNetns, bin]];
-    const child = spawn(cmd, argv, {
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...call.extraEnv },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnCni(call);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -65,7 +74,6 @@ export function runCni(call: CniCall): Promise<CniReply> {
       }
       resolve({ exitCode: code ?? -1, stdout, stderr, json });
     });
-    child.stdin.end(JSON.stringify(call.config));
   });
 }
 

@@ -1,13 +1,17 @@
-// A node of its own: a network namespace playing the host, with its own state dir
-// and bpffs, whose pods are ADDed by running the real bin/strait inside it (as
-// DESIGN.md's emulated cluster does). Tests that let pods attack their node's
-// routing and neighbour tables need this: the machine's own namespace must never
-// be the victim. Removed by cleanupAll.
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// An emulated node: a network namespace playing the host (its host veths, routes,
+// neighbour table and tc programs), with its own state dir and bpffs. bin/strait
+// and straitctl run inside it, so what a test does to it — pods attacking its
+// routing, straitctl doctor reading it — touches nothing of the machine's own
+// namespace or of another test. Removed by cleanupAll.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readCounters } from '../../src/cli/drops.js';
-import { runCni, straitConfig, STRAIT_BIN, type CniReply } from './cni.js';
+import type { FixOutcome } from '../../src/doctor/fix.js';
+import type { Problem } from '../../src/doctor/types.js';
+import { runCni, spawnCni, straitConfig, type CniCall, type CniReply } from './cni.js';
 import { bpffsDir, createNetns, rand, tempDir, type Netns } from './sys.js';
+
+const STRAITCTL = fileURLToPath(new URL('../../bin/straitctl', import.meta.url));
 
 export interface NodePod {
   ns: Netns;
@@ -19,33 +23,47 @@ export interface NodePod {
   mac: string;
 }
 
-export class NodeNetns {
+export interface DoctorReport {
+  exitCode: number;
+  problems: Problem[];
+  fixed?: FixOutcome[];
+  remaining?: Problem[];
+  raw: string;
+}
+
+type NodeCall = Omit<CniCall, 'inNetns' | 'config'> & { config?: Record<string, unknown> };
+
+export class Node {
   readonly ns: Netns;
   readonly stateDir = tempDir('node-state');
   readonly bpfDir = bpffsDir('node');
-  readonly network = `node-${rand(2)}`;
-  /** bin/strait, run inside the node's namespace (ip netns exec keeps the CNI_* environment) */
-  private readonly bin: string;
+  readonly network: string;
 
-  constructor(prefix: string, private readonly ranges: { v4: string; v6?: string }) {
+  constructor(
+    prefix: string,
+    private readonly ranges: { v4?: string; v6?: string },
+  ) {
     this.ns = createNetns(prefix);
-    this.bin = join(tempDir('node-bin'), 'strait');
-    writeFileSync(this.bin, `#!/bin/sh\nexec ip netns exec ${this.ns.name} ${STRAIT_BIN}\n`);
-    chmodSync(this.bin, 0o755);
+    this.network = `${prefix}-${rand(2)}`;
   }
 
   config(): Record<string, unknown> {
     return straitConfig({ name: this.network, stateDir: this.stateDir, bpfDir: this.bpfDir, ...this.ranges });
   }
 
-  cni(command: 'ADD' | 'DEL', pod: { id: string; ns: Netns }): Promise<CniReply> {
-    return runCni({ command, config: this.config(), containerId: pod.id, netns: pod.ns.path, bin: this.bin });
+  /** bin/strait inside the node's namespace (ip netns exec keeps the CNI_* environment) */
+  cni(call: NodeCall): Promise<CniReply> {
+    return runCni({ ...call, config: call.config ?? this.config(), inNetns: this.ns.name });
+  }
+
+  spawnCni(call: NodeCall): ReturnType<typeof spawnCni> {
+    return spawnCni({ ...call, config: call.config ?? this.config(), inNetns: this.ns.name });
   }
 
   async addPod(prefix: string): Promise<NodePod> {
     const ns = createNetns(prefix);
     const id = `${prefix}-${rand()}`;
-    const r = await this.cni('ADD', { id, ns });
+    const r = await this.cni({ command: 'ADD', containerId: id, netns: ns.path });
     if (r.exitCode !== 0) throw new Error(`ADD ${id}: ${r.stdout}${r.stderr}`);
     const res = r.json as { ips: { address: string }[]; interfaces: { name: string; mac: string }[] };
     const addr = (i: number) => res.ips[i]?.address.split('/')[0] ?? null;
@@ -60,6 +78,11 @@ export class NodeNetns {
     };
   }
 
+  /** `ip …` inside the node */
+  ip(args: string[], opts: { allowFail?: boolean } = {}): string {
+    return this.ns.exec('ip', args, opts);
+  }
+
   /** Packets per counter (DROP_* and STAT_*) of this node's datapath. */
   counters(): Map<string, bigint> {
     return new Map((readCounters(this.bpfDir) ?? []).map((r) => [r.name, BigInt(r.packets)]));
@@ -68,5 +91,20 @@ export class NodeNetns {
   sysctl(path: string, value?: string): string {
     if (value !== undefined) this.ns.exec('sysctl', ['-qw', `${path}=${value}`]);
     return this.ns.exec('sysctl', ['-n', path]).trim();
+  }
+
+  doctor(fix = false): DoctorReport {
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', this.ns.name, STRAITCTL, 'doctor', '--state-dir', this.stateDir, '--bpf-dir', this.bpfDir, '-o', 'json', ...(fix ? ['--fix'] : [])],
+      { encoding: 'utf8' },
+    );
+    let parsed: Omit<DoctorReport, 'exitCode' | 'raw'>;
+    try {
+      parsed = JSON.parse(r.stdout) as Omit<DoctorReport, 'exitCode' | 'raw'>;
+    } catch {
+      throw new Error(`straitctl doctor printed no JSON (exit ${r.status}): ${r.stdout} ${r.stderr}`);
+    }
+    return { exitCode: r.status ?? -1, raw: r.stdout + r.stderr, ...parsed };
   }
 }

@@ -21,7 +21,7 @@ import {
   MapName,
 } from '../../src/datapath/maps/index.js';
 import { ndFrame, neighborAdvertisement, redirect, routerAdvertisement } from '../helpers/ndgen.js';
-import { NodeNetns, type NodePod } from '../helpers/node.js';
+import { Node, type NodePod } from '../helpers/node.js';
 import { arpRequest, BROADCAST, ETH_P_ARP, ethFrame } from '../helpers/pktgen.js';
 import { sendFrame } from '../helpers/raw-frame.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
@@ -40,7 +40,7 @@ async function until(what: () => boolean, tries = 30): Promise<boolean> {
 }
 
 /** Sends `frame` from `pod` and waits until `counter` moved or `harm` shows; returns how far the counter moved. */
-async function attack(node: NodeNetns, pod: NodePod, frame: Uint8Array, counter: string, harm: () => boolean): Promise<bigint> {
+async function attack(node: Node, pod: NodePod, frame: Uint8Array, counter: string, harm: () => boolean): Promise<bigint> {
   const before = node.counters().get(counter) ?? 0n;
   sendFrame(pod.ns, 'eth0', frame);
   await until(() => (node.counters().get(counter) ?? 0n) > before || harm());
@@ -48,11 +48,11 @@ async function attack(node: NodeNetns, pod: NodePod, frame: Uint8Array, counter:
 }
 
 describe.skipIf(!isRoot)('hostile pods on an IPv4-only node: router messages', () => {
-  let node: NodeNetns;
+  let node: Node;
   let a: NodePod;
 
   beforeAll(async () => {
-    node = new NodeNetns('hl4', { v4: '198.18.61.0/24' });
+    node = new Node('hl4', { v4: '198.18.61.0/24' });
     a = await node.addPod('hl4a');
   });
   afterAll(() => cleanupAll());
@@ -118,7 +118,7 @@ describe.skipIf(!isRoot)('hostile pods on an IPv4-only node: router messages', (
     const b = await node.addPod('hl4b');
     const ifindex = Number(node.ns.exec('cat', [`/sys/class/net/${b.hostVeth}/ifindex`]).trim());
     expect(links()).toContainEqual({ ifindex, family: 4, ip: b.v4 });
-    const del = await node.cni('DEL', b);
+    const del = await node.cni({ command: 'DEL', containerId: b.id, netns: b.ns.path });
     expect(del.exitCode, del.stdout).toBe(0);
     expect(links().map((l) => l.ifindex)).not.toContain(ifindex);
     // a's entry is untouched.
@@ -127,14 +127,14 @@ describe.skipIf(!isRoot)('hostile pods on an IPv4-only node: router messages', (
 });
 
 describe.skipIf(!isRoot)('hostile pods on a dual-stack node: neighbours, hops and the node itself', () => {
-  let node: NodeNetns;
+  let node: Node;
   let c: NodePod;
   let d: NodePod;
   const NODE_IP = { v4: '198.18.62.250', v6: 'fd5a:62:ff::1' };
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    node = new NodeNetns('hl46', { v4: '198.18.62.0/24', v6: 'fd5a:62::/64' });
+    node = new Node('hl46', { v4: '198.18.62.0/24', v6: 'fd5a:62::/64' });
     // The node's own address, where its services listen (on lo: the node has no uplink here).
     node.ns.exec('ip', ['addr', 'add', `${NODE_IP.v4}/32`, 'dev', 'lo']);
     node.ns.exec('ip', ['addr', 'add', `${NODE_IP.v6}/128`, 'dev', 'lo']);
