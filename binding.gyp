@@ -1,7 +1,6 @@
 {
-  # One addon, strait.node: netlink (libnl-route-3), network-namespace work and
-  # flock today; libbpf is linked already because the next step (loading and
-  # pinning the BPF objects) lands in this same module.
+  # One addon, strait.node: netlink (libnl-route-3), network-namespace work, flock,
+  # and libbpf (loading and pinning the BPF objects, tc attach, map operations).
   'targets': [
     {
       'target_name': 'strait',
