@@ -66,8 +66,8 @@ static __always_inline int hop_decrement(struct __sk_buff *skb, const struct pac
 	ttl_proto = (__be16 *)&ip4->ttl;
 	old = *ttl_proto;
 	ip4->ttl--;
-	if (bpf_l3_csum_replace(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, check), old, *ttl_proto,
-				sizeof(__u16)) < 0)
+	if (bpf_l3_csum_replace(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, check), old,
+				*ttl_proto, sizeof(__u16)) < 0)
 		return -DROP_MALFORMED;
 	return 0;
 }
@@ -102,7 +102,8 @@ static __always_inline int redirect_to_endpoint(struct __sk_buff *skb, struct pa
 	return TC_ACT_REDIRECT;
 }
 
-/* ep, the endpoint the sender claims to be, must be the one behind this veth, with its MAC, and ready. */
+/* ep, the endpoint the sender claims to be, must be the one behind this veth, with its MAC,
+ * and ready. */
 static __always_inline int check_sender(struct __sk_buff *skb, const struct packet *pkt,
 					const struct endpoint_value *ep)
 {

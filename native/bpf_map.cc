@@ -71,7 +71,8 @@ Shape ShapeOf(Napi::Env env, int fd, const char* op) {
 void* KeyArg(const Napi::Value& v, const Shape& s) {
   Bytes key = BytesArg(v, "key");
   if (key.len != s.keyLen)
-    ThrowInvalidArg(v.Env(), "key must be " + std::to_string(s.keyLen) + " bytes, got " + std::to_string(key.len));
+    ThrowInvalidArg(v.Env(), "key must be " + std::to_string(s.keyLen) + " bytes, got " +
+                                 std::to_string(key.len));
   return s.keyLen == 0 ? nullptr : key.data;
 }
 
@@ -105,7 +106,8 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   void* key = KeyArg(info[1], s);
   Bytes value = BytesArg(info[2], "value");
   if (value.len != s.valueLen)
-    ThrowInvalidArg(env, "value must be " + std::to_string(s.valueLen) + " bytes, got " + std::to_string(value.len));
+    ThrowInvalidArg(env, "value must be " + std::to_string(s.valueLen) + " bytes, got " +
+                             std::to_string(value.len));
   std::string mode = StringArg(info[3], "flags");
   __u64 flags = BPF_ANY;
   if (mode == "noexist") {
@@ -115,7 +117,8 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   } else if (mode != "any") {
     ThrowInvalidArg(env, "flags must be 'any', 'noexist' or 'exist'");
   }
-  if (bpf_map_update_elem(fd, key, value.data, flags) != 0) ThrowErrno(env, errno, "bpf_map_update_elem", FdName(fd));
+  if (bpf_map_update_elem(fd, key, value.data, flags) != 0)
+    ThrowErrno(env, errno, "bpf_map_update_elem", FdName(fd));
   return env.Undefined();
 }
 
@@ -159,19 +162,24 @@ std::vector<std::vector<uint8_t>> WalkKeys(Napi::Env env, int fd, const Shape& s
   size_t passes = 1;
   bool atStart = true;
   for (size_t steps = 0;; steps++) {
-    if (steps > maxSteps) ThrowErrno(env, EAGAIN, "bpf_map_get_next_key", FdName(fd), "map changed throughout the walk");
+    if (steps > maxSteps)
+      ThrowErrno(env, EAGAIN, "bpf_map_get_next_key", FdName(fd),
+                 "map changed throughout the walk");
     if (bpf_map_get_next_key(fd, atStart ? nullptr : cur.data(), next.data()) != 0) {
       int e = errno;
       if (e != ENOENT) ThrowErrno(env, e, "bpf_map_get_next_key", FdName(fd));
       if (atStart) break;
       bool cursorGone = bpf_map_lookup_elem(fd, cur.data(), value.data()) != 0 && errno == ENOENT;
       if (!cursorGone) break;
-      if (++passes > kMaxPasses) ThrowErrno(env, EAGAIN, "bpf_map_get_next_key", FdName(fd), "map changed throughout the walk");
+      if (++passes > kMaxPasses)
+        ThrowErrno(env, EAGAIN, "bpf_map_get_next_key", FdName(fd),
+                   "map changed throughout the walk");
       atStart = true;
       continue;
     }
     atStart = false;
-    if (seen.emplace(reinterpret_cast<const char*>(next.data()), next.size()).second) keys.push_back(next);
+    if (seen.emplace(reinterpret_cast<const char*>(next.data()), next.size()).second)
+      keys.push_back(next);
     cur.swap(next);
   }
   return keys;
@@ -200,10 +208,8 @@ bool Batchable(__u32 type) {
     case BPF_MAP_TYPE_PERCPU_HASH:
     case BPF_MAP_TYPE_PERCPU_ARRAY:
     case BPF_MAP_TYPE_LRU_HASH:
-    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
-      return true;
-    default:
-      return false;
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH: return true;
+    default: return false;
   }
 }
 
@@ -221,7 +227,8 @@ bool DumpBatched(Napi::Env env, int fd, const Shape& s, Entries& out) {
     __u32 count = static_cast<__u32>(chunk);
     bpf_map_batch_opts opts{};
     opts.sz = sizeof opts;
-    int rc = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), token.data(), out.keys.data() + out.count * s.keyLen,
+    int rc = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), token.data(),
+                                  out.keys.data() + out.count * s.keyLen,
                                   out.values.data() + out.count * s.valueLen, &count, &opts);
     int e = rc != 0 ? errno : 0;
     if (e != 0 && e != ENOENT) {
@@ -284,7 +291,8 @@ void RegisterBpfMap(Napi::Env env, Napi::Object exports) {
   for (size_t i = 0; i < std::size(kPercpuTypes); i++) percpu.Set(i, kPercpuTypes[i]);
   exports.Set("bpfPercpuMapTypes", percpu);
   exports.Set("bpfMapInfo", Napi::Function::New<MapInfo>(env, "bpfMapInfo"));
-  exports.Set("bpfNumPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "bpfNumPossibleCpus"));
+  exports.Set("bpfNumPossibleCpus",
+              Napi::Function::New<NumPossibleCpus>(env, "bpfNumPossibleCpus"));
   exports.Set("bpfMapUpdate", Napi::Function::New<Update>(env, "bpfMapUpdate"));
   exports.Set("bpfMapLookup", Napi::Function::New<Lookup>(env, "bpfMapLookup"));
   exports.Set("bpfMapDelete", Napi::Function::New<Delete>(env, "bpfMapDelete"));

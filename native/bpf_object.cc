@@ -161,7 +161,8 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = FdArg(info[0], "fd");
   // Linux releases the fd even when close() reports EINTR; retrying could close
   // someone else's. Only EBADF (not open) is worth reporting.
-  if (::close(fd) != 0 && errno == EBADF) ThrowErrno(env, EBADF, "close", "fd " + std::to_string(fd));
+  if (::close(fd) != 0 && errno == EBADF)
+    ThrowErrno(env, EBADF, "close", "fd " + std::to_string(fd));
   return env.Undefined();
 }
 

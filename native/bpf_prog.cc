@@ -31,7 +31,8 @@ Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   int fd = FdArg(info[0], "fd");
   bpf_prog_info p{};
   __u32 len = sizeof p;
-  if (bpf_obj_get_info_by_fd(fd, &p, &len) != 0) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd", ProgName(fd));
+  if (bpf_obj_get_info_by_fd(fd, &p, &len) != 0)
+    ThrowErrno(env, errno, "bpf_obj_get_info_by_fd", ProgName(fd));
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", p.id);
   o.Set("name", std::string(p.name, strnlen(p.name, sizeof p.name)));
@@ -75,14 +76,17 @@ Napi::Value ProgTestRun(const Napi::CallbackInfo& info) {
     opts.ctx_size_out = static_cast<__u32>(ctxOut.size());
   }
   opts.repeat = static_cast<int>(repeat);
-  if (bpf_prog_test_run_opts(fd, &opts) != 0) ThrowErrno(env, errno, "bpf_prog_test_run", ProgName(fd));
+  if (bpf_prog_test_run_opts(fd, &opts) != 0)
+    ThrowErrno(env, errno, "bpf_prog_test_run", ProgName(fd));
 
   Napi::Object o = Napi::Object::New(env);
   o.Set("retval", opts.retval);
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, dataOut.data(), std::min<size_t>(opts.data_size_out, dataOut.size())));
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, dataOut.data(),
+                                            std::min<size_t>(opts.data_size_out, dataOut.size())));
   o.Set("durationNs", opts.duration);
   if (hasCtx) {
-    o.Set("ctx", Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(), std::min<size_t>(opts.ctx_size_out, ctxOut.size())));
+    o.Set("ctx", Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(),
+                                             std::min<size_t>(opts.ctx_size_out, ctxOut.size())));
   } else {
     o.Set("ctx", env.Null());
   }

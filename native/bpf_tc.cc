@@ -55,7 +55,8 @@ TcTarget TcArgs(const Napi::CallbackInfo& info, size_t handleAt) {
   t.opts.sz = sizeof t.opts;
   t.opts.handle = UintArg(info[handleAt], "handle", UINT32_MAX);
   t.opts.priority = UintArg(info[handleAt + 1], "priority", UINT16_MAX);
-  if (t.opts.handle == 0 || t.opts.priority == 0) ThrowInvalidArg(env, "handle and priority must be positive");
+  if (t.opts.handle == 0 || t.opts.priority == 0)
+    ThrowInvalidArg(env, "handle and priority must be positive");
   t.where = Where(t.hook.ifindex, dir) + " handle " + std::to_string(t.opts.handle) + " priority " +
             std::to_string(t.opts.priority);
   return t;
@@ -76,7 +77,8 @@ Napi::Value TcAttach(const Napi::CallbackInfo& info) {
   t.opts.flags = BoolArg(info[5], "replace") ? BPF_TC_F_REPLACE : 0;
   LibbpfLog log;
   int err = bpf_tc_hook_create(&t.hook);
-  if (err != 0 && err != -EEXIST) ThrowBpfErrno(env, -err, "bpf_tc_hook_create", Where(t.hook.ifindex, ""), log);
+  if (err != 0 && err != -EEXIST)
+    ThrowBpfErrno(env, -err, "bpf_tc_hook_create", Where(t.hook.ifindex, ""), log);
   err = bpf_tc_attach(&t.hook, &t.opts);
   if (err != 0) ThrowBpfErrno(env, -err, "bpf_tc_attach", t.where, log);
   return env.Undefined();
@@ -142,8 +144,9 @@ Napi::Value XdpDetach(const Napi::CallbackInfo& info) {
   int ifindex = IfindexArg(info[0]);
   LibbpfLog log;
   bpf_xdp_query_opts q = XdpQueryOf(env, ifindex, log);
-  const std::pair<__u32, __u32> modes[] = {
-      {q.skb_prog_id, XDP_FLAGS_SKB_MODE}, {q.drv_prog_id, XDP_FLAGS_DRV_MODE}, {q.hw_prog_id, XDP_FLAGS_HW_MODE}};
+  const std::pair<__u32, __u32> modes[] = {{q.skb_prog_id, XDP_FLAGS_SKB_MODE},
+                                           {q.drv_prog_id, XDP_FLAGS_DRV_MODE},
+                                           {q.hw_prog_id, XDP_FLAGS_HW_MODE}};
   for (const auto& [id, flag] : modes) {
     if (id == 0) continue;
     int err = bpf_xdp_detach(ifindex, flag, nullptr);
@@ -162,10 +165,22 @@ Napi::Value XdpQuery(const Napi::CallbackInfo& info) {
   __u32 id = 0;
   switch (q.attach_mode) {
     case XDP_ATTACHED_NONE: return env.Null();
-    case XDP_ATTACHED_SKB: mode = "skb"; id = q.skb_prog_id; break;
-    case XDP_ATTACHED_DRV: mode = "native"; id = q.drv_prog_id; break;
-    case XDP_ATTACHED_HW: mode = "hw"; id = q.hw_prog_id; break;
-    default: mode = "multi"; id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id; break;
+    case XDP_ATTACHED_SKB:
+      mode = "skb";
+      id = q.skb_prog_id;
+      break;
+    case XDP_ATTACHED_DRV:
+      mode = "native";
+      id = q.drv_prog_id;
+      break;
+    case XDP_ATTACHED_HW:
+      mode = "hw";
+      id = q.hw_prog_id;
+      break;
+    default:
+      mode = "multi";
+      id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
+      break;
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("progId", id);

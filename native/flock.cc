@@ -20,7 +20,10 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(UintArg(info[0], "fd", 0x7fffffff));
   std::string mode = StringArg(info[1], "mode");
   bool wait = BoolArg(info[2], "wait");
-  int op = mode == "exclusive" ? LOCK_EX : mode == "shared" ? LOCK_SH : mode == "unlock" ? LOCK_UN : -1;
+  int op = mode == "exclusive" ? LOCK_EX
+           : mode == "shared"  ? LOCK_SH
+           : mode == "unlock"  ? LOCK_UN
+                               : -1;
   if (op < 0) ThrowInvalidArg(env, "mode must be 'exclusive', 'shared' or 'unlock'");
   if (!wait) op |= LOCK_NB;
   int rc;

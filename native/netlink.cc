@@ -21,23 +21,23 @@ struct AddonData {
 }  // namespace
 
 void NetlinkHandle::Register(Napi::Env env, Napi::Object exports) {
-  Napi::Function cls = DefineClass(
-      env, "NetlinkHandle",
-      {
-          InstanceMethod<&NetlinkHandle::Close>("close"),
-          InstanceMethod<&NetlinkHandle::CreateVeth>("createVeth"),
-          InstanceMethod<&NetlinkHandle::GetLink>("getLink"),
-          InstanceMethod<&NetlinkHandle::ListLinks>("listLinks"),
-          InstanceMethod<&NetlinkHandle::SetLinkUp>("setLinkUp"),
-          InstanceMethod<&NetlinkHandle::DeleteLink>("deleteLink"),
-          InstanceMethod<&NetlinkHandle::AddAddress>("addAddress"),
-          InstanceMethod<&NetlinkHandle::ListAddresses>("listAddresses"),
-          InstanceMethod<&NetlinkHandle::AddRoute>("addRoute"),
-          InstanceMethod<&NetlinkHandle::DeleteRoute>("deleteRoute"),
-          InstanceMethod<&NetlinkHandle::ListRoutes>("listRoutes"),
-          InstanceMethod<&NetlinkHandle::AddNeighbor>("addNeighbor"),
-          InstanceMethod<&NetlinkHandle::ListNeighbors>("listNeighbors"),
-      });
+  Napi::Function cls =
+      DefineClass(env, "NetlinkHandle",
+                  {
+                      InstanceMethod<&NetlinkHandle::Close>("close"),
+                      InstanceMethod<&NetlinkHandle::CreateVeth>("createVeth"),
+                      InstanceMethod<&NetlinkHandle::GetLink>("getLink"),
+                      InstanceMethod<&NetlinkHandle::ListLinks>("listLinks"),
+                      InstanceMethod<&NetlinkHandle::SetLinkUp>("setLinkUp"),
+                      InstanceMethod<&NetlinkHandle::DeleteLink>("deleteLink"),
+                      InstanceMethod<&NetlinkHandle::AddAddress>("addAddress"),
+                      InstanceMethod<&NetlinkHandle::ListAddresses>("listAddresses"),
+                      InstanceMethod<&NetlinkHandle::AddRoute>("addRoute"),
+                      InstanceMethod<&NetlinkHandle::DeleteRoute>("deleteRoute"),
+                      InstanceMethod<&NetlinkHandle::ListRoutes>("listRoutes"),
+                      InstanceMethod<&NetlinkHandle::AddNeighbor>("addNeighbor"),
+                      InstanceMethod<&NetlinkHandle::ListNeighbors>("listNeighbors"),
+                  });
   auto* data = new AddonData{Napi::Persistent(cls)};
   env.SetInstanceData<AddonData>(data);
   exports.Set("NetlinkHandle", cls);
@@ -50,7 +50,8 @@ Napi::Value NetlinkHandle::Open(const Napi::CallbackInfo& info) {
   return env.GetInstanceData<AddonData>()->netlinkHandle.New({path});
 }
 
-NetlinkHandle::NetlinkHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkHandle>(info) {
+NetlinkHandle::NetlinkHandle(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NetlinkHandle>(info) {
   Napi::Env env = info.Env();
   if (info.Length() == 0 || info[0].IsUndefined() || info[0].IsNull()) {
     where_ = "current netns";
@@ -67,7 +68,8 @@ NlSocket& NetlinkHandle::Sock(Napi::Env env, const char* op) {
   return *sock_;
 }
 
-int NetlinkHandle::IfIndex(Napi::Env env, const std::string& name, const char* op, bool mayBeAbsent) {
+int NetlinkHandle::IfIndex(Napi::Env env, const std::string& name, const char* op,
+                           bool mayBeAbsent) {
   NlSocket& s = Sock(env, op);
   rtnl_link* raw = nullptr;
   int err = s.Try([&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); });

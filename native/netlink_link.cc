@@ -38,7 +38,8 @@ Napi::Object LinkToJs(Napi::Env env, rtnl_link* link) {
 void SetAliasOrUndo(Napi::Env env, NlSocket& s, const std::string& name, const std::string& alias) {
   LinkPtr change(rtnl_link_alloc());
   rtnl_link* raw = nullptr;
-  int err = change ? s.Try([&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); }) : ENOMEM;
+  int err =
+      change ? s.Try([&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); }) : ENOMEM;
   LinkPtr orig(raw);
   if (!err) {
     rtnl_link_set_ifalias(change.get(), alias.c_str());
@@ -110,8 +111,9 @@ Napi::Value NetlinkHandle::ListLinks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NlSocket& s = Sock(env, "rtnl_link_alloc_cache");
   nl_cache* raw = nullptr;
-  s.Run(env, "rtnl_link_alloc_cache", where_,
-        [&] { return WithDumpRetry([&] { return rtnl_link_alloc_cache(s.get(), AF_UNSPEC, &raw); }); });
+  s.Run(env, "rtnl_link_alloc_cache", where_, [&] {
+    return WithDumpRetry([&] { return rtnl_link_alloc_cache(s.get(), AF_UNSPEC, &raw); });
+  });
   CachePtr cache(raw);
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;

@@ -28,7 +28,8 @@ RouteSpec BuildRoute(Napi::Env env, const Napi::Object& r, int ifindex, const st
   Napi::Value dstV = r.Get("dst");
   NlAddrPtr dst = dstV.IsNull() || dstV.IsUndefined() ? AnyAddr(env, family)
                                                       : IpArg(dstV, "route.dst", prefixLen);
-  if (nl_addr_get_family(dst.get()) != family) ThrowInvalidArg(env, "route.dst does not match route.family");
+  if (nl_addr_get_family(dst.get()) != family)
+    ThrowInvalidArg(env, "route.dst does not match route.family");
   Napi::Value gwV = r.Get("gateway");
   NlAddrPtr gw;
   if (!gwV.IsNull() && !gwV.IsUndefined()) {
@@ -74,7 +75,8 @@ RouteSpec BuildRoute(Napi::Env env, const Napi::Object& r, int ifindex, const st
 const char* kRouteObject = "route";
 
 Napi::Object RouteArg(const Napi::CallbackInfo& info) {
-  if (!info[0].IsObject()) ThrowInvalidArg(info.Env(), std::string(kRouteObject) + " must be an object");
+  if (!info[0].IsObject())
+    ThrowInvalidArg(info.Env(), std::string(kRouteObject) + " must be an object");
   return info[0].As<Napi::Object>();
 }
 
@@ -119,8 +121,9 @@ Napi::Value NetlinkHandle::ListRoutes(const Napi::CallbackInfo& info) {
   if (filter) ifindex = IfIndex(env, IfNameArg(info[1], "ifname"), "rtnl_route_alloc_cache");
   NlSocket& s = Sock(env, "rtnl_route_alloc_cache");
   nl_cache* raw = nullptr;
-  s.Run(env, "rtnl_route_alloc_cache", where_,
-        [&] { return WithDumpRetry([&] { return rtnl_route_alloc_cache(s.get(), family, 0, &raw); }); });
+  s.Run(env, "rtnl_route_alloc_cache", where_, [&] {
+    return WithDumpRetry([&] { return rtnl_route_alloc_cache(s.get(), family, 0, &raw); });
+  });
   CachePtr cache(raw);
 
   Napi::Array out = Napi::Array::New(env);
@@ -130,7 +133,8 @@ Napi::Value NetlinkHandle::ListRoutes(const Napi::CallbackInfo& info) {
     if (rtnl_route_get_table(route) != RT_TABLE_MAIN || rtnl_route_get_type(route) != RTN_UNICAST ||
         rtnl_route_get_family(route) != family)
       continue;
-    rtnl_nexthop* nh = rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nullptr;
+    rtnl_nexthop* nh =
+        rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nullptr;
     int oif = nh ? rtnl_route_nh_get_ifindex(nh) : 0;
     if (filter && oif != ifindex) continue;
     nl_addr* dst = rtnl_route_get_dst(route);

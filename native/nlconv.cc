@@ -27,7 +27,8 @@ uint32_t UintArg(const Napi::Value& v, const char* what, uint32_t max) {
   if (!v.IsNumber()) ThrowInvalidArg(v.Env(), std::string(what) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint32_t>(d)))
-    ThrowInvalidArg(v.Env(), std::string(what) + " must be an integer in 0.." + std::to_string(max));
+    ThrowInvalidArg(v.Env(),
+                    std::string(what) + " must be an integer in 0.." + std::to_string(max));
   return static_cast<uint32_t>(d);
 }
 
@@ -83,8 +84,8 @@ int FamilyArg(const Napi::Value& v, const char* what) {
 
 Napi::Value AddrBytes(Napi::Env env, nl_addr* addr) {
   if (!addr || nl_addr_get_len(addr) == 0) return env.Null();
-  return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(nl_addr_get_binary_addr(addr)),
-                                     nl_addr_get_len(addr));
+  return Napi::Buffer<uint8_t>::Copy(
+      env, static_cast<const uint8_t*>(nl_addr_get_binary_addr(addr)), nl_addr_get_len(addr));
 }
 
 int FamilyNumber(int af) { return af == AF_INET6 ? 6 : af == AF_INET ? 4 : 0; }

@@ -115,7 +115,8 @@ void NlSocket::Run(Napi::Env env, const std::string& op, const std::string& obje
 std::string NlSocket::Detail() const {
   std::string detail;
   if (lastNlError_) detail = std::string("libnl: ") + nl_geterror(lastNlError_);
-  if (!kernelMessage_.empty()) detail += (detail.empty() ? "" : "; ") + ("kernel: " + kernelMessage_);
+  if (!kernelMessage_.empty())
+    detail += (detail.empty() ? "" : "; ") + ("kernel: " + kernelMessage_);
   return detail;
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command: sets up what is missing, type-checks, runs every tier, and ends
-# with one summary line ("N passed, N failed, N skipped") that CI reads.
+# The test command: sets up what is missing, checks the C formatting, type-checks, runs
+# every tier, and ends with one summary line ("N passed, N failed, N skipped") that CI reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The C, C++ and BPF sources as clang-format leaves them (fix: bash scripts/format.sh).
+bash scripts/format.sh --check
 # containerd, runc, podman and busybox-static for the e2e tier (test/e2e).
 bash scripts/setup-runtimes.sh
 # qemu, busybox-static and Debian's 5.10/6.1/6.12 kernels for the verifier drill

@@ -101,21 +101,22 @@ enum ct_status {
 
 /* One packet's place in conntrack, from ct_extract() to ct_create(). */
 struct flow {
-	struct ct_key tuple;   /* this packet's tuple: the key of the entry it opens */
-	__u64 now;             /* bpf_ktime_get_ns() at lookup, reused for the entry */
-	__u32 inner_off;       /* ICMP error: offset of the embedded IP header */
-	__be16 policy_dport;   /* the port policy sees: 0 for protocols without ports */
+	struct ct_key tuple; /* this packet's tuple: the key of the entry it opens */
+	__u64 now;           /* bpf_ktime_get_ns() at lookup, reused for the entry */
+	__u32 inner_off;     /* ICMP error: offset of the embedded IP header */
+	__be16 policy_dport; /* the port policy sees: 0 for protocols without ports */
 	bool icmp_error;
-	bool error_fragment;   /* a later fragment of an ICMP error whose first passed */
-	bool has_tcp_header;   /* TCP, and not a later fragment */
+	bool error_fragment; /* a later fragment of an ICMP error whose first passed */
+	bool has_tcp_header; /* TCP, and not a later fragment */
 	__u8 tcp_flags;
-	bool promoted;         /* this packet moved its entry to strait_ct_v1 */
-	bool reopen;           /* a SYN on a closed entry's tuple: that entry is replaced */
+	bool promoted; /* this packet moved its entry to strait_ct_v1 */
+	bool reopen;   /* a SYN on a closed entry's tuple: that entry is replaced */
 	struct frag_info frag;
-	__u32 hit_flags;       /* CT_F_* of the entry ct_lookup() found */
+	__u32 hit_flags; /* CT_F_* of the entry ct_lookup() found */
 };
 
-/* The first bytes of every L4 header we read: TCP up to its flags, UDP/SCTP ports, or ICMP type/code/id. */
+/* The first bytes of every L4 header we read: TCP up to its flags, UDP/SCTP ports, or ICMP
+ * type/code/id. */
 struct l4_head {
 	union {
 		struct {
@@ -150,13 +151,15 @@ static __always_inline bool icmp_is_echo(__u8 family, __u8 type)
 static __always_inline bool icmp_is_error(__u8 family, __u8 type)
 {
 	if (family == 4)
-		return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+		return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED ||
+		       type == ICMP_PARAMETERPROB;
 	return type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAMPROB;
 }
 
 static __always_inline bool is_icmp(__u8 family, __u8 protocol)
 {
-	return (family == 4 && protocol == IPPROTO_ICMP) || (family == 6 && protocol == IPPROTO_ICMPV6);
+	return (family == 4 && protocol == IPPROTO_ICMP) ||
+	       (family == 6 && protocol == IPPROTO_ICMPV6);
 }
 
 /*
@@ -164,7 +167,8 @@ static __always_inline bool is_icmp(__u8 family, __u8 protocol)
  * header at off, and the TCP flags. Returns 1 for an ICMP error, 0 otherwise, or
  * -DROP_MALFORMED when the header is cut short.
  */
-static __always_inline int ct_read_l4(struct __sk_buff *skb, __u32 off, struct ct_key *key, __u8 *tcp_flags)
+static __always_inline int ct_read_l4(struct __sk_buff *skb, __u32 off, struct ct_key *key,
+				      __u8 *tcp_flags)
 {
 	struct l4_head l4;
 
@@ -196,7 +200,8 @@ static __always_inline int ct_read_l4(struct __sk_buff *skb, __u32 off, struct c
  * IPv6: the L4 protocol and offset behind the extension headers, and the fragment
  * header's facts. *nexthdr and *off start as the fixed header's.
  */
-static __always_inline int ct_ipv6_l4(struct __sk_buff *skb, __u32 *off, __u8 *nexthdr, struct frag_info *fi)
+static __always_inline int ct_ipv6_l4(struct __sk_buff *skb, __u32 *off, __u8 *nexthdr,
+				      struct frag_info *fi)
 {
 	struct ipv6_frag fh = {};
 	int ret;
@@ -215,7 +220,8 @@ static __always_inline int ct_ipv6_l4(struct __sk_buff *skb, __u32 *off, __u8 *n
 }
 
 /* pkt must have passed parse_ipv4() or parse_ipv6(). */
-static __always_inline int ct_extract(struct __sk_buff *skb, const struct packet *pkt, struct flow *f)
+static __always_inline int ct_extract(struct __sk_buff *skb, const struct packet *pkt,
+				      struct flow *f)
 {
 	struct ct_key *t = &f->tuple;
 	__u8 frag_flags = 0;
@@ -234,7 +240,8 @@ static __always_inline int ct_extract(struct __sk_buff *skb, const struct packet
 		if (frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK | IPV4_FRAG_MORE)) {
 			__builtin_memcpy(&f->frag.id, &pkt->ip4->id, sizeof(pkt->ip4->id));
 			f->frag.protocol = t->protocol;
-			f->frag.kind = frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK) ? FRAG_LATER : FRAG_FIRST;
+			f->frag.kind = frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK) ? FRAG_LATER :
+										     FRAG_FIRST;
 		}
 	} else {
 		__u8 nexthdr = pkt->ip6->nexthdr;
@@ -339,7 +346,8 @@ static __always_inline __u32 ct_tcp_state(__u32 flags, const struct flow *f, boo
 }
 
 /* A hit: refreshed (at most once a second), add and the TCP state merged into its flags. */
-static __always_inline void ct_touch(struct ct_value *v, const struct flow *f, bool reply, __u32 add)
+static __always_inline void ct_touch(struct ct_value *v, const struct flow *f, bool reply,
+				     __u32 add)
 {
 	__u32 flags = v->flags;
 	__u32 want = flags | add;
@@ -357,7 +365,8 @@ static __always_inline void ct_touch(struct ct_value *v, const struct flow *f, b
  * The connection of pending entry v (key) is answered: into strait_ct_v1. When that
  * write fails (the map cannot allocate) the entry stays pending and still works.
  */
-static __always_inline void ct_promote(struct flow *f, const struct ct_key *key, struct ct_value *v, bool reply)
+static __always_inline void ct_promote(struct flow *f, const struct ct_key *key, struct ct_value *v,
+				       bool reply)
 {
 	struct ct_value answered = {
 		.last_seen_ns = f->now,
@@ -377,7 +386,8 @@ static __always_inline void ct_promote(struct flow *f, const struct ct_key *key,
  * A pending entry of key. It opened from the key's side; a packet from the other
  * side is the answer that promotes it.
  */
-static __always_inline enum ct_status ct_pending_hit(struct flow *f, const struct ct_key *key, bool reply)
+static __always_inline enum ct_status ct_pending_hit(struct flow *f, const struct ct_key *key,
+						     bool reply)
 {
 	struct ct_value *v = ct_find(&strait_ct_pending_v1, key, f->now);
 
@@ -429,7 +439,8 @@ static __always_inline bool ct_error_sender_ok(const struct flow *f, const __u32
  * False when the quote is unreadable or a later fragment: the error is then not
  * related.
  */
-static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct flow *f, struct ct_key *inner)
+static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct flow *f,
+					   struct ct_key *inner)
 {
 	struct frag_info fi = {};
 	__u8 tcp_flags = 0;

@@ -50,7 +50,7 @@ static __noinline int drop(struct __sk_buff *skb, enum drop_reason reason)
 static __always_inline int exit_verdict(struct __sk_buff *skb, int ret)
 {
 	if (ret < 0)
-		return drop(skb, (enum drop_reason)-ret);
+		return drop(skb, (enum drop_reason)(-ret));
 	return ret;
 }
 

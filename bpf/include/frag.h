@@ -37,7 +37,8 @@ struct frag_info {
 	__be32 id;
 };
 
-static __always_inline void frag_key_of(struct frag_key *key, const struct ct_key *t, const struct frag_info *fi)
+static __always_inline void frag_key_of(struct frag_key *key, const struct ct_key *t,
+					const struct frag_info *fi)
 {
 	*key = (struct frag_key){ .id = fi->id, .protocol = fi->protocol, .family = t->family };
 	__builtin_memcpy(key->saddr, t->saddr, sizeof(key->saddr));
@@ -62,9 +63,12 @@ static __always_inline int frag_lookup(struct ct_key *t, const struct frag_info 
 }
 
 /* The first fragment passed: its datagram's later fragments may follow. */
-static __always_inline void frag_record(const struct ct_key *t, const struct frag_info *fi, __u8 flags)
+static __always_inline void frag_record(const struct ct_key *t, const struct frag_info *fi,
+					__u8 flags)
 {
-	struct frag_value v = { .sport = t->sport, .dport = t->dport, .protocol = t->protocol, .flags = flags };
+	struct frag_value v = {
+		.sport = t->sport, .dport = t->dport, .protocol = t->protocol, .flags = flags
+	};
 	struct frag_key key;
 
 	if (fi->kind != FRAG_FIRST)

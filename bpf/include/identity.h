@@ -44,7 +44,8 @@ static __always_inline __u32 identity_cidr(const __u32 *ip, __u8 family)
 	return v ? v->identity : IDENTITY_WORLD;
 }
 
-static __always_inline void identity_classify(const __u32 *ip, __u8 family, struct peer_identity *id)
+static __always_inline void identity_classify(const __u32 *ip, __u8 family,
+					      struct peer_identity *id)
 {
 	identity_pod(ip, family, id);
 	id->cidr = identity_cidr(ip, family);

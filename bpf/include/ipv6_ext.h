@@ -36,15 +36,15 @@
 /* What the walk found in a fragment header, if any. */
 struct ipv6_frag {
 	bool present;
-	__u8 next;        /* its next header: part of the fragment key */
+	__u8 next; /* its next header: part of the fragment key */
 	__be16 frag_off;
 	__be32 id;
 };
 
 static __always_inline bool ipv6_is_ext(__u8 nexthdr)
 {
-	return nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_ROUTING || nexthdr == NEXTHDR_FRAGMENT ||
-	       nexthdr == NEXTHDR_AUTH || nexthdr == NEXTHDR_DEST;
+	return nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_ROUTING ||
+	       nexthdr == NEXTHDR_FRAGMENT || nexthdr == NEXTHDR_AUTH || nexthdr == NEXTHDR_DEST;
 }
 
 /*
@@ -52,7 +52,8 @@ static __always_inline bool ipv6_is_ext(__u8 nexthdr)
  * is not one: on return *off and *nexthdr are the L4 header's, or, for a later
  * fragment, the payload after its fragment header and that header's next header.
  */
-static __always_inline int ipv6_skip_ext(struct __sk_buff *skb, __u32 *off, __u8 *nexthdr, struct ipv6_frag *frag)
+static __always_inline int ipv6_skip_ext(struct __sk_buff *skb, __u32 *off, __u8 *nexthdr,
+					 struct ipv6_frag *frag)
 {
 	struct {
 		__u8 next;
@@ -87,7 +88,8 @@ static __always_inline int ipv6_skip_ext(struct __sk_buff *skb, __u32 *off, __u8
 		}
 		if (bpf_skb_load_bytes(skb, o, &h, 2) < 0)
 			return -DROP_MALFORMED;
-		/* AH counts its length in 4-byte units minus 2, the others in 8-byte units minus 1. */
+		/* AH counts its length in 4-byte units minus 2, the others in 8-byte units
+		 * minus 1. */
 		o += nh == NEXTHDR_AUTH ? ((__u32)h.len + 2) * 4 : ((__u32)h.len + 1) * 8;
 		/* A header that claims more than the packet holds is cut short too. */
 		if (o > skb->len)

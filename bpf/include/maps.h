@@ -25,10 +25,10 @@ struct endpoint_key {
 _Static_assert(sizeof(struct endpoint_key) == 20, "endpoint_key layout");
 
 /* endpoint_value.flags */
-#define EP_F_READY (1U << 0)             /* policy written; until then the datapath drops (fail closed) */
-#define EP_F_INGRESS_ISOLATED (1U << 1)  /* a policy selects it for ingress: default deny inbound */
-#define EP_F_EGRESS_ISOLATED (1U << 2)   /* a policy selects it for egress: default deny outbound */
-#define EP_F_POLICY_GEN (1U << 3)        /* which generation of its policy entries is live */
+#define EP_F_READY (1U << 0) /* policy written; until then the datapath drops (fail closed) */
+#define EP_F_INGRESS_ISOLATED (1U << 1) /* a policy selects it for ingress: default deny inbound */
+#define EP_F_EGRESS_ISOLATED (1U << 2)  /* a policy selects it for egress: default deny outbound */
+#define EP_F_POLICY_GEN (1U << 3)       /* which generation of its policy entries is live */
 
 /*
  * The endpoint's slot in strait_policy_v1: its host veth ifindex, with the live
@@ -40,11 +40,11 @@ _Static_assert(sizeof(struct endpoint_key) == 20, "endpoint_key layout");
 
 /* One entry per pod address on this node. */
 struct endpoint_value {
-	__u32 ifindex;      /* host-side veth: redirect target and where the pod's packets arrive */
-	__u32 flags;        /* EP_F_* */
-	__u8 pod_mac[6];    /* MAC of the pod's interface */
-	__u8 host_mac[6];   /* MAC of the host-side veth: the pod's gateway */
-	__u32 identity;     /* security identity (policy); 0 until assigned */
+	__u32 ifindex;    /* host-side veth: redirect target and where the pod's packets arrive */
+	__u32 flags;      /* EP_F_* */
+	__u8 pod_mac[6];  /* MAC of the pod's interface */
+	__u8 host_mac[6]; /* MAC of the host-side veth: the pod's gateway */
+	__u32 identity;   /* security identity (policy); 0 until assigned */
 };
 _Static_assert(sizeof(struct endpoint_value) == 24, "endpoint_value layout");
 
@@ -56,7 +56,8 @@ _Static_assert(sizeof(struct endpoint_value) == 24, "endpoint_value layout");
  * entry. Written by the CNI ADD with the endpoint entries, removed with them.
  */
 struct link_value {
-	struct endpoint_key endpoint; /* any one of the pod's addresses: they share MAC and readiness */
+	struct endpoint_key endpoint; /* any one of the pod's addresses: they share MAC and
+				       * readiness */
 };
 _Static_assert(sizeof(struct link_value) == 20, "link_value layout");
 
@@ -70,15 +71,19 @@ _Static_assert(sizeof(struct traffic_counter) == 16, "traffic_counter layout");
 
 /* Where packets went that were not dropped: keys of strait_stats_v1. */
 enum stat_id {
-	STAT_REDIRECT_PEER = 0, /* from a pod, straight into another local pod */
-	STAT_TO_STACK = 1,      /* from a pod, handed to the host stack */
-	STAT_TO_POD = 2,        /* delivered to a pod by the host stack (tc egress) */
-	STAT_CT_HIT = 3,        /* an established connection, its reply, or an ICMP error about it */
-	STAT_POLICY_ALLOWED = 4,/* a new connection an isolated endpoint's policy allowed */
-	STAT_CT_RECREATED = 5,  /* a TCP packet without SYN missed conntrack (entry evicted or expired)
-				 * and policy allowed it as a new connection: entry recreated */
-	STAT_CT_PROMOTED = 6,   /* a connection's first answer moved it from strait_ct_pending_v1 to strait_ct_v1 */
-	STAT_TTL_EXPIRED = 7,   /* from a pod to a local pod with TTL / hop limit 1: left to the host stack, which answers time exceeded */
+	STAT_REDIRECT_PEER = 0,  /* from a pod, straight into another local pod */
+	STAT_TO_STACK = 1,       /* from a pod, handed to the host stack */
+	STAT_TO_POD = 2,         /* delivered to a pod by the host stack (tc egress) */
+	STAT_CT_HIT = 3,         /* an established connection, its reply, or an ICMP error
+				  * about it */
+	STAT_POLICY_ALLOWED = 4, /* a new connection an isolated endpoint's policy allowed */
+	STAT_CT_RECREATED = 5,   /* a TCP packet without SYN missed conntrack (entry evicted or
+				  * expired) and policy allowed it as a new connection: entry
+				  * recreated */
+	STAT_CT_PROMOTED = 6,    /* a connection's first answer moved it from strait_ct_pending_v1
+				  * to strait_ct_v1 */
+	STAT_TTL_EXPIRED = 7,    /* from a pod to a local pod with TTL / hop limit 1: left to the
+				  * host stack, which answers time exceeded */
 	STAT_MAX = 8,
 };
 
@@ -281,7 +286,7 @@ struct {
 struct frag_key {
 	__u32 saddr[4];
 	__u32 daddr[4];
-	__be32 id;      /* IPv4: the 16-bit identification in the first two bytes */
+	__be32 id; /* IPv4: the 16-bit identification in the first two bytes */
 	__u8 protocol;
 	__u8 family;
 	__u8 pad[2];

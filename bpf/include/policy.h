@@ -67,8 +67,8 @@ static __always_inline struct policy_value *policy_lookup(struct policy_key *key
  * any pod of the cluster, its CIDR prefix, then any peer at all. At most five
  * lookups, however many policies exist, and only for a new connection.
  */
-static __always_inline int policy_check(const struct endpoint_value *ep, const struct flow *f, bool egress,
-					struct policy_verdict *verdict)
+static __always_inline int policy_check(const struct endpoint_value *ep, const struct flow *f,
+					bool egress, struct policy_verdict *verdict)
 {
 	const __u32 *peer = egress ? f->tuple.daddr : f->tuple.saddr;
 	struct policy_key key = {
@@ -124,7 +124,8 @@ static __always_inline int policy_ingress(const struct flow *f, const struct end
 
 /* Both policies a new connection in f's direction needs; src/dst as in policy_enforce. */
 static __always_inline int policy_judge(const struct flow *f, const struct endpoint_value *src,
-					const struct endpoint_value *dst, struct policy_verdict *verdict)
+					const struct endpoint_value *dst,
+					struct policy_verdict *verdict)
 {
 	int ret;
 
@@ -151,8 +152,9 @@ static __always_inline int policy_judge(const struct flow *f, const struct endpo
  * stack path works for both.
  */
 static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
-					  const struct endpoint_value *src, const struct endpoint_value *dst,
-					  __u32 ct_flags, __u32 *hit_flags)
+					  const struct endpoint_value *src,
+					  const struct endpoint_value *dst, __u32 ct_flags,
+					  __u32 *hit_flags)
 {
 	struct policy_verdict verdict = {};
 	enum ct_status status;

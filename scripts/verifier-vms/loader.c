@@ -121,7 +121,7 @@ static int load(const char *path, const char *pin_root, unsigned level, size_t s
 
 static int check(const char *path, const char *pin_root)
 {
-	char *logs[MAX_PROGS] = {0}, *trace[MAX_PROGS] = {0};
+	char *logs[MAX_PROGS] = { 0 }, *trace[MAX_PROGS] = { 0 };
 	char names[MAX_PROGS][64], line[256];
 	int n = 0, n2 = 0, err, err2 = 0, i;
 
