@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
 import { DEFAULT_AGENT_SOCKET } from './client.js';
 
 export const AGENT_USAGE = `usage: strait-agent [flags]
@@ -34,10 +35,9 @@ export interface AgentFlags {
   maxEntries: MapLimits;
 }
 
-/** A mistake on the command line: exit 2 with the usage. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+// A mistake on the command line (exit 2 with the usage) is the model's UsageError,
+// the same one straitctl raises.
+export { UsageError } from '../errors.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

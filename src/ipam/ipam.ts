@@ -1,7 +1,7 @@
 // The IPAM facade the CNI commands call: reads the store, asks the pure allocator,
 // writes the result back, every step under the store's lock so that parallel ADDs
 // (one plugin process each) never pick the same address.
-import { isStraitError } from '../cni/errors.js';
+import { isStraitError } from '../errors.js';
 import { allocate as pick, findFree, locate, type Picked, reservedByFamily } from './allocator.js';
 import { canonicalIp, type Family, formatCidr, formatIp, parseIp, withoutPrefix } from './addr.js';
 import { describeSet, type IpRange, type RangeSet } from './ranges.js';
