@@ -4,6 +4,11 @@
 // reported outside. The boundaries translate: src/cni/errors.ts maps each code to a CNI
 // spec code once, the agent API (src/agent/api.ts) gives its errors an HTTP status.
 //
+// Kinds that carry more than a message are subclasses: UsageError and SyscallError
+// here; at their boundaries ApiError (agent/api.ts: the HTTP status), AgentReplyError
+// (agent/client.ts: the agent's own code), DelegateError (cni/errors.ts: the CNI code a
+// delegate printed); ObjectError (policy/model.ts: the object and field at fault).
+//
 // Deliberately outside the model: InvalidArgError and BufferLengthError below stay a
 // TypeError and a RangeError with Node-style ERR_* codes. They are programmer errors (a
 // caller passed a value the typed wrapper refuses), not operational failures, and code
@@ -60,6 +65,7 @@ export const ErrorCodes = [
   // the agent's sources and policy model
   'E_SOURCE',
   'E_OBJECT_INVALID',
+  'E_IDENTITY_EXHAUSTED',
   // command lines (strait-agent, straitctl)
   'E_USAGE',
   /** a command straitctl lab runs failed */
