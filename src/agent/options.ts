@@ -35,10 +35,6 @@ export interface AgentFlags {
   maxEntries: MapLimits;
 }
 
-// A mistake on the command line (exit 2 with the usage) is the model's UsageError,
-// the same one straitctl raises.
-export { UsageError } from '../errors.js';
-
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function parseSource(text: string): SourceSpec {
