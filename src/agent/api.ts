@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { canonicalIp } from '../ipam/addr.js';
 import type { LocalEndpoint, Protocol } from '../policy/types.js';
+import { StraitError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import type { AgentCore, ExplainRequest } from './core.js';
 
@@ -24,15 +25,19 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** An error with an HTTP status and a stable code, as the API answers it. */
-export class ApiError extends Error {
+/**
+ * A StraitError with the HTTP status the API answers it with: the API is a boundary
+ * like the CNI's, so the status is decided here, not by the layers below. What the
+ * core throws is answered 500 with its own code.
+ */
+export class ApiError extends StraitError {
   override readonly name = 'ApiError';
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -97,7 +102,7 @@ async function removeStaleSocket(path: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  if (!st.isSocket()) throw new StraitError('E_SOCKET_IN_USE', `${path} exists and is not a socket; refusing to replace it`);
   const live = await new Promise<boolean>((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
@@ -106,7 +111,7 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (live) throw new Error(`another process is serving ${path} (is strait-agent already running?)`);
+  if (live) throw new StraitError('E_SOCKET_IN_USE', `another process is serving ${path} (is strait-agent already running?)`);
   await unlink(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e;
   });
@@ -121,12 +126,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
-  return new ApiError(
-    500,
-    typeof code === 'string' && code !== '' ? code : 'E_INTERNAL',
-    e instanceof Error ? e.message : String(e),
-  );
+  return new ApiError(500, e instanceof StraitError ? e.code : 'E_INTERNAL', e instanceof Error ? e.message : String(e));
 }
 
 type Reply = { status: number; body: unknown };

@@ -1,6 +1,6 @@
 // A client for the agent's unix socket, for straitctl and the CNI plugin. Every
 // failure names the socket and says what it most likely means.
-import { CniCode, StraitError } from '../cni/errors.js';
+import { StraitError } from '../errors.js';
 
 // Not `import { request } from 'node:http'`: on Node.js 22+ an ESM import of
 // node:http reads every export to build its namespace, and two of them are getters
@@ -23,7 +23,8 @@ export interface AgentRequestOptions {
  * One request. Resolves with whatever status the agent answered (4xx/5xx included);
  * rejects with a StraitError when there is no answer: E_AGENT_NOT_RUNNING (no socket
  * file, or nobody listening), E_AGENT_PERMISSION, E_AGENT_TIMEOUT, E_AGENT_PROTOCOL,
- * E_AGENT_IO. All but the protocol error carry CNI code 11: the runtime should retry.
+ * E_AGENT_IO. At the CNI boundary all but the protocol error are 11: the runtime
+ * should retry.
  */
 export function agentRequest(
   socketPath: string,
@@ -54,7 +55,7 @@ export function agentRequest(
       },
     });
     const timer = setTimeout(
-      () => fail(new StraitError('E_AGENT_TIMEOUT', CniCode.TryAgainLater, `no answer from strait-agent on ${socketPath} within ${timeoutMs} ms (${method} ${path})`)),
+      () => fail(new StraitError('E_AGENT_TIMEOUT', `no answer from strait-agent on ${socketPath} within ${timeoutMs} ms (${method} ${path})`)),
       timeoutMs,
     );
     req.on('error', (e: NodeJS.ErrnoException) => fail(connectError(socketPath, e)));
@@ -70,7 +71,7 @@ export function agentRequest(
           json = text === '' ? null : (JSON.parse(text) as unknown);
         } catch {
           fail(
-            new StraitError('E_AGENT_PROTOCOL', CniCode.Internal, `strait-agent on ${socketPath} answered ${method} ${path} with something that is not JSON (status ${res.statusCode})`, text.slice(0, 200)),
+            new StraitError('E_AGENT_PROTOCOL', `strait-agent on ${socketPath} answered ${method} ${path} with something that is not JSON (status ${res.statusCode})`, { details: text.slice(0, 200) }),
           );
           return;
         }
@@ -84,19 +85,19 @@ export function agentRequest(
 }
 
 function connectError(socketPath: string, e: NodeJS.ErrnoException): StraitError {
-  const again = CniCode.TryAgainLater;
+  const cause = { cause: e };
   switch (e.code) {
     case 'ENOENT':
-      return new StraitError('E_AGENT_NOT_RUNNING', again, `strait-agent is not running: no socket at ${socketPath}`, '', { cause: e });
+      return new StraitError('E_AGENT_NOT_RUNNING', `strait-agent is not running: no socket at ${socketPath}`, cause);
     case 'ECONNREFUSED':
-      return new StraitError('E_AGENT_NOT_RUNNING', again, `strait-agent is not running: ${socketPath} refuses connections (a stale socket?)`, '', { cause: e });
+      return new StraitError('E_AGENT_NOT_RUNNING', `strait-agent is not running: ${socketPath} refuses connections (a stale socket?)`, cause);
     case 'EACCES':
     case 'EPERM':
-      return new StraitError('E_AGENT_PERMISSION', again, `permission denied on ${socketPath} (the agent's socket is root's only)`, '', { cause: e });
+      return new StraitError('E_AGENT_PERMISSION', `permission denied on ${socketPath} (the agent's socket is root's only)`, cause);
     case 'ENOTSOCK':
-      return new StraitError('E_AGENT_NOT_RUNNING', again, `${socketPath} is not a socket`, '', { cause: e });
+      return new StraitError('E_AGENT_NOT_RUNNING', `${socketPath} is not a socket`, cause);
     default:
-      return new StraitError('E_AGENT_IO', again, `talking to strait-agent on ${socketPath}: ${e.message}`, '', { cause: e });
+      return new StraitError('E_AGENT_IO', `talking to strait-agent on ${socketPath}: ${e.message}`, cause);
   }
 }
 
@@ -109,9 +110,22 @@ export function agentError(res: AgentResponse): { code: string; message: string 
   };
 }
 
-/** The body of a 2xx answer; otherwise a StraitError with the agent's code and message. */
+/** The agent's answer to a failed request: E_AGENT_FAILED for 5xx, E_AGENT_REFUSED for 4xx. */
+export class AgentReplyError extends StraitError {
+  override readonly name = 'AgentReplyError';
+  constructor(
+    readonly status: number,
+    /** the agent's own stable code, e.g. 'E_NOT_SYNCED' (or HTTP_<status> when it sent none) */
+    readonly agentCode: string,
+    message: string,
+  ) {
+    super(status >= 500 ? 'E_AGENT_FAILED' : 'E_AGENT_REFUSED', message);
+  }
+}
+
+/** The body of a 2xx answer; otherwise an AgentReplyError with the agent's code and message. */
 export function expectOk<T>(res: AgentResponse): T {
   if (res.status >= 200 && res.status < 300) return res.json as T;
   const { code, message } = agentError(res);
-  throw new StraitError(code, res.status >= 500 ? CniCode.TryAgainLater : CniCode.Internal, message);
+  throw new AgentReplyError(res.status, code, message);
 }

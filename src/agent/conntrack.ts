@@ -7,6 +7,7 @@
 // direction (bpf/include/policy.h). An entry allowed again loses the mark.
 // Replies and established flows that are still allowed keep their entries.
 import * as bpf from '../datapath/bpf.js';
+import { errnoOf } from '../errors.js';
 import { CT_F_REVOKED, decodeCtKey, decodeCtValue, encodeCtValue } from '../datapath/maps/ct.js';
 import type { DesiredState } from '../policy/types.js';
 import type { DatapathWriter } from './datapath-writer.js';
@@ -31,7 +32,7 @@ export function revalidateConntrack(maps: DatapathWriter, current: DesiredState 
         bpf.mapUpdate(fd, key, encodeCtValue({ ...v, flags }), 'exist');
       } catch (err) {
         // The LRU dropped it, or the connection expired meanwhile: nothing to cut.
-        if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
+        if (errnoOf(err) !== 'ENOENT') throw err;
         continue;
       }
       if (revoked) cut++;

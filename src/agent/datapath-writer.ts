@@ -3,6 +3,7 @@
 // adopts the datapath as it is and changes it by diff, never by flushing.
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
+import { StraitError } from '../errors.js';
 import { listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
 import { decodeEndpointKey, decodeEndpointValue, encodeEndpointKey } from '../datapath/maps/endpoints.js';
 import { endpointFlags } from '../policy/diff.js';
@@ -47,7 +48,7 @@ export class DatapathWriter implements PolicyMaps {
   constructor(bpfDir: string) {
     const open = (name: string) => {
       const fd = bpf.getPinned(join(bpfDir, name));
-      if (fd === null) throw new Error(`pinned map ${name} is missing in ${bpfDir}`);
+      if (fd === null) throw new StraitError('E_BPF_MAP', `pinned map ${name} is missing in ${bpfDir}`);
       return fd;
     };
     this.fds = {

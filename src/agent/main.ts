@@ -4,7 +4,8 @@
 // the next agent adopts them.
 import type { ApiServer } from './api.js';
 import type { AgentCore } from './core.js';
-import { AGENT_USAGE, parseAgentFlags, UsageError, type AgentFlags } from './options.js';
+import { UsageError } from '../errors.js';
+import { AGENT_USAGE, parseAgentFlags, type AgentFlags } from './options.js';
 import type { DirSource } from './sources/dir.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';

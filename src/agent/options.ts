@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
 import { DEFAULT_AGENT_SOCKET } from './client.js';
 
 export const AGENT_USAGE = `usage: strait-agent [flags]
@@ -32,11 +33,6 @@ export interface AgentFlags {
   socketPath: string;
   logLevel: string;
   maxEntries: MapLimits;
-}
-
-/** A mistake on the command line: exit 2 with the usage. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

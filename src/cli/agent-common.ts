@@ -1,6 +1,6 @@
 // What the straitctl commands that talk to the agent share: the socket (flag, then
 // STRAIT_AGENT_SOCKET, then the default) and one way to report failures.
-import { isStraitError } from '../cni/errors.js';
+import { isStraitError, UsageError } from '../errors.js';
 import { DEFAULT_AGENT_SOCKET } from '../agent/client.js';
 import { parseCommon, type CommonOptions } from './options.js';
 
@@ -11,17 +11,12 @@ export interface AgentCliOptions extends CommonOptions {
   values: Record<string, string | boolean | undefined>;
 }
 
-/** A command-line mistake: message on stderr, exit 2. */
-export class CliUsageError extends Error {
-  override readonly name = 'CliUsageError';
-}
-
 export function parseAgentCli(argv: string[], extra: Extra = {}): AgentCliOptions {
   let opts;
   try {
     opts = parseCommon(argv, { socket: { type: 'string' }, ...extra });
   } catch (e) {
-    throw new CliUsageError((e as Error).message);
+    throw new UsageError((e as Error).message);
   }
   const flag = opts.values.socket;
   const socketPath = (typeof flag === 'string' ? flag : undefined) ?? (process.env.STRAIT_AGENT_SOCKET || undefined) ?? DEFAULT_AGENT_SOCKET;
@@ -33,9 +28,7 @@ export async function runAgentCommand(name: string, body: () => Promise<number>)
   try {
     return await body();
   } catch (e) {
-    if (e instanceof CliUsageError) {
-      process.stderr.write(`straitctl ${name}: ${e.message}\n`);
-    } else if (isStraitError(e)) {
+    if (isStraitError(e)) {
       process.stderr.write(`straitctl ${name}: ${e.message}${e.details ? ` (${e.details})` : ''}\n`);
     } else {
       process.stderr.write(`straitctl ${name}: ${e instanceof Error ? e.message : String(e)}\n`);

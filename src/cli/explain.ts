@@ -2,17 +2,18 @@
 // and why. Exit 0 for allow, 1 for deny, 2 when there is no verdict.
 import { agentRequest, expectOk } from '../agent/client.js';
 import type { ExplainResult } from '../agent/core.js';
-import { CliUsageError, parseAgentCli, runAgentCommand } from './agent-common.js';
+import { UsageError } from '../errors.js';
+import { parseAgentCli, runAgentCommand } from './agent-common.js';
 
 export function explain(argv: string[]): Promise<number> {
   return runAgentCommand('explain', async () => {
     const opts = parseAgentCli(argv);
     const [src, dst, pp, ...rest] = opts.positionals;
     if (src === undefined || dst === undefined || pp === undefined || rest.length > 0) {
-      throw new CliUsageError('usage: straitctl explain SRC DST PROTO/PORT (e.g. 198.18.1.2 198.18.1.3 tcp/80)');
+      throw new UsageError('usage: straitctl explain SRC DST PROTO/PORT (e.g. 198.18.1.2 198.18.1.3 tcp/80)');
     }
     const m = /^([A-Za-z]+)\/(\d+)$/.exec(pp);
-    if (m === null) throw new CliUsageError(`'${pp}' is not PROTO/PORT (e.g. tcp/80, udp/53, sctp/9)`);
+    if (m === null) throw new UsageError(`'${pp}' is not PROTO/PORT (e.g. tcp/80, udp/53, sctp/9)`);
     const q = new URLSearchParams({ src, dst, proto: m[1]!.toLowerCase(), port: m[2]! });
     const result = expectOk<ExplainResult>(await agentRequest(opts.socketPath, 'GET', `/v1/explain?${q}`));
     if (opts.output === 'json') {

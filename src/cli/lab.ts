@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StraitError } from '../errors.js';
 import { readCounters } from './drops.js';
 
 function redirected(bpfDir: string): bigint {
@@ -30,7 +31,7 @@ const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'ut
 
 function must(cmd: string, args: string[]): string {
   const r = sh(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.status !== 0) throw new StraitError('E_COMMAND', `${cmd} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
 }
 
@@ -49,7 +50,7 @@ function cni(command: string, pod: Pod, config: object): Record<string, unknown>
     },
   });
   const out = r.stdout.trim() === '' ? null : (JSON.parse(r.stdout) as Record<string, unknown>);
-  if (r.status !== 0) throw new Error(`strait ${command} ${pod.name}: ${JSON.stringify(out)} ${r.stderr}`);
+  if (r.status !== 0) throw new StraitError('E_COMMAND', `strait ${command} ${pod.name}: ${JSON.stringify(out)} ${r.stderr}`);
   return out;
 }
 
@@ -161,7 +162,7 @@ async function iperf(client: Pod, server: Pod): Promise<number> {
         const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
         return j.end.sum_received.bits_per_second;
       }
-      if (attempt >= 20) throw new Error(`iperf3 failed: ${r.stdout.slice(0, 300)}`);
+      if (attempt >= 20) throw new StraitError('E_COMMAND', `iperf3 failed: ${r.stdout.slice(0, 300)}`);
       await new Promise((res) => setTimeout(res, 100));
     }
   } finally {

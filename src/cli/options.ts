@@ -2,6 +2,7 @@
 // format. Same settings and precedence as the plugin: flag, then environment, then
 // the default.
 import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
 
 export interface CommonOptions {
   bpfDir: string;
@@ -22,7 +23,7 @@ export function parseCommon(argv: string[], extra: Record<string, { type: 'strin
     },
   });
   const output = values.output;
-  if (output !== 'table' && output !== 'json') throw new Error(`-o takes 'table' or 'json', not '${String(output)}'`);
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o takes 'table' or 'json', not '${String(output)}'`);
   return {
     bpfDir: (values['bpf-dir'] as string | undefined) ?? process.env.STRAIT_BPF_DIR ?? '/sys/fs/bpf/strait',
     stateDir: (values['state-dir'] as string | undefined) ?? process.env.STRAIT_STATE_DIR ?? '/var/lib/strait',

@@ -2,7 +2,8 @@
 // rule, with the NetworkPolicy each rule comes from.
 import { agentRequest, expectOk } from '../agent/client.js';
 import type { EndpointPolicyReport } from '../agent/core.js';
-import { CliUsageError, parseAgentCli, runAgentCommand } from './agent-common.js';
+import { UsageError } from '../errors.js';
+import { parseAgentCli, runAgentCommand } from './agent-common.js';
 import { printTable } from './options.js';
 
 export function isolationOf(r: EndpointPolicyReport): string {
@@ -17,9 +18,9 @@ const list = (xs: string[]): string => (xs.length === 0 ? 'any' : xs.join('; '))
 export function policy(argv: string[]): Promise<number> {
   return runAgentCommand('policy', async () => {
     const opts = parseAgentCli(argv);
-    if (opts.positionals.length > 1) throw new CliUsageError(`takes at most one pod (NS/POD), got ${opts.positionals.length} arguments`);
+    if (opts.positionals.length > 1) throw new UsageError(`takes at most one pod (NS/POD), got ${opts.positionals.length} arguments`);
     const pod = opts.positionals[0] ?? null;
-    if (pod !== null && !/^[^/]+\/[^/]+$/.test(pod)) throw new CliUsageError(`a pod is NAMESPACE/NAME, not '${pod}'`);
+    if (pod !== null && !/^[^/]+\/[^/]+$/.test(pod)) throw new UsageError(`a pod is NAMESPACE/NAME, not '${pod}'`);
     const path = pod === null ? '/v1/policy' : `/v1/policy?pod=${encodeURIComponent(pod)}`;
     const reports = expectOk<EndpointPolicyReport[]>(await agentRequest(opts.socketPath, 'GET', path));
     if (opts.output === 'json') {

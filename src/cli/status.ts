@@ -5,13 +5,14 @@
 // when it cannot be reached.
 import { agentRequest, expectOk } from '../agent/client.js';
 import type { AgentStatus } from '../agent/core.js';
-import { CliUsageError, parseAgentCli, runAgentCommand } from './agent-common.js';
+import { UsageError } from '../errors.js';
+import { parseAgentCli, runAgentCommand } from './agent-common.js';
 import { printTable } from './options.js';
 
 export function status(argv: string[]): Promise<number> {
   return runAgentCommand('status', async () => {
     const opts = parseAgentCli(argv);
-    if (opts.positionals.length > 0) throw new CliUsageError(`unexpected argument '${opts.positionals[0]}'`);
+    if (opts.positionals.length > 0) throw new UsageError(`unexpected argument '${opts.positionals[0]}'`);
     const s = expectOk<AgentStatus>(await agentRequest(opts.socketPath, 'GET', '/v1/status'));
     const healthy = s.synced && s.problems.length === 0;
     if (opts.output === 'json') {

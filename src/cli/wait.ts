@@ -4,18 +4,19 @@
 // be reached at all.
 import { agentRequest, expectOk } from '../agent/client.js';
 import type { AgentStatus } from '../agent/core.js';
-import { CliUsageError, parseAgentCli, runAgentCommand } from './agent-common.js';
+import { UsageError } from '../errors.js';
+import { parseAgentCli, runAgentCommand } from './agent-common.js';
 
 const POLL_MS = 50;
 
 export function wait(argv: string[]): Promise<number> {
   return runAgentCommand('wait', async () => {
     const opts = parseAgentCli(argv, { synced: { type: 'boolean' }, timeout: { type: 'string' } });
-    if (opts.values.synced !== true) throw new CliUsageError('say what to wait for: --synced');
-    if (opts.positionals.length > 0) throw new CliUsageError(`unexpected argument '${opts.positionals[0]}'`);
+    if (opts.values.synced !== true) throw new UsageError('say what to wait for: --synced');
+    if (opts.positionals.length > 0) throw new UsageError(`unexpected argument '${opts.positionals[0]}'`);
     const timeoutText = typeof opts.values.timeout === 'string' ? opts.values.timeout : '30';
     const timeoutS = /^\d+(\.\d+)?$/.test(timeoutText) ? Number(timeoutText) : NaN;
-    if (!(timeoutS > 0)) throw new CliUsageError(`--timeout takes seconds (a positive number), not '${timeoutText}'`);
+    if (!(timeoutS > 0)) throw new UsageError(`--timeout takes seconds (a positive number), not '${timeoutText}'`);
 
     const deadline = Date.now() + timeoutS * 1000;
     let lastStatus: AgentStatus | null = null;

@@ -4,7 +4,7 @@
 // wait, else CNI code 11 so the runtime tries again later.
 import { agentRequest } from '../agent/client.js';
 import type { LocalEndpoint } from '../policy/types.js';
-import { CniCode, StraitError } from './errors.js';
+import { StraitError } from '../errors.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -29,9 +29,8 @@ export async function awaitAgentReady(socket: string, ep: LocalEndpoint, env: No
   if (reason === null) return;
   throw new StraitError(
     'E_AGENT_NOT_READY',
-    CniCode.TryAgainLater,
     `the strait agent did not make endpoint ${ep.id} ready within ${ms} ms`,
-    reason,
+    { details: reason },
   );
 }
 

@@ -2,7 +2,7 @@
 // missing piece is named, so an operator knows what drifted.
 import { Netlink } from '../datapath/netlink.js';
 import { ownerOf, type CommandContext } from './context.js';
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
 import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';

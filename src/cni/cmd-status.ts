@@ -7,7 +7,7 @@ import { openPinnedMap } from '../datapath/loader.js';
 import { ENDPOINTS_MAX, MapName } from '../datapath/maps/names.js';
 import { agentRefusal } from './agent-handshake.js';
 import type { CommandContext } from './context.js';
-import { CniCode, StraitError } from './errors.js';
+import { StraitError } from '../errors.js';
 import { ipamDriver } from './ipam-driver.js';
 
 const AGENT_TIMEOUT_MS = 2000;
@@ -20,7 +20,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<void> {
   if (socket === null) return;
   const reason = await agentRefusal(socket, 'GET', '/v1/status', undefined, AGENT_TIMEOUT_MS);
   if (reason === null) return;
-  throw new StraitError('E_AGENT_DOWN', CniCode.PluginNotAvailable, `the strait agent on ${socket} is not available, so ADD cannot succeed`, reason);
+  throw new StraitError('E_AGENT_DOWN', `the strait agent on ${socket} is not available, so ADD cannot succeed`, { details: reason });
 }
 
 /** Nothing pinned yet is room enough: the first ADD creates the map. */
@@ -34,6 +34,6 @@ function checkEndpointRoom(bpfDir: string): void {
     bpf.closeFd(fd);
   }
   if (used >= ENDPOINTS_MAX) {
-    throw new StraitError('E_DATAPATH_FULL', CniCode.PluginNotAvailable, `endpoint map ${MapName.endpoints} is full (${used} of ${ENDPOINTS_MAX} entries)`);
+    throw new StraitError('E_STATUS_DATAPATH_FULL', `endpoint map ${MapName.endpoints} is full (${used} of ${ENDPOINTS_MAX} entries)`);
   }
 }

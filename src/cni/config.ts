@@ -4,7 +4,7 @@
 
 import type { CniCommand } from './env.js';
 import { CNI_ID_RE, macProblem, NETWORK_NAME_MAX_BYTES } from './env.js';
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
 import { asText, isInteger, isObject, typeName, type JsonObject } from './json.js';
 import { fromAnyVersion, parseDns, type Dns, type Result } from './result.js';
 import { assertCommandAllowed, assertSupported, type CniVersion } from './version.js';

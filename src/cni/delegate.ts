@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniCode, StraitError, errors } from './errors.js';
+import { errors } from '../errors.js';
+import { CniCode, DelegateError } from './errors.js';
 
 export type DelegateCommand = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
 
@@ -57,7 +58,7 @@ export function delegate(
     const code = typeof reply.code === 'number' ? reply.code : CniCode.Delegate;
     const msg = typeof reply.msg === 'string' ? reply.msg : out || proc.stderr.trim() || `exit status ${proc.status ?? proc.signal}`;
     const details = typeof reply.details === 'string' ? reply.details : '';
-    throw new StraitError('E_DELEGATE', code, `${type}: ${msg}`, details);
+    throw new DelegateError(code, `${type}: ${msg}`, details);
   }
   if (out === '') return null;
   try {

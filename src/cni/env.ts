@@ -2,7 +2,7 @@
 // real runtimes need (RUNTIMES.md): DEL without a netns, VERSION with `dummy` values,
 // CNI_ARGS in any order with unknown keys under IgnoreUnknown.
 
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
 
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
 export type CniCommand = (typeof CNI_COMMANDS)[number];

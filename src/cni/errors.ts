@@ -1,6 +1,6 @@
-// Stable error codes for every layer, and their CNI spec codes at the boundary.
-// Each StraitError carries a stable string `code` (for logs, tests and callers that
-// branch on it) and the numeric CNI code the plugin prints on stdout.
+// The CNI boundary of the error model (src/errors.ts): the one place that knows CNI
+// spec codes and which stable code prints which.
+import { fromAddon, StraitError, type ErrorCode } from '../errors.js';
 
 /** Numeric error codes from the CNI spec (SPEC.md "Error"), plus ours from 100 on. */
 export const CniCode = {
@@ -28,47 +28,81 @@ export const CniCode = {
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
-export class StraitError extends Error {
-  override readonly name = 'StraitError';
+const C = CniCode;
+
+/**
+ * What each stable code prints. A Record over every ErrorCode, so a new code does not
+ * compile until it has its CNI code. Codes the plugin never raises (the agent API's,
+ * command lines') are 100: should one ever reach here, it is a bug.
+ */
+export const CNI_CODE_OF: Readonly<Record<ErrorCode, CniCodeValue>> = {
+  E_INCOMPATIBLE_VERSION: C.IncompatibleVersion,
+  E_UNSUPPORTED_FIELD: C.UnsupportedField,
+  E_ENV: C.InvalidEnvironment,
+  E_DECODE: C.DecodeFailure,
+  E_CONFIG: C.InvalidNetworkConfig,
+  E_IO: C.IoFailure,
+  E_POOL_EXHAUSTED: C.PoolExhausted,
+  E_ADDRESS_UNAVAILABLE: C.AddressUnavailable,
+  E_INTERFACE_EXISTS: C.InterfaceExists,
+  E_NETNS: C.NetnsInvalid,
+  E_CHECK_FAILED: C.CheckFailed,
+  E_NETLINK: C.Netlink,
+  E_SYSCALL: C.Internal,
+  E_BPF_OBJECT: C.IoFailure,
+  E_BPF_MAP: C.IoFailure,
+  E_BPF_PIN: C.IoFailure,
+  E_BPFFS: C.IoFailure,
+  E_DATAPATH_FULL: C.DatapathFull,
+  E_NATIVE_LOAD: C.Internal,
+  E_STORE_UNUSABLE: C.PluginNotAvailable,
+  E_STATUS_POOL_EXHAUSTED: C.PluginNotAvailable,
+  E_STATUS_DATAPATH_FULL: C.PluginNotAvailable,
+  E_AGENT_DOWN: C.PluginNotAvailable,
+  // the runtime should retry: the agent may come (back) up
+  E_AGENT_NOT_RUNNING: C.TryAgainLater,
+  E_AGENT_PERMISSION: C.TryAgainLater,
+  E_AGENT_TIMEOUT: C.TryAgainLater,
+  E_AGENT_IO: C.TryAgainLater,
+  E_AGENT_NOT_READY: C.TryAgainLater,
+  E_AGENT_FAILED: C.TryAgainLater,
+  E_AGENT_PROTOCOL: C.Internal,
+  E_AGENT_REFUSED: C.Internal,
+  E_BAD_REQUEST: C.Internal,
+  E_NOT_FOUND: C.Internal,
+  E_METHOD_NOT_ALLOWED: C.Internal,
+  E_TOO_LARGE: C.Internal,
+  E_SOCKET_IN_USE: C.Internal,
+  E_SOURCE: C.Internal,
+  E_OBJECT_INVALID: C.Internal,
+  E_IDENTITY_EXHAUSTED: C.Internal,
+  E_USAGE: C.Internal,
+  E_COMMAND: C.Internal,
+  E_DELEGATE: C.Delegate,
+  E_INTERNAL: C.Internal,
+};
+
+/** A delegated plugin's error, with the CNI code it printed passed through unchanged. */
+export class DelegateError extends StraitError {
+  override readonly name = 'DelegateError';
   constructor(
-    /** stable machine-readable code, e.g. 'E_POOL_EXHAUSTED' */
-    readonly code: string,
-    /** a CniCode, or the code a delegated plugin reported, passed through */
-    readonly cniCode: CniCodeValue | number,
+    /** what the delegate printed; 106 when it printed no code */
+    readonly reportedCode: number,
     message: string,
-    readonly details = '',
-    options?: { cause?: unknown },
+    details: string,
   ) {
-    super(message, options);
+    super('E_DELEGATE', message, { details });
   }
 }
 
-export const isStraitError = (e: unknown): e is StraitError => e instanceof StraitError;
-
-/** Shorthands for the errors every module raises. */
-export const errors = {
-  decode: (msg: string, details = '') => new StraitError('E_DECODE', CniCode.DecodeFailure, msg, details),
-  config: (msg: string, details = '') => new StraitError('E_CONFIG', CniCode.InvalidNetworkConfig, msg, details),
-  unsupportedField: (msg: string, details = '') =>
-    new StraitError('E_UNSUPPORTED_FIELD', CniCode.UnsupportedField, msg, details),
-  env: (msg: string, details = '') => new StraitError('E_ENV', CniCode.InvalidEnvironment, msg, details),
-  version: (msg: string, details = '') =>
-    new StraitError('E_INCOMPATIBLE_VERSION', CniCode.IncompatibleVersion, msg, details),
-  io: (msg: string, details = '', cause?: unknown) =>
-    new StraitError('E_IO', CniCode.IoFailure, msg, details, { cause }),
-  poolExhausted: (msg: string, details = '') =>
-    new StraitError('E_POOL_EXHAUSTED', CniCode.PoolExhausted, msg, details),
-  addressUnavailable: (msg: string, details = '') =>
-    new StraitError('E_ADDRESS_UNAVAILABLE', CniCode.AddressUnavailable, msg, details),
-  interfaceExists: (msg: string, details = '') =>
-    new StraitError('E_INTERFACE_EXISTS', CniCode.InterfaceExists, msg, details),
-  netns: (msg: string, details = '', cause?: unknown) =>
-    new StraitError('E_NETNS', CniCode.NetnsInvalid, msg, details, { cause }),
-  netlink: (msg: string, details = '', cause?: unknown) =>
-    new StraitError('E_NETLINK', CniCode.Netlink, msg, details, { cause }),
-  datapathFull: (msg: string, details = '') => new StraitError('E_DATAPATH_FULL', CniCode.DatapathFull, msg, details),
-  checkFailed: (msg: string, details = '') =>
-    new StraitError('E_CHECK_FAILED', CniCode.CheckFailed, msg, details),
-  internal: (msg: string, details = '', cause?: unknown) =>
-    new StraitError('E_INTERNAL', CniCode.Internal, msg, details, { cause }),
-};
+/**
+ * The CNI code anything thrown prints: a StraitError's by its code, a delegate's as it
+ * reported it, a failed addon call that escaped its wrapper as that wrapper would have
+ * mapped it, anything else 100.
+ */
+export function cniCodeOf(err: unknown): number {
+  const e = fromAddon(err);
+  if (e instanceof DelegateError) return e.reportedCode;
+  if (e instanceof StraitError) return CNI_CODE_OF[e.code] ?? C.Internal;
+  return C.Internal;
+}

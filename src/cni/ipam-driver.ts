@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Rollback } from '../util/rollback.js';
 import type { CommandContext, Owner } from './context.js';
 import { delegate } from './delegate.js';
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
+import { CniCode, cniCodeOf } from './errors.js';
 import { fromAnyVersion, ipFamily, type Result } from './result.js';
 import { withoutPrefix } from '../ipam/addr.js';
 
@@ -78,7 +79,7 @@ function delegatedIpam(ctx: CommandContext): IpamDriver {
         run('GC');
       } catch (err) {
         // Plugins older than CNI 1.1 (Debian's host-local) do not know GC: nothing to do.
-        if ((err as { cniCode?: unknown }).cniCode !== 1) throw err;
+        if (!isOldDelegate(err)) throw err;
       }
       return [];
     },
@@ -86,10 +87,13 @@ function delegatedIpam(ctx: CommandContext): IpamDriver {
       try {
         run('STATUS');
       } catch (err) {
-        if ((err as { cniCode?: unknown }).cniCode !== 1) throw err;
+        if (!isOldDelegate(err)) throw err;
       }
     },
   };
 }
+
+/** A delegate older than CNI 1.1 answers GC and STATUS with 1 (incompatible version). */
+const isOldDelegate = (err: unknown): boolean => cniCodeOf(err) === CniCode.IncompatibleVersion;
 
 export const ipamDataDir = (stateDir: string, network: string): string => join(stateDir, 'ipam', network);

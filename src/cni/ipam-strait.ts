@@ -8,7 +8,7 @@ import { parseIpamConfig } from '../ipam/config.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';
 import { Ipam } from '../ipam/ipam.js';
 import type { CommandContext } from './context.js';
-import { CniCode, StraitError, errors } from './errors.js';
+import { StraitError, errors } from '../errors.js';
 import type { IpamDriver } from './ipam-driver.js';
 import { currentBootId } from '../util/boot-id.js';
 
@@ -53,10 +53,10 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         accessSync(dir, constants.W_OK);
       } catch (err) {
-        throw new StraitError('E_STORE', CniCode.PluginNotAvailable, `lease store ${dir} is unusable: ${(err as Error).message}`);
+        throw new StraitError('E_STORE_UNUSABLE', `lease store ${dir} is unusable: ${(err as Error).message}`, { cause: err });
       }
       const s = ipam.status();
-      if (!s.ok) throw new StraitError('E_POOL_EXHAUSTED', CniCode.PluginNotAvailable, s.reason);
+      if (!s.ok) throw new StraitError('E_STATUS_POOL_EXHAUSTED', s.reason);
     },
   };
 }

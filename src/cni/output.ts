@@ -2,8 +2,8 @@
 // after, and an async stdout write to a pipe could be lost.
 
 import { writeSync } from 'node:fs';
-import { CniCode, isStraitError } from './errors.js';
-import { isNativeError } from '../datapath/native.js';
+import { fromAddon, isStraitError } from '../errors.js';
+import { cniCodeOf } from './errors.js';
 
 export interface ErrorReply {
   cniVersion: string;
@@ -13,32 +13,25 @@ export interface ErrorReply {
   details?: string;
 }
 
-/** Addon operations that talk netlink (libnl's rtnl_*, libbpf's tc and XDP attachment). */
-const NETLINK_OPS = /^(rtnl_|nl_|bpf_tc_|bpf_xdp_)/;
-
 /**
- * The spec's error object for anything thrown. A failed netlink operation from the
- * addon is 105 with the operation and errno in details; any other error that is not
- * a StraitError is 100.
+ * The spec's error object for anything thrown: the code from cniCodeOf, the message
+ * and details of a StraitError (a failed addon call that escaped its wrapper becomes
+ * one first: netlink 105 with the operation and errno in details), the message of
+ * anything else.
  */
-export function errorReply(err: unknown, cniVersion: string): ErrorReply {
-  let code: number = CniCode.Internal;
+export function errorReply(thrown: unknown, cniVersion: string): ErrorReply {
+  const err = fromAddon(thrown);
   let msg: string;
   let details = '';
   if (isStraitError(err)) {
-    code = err.cniCode;
     msg = err.message;
     details = err.details;
-  } else if (isNativeError(err) && NETLINK_OPS.test(err.syscall ?? '')) {
-    code = CniCode.Netlink;
-    msg = `netlink: ${err.message}`;
-    details = `${err.syscall} failed with ${err.code}`;
   } else if (err instanceof Error) {
     msg = err.message || err.name;
   } else {
     msg = String(err);
   }
-  const reply: ErrorReply = { cniVersion, code, msg };
+  const reply: ErrorReply = { cniVersion, code: cniCodeOf(err), msg };
   if (details) reply.details = details;
   return reply;
 }

@@ -3,7 +3,7 @@
 // delegated IPAM plugin's stdout).
 
 import { isIP } from 'node:net';
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
 import { asText, isInteger, isObject, isStringArray, typeName, type JsonObject } from './json.js';
 import { assertSupported, compareVersions } from './version.js';
 

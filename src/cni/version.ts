@@ -3,7 +3,7 @@
 // supported because their result shape (ip4/ip6) cannot carry what we return.
 
 import type { CniCommand } from './env.js';
-import { errors } from './errors.js';
+import { errors } from '../errors.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];

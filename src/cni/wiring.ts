@@ -5,7 +5,7 @@
 // or GC finds them again from the container ID alone.
 import { createHash } from 'node:crypto';
 import type { Netlink } from '../datapath/netlink.js';
-import { errors } from './errors.js';
+import { errors, SyscallError } from '../errors.js';
 import type { Rollback } from '../util/rollback.js';
 import { hardenHostVeth } from './sysctl.js';
 
@@ -85,8 +85,8 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
   } catch (err) {
     // Only here does EEXIST mean an interface: a parallel call took one of the names
     // between the checks above and now. EEXIST anywhere else is a netlink failure.
-    if ((err as { code?: unknown }).code === 'EEXIST') {
-      throw errors.interfaceExists(`interface ${req.ifname} or ${hostName} already exists: ${(err as Error).message}`);
+    if (err instanceof SyscallError && err.errnoName === 'EEXIST') {
+      throw errors.interfaceExists(`interface ${req.ifname} or ${hostName} already exists: ${err.nativeMessage}`);
     }
     throw err;
   }

@@ -4,10 +4,11 @@
 // here before it crosses (DESIGN.md convention 2): integers, directions, and buffer
 // lengths against the map's real shape.
 //
-// Errors: the kernel's and libbpf's carry `.code` (errno name: 'ENOENT', 'EEXIST',
-// ...), `.errno` and `.syscall`, and a message naming the operation and the object
-// (path, "ifindex 7 ingress handle 1 priority 1", "map fd 12"); a failed load also
-// carries libbpf's own explanation in the message and its whole log in `.log`.
+// Errors: the kernel's and libbpf's are SyscallErrors (src/errors.ts): code E_SYSCALL
+// (E_NETLINK for tc and XDP attachment), `.errnoName` ('ENOENT', 'EEXIST', ...),
+// `.errno` and `.syscall`, and a message naming the operation and the object (path,
+// "ifindex 7 ingress handle 1 priority 1", "map fd 12"); a failed load also carries
+// libbpf's own explanation in the message and its whole log in `.log`.
 // Bad arguments throw InvalidArgError (code ERR_INVALID_ARG); a key or value of the
 // wrong length throws BufferLengthError, a RangeError (code ERR_OUT_OF_RANGE).
 //
@@ -16,15 +17,9 @@
 // belong to libbpf's bpf_object and die with close() — dupFd one that must outlive
 // it. Calls are synchronous.
 import { native, type NativeBpfObject, type NativeMapInfo, type NativeSkbLayout } from './native.js';
-import { InvalidArgError } from './netlink-args.js';
+import { BufferLengthError, InvalidArgError, syscall } from '../errors.js';
 
-export { InvalidArgError } from './netlink-args.js';
-
-/** A key or value whose length does not match the map. */
-export class BufferLengthError extends RangeError {
-  override readonly name = 'BufferLengthError';
-  readonly code = 'ERR_OUT_OF_RANGE';
-}
+export { BufferLengthError, InvalidArgError } from '../errors.js';
 
 export type TcDirection = 'ingress' | 'egress';
 
@@ -140,7 +135,7 @@ function length(buf: Uint8Array, want: number, what: string, info: MapInfo): voi
 export function loadObject(path: string, opts: { pinRoot: string }): LoadedObject {
   const file = pathArg(path, 'object path');
   const pinRoot = pathArg(opts?.pinRoot, 'pinRoot');
-  const obj: NativeBpfObject = native().bpfLoadObject(file, pinRoot);
+  const obj: NativeBpfObject = syscall(() => native().bpfLoadObject(file, pinRoot));
   return {
     programs: Object.freeze({ ...obj.programs }),
     maps: Object.freeze({ ...obj.maps }),
@@ -150,22 +145,22 @@ export function loadObject(path: string, opts: { pinRoot: string }): LoadedObjec
 
 /** bpf_obj_pin: the parent directory must be on a bpffs; EEXIST when the path is taken. */
 export function pinFd(fd: number, path: string): void {
-  native().bpfPin(fdArg(fd), pathArg(path, 'pin path'));
+  syscall(() => native().bpfPin(fdArg(fd), pathArg(path, 'pin path')));
 }
 
 /** bpf_obj_get: a new fd (the caller's) for what is pinned at path; null when nothing is. */
 export function getPinned(path: string): number | null {
-  return native().bpfGetPinned(pathArg(path, 'pin path'));
+  return syscall(() => native().bpfGetPinned(pathArg(path, 'pin path')));
 }
 
 /** close(2); EBADF when fd is not open. */
 export function closeFd(fd: number): void {
-  native().bpfCloseFd(fdArg(fd));
+  syscall(() => native().bpfCloseFd(fdArg(fd)));
 }
 
 /** A new fd (the caller's, close-on-exec) for the same program or map, e.g. to outlive LoadedObject.close(). */
 export function dupFd(fd: number): number {
-  return native().bpfDupFd(fdArg(fd));
+  return syscall(() => native().bpfDupFd(fdArg(fd)));
 }
 
 // ---- attachment --------------------------------------------------------------
@@ -183,19 +178,19 @@ export function tcAttach(
 ): void {
   const t = tcTarget(opts);
   const replace = boolArg(opts?.replace ?? false, 'replace');
-  native().bpfTcAttach(ifindexArg(ifindex), direction(dir), fdArg(progFd, 'progFd'), t.handle, t.priority, replace);
+  syscall(() => native().bpfTcAttach(ifindexArg(ifindex), direction(dir), fdArg(progFd, 'progFd'), t.handle, t.priority, replace));
 }
 
 /** Removes that filter (the clsact qdisc stays); false when none was there or the interface is gone. */
 export function tcDetach(ifindex: number, dir: TcDirection, opts?: TcOptions): boolean {
   const t = tcTarget(opts);
-  return native().bpfTcDetach(ifindexArg(ifindex), direction(dir), t.handle, t.priority);
+  return syscall(() => native().bpfTcDetach(ifindexArg(ifindex), direction(dir), t.handle, t.priority));
 }
 
 /** The program at that filter; null when none (or no clsact, or no such interface). */
 export function tcQuery(ifindex: number, dir: TcDirection, opts?: TcOptions): { progId: number } | null {
   const t = tcTarget(opts);
-  const id = native().bpfTcQuery(ifindexArg(ifindex), direction(dir), t.handle, t.priority);
+  const id = syscall(() => native().bpfTcQuery(ifindexArg(ifindex), direction(dir), t.handle, t.priority));
   return id === null ? null : { progId: id };
 }
 
@@ -207,40 +202,40 @@ export function xdpAttach(ifindex: number, progFd: number, opts?: { mode?: 'skb'
   const mode = opts?.mode ?? 'auto';
   if (mode !== 'skb' && mode !== 'native' && mode !== 'auto') fail('mode', "must be 'skb' or 'native'", mode);
   const replace = boolArg(opts?.replace ?? false, 'replace');
-  native().bpfXdpAttach(ifindexArg(ifindex), fdArg(progFd, 'progFd'), mode, replace);
+  syscall(() => native().bpfXdpAttach(ifindexArg(ifindex), fdArg(progFd, 'progFd'), mode, replace));
 }
 
 /** Removes the XDP program of every mode that has one; a no-op when none. */
 export function xdpDetach(ifindex: number): void {
-  native().bpfXdpDetach(ifindexArg(ifindex));
+  syscall(() => native().bpfXdpDetach(ifindexArg(ifindex)));
 }
 
 /** The attached XDP program; null when none (or no such interface). */
 export function xdpQuery(ifindex: number): XdpQueryResult | null {
-  return native().bpfXdpQuery(ifindexArg(ifindex));
+  return syscall(() => native().bpfXdpQuery(ifindexArg(ifindex)));
 }
 
 // ---- identity ------------------------------------------------------------------
 
 export function mapInfo(fd: number): MapInfo {
-  return native().bpfMapInfo(fdArg(fd));
+  return syscall(() => native().bpfMapInfo(fdArg(fd)));
 }
 
 export function progInfo(fd: number): ProgInfo {
-  const p = native().bpfProgInfo(fdArg(fd));
+  const p = syscall(() => native().bpfProgInfo(fdArg(fd)));
   return { id: p.id, name: p.name, tag: Buffer.from(p.tag).toString('hex'), type: p.type };
 }
 
 /** bpf_prog_get_fd_by_id: a new fd (the caller's); ENOENT when no such program. */
 export function progFdById(id: number): number {
-  return native().bpfProgFdById(int(id, 'program id', 1, 0xffffffff));
+  return syscall(() => native().bpfProgFdById(int(id, 'program id', 1, 0xffffffff)));
 }
 
 let cpus: number | undefined;
 
 /** libbpf_num_possible_cpus: the slot count of every per-CPU map value. */
 export function numPossibleCpus(): number {
-  cpus ??= native().bpfNumPossibleCpus();
+  cpus ??= syscall(() => native().bpfNumPossibleCpus());
   return cpus;
 }
 
@@ -268,19 +263,19 @@ export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags:
   const v = bytesArg(value, 'value');
   length(v, mapValueLength(c.info), 'value', c.info);
   if (!UPDATE_FLAGS.has(flags)) fail('flags', "must be 'any', 'noexist' or 'exist'", flags);
-  native().bpfMapUpdate(c.fd, c.key, v, flags);
+  syscall(() => native().bpfMapUpdate(c.fd, c.key, v, flags));
 }
 
 /** The value (all CPUs' slots for per-CPU maps); null when the key is absent. */
 export function mapLookup(fd: number, key: Uint8Array): Uint8Array | null {
   const c = checkedKey(fd, key);
-  return native().bpfMapLookup(c.fd, c.key);
+  return syscall(() => native().bpfMapLookup(c.fd, c.key));
 }
 
 /** false when the key was absent. Arrays cannot delete (EINVAL). */
 export function mapDelete(fd: number, key: Uint8Array): boolean {
   const c = checkedKey(fd, key);
-  return native().bpfMapDelete(c.fd, c.key);
+  return syscall(() => native().bpfMapDelete(c.fd, c.key));
 }
 
 /**
@@ -289,7 +284,7 @@ export function mapDelete(fd: number, key: Uint8Array): boolean {
  * changing throughout a few restarts fails with EAGAIN.
  */
 export function mapKeys(fd: number): Uint8Array[] {
-  return native().bpfMapKeys(fdArg(fd));
+  return syscall(() => native().bpfMapKeys(fdArg(fd)));
 }
 
 /**
@@ -299,7 +294,7 @@ export function mapKeys(fd: number): Uint8Array[] {
  * concurrently may show an entry's old or new value.
  */
 export function mapDump(fd: number): Array<{ key: Uint8Array; value: Uint8Array }> {
-  return native().bpfMapDump(fdArg(fd));
+  return syscall(() => native().bpfMapDump(fdArg(fd)));
 }
 
 // ---- test runs -----------------------------------------------------------------
@@ -316,7 +311,7 @@ export function progTestRun(progFd: number, data: Uint8Array, opts?: { repeat?: 
   const d = bytesArg(data, 'data');
   const repeat = int(opts?.repeat ?? 1, 'repeat', 1, INT32_MAX);
   const ctx = opts?.ctx === undefined ? null : bytesArg(opts.ctx, 'ctx');
-  const r = native().bpfProgTestRun(fd, d, repeat, ctx);
+  const r = syscall(() => native().bpfProgTestRun(fd, d, repeat, ctx));
   const result: TestRunResult = { retval: r.retval, data: r.data, durationNs: r.durationNs };
   if (r.ctx !== null) result.ctx = r.ctx;
   return result;

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StraitError, CniCode } from '../cni/errors.js';
+import { StraitError } from '../errors.js';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 
@@ -36,7 +36,6 @@ function mountBpffs(path: string): void {
   if (r.status !== 0 || !isOnBpffs(path)) {
     throw new StraitError(
       'E_BPFFS',
-      CniCode.IoFailure,
       `cannot mount a bpf filesystem at ${path}: ${r.stderr.trim() || r.error?.message || 'unknown error'}`,
     );
   }

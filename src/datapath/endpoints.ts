@@ -1,7 +1,7 @@
 // The endpoint map, and the link map that ties each host veth to its endpoint, as
 // the control plane sees them: typed entries in, typed entries out, encoded by the
 // mirror of maps.h.
-import { errors } from '../cni/errors.js';
+import { errnoOf, errors } from '../errors.js';
 import * as bpf from './bpf.js';
 import { ENDPOINTS_MAX, MapName } from './maps/names.js';
 import {
@@ -37,7 +37,7 @@ export function writeEndpoint(mapFd: number, e: EndpointEntry, opts: { onlyIfPre
     );
     return true;
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
+    const code = errnoOf(err);
     if (opts.onlyIfPresent === true && code === 'ENOENT') return false;
     if (code === 'E2BIG') {
       throw errors.datapathFull(`endpoint map ${MapName.endpoints} is full (${ENDPOINTS_MAX} entries): no room for ${e.ip}`, (err as Error).message);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StraitError, CniCode } from '../cni/errors.js';
+import { errnoOf, StraitError } from '../errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
 import { listEndpoints, listLinks, writeLink } from './endpoints.js';
@@ -53,9 +53,7 @@ export function buildIdOf(objectDir: string): string {
     } catch (err) {
       throw new StraitError(
         'E_BPF_OBJECT',
-        CniCode.IoFailure,
         `BPF object ${objectPath(objectDir, prog)} is missing (run scripts/setup.sh to build it)`,
-        '',
         { cause: err },
       );
     }
@@ -77,7 +75,7 @@ export function openDatapath(opts: DatapathOptions): Datapath {
   const maps = {} as Record<MapKey, number>;
   for (const [key, name] of Object.entries(MAPS) as [MapKey, string][]) {
     const fd = bpf.getPinned(join(opts.bpfDir, name));
-    if (fd === null) throw new StraitError('E_BPF_MAP', CniCode.IoFailure, `pinned map ${name} is missing in ${opts.bpfDir}`);
+    if (fd === null) throw new StraitError('E_BPF_MAP', `pinned map ${name} is missing in ${opts.bpfDir}`);
     maps[key] = fd;
   }
   const progs = programs;
@@ -117,14 +115,14 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
     const obj = bpf.loadObject(objectPath(objectDir, name), { pinRoot: bpfDir });
     try {
       const fd = obj.programs[name];
-      if (fd === undefined) throw new StraitError('E_BPF_OBJECT', CniCode.IoFailure, `program ${name} missing from its object (${key})`);
+      if (fd === undefined) throw new StraitError('E_BPF_OBJECT', `program ${name} missing from its object (${key})`);
       bpf.pinFd(fd, join(progDir, name));
     } finally {
       obj.close();
     }
   }
   const programs = openPinnedPrograms(progDir);
-  if (programs === null) throw new StraitError('E_BPF_PIN', CniCode.IoFailure, `programs vanished from ${progDir}`);
+  if (programs === null) throw new StraitError('E_BPF_PIN', `programs vanished from ${progDir}`);
   adoptLinks(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
   for (const entry of readdirSync(bpfDir)) {
@@ -168,7 +166,7 @@ function replaceOnEndpoints(bpfDir: string, programs: Record<ProgKey, number>): 
           if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
         } catch (err) {
           // The endpoint's veth went away meanwhile: its DEL or GC cleans the entry.
-          if ((err as { code?: unknown }).code !== 'ENODEV') throw err;
+          if (errnoOf(err) !== 'ENODEV') throw err;
         }
       }
     }

@@ -7,7 +7,7 @@
 // missing.
 import { createRequire } from 'node:module';
 
-import { CniCode, StraitError } from '../cni/errors.js';
+import { StraitError } from '../errors.js';
 
 /** A link as the addon reports it; `mac` is the raw link-layer address. */
 export interface NativeLink {
@@ -58,8 +58,8 @@ export interface NativeNeighbor {
 
 /**
  * A NETLINK_ROUTE socket bound to one network namespace (native/netlink.h). Every
- * method is synchronous and throws an Error with `.code` (errno name), `.errno`
- * and `.syscall` on failure.
+ * method is synchronous and throws an AddonError (src/errors.ts: `.code` errno name,
+ * `.errno`, `.syscall`) on failure, which netlink.ts rethrows as a SyscallError.
  */
 export interface NativeNetlinkHandle {
   close(): void;
@@ -170,16 +170,6 @@ export interface NativeBinding {
   bpfProgTestRun(fd: number, data: Uint8Array, repeat: number, ctx: Uint8Array | null): NativeTestRun;
 }
 
-/** The error shape the addon throws: a Node-style system error. */
-export interface NativeError extends Error {
-  code: string;
-  errno?: number;
-  syscall?: string;
-}
-
-export const isNativeError = (e: unknown): e is NativeError =>
-  e instanceof Error && typeof (e as Partial<NativeError>).code === 'string';
-
 // Relative to this file: src/datapath/ under vitest, dist/datapath/ once compiled;
 // both sit two levels below the package root, next to build/.
 const ADDON_PATH = '../../build/Release/strait.node';
@@ -195,10 +185,8 @@ export function native(): NativeBinding {
     } catch (cause) {
       throw new StraitError(
         'E_NATIVE_LOAD',
-        CniCode.Internal,
         'cannot load the native addon (run `npm run build:native`)',
-        new URL(ADDON_PATH, import.meta.url).pathname,
-        { cause },
+        { details: new URL(ADDON_PATH, import.meta.url).pathname, cause },
       );
     }
   }

@@ -4,12 +4,10 @@
 // and fails with a TypeError whose code is ERR_INVALID_ARG.
 import { Address4, Address6 } from 'ip-address';
 
+import { InvalidArgError } from '../errors.js';
 import type { NativeRouteSpec } from './native.js';
 
-export class InvalidArgError extends TypeError {
-  override readonly name = 'InvalidArgError';
-  readonly code = 'ERR_INVALID_ARG';
-}
+export { InvalidArgError } from '../errors.js';
 
 const fail = (what: string, problem: string, value: unknown): never => {
   throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);

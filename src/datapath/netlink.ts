@@ -4,9 +4,11 @@
 // A Netlink is bound to one network namespace for its whole life: the addon
 // creates its socket on a throwaway thread inside that namespace (native/netns.h),
 // so calls from the JS thread act there without any setns on our threads. Calls
-// are synchronous; errors from the kernel carry `.code` ('EEXIST', 'ENODEV', ...),
-// `.errno` and `.syscall`, and bad arguments throw InvalidArgError
+// are synchronous; errors from the kernel are SyscallErrors (src/errors.ts, code
+// E_NETLINK, or E_SYSCALL for entering the namespace) with `.errnoName` ('EEXIST',
+// 'ENODEV', ...), `.errno` and `.syscall`, and bad arguments throw InvalidArgError
 // (code ERR_INVALID_ARG).
+import { syscall } from '../errors.js';
 import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
 import {
   alias as checkAlias,
@@ -108,12 +110,12 @@ export class Netlink {
   /** A handle acting in the namespace at `netnsPath` (e.g. /var/run/netns/x); absent = this process's. */
   static open(netnsPath?: string): Netlink {
     const path = netnsPath === undefined ? undefined : checkNetnsPath(netnsPath);
-    return new Netlink(native().openNetlink(path));
+    return new Netlink(syscall(() => native().openNetlink(path)));
   }
 
   /** Closes the socket; later calls throw EBADF. Idempotent. */
   close(): void {
-    this.handle.close();
+    syscall(() => this.handle.close());
   }
 
   /** A veth pair: `name` here, `peerName` inside peerNetnsPath. Both ends are left down. EEXIST if either name is taken. */
@@ -124,26 +126,26 @@ export class Netlink {
     const m = opts.mtu === undefined ? 0 : checkMtu(opts.mtu);
     const a = opts.alias === undefined ? null : checkAlias(opts.alias);
     const mac = opts.peerMac === undefined ? null : macBytes(opts.peerMac, 'peerMac');
-    this.handle.createVeth(name, peerName, path, m, a, mac);
+    syscall(() => this.handle.createVeth(name, peerName, path, m, a, mac));
   }
 
   /** null when there is no such link; other errors throw. */
   getLink(name: string): LinkInfo | null {
-    const l = this.handle.getLink(ifName(name));
+    const l = syscall(() => this.handle.getLink(ifName(name)));
     return l === null ? null : linkInfo(l);
   }
 
   listLinks(): LinkInfo[] {
-    return this.handle.listLinks().map(linkInfo);
+    return syscall(() => this.handle.listLinks()).map(linkInfo);
   }
 
   setLinkUp(name: string): void {
-    this.handle.setLinkUp(ifName(name));
+    syscall(() => this.handle.setLinkUp(ifName(name)));
   }
 
   /** true when deleted, false when it was already gone. */
   deleteLink(name: string): boolean {
-    return this.handle.deleteLink(ifName(name));
+    return syscall(() => this.handle.deleteLink(ifName(name)));
   }
 
   /** The family follows the address. EEXIST when already present. */
@@ -152,12 +154,12 @@ export class Netlink {
     const len = prefixLen(a.prefixLen, ip.family);
     if (a.noDad !== undefined && typeof a.noDad !== 'boolean')
       throw new InvalidArgError(`noDad must be a boolean: ${JSON.stringify(a.noDad)}`);
-    this.handle.addAddress(ifName(ifname), ip.bytes, len, a.noDad ?? false);
+    syscall(() => this.handle.addAddress(ifName(ifname), ip.bytes, len, a.noDad ?? false));
   }
 
   /** All IPv4 and IPv6 addresses, IPv6 link-local ones included (callers filter). */
   listAddresses(ifname: string): AddressInfo[] {
-    return this.handle.listAddresses(ifName(ifname)).map((a) => ({
+    return syscall(() => this.handle.listAddresses(ifName(ifname))).map((a) => ({
       family: a.family,
       address: formatIp(a.address),
       prefixLen: a.prefixLen,
@@ -166,18 +168,18 @@ export class Netlink {
 
   /** Main table, protocol static. EEXIST when an equal route exists. */
   addRoute(r: RouteArgs): void {
-    this.handle.addRoute(routeSpec(r));
+    syscall(() => this.handle.addRoute(routeSpec(r)));
   }
 
   /** false when there was no such route (or no such interface). */
   deleteRoute(r: RouteArgs): boolean {
-    return this.handle.deleteRoute(routeSpec(r));
+    return syscall(() => this.handle.deleteRoute(routeSpec(r)));
   }
 
   /** Unicast routes of the main table, optionally only those out of `ifname`. */
   listRoutes(family: 4 | 6, ifname?: string): RouteInfo[] {
     if (family !== 4 && family !== 6) throw new InvalidArgError(`family must be 4 or 6: ${JSON.stringify(family)}`);
-    return this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname)).map((r) => ({
+    return syscall(() => this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname))).map((r) => ({
       family: r.family,
       dst: r.dst === null ? null : formatIp(r.dst),
       prefixLen: r.prefixLen,
@@ -190,11 +192,11 @@ export class Netlink {
 
   /** NUD_PERMANENT entry, replacing any existing one for that address. */
   addNeighbor(n: NeighborArgs): void {
-    this.handle.addNeighbor(ifName(n.ifname), ipBytes(n.address).bytes, macBytes(n.mac));
+    syscall(() => this.handle.addNeighbor(ifName(n.ifname), ipBytes(n.address).bytes, macBytes(n.mac)));
   }
 
   listNeighbors(ifname: string): NeighborInfo[] {
-    return this.handle.listNeighbors(ifName(ifname)).map((n) => ({
+    return syscall(() => this.handle.listNeighbors(ifName(ifname))).map((n) => ({
       family: n.family,
       address: formatIp(n.address),
       mac: n.mac === null ? null : formatMac(n.mac),
@@ -216,5 +218,5 @@ export function flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait:
   if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgError(`fd must be a non-negative integer: ${fd}`);
   if (!FLOCK_MODES.has(mode)) throw new InvalidArgError(`mode must be exclusive, shared or unlock: ${JSON.stringify(mode)}`);
   if (typeof wait !== 'boolean') throw new InvalidArgError(`wait must be a boolean: ${JSON.stringify(wait)}`);
-  return native().flock(fd, mode, wait);
+  return syscall(() => native().flock(fd, mode, wait));
 }

@@ -4,6 +4,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
+import { StraitError } from '../errors.js';
 import { writeEndpoint } from '../datapath/endpoints.js';
 import { openDatapath, type Datapath } from '../datapath/loader.js';
 import { CT_TABLES, MapName } from '../datapath/maps/names.js';
@@ -126,7 +127,7 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
       ctx.host.deleteLink(a.name);
       return;
     case 'attach': {
-      if (dp === null) throw new Error('no programs to attach');
+      if (dp === null) throw new StraitError('E_BPF_PIN', 'no programs to attach');
       bpf.tcAttach(a.ifindex, a.direction, a.direction === 'ingress' ? dp.programs.fromPod : dp.programs.toPod, { replace: true });
       return;
     }

@@ -9,7 +9,7 @@
 // Cost: a scan only steps over addresses that are in use or reserved before it finds
 // a free one, or proves the set full by stepping over all of them; either way it is
 // O(in-use + reserved), never O(range size) for a mostly free /64 and never O(n^2).
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import { type Family, formatIp, parseIp, withoutPrefix } from './addr.js';
 import { describeSet, type IpRange, type RangeSet, reservedAddresses } from './ranges.js';
 

@@ -1,6 +1,6 @@
 // The whole `ipam` object of a network config whose ipam.type is "strait":
 // ranges (ranges.ts), routes (routes.ts) and where leases live.
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import { parseRangeSets, type RangeSet } from './ranges.js';
 import { parseRoutes, type Route } from './routes.js';
 

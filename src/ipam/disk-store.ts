@@ -29,7 +29,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import { canonicalIp } from './addr.js';
 import { type Lease, type LeaseStore, sameOwner } from './store.js';
 

@@ -1,7 +1,7 @@
 // The IPAM facade the CNI commands call: reads the store, asks the pure allocator,
 // writes the result back, every step under the store's lock so that parallel ADDs
 // (one plugin process each) never pick the same address.
-import { isStraitError } from '../cni/errors.js';
+import { hasCode } from '../errors.js';
 import { allocate as pick, findFree, locate, type Picked, reservedByFamily } from './allocator.js';
 import { canonicalIp, type Family, formatCidr, formatIp, parseIp, withoutPrefix } from './addr.js';
 import { describeSet, type IpRange, type RangeSet } from './ranges.js';
@@ -209,7 +209,7 @@ export class Ipam {
         });
         return p;
       } catch (e) {
-        if (p.requested || !isStraitError(e) || e.code !== 'E_ADDRESS_UNAVAILABLE' || attempt >= MAX_SKIPS) throw e;
+        if (p.requested || !hasCode(e, 'E_ADDRESS_UNAVAILABLE') || attempt >= MAX_SKIPS) throw e;
         inUse.set(p.ip, 'an unreadable lease record');
         const lastReserved = this.sets.map((_, i) => (i === p.setIndex ? p.ip : null));
         [p] = pick({ sets: this.sets, inUse, lastReserved, requested: [], only: new Set([p.setIndex]) }) as [Picked];

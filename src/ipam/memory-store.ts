@@ -1,7 +1,7 @@
 // In-memory LeaseStore for tests. It keeps the disk store's rules (canonical keys,
 // reserve refuses a taken address, mutations only under the lock) so that tests
 // against it catch the same facade mistakes the disk store would.
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import { canonicalIp } from './addr.js';
 import { type Lease, type LeaseStore, sameOwner } from './store.js';
 

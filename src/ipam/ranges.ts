@@ -5,7 +5,7 @@
 // One address is allocated per range set; within a set, ranges are tried in order.
 // Defaults mirror host-local so its configs keep their meaning: rangeStart is
 // network+1, rangeEnd the last address (IPv4: broadcast-1), gateway network+1.
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import {
   bitsOf,
   type Family,

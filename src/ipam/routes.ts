@@ -1,6 +1,6 @@
 // Parses `ipam.routes`: the routes the IPAM result hands the pod ({dst, gw?}).
 // Pure; problems are config errors naming the entry.
-import { errors } from '../cni/errors.js';
+import { errors } from '../errors.js';
 import { type Family, formatCidr, formatIp, networkOf, parseCidr, parseIp } from './addr.js';
 
 export interface Route {

@@ -12,6 +12,7 @@
 // numbers the previous state used are not handed to a newcomer in this round: an
 // identity never changes meaning between two states a diff connects (which would let
 // one label set's pods borrow another's allow entries while a plan is applied).
+import { StraitError } from '../errors.js';
 import { FIRST_POD_IDENTITY, IDENTITY_CIDR_FLAG, IDENTITY_NS_FLAG } from './types.js';
 
 export const POD_IDENTITY_SPACE = IDENTITY_CIDR_FLAG - FIRST_POD_IDENTITY;
@@ -75,7 +76,7 @@ function assign(
   fresh.sort();
   for (const key of fresh) {
     if (out.has(key)) continue;
-    if (taken.size >= size) throw new RangeError('identity space exhausted');
+    if (taken.size >= size) throw new StraitError('E_IDENTITY_EXHAUSTED', 'identity space exhausted');
     let off = hash32(key) % size;
     while (taken.has(base + off)) off = (off + 1) % size;
     taken.add(base + off);

@@ -7,6 +7,7 @@
 // CIDRs with host bits or zero-padded octets (admitted before strict IP validation)
 // are accepted and canonicalised, because rejecting a stored NetworkPolicy would
 // leave its pods without the isolation the cluster asked for.
+import { StraitError } from '../errors.js';
 import { type Cidr, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Ip } from '../ipam/addr.js';
 import type {
   ContainerPort,
@@ -29,9 +30,9 @@ export type ParsedObject =
   | { kind: 'NetworkPolicy'; value: NetworkPolicy }
   | { kind: 'Node'; value: Node };
 
-export class ObjectError extends Error {
+/** An E_OBJECT_INVALID that also says where: the source reports object and field apart. */
+export class ObjectError extends StraitError {
   override readonly name = 'ObjectError';
-  readonly code = 'E_OBJECT_INVALID';
   constructor(
     /** "NetworkPolicy x/deny-all", "Namespace x", or "<unnamed>" */
     readonly object: string,
@@ -39,7 +40,7 @@ export class ObjectError extends Error {
     readonly field: string,
     readonly reason: string,
   ) {
-    super(`${object}: ${field === '' ? '(object)' : field}: ${reason}`);
+    super('E_OBJECT_INVALID', `${object}: ${field === '' ? '(object)' : field}: ${reason}`);
   }
 }
 

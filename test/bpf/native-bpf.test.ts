@@ -43,7 +43,7 @@ import {
   xdpQuery,
 } from '../../src/datapath/bpf.js';
 import { cleanupAll, isRoot, rand, sh, tempDir, trackLink, warnIfNotRoot } from '../helpers/sys.js';
-import { codeOf } from '../helpers/thrown.js';
+import { errnoThrown } from '../helpers/thrown.js';
 
 warnIfNotRoot('test/bpf/native-bpf.test.ts (libbpf through the addon: load, pin, maps, test runs, tc and XDP)');
 
@@ -155,13 +155,14 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
     it('refuses a pinned map whose definition changed, naming the map, and leaves the pin alone', () => {
       const before = own(getPinned(join(bpffs, 'fx_verdict'))!);
-      let err: (Error & { code?: string; log?: string }) | undefined;
+      let err: (Error & { code?: string; errnoName?: string; log?: string }) | undefined;
       try {
         load(changedObjPath);
       } catch (e) {
         err = e as typeof err;
       }
-      expect(err?.code).toBe('EINVAL');
+      expect(err?.code).toBe('E_SYSCALL');
+      expect(err?.errnoName).toBe('EINVAL');
       expect(err?.message).toMatch(/fx_verdict/);
       expect(err?.message).toMatch(/couldn't reuse pinned map/);
       expect(err?.message).toContain(changedObjPath);
@@ -172,7 +173,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
     });
 
     it('fails to load a missing file with ENOENT, and a pin root off bpffs with EINVAL', () => {
-      expect(codeOf(() => loadObject(join(dir, 'absent.bpf.o'), { pinRoot: bpffs }))).toBe('ENOENT');
+      expect(errnoThrown(() => loadObject(join(dir, 'absent.bpf.o'), { pinRoot: bpffs }))).toBe('ENOENT');
       expect(() => loadObject(objPath, { pinRoot: dir })).toThrow(/not on BPF FS/);
     });
 
@@ -185,7 +186,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
       const path = join(bpffs, `prog-${rand()}`);
       pinFd(prog, path);
-      expect(codeOf(() => pinFd(prog, path))).toBe('EEXIST');
+      expect(errnoThrown(() => pinFd(prog, path))).toBe('EEXIST');
       const byPath = own(getPinned(path)!);
       expect(byPath).not.toBe(prog);
       expect(progInfo(byPath)).toEqual(info);
@@ -195,11 +196,11 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
     it('answers absence with null and misuse with codes', () => {
       expect(getPinned(join(bpffs, 'nothing-here'))).toBeNull();
-      expect(codeOf(() => pinFd(objects[0]!.programs.fx_pass!, join(dir, 'not-bpffs')))).toBe('EPERM');
-      expect(codeOf(() => progFdById(0x7ffffff0))).toBe('ENOENT');
+      expect(errnoThrown(() => pinFd(objects[0]!.programs.fx_pass!, join(dir, 'not-bpffs')))).toBe('EPERM');
+      expect(errnoThrown(() => progFdById(0x7ffffff0))).toBe('ENOENT');
       const fd = dupFd(objects[0]!.maps.fx_verdict!);
       closeFd(fd);
-      expect(codeOf(() => closeFd(fd))).toBe('EBADF');
+      expect(errnoThrown(() => closeFd(fd))).toBe('EBADF');
       expect(() => pinFd(-1, join(bpffs, 'x'))).toThrow(InvalidArgError);
       expect(() => loadObject('', { pinRoot: bpffs })).toThrow(InvalidArgError);
     });
@@ -222,8 +223,8 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
       mapUpdate(m, u32(1), u32(100), 'noexist');
       mapUpdate(m, u32(2), u32(200));
-      expect(codeOf(() => mapUpdate(m, u32(1), u32(101), 'noexist'))).toBe('EEXIST');
-      expect(codeOf(() => mapUpdate(m, u32(3), u32(300), 'exist'))).toBe('ENOENT');
+      expect(errnoThrown(() => mapUpdate(m, u32(1), u32(101), 'noexist'))).toBe('EEXIST');
+      expect(errnoThrown(() => mapUpdate(m, u32(3), u32(300), 'exist'))).toBe('ENOENT');
       mapUpdate(m, u32(1), u32(101), 'exist');
 
       expect(readU32(mapLookup(m, u32(1)))).toBe(101);
@@ -247,7 +248,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       const o = objects[0]!;
       const m = o.maps.fx_verdict!;
       for (let i = 0; i < 64; i++) mapUpdate(m, u32(1000 + i), u32(i));
-      expect(codeOf(() => mapUpdate(m, u32(5000), u32(1)))).toBe('E2BIG'); // max_entries 64
+      expect(errnoThrown(() => mapUpdate(m, u32(5000), u32(1)))).toBe('E2BIG'); // max_entries 64
       const dump = mapDump(m);
       expect(dump).toHaveLength(64);
       expect(new Set(dump.map((e) => readU32(e.key))).size).toBe(64);
@@ -275,7 +276,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(dump.map((e) => readU32(e.key))).toEqual([0, 1, 2, 3]);
       expect(Buffer.from(dump[2]!.value)).toEqual(value);
       expect(dump[1]!.value).toHaveLength(8 * ncpus);
-      expect(codeOf(() => mapDelete(m, u32(2)))).toBe('EINVAL'); // arrays cannot delete
+      expect(errnoThrown(() => mapDelete(m, u32(2)))).toBe('EINVAL'); // arrays cannot delete
       mapUpdate(m, u32(2), Buffer.alloc(8 * ncpus));
     });
 
@@ -352,8 +353,8 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
     it('reports kernel refusals with codes', () => {
       const prog = objects[0]!.programs.fx_classify!;
-      expect(codeOf(() => progTestRun(prog, packet(), { ctx: skbContext({ ifindex: 0x7ffffff0 }) }))).toBe('ENODEV');
-      expect(codeOf(() => progTestRun(prog, new Uint8Array(4)))).toBe('EINVAL'); // shorter than an Ethernet header
+      expect(errnoThrown(() => progTestRun(prog, packet(), { ctx: skbContext({ ifindex: 0x7ffffff0 }) }))).toBe('ENODEV');
+      expect(errnoThrown(() => progTestRun(prog, new Uint8Array(4)))).toBe('EINVAL'); // shorter than an Ethernet header
       expect(() => progTestRun(prog, packet(), { repeat: 0 })).toThrow(InvalidArgError);
     });
   });
@@ -374,7 +375,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(tcQuery(ifA, 'ingress', { priority: 2 })).toBeNull();
       expect(sh('tc', ['filter', 'show', 'dev', vethA, 'ingress'])).toMatch(/fx_classify.*direct-action/);
 
-      expect(codeOf(() => tcAttach(ifA, 'ingress', o.programs.fx_pass!))).toBe('EEXIST');
+      expect(errnoThrown(() => tcAttach(ifA, 'ingress', o.programs.fx_pass!))).toBe('EEXIST');
       tcAttach(ifA, 'ingress', o.programs.fx_pass!, { replace: true });
       expect(tcQuery(ifA, 'ingress')).toEqual({ progId: pass });
       expect(tcQuery(ifA, 'egress')).toEqual({ progId: classify });
@@ -409,7 +410,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
 
     it('tc: refuses a missing interface with ENODEV and bad arguments before crossing', () => {
       const prog = objects[0]!.programs.fx_pass!;
-      expect(codeOf(() => tcAttach(0x7ffffff0, 'ingress', prog))).toBe('ENODEV');
+      expect(errnoThrown(() => tcAttach(0x7ffffff0, 'ingress', prog))).toBe('ENODEV');
       expect(tcDetach(0x7ffffff0, 'ingress')).toBe(false);
       expect(tcQuery(0x7ffffff0, 'egress')).toBeNull();
       expect(() => tcAttach(ifA, 'sideways' as 'ingress', prog)).toThrow(InvalidArgError);
@@ -417,7 +418,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(() => tcAttach(ifA, 'ingress', prog, { priority: 0x10000 })).toThrow(InvalidArgError);
       expect(() => tcAttach(ifA, 'ingress', prog, { handle: 1.5 })).toThrow(InvalidArgError);
       // an XDP program is not a tc program
-      expect(codeOf(() => tcAttach(ifA, 'ingress', objects[0]!.programs.fx_xdp!, { priority: 9 }))).toBe('EINVAL');
+      expect(errnoThrown(() => tcAttach(ifA, 'ingress', objects[0]!.programs.fx_xdp!, { priority: 9 }))).toBe('EINVAL');
       expect(tcQuery(ifA, 'ingress', { priority: 9 })).toBeNull();
     });
 
@@ -429,15 +430,15 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       xdpAttach(ifA, o.programs.fx_xdp!, { mode: 'skb' });
       expect(xdpQuery(ifA)).toEqual({ progId: id, mode: 'skb' });
       expect(sh('ip', ['link', 'show', 'dev', vethA])).toMatch(/xdpgeneric/);
-      expect(codeOf(() => xdpAttach(ifA, o.programs.fx_xdp!, { mode: 'skb' }))).toBe('EBUSY');
+      expect(errnoThrown(() => xdpAttach(ifA, o.programs.fx_xdp!, { mode: 'skb' }))).toBe('EBUSY');
       xdpAttach(ifA, o.programs.fx_xdp!, { mode: 'skb', replace: true });
       expect(xdpQuery(ifA)).toEqual({ progId: id, mode: 'skb' });
 
       xdpDetach(ifA);
       expect(xdpQuery(ifA)).toBeNull();
       xdpDetach(ifA); // nothing left: a no-op
-      expect(codeOf(() => xdpAttach(ifA, o.programs.fx_classify!, { mode: 'skb' }))).toBe('EINVAL');
-      expect(codeOf(() => xdpAttach(0x7ffffff0, o.programs.fx_xdp!, { mode: 'skb' }))).toBe('ENODEV');
+      expect(errnoThrown(() => xdpAttach(ifA, o.programs.fx_classify!, { mode: 'skb' }))).toBe('EINVAL');
+      expect(errnoThrown(() => xdpAttach(0x7ffffff0, o.programs.fx_xdp!, { mode: 'skb' }))).toBe('ENODEV');
       expect(() => xdpAttach(ifA, o.programs.fx_xdp!, { mode: 'hw' as 'skb' })).toThrow(InvalidArgError);
     });
   });

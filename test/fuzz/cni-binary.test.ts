@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStraitError } from '../../src/cni/errors.js';
+import { isStraitError } from '../../src/errors.js';
 import { errorReply } from '../../src/cni/output.js';
 import { parseRequest, sniffVersion } from '../../src/cni/request.js';
 import { versionReply } from '../../src/cni/version.js';

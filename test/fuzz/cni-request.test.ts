@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorReply } from '../../src/cni/output.js';
-import { CniCode, isStraitError, type StraitError } from '../../src/cni/errors.js';
+import { isStraitError, type StraitError } from '../../src/errors.js';
+import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { parseRequest, sniffVersion } from '../../src/cni/request.js';
 import { fromAnyVersion, toVersion } from '../../src/cni/result.js';
 import { withoutPrefix } from '../../src/ipam/addr.js';
@@ -52,9 +53,9 @@ function callInProcess(env: Record<string, string>, stdin: Buffer): Outcome {
 
 /** The error object bin/strait prints, checked against the spec's shape. */
 function expectSpecError(error: StraitError, stdin: Buffer): void {
-  expect(INPUT_CODES, `code ${error.cniCode}: ${error.message}`).toContain(error.cniCode);
+  expect(INPUT_CODES, `code ${cniCodeOf(error)}: ${error.message}`).toContain(cniCodeOf(error));
   const printed: unknown = JSON.parse(JSON.stringify(errorReply(error, sniffVersion(stdin))));
-  expect(printed).toMatchObject({ cniVersion: expect.stringMatching(/^\d+\.\d+\.\d+$/), code: error.cniCode, msg: expect.any(String) });
+  expect(printed).toMatchObject({ cniVersion: expect.stringMatching(/^\d+\.\d+\.\d+$/), code: cniCodeOf(error), msg: expect.any(String) });
   const keys = Object.keys(printed as object);
   expect(keys.every((k) => ['cniVersion', 'code', 'msg', 'details'].includes(k)), keys.join()).toBe(true);
   expect((printed as { msg: string }).msg.length).toBeGreaterThan(0);
@@ -107,7 +108,7 @@ describe('fuzz: CNI environment and stdin, in-process', () => {
         if (out.ok) return;
         expectSpecError(out.error, stdin);
         const top = path[0];
-        if (top === undefined || out.error.cniCode === CniCode.DecodeFailure) return;
+        if (top === undefined || cniCodeOf(out.error) === CniCode.DecodeFailure) return;
         // Only when the field was the one thing wrong: the unbroken config must pass.
         if (!callInProcess(env, Buffer.from(JSON.stringify(orig))).ok) return;
         const text = `${out.error.message} ${out.error.details}`;
@@ -130,15 +131,15 @@ describe('fuzz: CNI environment and stdin, in-process', () => {
         if (out.ok) return;
         expectSpecError(out.error, stdin);
         // Another valid command may need other config (GC: the attachment list).
-        if (name === 'CNI_COMMAND' && out.error.cniCode !== CniCode.InvalidEnvironment) return;
+        if (name === 'CNI_COMMAND' && cniCodeOf(out.error) !== CniCode.InvalidEnvironment) return;
         const text = `${out.error.message} ${out.error.details}`;
         // IP= reaches IPAM, which judges the address itself (7, or 101/102 when it is
         // outside the ranges or reserved) without knowing it came from CNI_ARGS.
-        if (name === 'CNI_ARGS' && out.error.cniCode !== CniCode.InvalidEnvironment) {
+        if (name === 'CNI_ARGS' && cniCodeOf(out.error) !== CniCode.InvalidEnvironment) {
           expect(text).toMatch(/^requested IPs? /);
           return;
         }
-        expect(out.error.cniCode).toBe(CniCode.InvalidEnvironment);
+        expect(cniCodeOf(out.error)).toBe(CniCode.InvalidEnvironment);
         expect(ENV_NAMES[name]!.some((n) => text.includes(n)), `${name}=${JSON.stringify(env[name])}: ${text}`).toBe(true);
       }),
       10_000,

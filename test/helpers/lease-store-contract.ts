@@ -1,7 +1,7 @@
 // Behaviour every LeaseStore must share; run against the memory and disk stores so
 // the fake the facade tests use cannot drift from the real thing.
 import { describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
 import type { Lease, LeaseStore } from '../../src/ipam/store.js';
 
 export const lease = (ip: string, containerId = 'c1', ifname = 'eth0', setIndex = 0): Lease => ({

@@ -1,6 +1,6 @@
 // What a call throws, for tests that assert on its code and message.
 import { expect } from 'vitest';
-import { StraitError } from '../../src/cni/errors.js';
+import { StraitError, SyscallError } from '../../src/errors.js';
 
 export function thrown(fn: () => unknown): StraitError {
   try {
@@ -12,7 +12,18 @@ export function thrown(fn: () => unknown): StraitError {
   throw new Error('expected a throw');
 }
 
-/** The `.code` of whatever a call throws (errno names, ERR_INVALID_ARG, ...), or 'no error'. */
+/** The errno name of the SyscallError a call throws (datapath wrappers), or 'no error'. */
+export function errnoThrown(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(SyscallError);
+    return (e as SyscallError).errnoName;
+  }
+  return 'no error';
+}
+
+/** The `.code` of whatever a call throws (stable codes, ERR_INVALID_ARG, ...), or 'no error'. */
 export function codeOf(f: () => unknown): unknown {
   try {
     f();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { flock, Netlink } from '../../src/datapath/netlink.js';
-import { codeOf } from '../helpers/thrown.js';
+import { errnoThrown } from '../helpers/thrown.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) {
@@ -81,13 +81,13 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
   });
 
   it('refuses a second veth of the same name with EEXIST', () => {
-    let err: (Error & { code?: string; errno?: number; syscall?: string }) | undefined;
+    let err: (Error & { code?: string; errnoName?: string; errno?: number; syscall?: string }) | undefined;
     try {
       host.createVeth({ name: hostName, peerName: 'eth1', peerNetnsPath: nsPath });
     } catch (e) {
       err = e as typeof err;
     }
-    expect(err).toMatchObject({ code: 'EEXIST', errno: 17, syscall: 'rtnl_link_add' });
+    expect(err).toMatchObject({ code: 'E_NETLINK', errnoName: 'EEXIST', errno: 17, syscall: 'rtnl_link_add' });
     expect(err?.message).toContain(hostName);
     expect(pod.getLink('eth1')).toBeNull();
   });
@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
 
     pod.addAddress('eth0', { address: '198.18.0.10', prefixLen: 32 });
     pod.addAddress('eth0', { address: 'fd5a::10', prefixLen: 128, noDad: true });
-    expect(codeOf(() => pod.addAddress('eth0', { address: '198.18.0.10', prefixLen: 32 }))).toBe('EEXIST');
+    expect(errnoThrown(() => pod.addAddress('eth0', { address: '198.18.0.10', prefixLen: 32 }))).toBe('EEXIST');
 
     const addrs = pod.listAddresses('eth0');
     expect(addrs).toContainEqual({ family: 4, address: '198.18.0.10', prefixLen: 32 });
@@ -127,7 +127,7 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     expect(pod.listRoutes(6)).toContainEqual(
       expect.objectContaining({ family: 6, dst: null, prefixLen: 0, gateway: 'fe80::1', ifindex }),
     );
-    expect(codeOf(() => pod.addRoute({ dst: null, prefixLen: 0, gateway: '169.254.1.1', ifname: 'eth0' }))).toBe(
+    expect(errnoThrown(() => pod.addRoute({ dst: null, prefixLen: 0, gateway: '169.254.1.1', ifname: 'eth0' }))).toBe(
       'EEXIST',
     );
 
@@ -168,19 +168,19 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
 
   it('returns null for an absent link and deletes a link once', () => {
     expect(host.getLink(`nx${suffix}`)).toBeNull();
-    expect(codeOf(() => host.setLinkUp(`nx${suffix}`))).toBe('ENODEV');
+    expect(errnoThrown(() => host.setLinkUp(`nx${suffix}`))).toBe('ENODEV');
     expect(host.deleteLink(hostName)).toBe(true);
     expect(host.deleteLink(hostName)).toBe(false);
     expect(pod.getLink('eth0')).toBeNull(); // the peer went with it
   });
 
   it('rejects namespace paths that are missing or not a network namespace', () => {
-    expect(codeOf(() => Netlink.open(`/run/netns/strait-t-missing-${suffix}`))).toBe('ENOENT');
+    expect(errnoThrown(() => Netlink.open(`/run/netns/strait-t-missing-${suffix}`))).toBe('ENOENT');
     const regular = existsSync('/etc/hostname') ? '/etc/hostname' : join(tmp, 'regular');
     if (regular !== '/etc/hostname') writeFileSync(regular, 'x');
-    expect(codeOf(() => Netlink.open(regular))).toBe('ENOTNETNS');
-    expect(codeOf(() => Netlink.open('/proc/self/ns/mnt'))).toBe('ENOTNETNS');
-    expect(codeOf(() => host.createVeth({ name: `x${suffix}`, peerName: 'eth0', peerNetnsPath: '/proc/self/ns/mnt' })))
+    expect(errnoThrown(() => Netlink.open(regular))).toBe('ENOTNETNS');
+    expect(errnoThrown(() => Netlink.open('/proc/self/ns/mnt'))).toBe('ENOTNETNS');
+    expect(errnoThrown(() => host.createVeth({ name: `x${suffix}`, peerName: 'eth0', peerNetnsPath: '/proc/self/ns/mnt' })))
       .toBe('ENOTNETNS');
     expect(host.getLink(`x${suffix}`)).toBeNull();
   });
@@ -189,7 +189,7 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     const h = Netlink.open(nsPath);
     h.close();
     h.close();
-    expect(codeOf(() => h.listLinks())).toBe('EBADF');
+    expect(errnoThrown(() => h.listLinks())).toBe('EBADF');
   });
 
   it('flock: an exclusive lock on one open file blocks a non-waiting lock on another', () => {

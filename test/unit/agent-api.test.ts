@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../src/agent/api.js';
-import { agentRequest, expectOk } from '../../src/agent/client.js';
-import { StraitError } from '../../src/cni/errors.js';
+import { AgentReplyError, agentRequest, expectOk } from '../../src/agent/client.js';
+import { StraitError } from '../../src/errors.js';
+import { cniCodeOf } from '../../src/cni/errors.js';
 import { FakeCore, SAMPLE_REPORTS } from '../helpers/fake-core.js';
 import { rawGet } from '../helpers/raw-http.js';
 
@@ -118,9 +119,9 @@ describe('agent API over a unix socket', () => {
   });
 
   it('POST /v1/endpoints: a failing core is 500 with its code', async () => {
-    core.register = () => Promise.reject(new StraitError('E_NOT_SYNCED', 11, 'the source has not loaded yet'));
+    core.register = () => Promise.reject(new StraitError('E_DATAPATH_FULL', 'the endpoint map is full'));
     const res = await req('POST', '/v1/endpoints', { id: 'a', ifindex: 3, ips: ['10.0.0.1'] });
-    expect(res).toEqual({ status: 500, json: { error: { code: 'E_NOT_SYNCED', message: 'the source has not loaded yet' } } });
+    expect(res).toEqual({ status: 500, json: { error: { code: 'E_DATAPATH_FULL', message: 'the endpoint map is full' } } });
     core.register = () => Promise.reject(new Error('boom'));
     const res2 = await req('POST', '/v1/endpoints', { id: 'a', ifindex: 3, ips: ['10.0.0.1'] });
     expect(res2).toEqual({ status: 500, json: { error: { code: 'E_INTERNAL', message: 'boom' } } });
@@ -222,12 +223,17 @@ describe('agent API over a unix socket', () => {
       try {
         expectOk({ status: 400, json: { error: { code: 'E_BAD_REQUEST', message: 'nope' } } });
       } catch (err) {
-        return err as StraitError;
+        return err as AgentReplyError;
       }
       throw new Error('expected a throw');
     })();
-    expect(e.code).toBe('E_BAD_REQUEST');
+    expect(e).toBeInstanceOf(AgentReplyError);
+    expect(e.agentCode).toBe('E_BAD_REQUEST');
+    expect(e.code).toBe('E_AGENT_REFUSED');
+    expect(cniCodeOf(e)).toBe(100);
     expect(e.message).toBe('nope');
+    const failed = new AgentReplyError(500, 'E_DATAPATH_FULL', 'full');
+    expect([failed.code, cniCodeOf(failed)]).toEqual(['E_AGENT_FAILED', 11]);
   });
 
   it('client: a core that never answers times out, naming the socket', async () => {
@@ -236,7 +242,7 @@ describe('agent API over a unix socket', () => {
     const e = await rejection(agentRequest(sock, 'POST', '/v1/endpoints', { id: 'a', ifindex: 3, ips: ['10.0.0.1'] }, { timeoutMs: 150 }));
     expect(Date.now() - t0).toBeLessThan(1500);
     expect(e.code).toBe('E_AGENT_TIMEOUT');
-    expect(e.cniCode).toBe(11);
+    expect(cniCodeOf(e)).toBe(11);
     expect(e.message).toBe(`no answer from strait-agent on ${sock} within 150 ms (POST /v1/endpoints)`);
   });
 });
@@ -278,7 +284,7 @@ describe('agent API: the socket file', () => {
     const sock = join(dir, 'none.sock');
     const e = await rejection(agentRequest(sock, 'GET', '/v1/status', undefined, { timeoutMs: 500 }));
     expect(e.code).toBe('E_AGENT_NOT_RUNNING');
-    expect(e.cniCode).toBe(11);
+    expect(cniCodeOf(e)).toBe(11);
     expect(e.message).toBe(`strait-agent is not running: no socket at ${sock}`);
   });
 });

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseAgentFlags, UsageError } from '../../src/agent/options.js';
+import { parseAgentFlags } from '../../src/agent/options.js';
+import { UsageError } from '../../src/errors.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseVersionRequest, runtimeConfigValue } from '../../src/cni/config.js';
 import { NETWORK_NAME_MAX_BYTES, type CniCommand } from '../../src/cni/env.js';
-import { CniCode, StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
+import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
 const BASE = { cniVersion: '1.1.0', name: 'strait', type: 'strait', ipam: { type: 'strait', ranges: [[{ subnet: '10.1.0.0/24' }]] } };
@@ -45,15 +46,15 @@ describe('parseConfig: a minimal config', () => {
 describe('parseConfig: decoding', () => {
   it('malformed JSON is code 6 with the parser message', () => {
     const e = thrown(() => parseConfig('{"cniVersion": "1.1.0",', 'ADD', {}));
-    expect(e.cniCode).toBe(CniCode.DecodeFailure);
+    expect(cniCodeOf(e)).toBe(CniCode.DecodeFailure);
     expect(e.message).toMatch(/not valid JSON: .*JSON/);
   });
   it('empty stdin is code 6', () => {
-    expect(thrown(() => parseConfig('', 'DEL', {})).cniCode).toBe(6);
+    expect(cniCodeOf(thrown(() => parseConfig('', 'DEL', {})))).toBe(6);
   });
   it.each(['[]', '"x"', '1', 'null'])('%s is not an object: code 6', (s) => {
     const e = thrown(() => parseConfig(s, 'ADD', {}));
-    expect(e.cniCode).toBe(6);
+    expect(cniCodeOf(e)).toBe(6);
     expect(e.message).toContain('must be a JSON object');
   });
 });
@@ -62,15 +63,15 @@ describe('parseConfig: cniVersion', () => {
   it('missing is code 7', () => {
     const { cniVersion: _v, ...rest } = BASE;
     const e = thrown(() => parseConfig(JSON.stringify(rest), 'ADD', {}));
-    expect(e.cniCode).toBe(7);
+    expect(cniCodeOf(e)).toBe(7);
     expect(e.message).toContain('cniVersion');
   });
   it('not a string is code 7', () => {
-    expect(fail({ cniVersion: 1.1 }).cniCode).toBe(7);
+    expect(cniCodeOf(fail({ cniVersion: 1.1 }))).toBe(7);
   });
   it.each(['0.2.0', '0.1.0', '2.0.0', 'latest'])('unsupported %s is code 1', (v) => {
     const e = fail({ cniVersion: v });
-    expect(e.cniCode).toBe(CniCode.IncompatibleVersion);
+    expect(cniCodeOf(e)).toBe(CniCode.IncompatibleVersion);
     expect(e.message).toContain(v);
   });
   it.each(['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'])('accepts %s for ADD and DEL', (v) => {
@@ -79,7 +80,7 @@ describe('parseConfig: cniVersion', () => {
   });
   it('CHECK under 0.3.1 is code 1', () => {
     const e = fail({ cniVersion: '0.3.1' }, 'CHECK');
-    expect(e.cniCode).toBe(1);
+    expect(cniCodeOf(e)).toBe(1);
     expect(e.message).toContain('config version 0.3.1 does not allow CHECK');
   });
   it.each(['STATUS', 'GC'] as const)('%s under 1.0.0 is code 1', (c) => {
@@ -90,20 +91,20 @@ describe('parseConfig: cniVersion', () => {
 describe('parseConfig: unknown fields', () => {
   it('refuses one unknown key with code 2 naming it', () => {
     const e = fail({ bridge: 'cni0' });
-    expect(e.cniCode).toBe(CniCode.UnsupportedField);
+    expect(cniCodeOf(e)).toBe(CniCode.UnsupportedField);
     expect(e.message).toContain("'bridge'");
   });
   it('names all unknown keys', () => {
     const e = fail({ bridge: 'cni0', isGateway: true });
-    expect(e.cniCode).toBe(2);
+    expect(cniCodeOf(e)).toBe(2);
     expect(e.message).toContain("'bridge', 'isGateway'");
   });
   it('is case-sensitive about top-level keys', () => {
-    expect(fail({ MTU: 1500 }).cniCode).toBe(2);
+    expect(cniCodeOf(fail({ MTU: 1500 }))).toBe(2);
   });
   it('ipMasq=true is code 2', () => {
     const e = fail({ ipMasq: true });
-    expect(e.cniCode).toBe(2);
+    expect(cniCodeOf(e)).toBe(2);
     expect(e.message).toBe('ipMasq is not supported by strait');
   });
   it('ipMasq=false is accepted', () => {
@@ -150,11 +151,11 @@ describe('parseConfig: field checks (code 7)', () => {
     [{ prevResult: [] }, "field 'prevResult' must be an object"],
   ])('%j → %s', (extra, msg) => {
     const e = fail(extra);
-    expect(e.cniCode).toBe(CniCode.InvalidNetworkConfig);
+    expect(cniCodeOf(e)).toBe(CniCode.InvalidNetworkConfig);
     expect(e.message).toContain(msg);
   });
   it.each(['DEL', 'CHECK', 'STATUS'] as const)('ipam is required for %s', (c) => {
-    expect(fail({ ipam: undefined }, c).cniCode).toBe(7);
+    expect(cniCodeOf(fail({ ipam: undefined }, c))).toBe(7);
   });
   it('ipam is required for GC', () => {
     expect(fail({ ipam: undefined, 'cni.dev/valid-attachments': [] }, 'GC').message).toContain("'ipam' is required for GC");
@@ -187,7 +188,7 @@ describe('parseConfig: paths', () => {
   });
   it('a relative env path is code 4', () => {
     const e = fail({}, 'ADD', { STRAIT_BPF_DIR: 'bpf' });
-    expect(e.cniCode).toBe(CniCode.InvalidEnvironment);
+    expect(cniCodeOf(e)).toBe(CniCode.InvalidEnvironment);
     expect(e.message).toContain('STRAIT_BPF_DIR');
   });
   it('does not read process.env', () => {
@@ -211,7 +212,7 @@ describe('parseConfig: runtimeConfig', () => {
   it('keeps a MAC in lower case and refuses one no interface can have (code 7)', () => {
     expect(conf({ runtimeConfig: { Mac: '0A:58:0A:01:00:09' } }).runtime.mac).toBe('0a:58:0a:01:00:09');
     expect(fail({ runtimeConfig: { mac: 'ff:ff:ff:ff:ff:ff' } }).message).toBe("runtimeConfig.mac 'ff:ff:ff:ff:ff:ff' is a multicast address");
-    expect(fail({ runtimeConfig: { mac: 'nope' } }).cniCode).toBe(7);
+    expect(cniCodeOf(fail({ runtimeConfig: { mac: 'nope' } }))).toBe(7);
   });
   it('keeps the original runtimeConfig untouched', () => {
     const rc = {
@@ -227,7 +228,7 @@ describe('parseConfig: runtimeConfig', () => {
   it('agreeing duplicate spellings are fine, conflicting ones are code 7', () => {
     expect(conf({ runtimeConfig: { ips: ['10.1.0.9'], IPs: ['10.1.0.9'] } }).runtime.ips).toEqual(['10.1.0.9']);
     const e = fail({ runtimeConfig: { ips: ['10.1.0.9'], IPs: ['10.1.0.8'] } });
-    expect(e.cniCode).toBe(7);
+    expect(cniCodeOf(e)).toBe(7);
     expect(e.message).toContain("'ips' and 'IPs'");
   });
   it('wrong types are code 7', () => {
@@ -261,7 +262,7 @@ describe('parseConfig: prevResult', () => {
   });
   it('a broken prevResult is code 7 and says where', () => {
     const e = fail({ prevResult: { cniVersion: '1.1.0', ips: [{ address: 'nope' }] } }, 'DEL');
-    expect(e.cniCode).toBe(7);
+    expect(cniCodeOf(e)).toBe(7);
     expect(e.message).toContain('prevResult.ips[0].address');
   });
   it('null prevResult is no prevResult', () => {
@@ -293,7 +294,7 @@ describe('parseConfig: GC attachments', () => {
   });
   it('GC without any list is code 7 (it would otherwise release every lease)', () => {
     const e = fail({}, 'GC');
-    expect(e.cniCode).toBe(7);
+    expect(cniCodeOf(e)).toBe(7);
     expect(e.message).toContain('cni.dev/valid-attachments');
   });
   it('other commands default to an empty list', () => {
@@ -308,7 +309,7 @@ describe('parseConfig: GC attachments', () => {
     [[{ containerID: '', ifname: 'eth0' }], '[0].containerID'],
   ])('wrong shape %j is code 7', (v, msg) => {
     const e = fail({ 'cni.dev/valid-attachments': v }, 'GC');
-    expect(e.cniCode).toBe(7);
+    expect(cniCodeOf(e)).toBe(7);
     expect(e.message).toContain(msg);
   });
   it('checks the older key too', () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CONTAINER_ID_MAX_BYTES, NETWORK_NAME_MAX_BYTES, parseCniArgs, parseEnv, ifnameProblem } from '../../src/cni/env.js';
 import { ownerAlias } from '../../src/cni/wiring.js';
 import { alias as checkAlias } from '../../src/datapath/netlink-args.js';
-import { CniCode, StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
+import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
 const ADD = {
@@ -17,7 +18,7 @@ const ADD = {
 describe('parseEnv: command', () => {
   it('reports a missing CNI_COMMAND with code 4', () => {
     const e = thrown(() => parseEnv({}));
-    expect(e.cniCode).toBe(CniCode.InvalidEnvironment);
+    expect(cniCodeOf(e)).toBe(CniCode.InvalidEnvironment);
     expect(e.message).toBe('required env variables [CNI_COMMAND] missing');
   });
   it('treats an empty CNI_COMMAND as missing', () => {
@@ -25,11 +26,11 @@ describe('parseEnv: command', () => {
   });
   it('refuses an unknown command with code 4, naming it', () => {
     const e = thrown(() => parseEnv({ ...ADD, CNI_COMMAND: 'INIT' }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toContain("'INIT'");
   });
   it('is case-sensitive about the command', () => {
-    expect(thrown(() => parseEnv({ ...ADD, CNI_COMMAND: 'add' })).cniCode).toBe(4);
+    expect(cniCodeOf(thrown(() => parseEnv({ ...ADD, CNI_COMMAND: 'add' })))).toBe(4);
   });
 });
 
@@ -46,7 +47,7 @@ describe('parseEnv: ADD / CHECK / DEL', () => {
   });
   it('reports every missing variable of ADD in one message, in order', () => {
     const e = thrown(() => parseEnv({ CNI_COMMAND: 'ADD' }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toBe('required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH] missing');
   });
   it('counts empty values as missing', () => {
@@ -78,18 +79,18 @@ describe('parseEnv: ADD / CHECK / DEL', () => {
   });
   it('refuses a relative netns path with code 4', () => {
     const e = thrown(() => parseEnv({ ...ADD, CNI_NETNS: 'netns/x' }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toContain('absolute');
   });
   it('refuses a relative netns path on DEL too', () => {
-    expect(thrown(() => parseEnv({ ...ADD, CNI_COMMAND: 'DEL', CNI_NETNS: 'dummy' })).cniCode).toBe(4);
+    expect(cniCodeOf(thrown(() => parseEnv({ ...ADD, CNI_COMMAND: 'DEL', CNI_NETNS: 'dummy' })))).toBe(4);
   });
   it.each(['default-c1', 'a', '0', 'A_b.c-d', 'f'.repeat(64)])('accepts container ID %s', (id) => {
     expect(parseEnv({ ...ADD, CNI_CONTAINERID: id }).containerId).toBe(id);
   });
   it.each(['-abc', '_abc', '.abc', 'a b', 'a/b', 'a:b', 'é'])('refuses container ID %j', (id) => {
     const e = thrown(() => parseEnv({ ...ADD, CNI_CONTAINERID: id }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toContain('invalid characters in containerID');
   });
   // libcni checks only the characters; the length limit is ours: the ID goes into the
@@ -102,7 +103,7 @@ describe('parseEnv: ADD / CHECK / DEL', () => {
   it.each(['ADD', 'CHECK', 'DEL'])('refuses a longer container ID on %s with code 4, naming the limit', (cmd) => {
     const id = 'c'.repeat(CONTAINER_ID_MAX_BYTES + 1);
     const e = thrown(() => parseEnv({ ...ADD, CNI_COMMAND: cmd, CNI_CONTAINERID: id }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toBe(`CNI_CONTAINERID is ${CONTAINER_ID_MAX_BYTES + 1} bytes long, at most ${CONTAINER_ID_MAX_BYTES} are allowed`);
   });
   it('the longest network name, container ID and interface name still fit the host veth alias', () => {
@@ -130,7 +131,7 @@ describe('parseEnv: interface name', () => {
     ['eth0\n', 'whitespace'],
   ])('refuses %j with the reason', (n, reason) => {
     const e = thrown(() => parseEnv({ ...ADD, CNI_IFNAME: n }));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toContain(reason);
   });
   it('ifnameProblem names emptiness', () => {
@@ -207,14 +208,14 @@ describe('CNI_ARGS', () => {
 
   it('refuses an unknown key without IgnoreUnknown, naming it', () => {
     const e = thrown(() => withArgs('K8S_POD_NAME=a;FOO=1'));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toBe("unknown CNI_ARGS key 'FOO'");
   });
   it('names every unknown key', () => {
     expect(thrown(() => withArgs('FOO=1;BAR=2')).message).toBe("unknown CNI_ARGS keys 'FOO', 'BAR'");
   });
   it.each(['IgnoreUnknown=0', 'IgnoreUnknown=false', 'IgnoreUnknown=False'])('%s does not ignore', (flag) => {
-    expect(thrown(() => withArgs(`FOO=1;${flag}`)).cniCode).toBe(4);
+    expect(cniCodeOf(thrown(() => withArgs(`FOO=1;${flag}`)))).toBe(4);
   });
   it.each(['1', 'true', 'True'])('IgnoreUnknown=%s ignores', (v) => {
     expect(withArgs(`FOO=1;IgnoreUnknown=${v}`).raw.FOO).toBe('1');
@@ -224,11 +225,11 @@ describe('CNI_ARGS', () => {
   });
   it('refuses a pair without "=" with code 4', () => {
     const e = thrown(() => withArgs('IgnoreUnknown=1;K8S_POD_NAME'));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message).toContain("'K8S_POD_NAME'");
   });
   it('refuses an empty key', () => {
-    expect(thrown(() => withArgs('=x')).cniCode).toBe(4);
+    expect(cniCodeOf(thrown(() => withArgs('=x')))).toBe(4);
   });
   it('tolerates whitespace and empty pairs', () => {
     const args = withArgs('  K8S_POD_NAME = web-0 ;; IgnoreUnknown=1 ;\tK8S_POD_NAMESPACE=ns;');
@@ -255,7 +256,7 @@ describe('CNI_ARGS', () => {
     ['00:00:00:00:00:00', 'is all zero'],
   ])('refuses MAC=%s with code 4 (%s)', (mac, why) => {
     const e = thrown(() => withArgs(`MAC=${mac}`));
-    expect(e.cniCode).toBe(4);
+    expect(cniCodeOf(e)).toBe(4);
     expect(e.message.startsWith(`CNI_ARGS MAC='${mac}' ${why}`)).toBe(true);
   });
   it('leaves empty values out of the typed fields', () => {

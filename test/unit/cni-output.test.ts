@@ -2,7 +2,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errors, StraitError } from '../../src/cni/errors.js';
+import { errors, StraitError } from '../../src/errors.js';
+import { DelegateError } from '../../src/cni/errors.js';
 import { errorReply, writeJson } from '../../src/cni/output.js';
 
 describe('errorReply', () => {
@@ -21,7 +22,10 @@ describe('errorReply', () => {
     expect(errorReply('weird', '1.1.0')).toEqual({ cniVersion: '1.1.0', code: 100, msg: 'weird' });
   });
   it('keeps our own codes', () => {
-    expect(errorReply(new StraitError('E_X', 11, 'later'), '1.1.0').code).toBe(11);
+    expect(errorReply(new StraitError('E_AGENT_NOT_READY', 'later'), '1.1.0').code).toBe(11);
+  });
+  it("passes a delegate's code through", () => {
+    expect(errorReply(new DelegateError(42, 'host-local: odd', 'why'), '1.1.0')).toEqual({ cniVersion: '1.1.0', code: 42, msg: 'host-local: odd', details: 'why' });
   });
   const nativeError = (syscall: string, code: string) =>
     Object.assign(new Error(`${syscall} x: failed`), { code, errno: 17, syscall });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CniCode, StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
+import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { fromAnyVersion, ipFamily, parseResult, toVersion, type Result } from '../../src/cni/result.js';
 import {
   assertCommandAllowed,
@@ -61,17 +62,17 @@ describe('version', () => {
     expect(compareVersions('1.1.0', '1.0.9')).toBeGreaterThan(0);
   });
   it('refuses malformed versions in compare with code 1', () => {
-    expect(thrown(() => compareVersions('1.0', '1.0.0')).cniCode).toBe(1);
+    expect(cniCodeOf(thrown(() => compareVersions('1.0', '1.0.0')))).toBe(1);
     expect(thrown(() => compareVersions('1.0.0', 'v1.0.0')).message).toContain('v1.0.0');
   });
   it.each(['0.1.0', '0.2.0', '1.2.0', '2.0.0', '', '1.0'])('assertSupported refuses %j with code 1 naming it and the supported ones', (v) => {
     const e = thrown(() => assertSupported(v));
-    expect(e.cniCode).toBe(CniCode.IncompatibleVersion);
+    expect(cniCodeOf(e)).toBe(CniCode.IncompatibleVersion);
     expect(e.message).toContain(`'${v}'`);
     expect(e.message).toContain('0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0');
   });
   it('assertSupported refuses non-strings', () => {
-    expect(thrown(() => assertSupported(1)).cniCode).toBe(1);
+    expect(cniCodeOf(thrown(() => assertSupported(1)))).toBe(1);
   });
   it.each(SUPPORTED_VERSIONS)('allows ADD, DEL and VERSION under %s', (v) => {
     for (const c of ['ADD', 'DEL', 'VERSION'] as const) expect(commandAllowed(v, c)).toBe(true);
@@ -80,7 +81,7 @@ describe('version', () => {
     expect(commandAllowed('0.3.1', 'CHECK')).toBe(false);
     expect(commandAllowed('0.4.0', 'CHECK')).toBe(true);
     const e = thrown(() => assertCommandAllowed('0.3.1', 'CHECK'));
-    expect(e.cniCode).toBe(1);
+    expect(cniCodeOf(e)).toBe(1);
     expect(e.message).toContain('config version 0.3.1 does not allow CHECK');
   });
   it.each(['STATUS', 'GC'] as const)('%s needs 1.1.0', (c) => {
@@ -127,7 +128,7 @@ describe('toVersion', () => {
     expect(toVersion({ cniVersion: '0.3.1' }, '1.1.0')).toEqual({ cniVersion: '1.1.0' });
   });
   it('refuses an unsupported target with code 1', () => {
-    expect(thrown(() => toVersion(FULL, '0.2.0')).cniCode).toBe(1);
+    expect(cniCodeOf(thrown(() => toVersion(FULL, '0.2.0')))).toBe(1);
   });
   it('does not alias or mutate its input', () => {
     const before = structuredClone(FULL);
@@ -176,20 +177,20 @@ describe('fromAnyVersion', () => {
 
   describe('garbage', () => {
     it.each([null, 'x', 1, [], true])('%j is code 6', (g) => {
-      expect(thrown(() => fromAnyVersion(g)).cniCode).toBe(CniCode.DecodeFailure);
+      expect(cniCodeOf(thrown(() => fromAnyVersion(g)))).toBe(CniCode.DecodeFailure);
     });
     it('missing cniVersion without fallback is code 7', () => {
-      expect(thrown(() => fromAnyVersion({ ips: [] })).cniCode).toBe(7);
+      expect(cniCodeOf(thrown(() => fromAnyVersion({ ips: [] })))).toBe(7);
     });
     it('non-string cniVersion is code 7', () => {
-      expect(thrown(() => fromAnyVersion({ cniVersion: 1 })).cniCode).toBe(7);
+      expect(cniCodeOf(thrown(() => fromAnyVersion({ cniVersion: 1 })))).toBe(7);
     });
     it('an 0.2.0 result is code 1', () => {
-      expect(thrown(() => fromAnyVersion({ cniVersion: '0.2.0', ip4: { ip: '10.0.0.1/24' } })).cniCode).toBe(1);
+      expect(cniCodeOf(thrown(() => fromAnyVersion({ cniVersion: '0.2.0', ip4: { ip: '10.0.0.1/24' } })))).toBe(1);
     });
     it('an unsupported version names where it was found (fuzz: prevResult)', () => {
       const e = thrown(() => fromAnyVersion({ cniVersion: '0.2.0' }, { what: 'prevResult' }));
-      expect(e.cniCode).toBe(1);
+      expect(cniCodeOf(e)).toBe(1);
       expect(e.message).toBe("prevResult.cniVersion: incompatible CNI version '0.2.0': strait supports 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
     });
     it.each([
@@ -219,16 +220,16 @@ describe('fromAnyVersion', () => {
       [{ dns: { domain: 1 } }, 'result.dns.domain must be a string'],
     ])('%j → code 7 (%s)', (body, msg) => {
       const e = thrown(() => fromAnyVersion({ cniVersion: '1.1.0', ...body }));
-      expect(e.cniCode).toBe(CniCode.InvalidNetworkConfig);
+      expect(cniCodeOf(e)).toBe(CniCode.InvalidNetworkConfig);
       expect(e.message).toContain(msg);
     });
     it('refuses a legacy version field that disagrees with the address', () => {
       const e = thrown(() => fromAnyVersion({ cniVersion: '0.4.0', ips: [{ version: '6', address: '10.0.0.1/24' }] }));
-      expect(e.cniCode).toBe(7);
+      expect(cniCodeOf(e)).toBe(7);
       expect(e.message).toContain("version '6'");
     });
     it('refuses a legacy version field that is not 4 or 6', () => {
-      expect(thrown(() => fromAnyVersion({ cniVersion: '0.3.1', ips: [{ version: 4, address: '10.0.0.1/24' }] })).cniCode).toBe(7);
+      expect(cniCodeOf(thrown(() => fromAnyVersion({ cniVersion: '0.3.1', ips: [{ version: 4, address: '10.0.0.1/24' }] })))).toBe(7);
     });
     it('names the place with `what`', () => {
       const e = thrown(() => fromAnyVersion({ cniVersion: '1.0.0', ips: [{}] }, { what: 'prevResult' }));
@@ -244,10 +245,10 @@ describe('parseResult', () => {
   });
   it('refuses non-JSON with code 6 and the parser message', () => {
     const e = thrown(() => parseResult('{"cniVersion":'));
-    expect(e.cniCode).toBe(6);
+    expect(cniCodeOf(e)).toBe(6);
     expect(e.message).toMatch(/not valid JSON: .+/);
   });
   it('refuses empty output with code 6', () => {
-    expect(thrown(() => parseResult('')).cniCode).toBe(6);
+    expect(cniCodeOf(thrown(() => parseResult('')))).toBe(6);
   });
 });

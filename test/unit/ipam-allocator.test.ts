@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
+import { cniCodeOf } from '../../src/cni/errors.js';
 import { formatIp, parseIp } from '../../src/ipam/addr.js';
 import { allocate, type AllocatorInput, findFree, reservedByFamily } from '../../src/ipam/allocator.js';
 import { parseRangeSets } from '../../src/ipam/ranges.js';
@@ -45,7 +46,7 @@ describe('allocate', () => {
     expect(run([[tiny]])).toEqual(['198.18.0.2']); // .1 is the default gateway
     const e = thrown(() => run([[tiny]], { inUse: used('198.18.0.2') }));
     expect(e.code).toBe('E_POOL_EXHAUSTED');
-    expect(e.cniCode).toBe(101);
+    expect(cniCodeOf(e)).toBe(101);
     expect(e.message).toBe('no free address in range set 0: 198.18.0.0/30 (198.18.0.1-198.18.0.2)');
   });
 
@@ -125,7 +126,7 @@ describe('allocate', () => {
     it('refuses an address held by someone else, naming the holder', () => {
       const e = thrown(() => run([[V4]], { requested: ['198.18.0.33'], inUse: used('198.18.0.33') }));
       expect(e.code).toBe('E_ADDRESS_UNAVAILABLE');
-      expect(e.cniCode).toBe(102);
+      expect(cniCodeOf(e)).toBe(102);
       expect(e.message).toBe('requested IP 198.18.0.33 is already allocated to holder-of-198.18.0.33');
     });
 

@@ -2,7 +2,7 @@ import { fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
 import { DiskStore, flockLocker, ipOfFileName, leaseFileName, type Locker } from '../../src/ipam/disk-store.js';
 import { lease, leaseStoreContract } from '../helpers/lease-store-contract.js';
 

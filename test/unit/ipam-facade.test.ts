@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { errors, StraitError } from '../../src/cni/errors.js';
+import { errors, StraitError } from '../../src/errors.js';
 import { DiskStore } from '../../src/ipam/disk-store.js';
 import { Ipam } from '../../src/ipam/ipam.js';
 import { MemoryStore } from '../../src/ipam/memory-store.js';

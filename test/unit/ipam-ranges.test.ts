@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/cni/errors.js';
+import { StraitError } from '../../src/errors.js';
+import { cniCodeOf } from '../../src/cni/errors.js';
 import { formatIp } from '../../src/ipam/addr.js';
 import { parseIpamConfig } from '../../src/ipam/config.js';
 import { type IpRange, parseRangeSets, reservedAddresses } from '../../src/ipam/ranges.js';
@@ -9,7 +10,7 @@ import { thrown } from '../helpers/thrown.js';
 const configError = (ipam: unknown): string => {
   const e = thrown(() => parseRangeSets(ipam));
   expect(e.code).toBe('E_CONFIG');
-  expect(e.cniCode).toBe(7);
+  expect(cniCodeOf(e)).toBe(7);
   return e.message;
 };
 

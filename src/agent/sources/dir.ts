@@ -8,6 +8,7 @@ import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { StraitError } from '../../errors.js';
 import { ObjectError, parseObject, type ParsedObject } from '../../policy/model.js';
 import type { ClusterState } from '../../policy/types.js';
 import type { Logger } from '../../util/log.js';
@@ -174,11 +175,12 @@ export class DirSource {
     try {
       st = await stat(this.dir, { bigint: true });
     } catch (e) {
-      throw new Error(
+      throw new StraitError(
+        'E_SOURCE',
         errCode(e) === 'ENOENT' ? `manifest directory ${this.dir} does not exist` : `manifest directory ${this.dir}: ${errText(e)}`,
       );
     }
-    if (!st.isDirectory()) throw new Error(`manifest source ${this.dir} is not a directory`);
+    if (!st.isDirectory()) throw new StraitError('E_SOURCE', `manifest source ${this.dir} is not a directory`);
     // Watch first: a change between the scan and the watch would otherwise go unseen.
     if (this.useWatch) this.rewatch(st.ino);
     // Through the queue, so an event that arrives meanwhile waits for this pass.
@@ -187,7 +189,7 @@ export class DirSource {
     await initial;
     if (this.lastState === null) {
       this.close();
-      throw new Error(this.dirError?.message ?? `manifest directory ${this.dir} could not be read`);
+      throw new StraitError('E_SOURCE', this.dirError?.message ?? `manifest directory ${this.dir} could not be read`);
     }
     this.rescanTimer = setInterval(() => this.rescan(), this.rescanMs);
     this.rescanTimer.unref();
