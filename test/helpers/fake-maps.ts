@@ -48,7 +48,7 @@ export class FakeMaps implements AgentMaps {
   /** every change made (sets, deletions, flag rewrites) */
   changes = 0;
   /**
-   * A kill: once this many more changes have landed, every further one throws, as
+   * A kill: once this many more changes have landed, every further write throws, as
    * writes from a dead agent never arrive. null: no kill.
    */
   killAfter: number | null = null;
@@ -72,22 +72,27 @@ export class FakeMaps implements AgentMaps {
     return this.endpoints.get(ifindex)?.[0]?.flags ?? null;
   }
 
-  private check(w: FakeWrite): void {
-    this.change();
-    if (this.failWhen?.(w)) throw new Error(`injected failure writing ${w.map}`);
+  /** Before a change: throws as a dead agent's or a failing write would. */
+  private check(w: FakeWrite | null): void {
+    if (this.killAfter === 0) throw new Error('killed: the agent is gone');
+    if (w !== null && this.failWhen?.(w)) throw new Error(`injected failure writing ${w.map}`);
   }
 
-  private change(): void {
-    if (this.killAfter !== null && this.killAfter-- <= 0) {
-      this.killAfter = 0;
-      throw new Error('killed: the agent is gone');
-    }
+  /** After a change that landed. */
+  private landed(): void {
     this.changes++;
+    if (this.killAfter !== null) this.killAfter--;
   }
 
   private put<K, V>(m: Map<K, V>, key: K, value: V, max: number, name: string): void {
     if (!m.has(key) && m.size >= max) throw new Error(`E2BIG: ${name} holds ${m.size} of ${max} entries`);
     m.set(key, value);
+    this.landed();
+  }
+
+  private del<K>(m: Map<K, unknown>, key: K): void {
+    this.check(null);
+    if (m.delete(key)) this.landed();
   }
 
   setIpcache(ip: string, identity: number, namespace: number): void {
@@ -95,24 +100,21 @@ export class FakeMaps implements AgentMaps {
     this.put(this.ipcache, ip, { identity, namespace }, this.capacity.ipcache, 'ipcache');
   }
   delIpcache(ip: string): void {
-    this.change();
-    this.ipcache.delete(ip);
+    this.del(this.ipcache, ip);
   }
   setCidr(cidr: string, identity: number): void {
     this.check({ map: 'cidr', key: cidr });
     this.put(this.cidr, cidr, identity, this.capacity.cidr, 'cidr');
   }
   delCidr(cidr: string): void {
-    this.change();
-    this.cidr.delete(cidr);
+    this.del(this.cidr, cidr);
   }
   setPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
     this.check({ map: 'policy', ifindex, generation, entry: e });
     this.put(this.policy, `${ifindex}/${generation}/${entryKey(e)}`, { ...e, ifindex, generation }, this.capacity.policy, 'policy');
   }
   delPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
-    this.change();
-    this.policy.delete(`${ifindex}/${generation}/${entryKey(e)}`);
+    this.del(this.policy, `${ifindex}/${generation}/${entryKey(e)}`);
   }
   endpointsByIfindex(): Map<number, EndpointEntry[]> {
     return new Map([...this.endpoints].map(([k, v]) => [k, v.map((e) => ({ ...e }))]));
@@ -124,6 +126,7 @@ export class FakeMaps implements AgentMaps {
     const have = this.endpoints.get(ifindex);
     if (have === undefined) return; // a concurrent DEL: stays removed
     this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: endpointFlags(f), identity: f.identity })));
+    this.landed();
   }
   read(): MapsContent {
     const podNamespaces = new Map<number, number>();
@@ -148,8 +151,7 @@ export class FakeMaps implements AgentMaps {
     let n = 0;
     for (const [k, p] of this.policy) {
       if (liveIfindexes.has(p.ifindex)) continue;
-      this.change();
-      this.policy.delete(k);
+      this.del(this.policy, k);
       n++;
     }
     return n;
