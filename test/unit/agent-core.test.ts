@@ -152,14 +152,12 @@ describe('agent core: a plan killed anywhere', () => {
         if (leftovers && live.join() === after.join()) seen.add('flipped, not cleaned up');
       }
       await first.core.close();
-      cores = [];
 
       n.maps.killAfter = null;
       const second = start(n);
       await until(second.core, appliedAt(second.set(B)));
       expect(snapshot(n.maps), `kill after ${k} changes`).toEqual(ref.maps);
       await second.core.close();
-      cores = [];
     }
     expect([...seen].sort()).toEqual(['flipped, not cleaned up', 'new entries written, not flipped']);
   });
