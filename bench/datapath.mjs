@@ -107,7 +107,7 @@ async function programCost(s) {
       try {
         out = bpf.progTestRun(fd, data, { repeat, ctx: bpf.skbContext({ ifindex: ifindexOf(r) }) });
       } catch (err) {
-        if (err.code !== 'EINTR' || tries >= 5) throw err;
+        if ((err.errnoName ?? err.code) !== 'EINTR' || tries >= 5) throw err;
       }
     }
     if (out.retval !== want) throw new Error(`program returned ${out.retval}, expected ${want}`);

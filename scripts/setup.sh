@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, the native addon
-# and the compiled TypeScript. Every step is skipped when its output is up to date,
+# Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, then the
+# builds of scripts/build.sh (the native addon, the BPF objects, the compiled TypeScript
+# and the CNI bundle). Every step is skipped when its output is up to date,
 # so running it again costs well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +66,7 @@ if [ "$node_major" -lt 24 ]; then
 fi
 
 # npm ci when the lock file changed since the last install (it also builds the addon,
-# against the headers npm_config_nodedir names).
+# against the headers scripts/node-env.sh names).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >&2
@@ -79,25 +80,13 @@ newer_than() { # newer_than TARGET SOURCES... : true when a source is newer than
   [ -n "$(find "$@" -newer "$target" -print -quit 2>/dev/null)" ]
 }
 
-# Rebuilt too when the node it was built against changed (build/.node-version).
+# The builds themselves are scripts/build.sh (what `npm run build` runs); here only
+# which of them are stale. The addon is rebuilt too when the node it was built
+# against changed (build/.node-version).
+stale=()
 if newer_than build/Release/strait.node native binding.gyp || [ "$(cat build/.node-version 2>/dev/null)" != "$node_version" ]; then
-  say "building the native addon for Node.js $node_version"
-  npx --no-install node-gyp rebuild --loglevel=error >&2
-  echo "$node_version" >build/.node-version
+  stale+=(addon)
 fi
-
-# The BPF objects: make knows what is stale.
-make -s -C bpf
-
-if newer_than dist/.built src tsconfig.json package-lock.json scripts/setup.sh; then
-  say "compiling TypeScript"
-  rm -rf dist
-  npx --no-install tsc -p tsconfig.json
-  # The CNI plugin starts once per call: one bundle (with lazily loaded chunks)
-  # instead of dozens of ES modules takes a good part of the module-loading cost
-  # off every ADD and DEL.
-  npx --no-install esbuild src/cni/main.ts --bundle --splitting --format=esm --platform=node \
-    --target=node24 --outdir=dist/cni-bundle --log-level=warning \
-    --banner:js="import { createRequire as __strait_cr } from 'node:module'; const require = __strait_cr(import.meta.url);"
-  touch dist/.built
-fi
+stale+=(bpf) # make knows what is stale
+if newer_than dist/.built src tsconfig.json package-lock.json scripts/build.sh; then stale+=(ts); fi
+bash scripts/build.sh "${stale[@]}"

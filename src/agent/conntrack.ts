@@ -6,21 +6,30 @@
 // be recreated by the next mid-stream packet whenever policy allows the reverse
 // direction (bpf/include/policy.h). An entry allowed again loses the mark.
 // Replies and established flows that are still allowed keep their entries.
-import * as bpf from '../datapath/bpf.js';
-import { errnoOf } from '../errors.js';
 import { CT_F_REVOKED, decodeCtKey, decodeCtValue, encodeCtValue } from '../datapath/maps/ct.js';
 import type { DesiredState } from '../policy/types.js';
-import type { DatapathWriter } from './datapath-writer.js';
-import { judge } from './explain.js';
+import { judge, type MapLookups } from './explain.js';
+
+/** A conntrack table as revalidation sees it: raw entries, as maps.h lays them out. */
+export interface ConntrackTable {
+  dump(): Iterable<{ key: Uint8Array; value: Uint8Array }>;
+  /** Rewrites an entry that is still there; false when it is gone (the LRU dropped it, or it expired). */
+  updateExisting(key: Uint8Array, value: Uint8Array): boolean;
+}
 
 const PORTED = new Set([6, 17, 132]);
 
 /** Returns how many connections it cut (newly revoked). */
-export function revalidateConntrack(maps: DatapathWriter, current: DesiredState | null, addresses: ReadonlySet<string>): number {
+export function revalidateConntrack(
+  maps: MapLookups,
+  tables: readonly ConntrackTable[],
+  current: DesiredState | null,
+  addresses: ReadonlySet<string>,
+): number {
   if (addresses.size === 0) return 0;
   let cut = 0;
-  for (const fd of maps.ctFds) {
-    for (const { key, value } of bpf.mapDump(fd)) {
+  for (const table of tables) {
+    for (const { key, value } of table.dump()) {
       const k = decodeCtKey(key);
       if (!addresses.has(k.saddr) && !addresses.has(k.daddr)) continue;
       const flow = { src: k.saddr, dst: k.daddr, protocol: k.protocol, port: PORTED.has(k.protocol) ? k.dport : 0 };
@@ -28,14 +37,8 @@ export function revalidateConntrack(maps: DatapathWriter, current: DesiredState 
       const revoked = !judge(maps, current, flow).allowed;
       if (revoked === ((v.flags & CT_F_REVOKED) !== 0)) continue;
       const flags = revoked ? v.flags | CT_F_REVOKED : v.flags & ~CT_F_REVOKED;
-      try {
-        bpf.mapUpdate(fd, key, encodeCtValue({ ...v, flags }), 'exist');
-      } catch (err) {
-        // The LRU dropped it, or the connection expired meanwhile: nothing to cut.
-        if (errnoOf(err) !== 'ENOENT') throw err;
-        continue;
-      }
-      if (revoked) cut++;
+      // Gone meanwhile (the LRU dropped it, or the connection expired): nothing to cut.
+      if (table.updateExisting(key, encodeCtValue({ ...v, flags })) && revoked) cut++;
     }
   }
   return cut;

@@ -3,7 +3,7 @@
 // adopts the datapath as it is and changes it by diff, never by flushing.
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
-import { StraitError } from '../errors.js';
+import { errnoOf, StraitError } from '../errors.js';
 import { listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
 import { decodeEndpointKey, decodeEndpointValue, encodeEndpointKey } from '../datapath/maps/endpoints.js';
 import { endpointFlags } from '../policy/diff.js';
@@ -13,17 +13,12 @@ import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 import { ipFamily } from '../cni/result.js';
-import type { PolicyMaps } from './apply.js';
+import type { ConntrackTable } from './conntrack.js';
+import type { AgentMaps } from './effects.js';
 
 /** The endpoint-map and ipcache key of an address. */
 const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
 
-
-export interface EndpointEntryView {
-  ifindex: number;
-  flags: number;
-  identity: number;
-}
 
 export interface EndpointFlags {
   generation: 0 | 1;
@@ -42,7 +37,23 @@ export interface MapsContent {
   endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
 }
 
-export class DatapathWriter implements PolicyMaps {
+/** A conntrack table by its fd. */
+function conntrackTable(fd: number): ConntrackTable {
+  return {
+    dump: () => bpf.mapDump(fd),
+    updateExisting(key, value) {
+      try {
+        bpf.mapUpdate(fd, key, value, 'exist');
+        return true;
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+        return false;
+      }
+    },
+  };
+}
+
+export class DatapathWriter implements AgentMaps {
   private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending', number>;
 
   constructor(bpfDir: string) {
@@ -62,8 +73,8 @@ export class DatapathWriter implements PolicyMaps {
   }
 
   /** both conntrack tables: answered and pending connections */
-  get ctFds(): readonly number[] {
-    return [this.fds.ct, this.fds.ctPending];
+  get conntrack(): readonly ConntrackTable[] {
+    return [conntrackTable(this.fds.ct), conntrackTable(this.fds.ctPending)];
   }
 
   close(): void {
@@ -148,7 +159,7 @@ export class DatapathWriter implements PolicyMaps {
   // Lookups as the datapath makes them (for explain): LPM tries answer a full-length
   // key with their longest matching prefix.
 
-  endpointOf(ip: string): EndpointEntryView | null {
+  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null {
     const buf = bpf.mapLookup(this.fds.endpoints, addressKey(ip));
     if (buf === null) return null;
     const v = decodeEndpointValue(buf);

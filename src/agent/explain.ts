@@ -5,7 +5,18 @@
 import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, EP_F_READY } from '../datapath/maps/endpoints.js';
 import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
-import type { DatapathWriter } from './datapath-writer.js';
+
+/** The lookups the datapath makes, answered as the maps would (LPM tries: longest match). */
+export interface MapLookups {
+  /** the endpoint-map entry of an address, or null */
+  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null;
+  /** the pod and namespace identity of an address (0 and 0 for no pod) */
+  podIdentityOf(ip: string): { identity: number; namespace: number };
+  /** the identity of the longest CIDR prefix holding the address, or null */
+  cidrIdentityOf(ip: string): number | null;
+  /** the rule that allows it, or null */
+  policyLookup(ifindex: number, generation: 0 | 1, identity: number, egress: boolean, protocol: number, port: number): number | null;
+}
 
 interface Flow {
   src: string;
@@ -37,7 +48,7 @@ const peerLookups = (p: Peer): number[] => [
   IDENTITY_ANY,
 ];
 
-export function judge(maps: DatapathWriter, current: DesiredState | null, flow: Flow, what = `${flow.protocol}/${flow.port}`): Judgement {
+export function judge(maps: MapLookups, current: DesiredState | null, flow: Flow, what = `${flow.protocol}/${flow.port}`): Judgement {
   const steps: string[] = [];
   const classify = (ip: string): Peer => {
     const { identity: pod, namespace: ns } = maps.podIdentityOf(ip);
@@ -96,7 +107,7 @@ export function judge(maps: DatapathWriter, current: DesiredState | null, flow: 
   };
 }
 
-export function explainVerdict(maps: DatapathWriter, current: DesiredState | null, req: ExplainRequest): ExplainResult {
+export function explainVerdict(maps: MapLookups, current: DesiredState | null, req: ExplainRequest): ExplainResult {
   const j = judge(maps, current, { src: req.src, dst: req.dst, protocol: IPPROTO[req.protocol], port: req.port }, `${req.protocol}/${req.port}`);
   return { verdict: j.allowed ? 'allow' : 'deny', steps: j.steps, reason: j.reason };
 }

@@ -123,16 +123,29 @@ export function compile(cluster: ClusterState, endpoints: LocalEndpoint[], opts:
   const prefixes = new Prefixes(blockPrefixes(world, selector, blocks, host), host, opts.previous?.cidrs);
   const peers = new PeerResolver(world, selector, prefixes);
 
-  const endpointsOut = new Map<number, EndpointPolicy>();
-  const expand = new EntryExpander(peers, prefixes, blocks);
+  const { ipcache, podNamespaces } = classification(world);
+  return {
+    ipcache,
+    podNamespaces,
+    namespaceIds: world.namespaceIds,
+    cidrs: prefixes.cidrs,
+    endpoints: endpointPolicies(world, selector, new EntryExpander(peers, prefixes, blocks)),
+    rules: numbered.rules,
+    identities: world.identities,
+  };
+}
+
+/** Each local veth's slot: its identity, isolation and allow entries (one slot per veth; the first endpoint wins). */
+function endpointPolicies(world: World, selector: Selector, expand: EntryExpander): Map<number, EndpointPolicy> {
+  const out = new Map<number, EndpointPolicy>();
   for (const l of world.locals) {
-    if (endpointsOut.has(l.ep.ifindex)) continue; // one slot per veth; the first wins
+    if (out.has(l.ep.ifindex)) continue;
     if (l.group === null) {
-      endpointsOut.set(l.ep.ifindex, { ifindex: l.ep.ifindex, identity: IDENTITY_WORLD, ingressIsolated: false, egressIsolated: false, entries: [] });
+      out.set(l.ep.ifindex, { ifindex: l.ep.ifindex, identity: IDENTITY_WORLD, ingressIsolated: false, egressIsolated: false, entries: [] });
       continue;
     }
     const s = selector.selection(l.group);
-    endpointsOut.set(l.ep.ifindex, {
+    out.set(l.ep.ifindex, {
       ifindex: l.ep.ifindex,
       identity: l.group.id,
       ingressIsolated: s.ingressIsolated,
@@ -140,21 +153,16 @@ export function compile(cluster: ClusterState, endpoints: LocalEndpoint[], opts:
       entries: expand.entriesOf(s.applied, portsByName(l.pod === null ? [] : [l.pod])),
     });
   }
+  return out;
+}
 
+/** The ipcache (pod address → identity) and the namespace identity each pod identity carries. */
+function classification(world: World): { ipcache: Map<string, number>; podNamespaces: Map<number, number> } {
   const ipcache = new Map<string, number>();
   for (const [ip, g] of world.addresses) ipcache.set(ip, g.id);
   const podNamespaces = new Map<number, number>();
   for (const g of world.groups) podNamespaces.set(g.id, world.namespaceIds.get(g.namespace) ?? 0);
-
-  return {
-    ipcache,
-    podNamespaces,
-    namespaceIds: world.namespaceIds,
-    cidrs: prefixes.cidrs,
-    endpoints: endpointsOut,
-    rules: numbered.rules,
-    identities: world.identities,
-  };
+  return { ipcache, podNamespaces };
 }
 
 /** The pod addresses inside an ipBlock, with the identity that holds each. */

@@ -1,11 +1,11 @@
 // FUZZ: Kubernetes manifests through the policy model's validation (parseObject) and
-// the dir source's file parsing (parseManifests), in-process. Properties: nothing
-// but an ObjectError ever comes out of the model, and it names the broken field;
-// a file never throws, every object in it is either parsed (exactly as on its own)
+// the manifest parsing every source reads through (src/cluster/manifests.ts
+// parseManifests), in-process. Properties: nothing but an ObjectError ever comes
+// out of the model, and it names the broken field; a file never throws, every object in it is either parsed (exactly as on its own)
 // or reported once with its document and item; damaged text is reported, not fatal.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatSourceError, parseManifests } from '../../src/agent/sources/dir.js';
+import { formatManifestError, parseManifests } from '../../src/cluster/manifests.js';
 import { ObjectError, parseObject, type ParsedObject } from '../../src/policy/model.js';
 import { damagedText, fileText, k8sObject, layout } from './manifest-inputs.js';
 import { hostileValue, mutate, mutationOp, type Json } from './mutate.js';
@@ -67,10 +67,10 @@ describe('fuzz: manifests, in-process', () => {
           const alone = parse(lay === 'json' ? (JSON.parse(JSON.stringify(o)) as unknown) : o);
           const got = parsed.find((p) => p.document === document && p.item === item);
           const err = errors.find((e) => e.document === document && e.item === item);
-          if (alone.ok) expect(got?.obj, `object ${i}: ${err ? formatSourceError(err) : ''}`).toEqual(alone.value);
+          if (alone.ok) expect(got?.obj, `object ${i}: ${err ? formatManifestError(err) : ''}`).toEqual(alone.value);
           else {
             expect(err, `object ${i}`).toMatchObject({ file: 'f.yaml', message: alone.error.reason, field: alone.error.field === '' ? null : alone.error.field });
-            expect(formatSourceError(err!)).toContain(alone.error.reason);
+            expect(formatManifestError(err!)).toContain(alone.error.reason);
           }
         });
       }),
@@ -86,7 +86,7 @@ describe('fuzz: manifests, in-process', () => {
         for (const e of errors) {
           expect(e.message.length).toBeGreaterThan(0);
           expect(Number.isInteger(e.document)).toBe(true);
-          expect(formatSourceError(e)).toMatch(/^f\.yaml document \d+/);
+          expect(formatManifestError(e)).toMatch(/^f\.yaml document \d+/);
         }
         for (const o of objects) expect(['Namespace', 'Pod', 'Node', 'NetworkPolicy']).toContain(o.obj.kind);
       }),

@@ -1,11 +1,13 @@
-// The agent's policy maps in memory (src/agent/apply.ts PolicyMaps), keyed as the
+// The agent's pinned maps in memory (src/agent/effects.ts AgentMaps), keyed as the
 // kernel keys them, with max_entries of its own and writes that can be made to fail:
-// for reconciler tests without root. A write past max_entries throws as the kernel
-// refuses it (E2BIG).
+// for agent tests without root. A write past max_entries throws as the kernel
+// refuses it (E2BIG). Lookups answer as the LPM tries do (longest match), and the
+// two conntrack tables hold raw entries as maps.h lays them out.
 import type { EndpointFlags, MapsContent } from '../../src/agent/datapath-writer.js';
-import type { PolicyMaps } from '../../src/agent/apply.js';
+import type { AgentMaps } from '../../src/agent/effects.js';
 import type { EndpointEntry } from '../../src/datapath/endpoints.js';
 import { EP_F_POLICY_GEN, EP_F_READY } from '../../src/datapath/maps/endpoints.js';
+import { networkOf, parseCidr, parseIp } from '../../src/ipam/addr.js';
 import { endpointFlags, entryKey } from '../../src/policy/diff.js';
 import type { PolicyEntry } from '../../src/policy/types.js';
 import type { Capacity } from '../../src/policy/capacity.js';
@@ -15,14 +17,41 @@ export type FakeWrite =
   | { map: 'policy'; ifindex: number; generation: 0 | 1; entry: PolicyEntry }
   | { map: 'endpoints'; ifindex: number };
 
-export class FakeMaps implements PolicyMaps {
+/** A conntrack table: raw key → raw value, as the kernel's hash map holds them. */
+export class FakeConntrack {
+  readonly entries = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.entries.set(Buffer.from(key).toString('hex'), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+  }
+  get(key: Uint8Array): Uint8Array | null {
+    return this.entries.get(Buffer.from(key).toString('hex'))?.value ?? null;
+  }
+  dump(): { key: Uint8Array; value: Uint8Array }[] {
+    return [...this.entries.values()].map((e) => ({ key: Uint8Array.from(e.key), value: Uint8Array.from(e.value) }));
+  }
+  updateExisting(key: Uint8Array, value: Uint8Array): boolean {
+    if (this.get(key) === null) return false;
+    this.put(key, value);
+    return true;
+  }
+}
+
+export class FakeMaps implements AgentMaps {
   readonly ipcache = new Map<string, { identity: number; namespace: number }>();
   readonly cidr = new Map<string, number>();
   /** `${ifindex}/${generation}/${entryKey}` → entry */
   readonly policy = new Map<string, PolicyEntry & { ifindex: number; generation: 0 | 1 }>();
   readonly endpoints = new Map<number, EndpointEntry[]>();
+  readonly conntrack = [new FakeConntrack(), new FakeConntrack()] as const;
   /** a write this returns true for throws */
   failWhen: ((w: FakeWrite) => boolean) | null = null;
+  /** every change made (sets, deletions, flag rewrites) */
+  changes = 0;
+  /**
+   * A kill: once this many more changes have landed, every further write throws, as
+   * writes from a dead agent never arrive. null: no kill.
+   */
+  killAfter: number | null = null;
 
   constructor(readonly capacity: Capacity) {}
 
@@ -43,13 +72,27 @@ export class FakeMaps implements PolicyMaps {
     return this.endpoints.get(ifindex)?.[0]?.flags ?? null;
   }
 
-  private check(w: FakeWrite): void {
-    if (this.failWhen?.(w)) throw new Error(`injected failure writing ${w.map}`);
+  /** Before a change: throws as a dead agent's or a failing write would. */
+  private check(w: FakeWrite | null): void {
+    if (this.killAfter === 0) throw new Error('killed: the agent is gone');
+    if (w !== null && this.failWhen?.(w)) throw new Error(`injected failure writing ${w.map}`);
+  }
+
+  /** After a change that landed. */
+  private landed(): void {
+    this.changes++;
+    if (this.killAfter !== null) this.killAfter--;
   }
 
   private put<K, V>(m: Map<K, V>, key: K, value: V, max: number, name: string): void {
     if (!m.has(key) && m.size >= max) throw new Error(`E2BIG: ${name} holds ${m.size} of ${max} entries`);
     m.set(key, value);
+    this.landed();
+  }
+
+  private del<K>(m: Map<K, unknown>, key: K): void {
+    this.check(null);
+    if (m.delete(key)) this.landed();
   }
 
   setIpcache(ip: string, identity: number, namespace: number): void {
@@ -57,21 +100,21 @@ export class FakeMaps implements PolicyMaps {
     this.put(this.ipcache, ip, { identity, namespace }, this.capacity.ipcache, 'ipcache');
   }
   delIpcache(ip: string): void {
-    this.ipcache.delete(ip);
+    this.del(this.ipcache, ip);
   }
   setCidr(cidr: string, identity: number): void {
     this.check({ map: 'cidr', key: cidr });
     this.put(this.cidr, cidr, identity, this.capacity.cidr, 'cidr');
   }
   delCidr(cidr: string): void {
-    this.cidr.delete(cidr);
+    this.del(this.cidr, cidr);
   }
   setPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
     this.check({ map: 'policy', ifindex, generation, entry: e });
     this.put(this.policy, `${ifindex}/${generation}/${entryKey(e)}`, { ...e, ifindex, generation }, this.capacity.policy, 'policy');
   }
   delPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
-    this.policy.delete(`${ifindex}/${generation}/${entryKey(e)}`);
+    this.del(this.policy, `${ifindex}/${generation}/${entryKey(e)}`);
   }
   endpointsByIfindex(): Map<number, EndpointEntry[]> {
     return new Map([...this.endpoints].map(([k, v]) => [k, v.map((e) => ({ ...e }))]));
@@ -83,6 +126,7 @@ export class FakeMaps implements PolicyMaps {
     const have = this.endpoints.get(ifindex);
     if (have === undefined) return; // a concurrent DEL: stays removed
     this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: endpointFlags(f), identity: f.identity })));
+    this.landed();
   }
   read(): MapsContent {
     const podNamespaces = new Map<number, number>();
@@ -99,5 +143,53 @@ export class FakeMaps implements PolicyMaps {
       cidrs: new Map(this.cidr),
       endpoints,
     };
+  }
+
+  close(): void {}
+
+  deleteOrphanPolicy(liveIfindexes: ReadonlySet<number>): number {
+    let n = 0;
+    for (const [k, p] of this.policy) {
+      if (liveIfindexes.has(p.ifindex)) continue;
+      this.del(this.policy, k);
+      n++;
+    }
+    return n;
+  }
+
+  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null {
+    for (const list of this.endpoints.values()) {
+      const e = list.find((x) => x.ip === ip);
+      if (e !== undefined) return { ifindex: e.ifindex, flags: e.flags, identity: e.identity };
+    }
+    return null;
+  }
+
+  podIdentityOf(ip: string): { identity: number; namespace: number } {
+    return this.ipcache.get(ip) ?? { identity: 0, namespace: 0 };
+  }
+
+  cidrIdentityOf(ip: string): number | null {
+    const addr = parseIp(ip);
+    let best: { len: number; identity: number } | null = null;
+    for (const [text, identity] of this.cidr) {
+      const c = parseCidr(text);
+      if (addr === null || c === null || c.family !== addr.family || (best !== null && best.len >= c.prefixLen)) continue;
+      if (networkOf(c.family, addr.value, c.prefixLen) === networkOf(c.family, c.value, c.prefixLen)) best = { len: c.prefixLen, identity };
+    }
+    return best?.identity ?? null;
+  }
+
+  policyLookup(ifindex: number, generation: 0 | 1, identity: number, egress: boolean, protocol: number, port: number): number | null {
+    // Longest prefix: a port beats a port range, a range every port, that any protocol.
+    const len = (e: PolicyEntry): number => (e.protocol === 0 ? 0 : 1 + e.portPrefixLen);
+    let best: PolicyEntry | null = null;
+    for (const e of this.policy.values()) {
+      if (e.ifindex !== ifindex || e.generation !== generation || e.identity !== identity || e.egress !== egress) continue;
+      const shift = 16 - e.portPrefixLen;
+      const matches = e.protocol === 0 || (e.protocol === protocol && port >> shift === e.port >> shift);
+      if (matches && (best === null || len(e) > len(best))) best = e;
+    }
+    return best?.ruleId ?? null;
   }
 }

@@ -2,14 +2,13 @@
 // write failures (issue #8 item 5 and the Full-maps drill): a policy that does not
 // fit is refused whole and loudly, one endpoint's failure never holds back the
 // others, and each full map has a reported outcome.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EP_F_INGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/endpoints.js';
 import type { AgentCore, AgentStatus } from '../../src/agent/core.js';
 import { createReconciler } from '../../src/agent/reconcile-loop.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 import type { ClusterState, NetworkPolicy } from '../../src/policy/types.js';
+import { capturingLogger, until } from '../helpers/agent-wait.js';
 import { FakeMaps } from '../helpers/fake-maps.js';
 import { cluster, endpoint, node, ns, pod, policy } from '../helpers/policy-builders.js';
 
@@ -36,8 +35,7 @@ function start(capacity: Capacity) {
   const maps = new FakeMaps(capacity);
   maps.addEndpoint(11, web.ips);
   maps.addEndpoint(12, db.ips);
-  const lines: { level: number; msg: string }[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), cb()) }));
+  const { log, lines } = capturingLogger();
   const core = createReconciler({
     nodeName: 'node-a',
     log,
@@ -56,15 +54,6 @@ function start(capacity: Capacity) {
   return { maps, core, lines, set };
 }
 
-/** Polls until `ok` holds (the loop runs on timers); fails with the last status after many rounds. */
-async function until(core: AgentCore, ok: (s: AgentStatus) => boolean): Promise<AgentStatus> {
-  for (let i = 0; i < 2000; i++) {
-    const s = core.status();
-    if (ok(s)) return s;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`never reached: ${JSON.stringify(core.status())}`);
-}
 const synced = (s: AgentStatus) => s.synced;
 const ports = (entries: { port: number }[] | null) => (entries ?? []).map((e) => e.port).sort((a, b) => a - b);
 

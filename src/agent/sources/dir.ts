@@ -2,33 +2,18 @@
 // -o yaml` prints, or what a person writes by hand). Each file's parse result is kept,
 // so an event re-reads only the files it names; a slow rescan that compares stat
 // signatures catches what fs.watch misses (inotify overflow, editors that replace
-// the directory entry, ConfigMap volumes that swap a `..data` symlink).
+// the directory entry, ConfigMap volumes that swap a `..data` symlink). Reading the
+// text into objects is src/cluster/manifests.ts; here are the watching, the per-file
+// bookkeeping and the merge of files (the last in sorted order wins a duplicate).
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { describeObject, formatManifestError, objectKey, parseManifests, type LocatedObject, type ManifestError } from '../../cluster/manifests.js';
+import { clusterState } from '../../cluster/snapshot.js';
 import { StraitError } from '../../errors.js';
-import { ObjectError, parseObject, type ParsedObject } from '../../policy/model.js';
 import type { ClusterState } from '../../policy/types.js';
 import type { Logger } from '../../util/log.js';
-
-export type { ParsedObject };
-
-/** Something in the directory that was not applied; errors() lists what holds now. */
-export interface SourceError {
-  /** the file's name inside the directory; null for the directory itself */
-  file: string | null;
-  /** 0-based index of the YAML document in the file; null for the whole file */
-  document: number | null;
-  /** index in a List's items; null outside a List */
-  item: number | null;
-  /** "NetworkPolicy x/deny-all"; null when the document did not name one */
-  object: string | null;
-  /** JSON path inside the object, e.g. "spec.ingress[0].ports[1].port" */
-  field: string | null;
-  message: string;
-}
 
 export interface DirSourceOptions {
   /** events arriving within this window are handled together */
@@ -39,19 +24,13 @@ export interface DirSourceOptions {
   watch?: boolean;
 }
 
-interface Located {
-  obj: ParsedObject;
-  document: number;
-  item: number | null;
-}
-
 interface FileEntry {
   /** dev, inode, size, mtime and ctime (ns): a rescan re-reads the file when it differs */
   sig: string;
   /** of the text, so a touch or a rewrite with the same bytes changes nothing */
   hash: string;
-  objects: Located[];
-  errors: SourceError[];
+  objects: LocatedObject[];
+  errors: ManifestError[];
 }
 
 /** `*.yaml`, `*.yml`, `*.json`, but not dotfiles (editor swap and lock files, `..data`) nor backups. */
@@ -60,81 +39,8 @@ export function isManifestName(name: string): boolean {
   return /\.(ya?ml|json)$/i.test(name);
 }
 
-export function describeObject(o: ParsedObject): string {
-  return o.kind === 'Namespace' || o.kind === 'Node' ? `${o.kind} ${o.value.name}` : `${o.kind} ${o.value.namespace}/${o.value.name}`;
-}
-
-/** One line: "a.yaml document 2 item 0: NetworkPolicy x/y: spec.ingress[0]: must be a list". */
-export function formatSourceError(e: SourceError): string {
-  const where = [e.file ?? '(directory)'];
-  if (e.document !== null) where.push(`document ${e.document}`);
-  if (e.item !== null) where.push(`item ${e.item}`);
-  const parts = [where.join(' ')];
-  if (e.object !== null) parts.push(e.object);
-  if (e.field !== null && e.field !== '') parts.push(e.field);
-  parts.push(e.message);
-  return parts.join(': ');
-}
-
-const firstLine = (s: string): string => s.split('\n', 1)[0]!.trim().replace(/:$/, '');
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
-
-/** Every object of one file's text, and what could not be read, document by document. */
-export function parseManifests(file: string, text: string): { objects: Located[]; errors: SourceError[] } {
-  const objects: Located[] = [];
-  const errors: SourceError[] = [];
-  const at = (document: number | null, item: number | null) => ({ file, document, item });
-  const take = (raw: unknown, document: number, item: number | null): void => {
-    try {
-      objects.push({ obj: parseObject(raw), document, item });
-    } catch (e) {
-      if (e instanceof ObjectError) {
-        errors.push({ ...at(document, item), object: e.object, field: e.field === '' ? null : e.field, message: e.reason });
-      } else {
-        errors.push({ ...at(document, item), object: null, field: null, message: errText(e) });
-      }
-    }
-  };
-  const docs = parseAllDocuments(text, { prettyErrors: true });
-  docs.forEach((doc, i) => {
-    const yamlError = doc.errors[0];
-    if (yamlError !== undefined) {
-      errors.push({ ...at(i, null), object: null, field: null, message: `not valid YAML: ${firstLine(yamlError.message)}` });
-      return;
-    }
-    let raw: unknown;
-    try {
-      raw = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      errors.push({ ...at(i, null), object: null, field: null, message: firstLine(errText(e)) });
-      return;
-    }
-    if (raw === null || raw === undefined) return; // an empty document, e.g. after a trailing ---
-    if (isList(raw)) {
-      const items = raw.items;
-      if (items === null || items === undefined) return;
-      if (!Array.isArray(items)) {
-        errors.push({ ...at(i, null), object: String(raw.kind), field: 'items', message: 'must be a list' });
-        return;
-      }
-      items.forEach((it, j) => take(it, i, j));
-      return;
-    }
-    take(raw, i, null);
-  });
-  return { objects, errors };
-}
-
-// kubectl prints `kind: List`; the API server's own lists are PodList, NamespaceList...
-function isList(raw: unknown): raw is { kind: string; items: unknown } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
-  const kind = (raw as { kind?: unknown }).kind;
-  return typeof kind === 'string' && kind.endsWith('List') && 'items' in raw;
-}
-
-const keyOf = (o: ParsedObject): string =>
-  o.kind === 'Namespace' || o.kind === 'Node' ? `${o.kind}\0${o.value.name}` : `${o.kind}\0${o.value.namespace}\0${o.value.name}`;
 
 export class DirSource {
   private readonly files = new Map<string, FileEntry>();
@@ -143,8 +49,8 @@ export class DirSource {
   private readonly useWatch: boolean;
   private generation = 0;
   private lastState: string | null = null;
-  private duplicates: SourceError[] = [];
-  private dirError: SourceError | null = null;
+  private duplicates: ManifestError[] = [];
+  private dirError: ManifestError | null = null;
   private watcher: FSWatcher | null = null;
   private watchedIno: bigint | null = null;
   private pending = new Set<string>();
@@ -205,8 +111,8 @@ export class DirSource {
   }
 
   /** Everything not applied now: unreadable documents, invalid objects, overridden duplicates. */
-  errors(): SourceError[] {
-    const out: SourceError[] = [];
+  errors(): ManifestError[] {
+    const out: ManifestError[] = [];
     if (this.dirError !== null) out.push(this.dirError);
     for (const name of [...this.files.keys()].sort()) out.push(...this.files.get(name)!.errors);
     out.push(...this.duplicates);
@@ -366,10 +272,10 @@ export class DirSource {
       text = await readFile(path, 'utf8');
     } catch (e) {
       if (errCode(e) === 'ENOENT') return this.drop(name); // gone between readdir and read
-      const err: SourceError = { file: name, document: null, item: null, object: null, field: null, message: `cannot read: ${errText(e)}` };
+      const err: ManifestError = { file: name, document: null, item: null, object: null, field: null, message: `cannot read: ${errText(e)}` };
       // Retried by every rescan; said once.
       if (prev?.sig !== '' || prev.errors[0]?.message !== err.message) {
-        this.log.warn({ dir: this.dir, file: name, err: errText(e) }, formatSourceError(err));
+        this.log.warn({ dir: this.dir, file: name, err: errText(e) }, formatManifestError(err));
       }
       // Keep the objects of the last good read: an unreadable file is not an empty one.
       this.files.set(name, { sig: '', hash: '', objects: prev?.objects ?? [], errors: [err] });
@@ -385,7 +291,7 @@ export class DirSource {
     for (const err of errors) {
       this.log.warn(
         { dir: this.dir, file: name, document: err.document, item: err.item, object: err.object, field: err.field },
-        `${formatSourceError(err)} (skipped)`,
+        `${formatManifestError(err)} (skipped)`,
       );
     }
     this.log.debug({ dir: this.dir, file: name, objects: objects.length, errors: errors.length }, `manifest ${name} read`);
@@ -394,11 +300,11 @@ export class DirSource {
 
   /** Folds the files in sorted order (the last one wins a conflict) and delivers a changed state. */
   private merge(): void {
-    const byKey = new Map<string, { file: string; at: Located }>();
-    const duplicates: SourceError[] = [];
+    const byKey = new Map<string, { file: string; at: LocatedObject }>();
+    const duplicates: ManifestError[] = [];
     for (const name of [...this.files.keys()].sort()) {
       for (const at of this.files.get(name)!.objects) {
-        const key = keyOf(at.obj);
+        const key = objectKey(at.obj);
         const before = byKey.get(key);
         if (before !== undefined) {
           duplicates.push({
@@ -416,31 +322,14 @@ export class DirSource {
         byKey.set(key, { file: name, at });
       }
     }
-    const seen = new Set(this.duplicates.map(formatSourceError));
+    const seen = new Set(this.duplicates.map(formatManifestError));
     for (const d of duplicates) {
-      const line = formatSourceError(d);
+      const line = formatManifestError(d);
       if (!seen.has(line)) this.log.warn({ dir: this.dir, file: d.file, object: d.object }, line);
     }
     this.duplicates = duplicates;
 
-    const state: ClusterState = { namespaces: [], pods: [], policies: [], nodes: [] };
-    for (const key of [...byKey.keys()].sort()) {
-      const o = byKey.get(key)!.at.obj;
-      switch (o.kind) {
-        case 'Namespace':
-          state.namespaces.push(o.value);
-          break;
-        case 'Pod':
-          state.pods.push(o.value);
-          break;
-        case 'NetworkPolicy':
-          state.policies.push(o.value);
-          break;
-        case 'Node':
-          state.nodes.push(o.value);
-          break;
-      }
-    }
+    const state = clusterState([...byKey.values()].map((v) => v.at.obj));
     const text = JSON.stringify(state);
     if (text === this.lastState) return;
     this.lastState = text;

@@ -1,0 +1,56 @@
+// A starting agent's inside, on whatever effects it is given: it opens the maps,
+// adopts the endpoints whose records still name a live link, drops policy entries of
+// veths that are gone, and starts the reconcile loop from what the maps hold, so a
+// restart changes nothing that does not need changing. No datapath, netlink or file
+// here: reconciler.ts passes the real effects, the unit tests fakes.
+import { endpointId } from '../cni/endpoint-record.js';
+import type { Capacity } from '../policy/capacity.js';
+import type { LocalEndpoint } from '../policy/types.js';
+import type { Logger } from '../util/log.js';
+import { revalidateConntrack } from './conntrack.js';
+import type { AgentCore } from './core.js';
+import type { AgentEffects } from './effects.js';
+import { explainVerdict } from './explain.js';
+import { createReconciler } from './reconcile-loop.js';
+
+export interface CoreOptions {
+  nodeName: string;
+  log: Logger;
+  /** entries the agent lets each map hold; never more than `limit` */
+  capacity?: Partial<Capacity>;
+  /** what the maps hold at most (maps.h max_entries) */
+  limit: Capacity;
+  /** wait before retrying after a failed write; default 500 ms */
+  retryMs?: number;
+}
+
+export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
+  const { log } = opts;
+  const maps = fx.openMaps();
+  const links = fx.listLinks();
+  // Never a record of another boot, nor one whose ifindex is now another veth's.
+  const endpoints: LocalEndpoint[] = fx.endpointRecords(links).map((r) => ({
+    id: endpointId(r),
+    ifindex: r.ifindex,
+    ips: r.addresses,
+    podNamespace: r.k8s.namespace ?? null,
+    podName: r.k8s.name ?? null,
+  }));
+  const orphans = maps.deleteOrphanPolicy(new Set(links.keys()));
+  const capacity: Capacity = { ...opts.limit };
+  for (const k of ['policy', 'ipcache', 'cidr'] as const) capacity[k] = Math.min(opts.limit[k], opts.capacity?.[k] ?? opts.limit[k]);
+  const core = createReconciler({
+    nodeName: opts.nodeName,
+    log,
+    maps,
+    capacity,
+    hostAddresses: () => fx.hostAddresses(),
+    endpoints,
+    revalidate: (current, addresses) => revalidateConntrack(maps, maps.conntrack, current, addresses),
+    explain: (current, req) => explainVerdict(maps, current, req),
+    close: () => maps.close(),
+    retryMs: opts.retryMs,
+  });
+  log.info({ endpoints: endpoints.length, orphanEntries: orphans }, 'adopted the datapath');
+  return core;
+}
