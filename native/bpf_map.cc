@@ -1,6 +1,6 @@
 // Map info and element operations on raw bytes. Keys and values cross as
 // Uint8Arrays laid out exactly as the kernel wants them; their meaning lives in TS
-// (DESIGN.md convention 1). Per-CPU maps take and return one slot per possible CPU,
+// (docs/architecture.md, convention 1). Per-CPU maps take and return one slot per possible CPU,
 // each valueSize rounded up to 8 bytes.
 //
 // Every operation asks the kernel for the map's shape first, so a buffer of the

@@ -1,6 +1,6 @@
 // Programs: identity (info, fd by id) and BPF_PROG_TEST_RUN, the BPF test tier's
 // way of running a program on crafted packets without an interface
-// (DESIGN.md convention 8).
+// (docs/architecture.md, convention 8).
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 

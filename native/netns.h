@@ -1,7 +1,7 @@
 // Network-namespace handling. A netlink socket is bound for life to the namespace
 // of the thread that created it, so to act inside a namespace we create the socket
 // on a thread of our own that entered it, and let that thread die. setns is never
-// called on the JS main thread or libuv's pool (DESIGN.md convention 3): a thread
+// called on the JS main thread or libuv's pool (docs/architecture.md, convention 3): a thread
 // that is reused after switching namespace silently runs later work in the wrong
 // one.
 #pragma once

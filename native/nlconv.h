@@ -1,6 +1,6 @@
 // Conversions between JS values and libnl objects, and RAII owners for the latter.
 // Addresses cross the boundary as raw bytes (4 or 16 for IP, 6 for a MAC): the TS
-// side parses and formats strings, C++ never does (DESIGN.md convention 2).
+// side parses and formats strings, C++ never does (docs/architecture.md, convention 2).
 #pragma once
 
 #include <napi.h>

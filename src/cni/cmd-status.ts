@@ -1,7 +1,7 @@
 // STATUS: can an ADD succeed now? IPAM must have room and a usable store, the endpoint
 // map room for one more pod, and with agentSocket configured the agent must answer,
-// since every ADD waits for it (DESIGN.md "CNI calls": agent configured but
-// unreachable, STATUS → 50).
+// since every ADD waits for it (an agent configured but unreachable is STATUS 50:
+// docs/architecture.md "Decisions", fail closed).
 import * as bpf from '../datapath/bpf.js';
 import { openPinnedMap } from '../datapath/loader.js';
 import { ENDPOINTS_MAX, MapName } from '../datapath/maps/names.js';

@@ -1,5 +1,5 @@
 // The CNI_* environment, validated the way libcni's skel does it, plus the leniency
-// real runtimes need (RUNTIMES.md): DEL without a netns, VERSION with `dummy` values,
+// real runtimes need (docs/runtimes.md): DEL without a netns, VERSION with `dummy` values,
 // CNI_ARGS in any order with unknown keys under IgnoreUnknown.
 
 import { errors } from '../errors.js';

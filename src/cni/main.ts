@@ -24,7 +24,7 @@ async function main(): Promise<number> {
       file: conf.logFile,
       bindings: { cmd: env.command, containerId: env.containerId, ifname: env.ifname, network: conf.name },
     });
-    // One line per call with what the runtime sent: runtimes differ (RUNTIMES.md), and
+    // One line per call with what the runtime sent: runtimes differ (docs/runtimes.md), and
     // the log file is where an operator finds out how theirs calls us.
     log.info(
       { netns: env.netns ?? null, args: env.args.raw, runtimeConfig: conf.runtime.raw, prevResult: conf.prevResult !== null },

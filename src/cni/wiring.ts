@@ -1,5 +1,5 @@
-// The pod's veth pair, as DESIGN.md "Packet paths" lays it out: the pod side holds
-// the pod address as /32 (/128) with a default route via a link-local gateway whose
+// The pod's veth pair, as docs/architecture.md "Packet paths" lays it out: the pod
+// side holds the pod address as /32 (/128) with a default route via a link-local gateway whose
 // neighbour entry is permanent (so the pod never ARPs for it); the host side has no
 // address, only a route to the pod. Both sides are named deterministically, so a DEL
 // or GC finds them again from the container ID alone.

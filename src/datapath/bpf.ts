@@ -1,7 +1,7 @@
 // Typed libbpf for the rest of strait: load and pin objects, attach programs to
 // interfaces (classic tc and XDP), operate on maps with raw bytes, and run programs
 // on crafted packets. The C++ side (native/bpf_*.cc) is thin; everything is checked
-// here before it crosses (DESIGN.md convention 2): integers, directions, and buffer
+// here before it crosses (docs/architecture.md, convention 2): integers, directions, and buffer
 // lengths against the map's real shape.
 //
 // Errors: the kernel's and libbpf's are SyscallErrors (src/errors.ts): code E_SYSCALL

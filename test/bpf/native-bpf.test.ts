@@ -4,7 +4,7 @@
 // operations on a hash and a per-CPU array, BPF_PROG_TEST_RUN, and tc/XDP on a veth.
 //
 // Needs root. Maps are pinned in a private bpffs mounted in a temp dir, never under
-// /sys/fs/bpf/strait (DESIGN.md "State"); the veth pair carries a random name. The
+// /sys/fs/bpf/strait (the default pin dir); the veth pair carries a random name. The
 // mount, the links (and with them every filter and XDP program) and the temp dir
 // are removed in afterAll, even when a test fails half-way.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// A private containerd for one test file (RUNTIMES.md, "containerd, private
-// instance"): its own root, state, temp and opt dirs, gRPC and ttrpc sockets and
+// A private containerd for one test file (docs/runtimes.md, "Running the runtimes by
+// hand"): its own root, state, temp and opt dirs, gRPC and ttrpc sockets and
 // runc root, all under one directory, so it never meets the machine's containerd or
 // another test's. Started as a child process and stopped by its PID; stop() first
 // removes whatever containers are left, then unmounts what the instance mounted.

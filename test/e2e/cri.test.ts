@@ -1,5 +1,5 @@
 // The Kubernetes node path: containerd's CRI plugin runs strait for each pod
-// sandbox, exactly as under a kubelet (RUNTIMES.md: K8S_* CNI_ARGS in random order,
+// sandbox, exactly as under a kubelet (docs/runtimes.md: K8S_* CNI_ARGS in random order,
 // DEL on StopPodSandbox with the netns, a second DEL without netns or prevResult on
 // RemovePodSandbox, loopback on lo). Our CRI client plays the kubelet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

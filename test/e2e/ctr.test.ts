@@ -1,6 +1,6 @@
 // `ctr run --cni`: the containerd client does CNI itself, with the first conflist in
 // sorted order in /etc/cni/net.d and CNI_PATH /opt/cni/bin:/usr/lib/cni, both fixed
-// (RUNTIMES.md). So this file — and only this one — puts 10-strait.conflist and a
+// (docs/runtimes.md). So this file — and only this one — puts 10-strait.conflist and a
 // strait link into those system directories, and puts back whatever was there.
 // CNI_CONTAINERID is `<namespace>-<id>`; ADD gets /proc/<pid>/ns/net and DEL, sent
 // when the task has exited, an empty CNI_NETNS.

@@ -83,7 +83,7 @@ export function hostRoutes(family: 4 | 6): string {
 
 const mounts = new Set<string>();
 
-/** A private bpffs for one test file's pin dir (DESIGN.md: never the shared one). */
+/** A private bpffs for one test file's pin dir (docs/architecture.md: never the shared one). */
 export function bpffsDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), `strait-${prefix}-bpf-`));
   sh('mount', ['-t', 'bpf', 'bpf', d]);
