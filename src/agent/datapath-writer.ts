@@ -4,8 +4,14 @@
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
 import { listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
-import { decodeEndpointKey, decodeEndpointValue, encodeEndpointKey } from '../datapath/maps/endpoints.js';
-import { endpointFlags } from '../policy/diff.js';
+import {
+  decodeEndpointFlags,
+  decodeEndpointKey,
+  decodeEndpointValue,
+  encodeEndpointFlags,
+  encodeEndpointKey,
+  type EndpointFlagState,
+} from '../datapath/maps/endpoints.js';
 import { MapName } from '../datapath/maps/names.js';
 import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
@@ -20,7 +26,7 @@ const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFam
 
 export interface EndpointEntryView {
   ifindex: number;
-  flags: number;
+  flags: EndpointFlagState;
   identity: number;
 }
 
@@ -38,7 +44,7 @@ export interface MapsContent {
   podNamespaces: Map<number, number>;
   cidrs: Map<string, number>;
   /** by ifindex: flags of the endpoint and its entries of each generation */
-  endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
+  endpoints: Map<number, { flags: EndpointFlagState; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
 }
 
 export class DatapathWriter implements PolicyMaps {
@@ -107,7 +113,8 @@ export class DatapathWriter implements PolicyMaps {
    */
   setEndpointFlags(entries: readonly EndpointEntry[], f: EndpointFlags): void {
     for (const e of entries) {
-      writeEndpoint(this.fds.endpoints, { ...e, flags: endpointFlags(f), identity: f.identity }, { onlyIfPresent: true });
+      const flags = encodeEndpointFlags({ ready: true, ...f });
+      writeEndpoint(this.fds.endpoints, { ...e, flags, identity: f.identity }, { onlyIfPresent: true });
     }
   }
 
@@ -126,7 +133,7 @@ export class DatapathWriter implements PolicyMaps {
     }
     const endpoints: MapsContent['endpoints'] = new Map();
     for (const e of listEndpoints(this.fds.endpoints)) {
-      endpoints.set(e.ifindex, { flags: e.flags, identity: e.identity, entries: [[], []] });
+      endpoints.set(e.ifindex, { flags: decodeEndpointFlags(e.flags), identity: e.identity, entries: [[], []] });
     }
     for (const { key, value } of bpf.mapDump(this.fds.policy)) {
       const k = decodePolicyKey(key);
@@ -151,7 +158,7 @@ export class DatapathWriter implements PolicyMaps {
     const buf = bpf.mapLookup(this.fds.endpoints, addressKey(ip));
     if (buf === null) return null;
     const v = decodeEndpointValue(buf);
-    return { ifindex: v.ifindex, flags: v.flags, identity: v.identity };
+    return { ifindex: v.ifindex, flags: decodeEndpointFlags(v.flags), identity: v.identity };
   }
 
   /** The pod and namespace identity of an address (0 and 0 for no pod). */

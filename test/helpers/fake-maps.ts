@@ -5,8 +5,8 @@
 import type { EndpointFlags, MapsContent } from '../../src/agent/datapath-writer.js';
 import type { PolicyMaps } from '../../src/agent/apply.js';
 import type { EndpointEntry } from '../../src/datapath/endpoints.js';
-import { EP_F_POLICY_GEN, EP_F_READY } from '../../src/datapath/maps/endpoints.js';
-import { endpointFlags, entryKey } from '../../src/policy/diff.js';
+import { decodeEndpointFlags, encodeEndpointFlags } from '../../src/datapath/maps/endpoints.js';
+import { entryKey } from '../../src/policy/diff.js';
 import type { PolicyEntry } from '../../src/policy/types.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 
@@ -34,8 +34,9 @@ export class FakeMaps implements PolicyMaps {
   /** The live entries of an endpoint (by its flags' generation), or null if it is not READY. */
   live(ifindex: number): PolicyEntry[] | null {
     const e = this.endpoints.get(ifindex)?.[0];
-    if (e === undefined || (e.flags & EP_F_READY) === 0) return null;
-    const gen = (e.flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0;
+    if (e === undefined) return null;
+    const { ready, generation: gen } = decodeEndpointFlags(e.flags);
+    if (!ready) return null;
     return [...this.policy.values()].filter((p) => p.ifindex === ifindex && p.generation === gen).map(({ ifindex: _i, generation: _g, ...rest }) => rest);
   }
 
@@ -82,13 +83,13 @@ export class FakeMaps implements PolicyMaps {
     this.check({ map: 'endpoints', ifindex });
     const have = this.endpoints.get(ifindex);
     if (have === undefined) return; // a concurrent DEL: stays removed
-    this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: endpointFlags(f), identity: f.identity })));
+    this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: encodeEndpointFlags({ ready: true, ...f }), identity: f.identity })));
   }
   read(): MapsContent {
     const podNamespaces = new Map<number, number>();
     for (const v of this.ipcache.values()) podNamespaces.set(v.identity, v.namespace);
     const endpoints: MapsContent['endpoints'] = new Map();
-    for (const [ifindex, list] of this.endpoints) endpoints.set(ifindex, { flags: list[0]!.flags, identity: list[0]!.identity, entries: [[], []] });
+    for (const [ifindex, list] of this.endpoints) endpoints.set(ifindex, { flags: decodeEndpointFlags(list[0]!.flags), identity: list[0]!.identity, entries: [[], []] });
     for (const p of this.policy.values()) {
       const { ifindex, generation, ...entry } = p;
       endpoints.get(ifindex)?.entries[generation].push(entry);

@@ -17,6 +17,30 @@ export const EP_F_EGRESS_ISOLATED = 1 << 2;
 /** which generation of its strait_policy_v1 entries is live (see policy.ts) */
 export const EP_F_POLICY_GEN = 1 << 3;
 
+/** endpoint_value.flags in the agent's terms; encodeEndpointFlags and decodeEndpointFlags are the only translation. */
+export interface EndpointFlagState {
+  /** the agent has written the endpoint's policy (EP_F_READY) */
+  ready: boolean;
+  ingressIsolated: boolean;
+  egressIsolated: boolean;
+  /** the live generation of its strait_policy_v1 entries (EP_F_POLICY_GEN) */
+  generation: 0 | 1;
+}
+
+export const encodeEndpointFlags = (s: EndpointFlagState): number =>
+  (s.ready ? EP_F_READY : 0) |
+  (s.ingressIsolated ? EP_F_INGRESS_ISOLATED : 0) |
+  (s.egressIsolated ? EP_F_EGRESS_ISOLATED : 0) |
+  (s.generation === 1 ? EP_F_POLICY_GEN : 0);
+
+/** Bits strait does not define are ignored, as the datapath ignores them. */
+export const decodeEndpointFlags = (flags: number): EndpointFlagState => ({
+  ready: (flags & EP_F_READY) !== 0,
+  ingressIsolated: (flags & EP_F_INGRESS_ISOLATED) !== 0,
+  egressIsolated: (flags & EP_F_EGRESS_ISOLATED) !== 0,
+  generation: (flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0,
+});
+
 export const ENDPOINT_KEY_SIZE = LAYOUT.endpoint_key.size;
 export const ENDPOINT_VALUE_SIZE = LAYOUT.endpoint_value.size;
 
