@@ -16,9 +16,9 @@
 // belong to libbpf's bpf_object and die with close() — dupFd one that must outlive
 // it. Calls are synchronous.
 import { native, type NativeBpfObject, type NativeMapInfo, type NativeSkbLayout } from './native.js';
-import { InvalidArgError } from './netlink-args.js';
+import { InvalidArgError } from './invalid-arg.js';
 
-export { InvalidArgError } from './netlink-args.js';
+export { InvalidArgError } from './invalid-arg.js';
 
 /** A key or value whose length does not match the map. */
 export class BufferLengthError extends RangeError {

@@ -1,5 +1,5 @@
 // Typed netlink for the rest of strait: strings for names, addresses and MACs,
-// validated here (netlink-args.ts) and handed to the addon as bytes.
+// validated here (netlink-args.ts, addr-bytes.ts) and handed to the addon as bytes.
 //
 // A Netlink is bound to one network namespace for its whole life: the addon
 // creates its socket on a throwaway thread inside that namespace (native/netns.h),
@@ -8,24 +8,21 @@
 // `.errno` and `.syscall`, and bad arguments throw InvalidArgError
 // (code ERR_INVALID_ARG).
 import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
+import { formatIp, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
+import { InvalidArgError } from './invalid-arg.js';
 import {
   alias as checkAlias,
-  formatIp,
-  formatMac,
   ifName,
-  InvalidArgError,
-  ipBytes,
-  macBytes,
   mtu as checkMtu,
   netnsPath as checkNetnsPath,
-  prefixLen,
   routeSpec,
   scopeName,
   type RouteArgs,
   type ScopeName,
 } from './netlink-args.js';
 
-export { InvalidArgError, type RouteArgs } from './netlink-args.js';
+export { InvalidArgError } from './invalid-arg.js';
+export type { RouteArgs } from './netlink-args.js';
 
 export interface LinkInfo {
   ifindex: number;
@@ -202,19 +199,4 @@ export class Netlink {
       permanent: n.permanent,
     }));
   }
-}
-
-const FLOCK_MODES = new Set(['exclusive', 'shared', 'unlock']);
-
-/**
- * flock(2) on an open fd (e.g. from fs.openSync). wait=false returns false instead
- * of blocking when another open file holds a conflicting lock; wait=true blocks the
- * whole process until it is free. Locks belong to the open file, not the process:
- * two opens of one file in this process do conflict.
- */
-export function flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean {
-  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgError(`fd must be a non-negative integer: ${fd}`);
-  if (!FLOCK_MODES.has(mode)) throw new InvalidArgError(`mode must be exclusive, shared or unlock: ${JSON.stringify(mode)}`);
-  if (typeof wait !== 'boolean') throw new InvalidArgError(`wait must be a boolean: ${JSON.stringify(wait)}`);
-  return native().flock(fd, mode, wait);
 }

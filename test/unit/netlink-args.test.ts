@@ -2,21 +2,10 @@
 // before C++ sees it, so these need neither root nor the built addon.
 import { describe, expect, it } from 'vitest';
 
-import {
-  alias,
-  formatIp,
-  formatMac,
-  ifName,
-  InvalidArgError,
-  ipBytes,
-  macBytes,
-  mtu,
-  netnsPath,
-  prefixLen,
-  routeSpec,
-  scopeName,
-} from '../../src/datapath/netlink-args.js';
-import { flock, Netlink } from '../../src/datapath/netlink.js';
+import { formatIp, formatMac, ipBytes, macBytes, prefixLen } from '../../src/datapath/addr-bytes.js';
+import { alias, ifName, InvalidArgError, mtu, netnsPath, routeSpec, scopeName } from '../../src/datapath/netlink-args.js';
+import { flock } from '../../src/datapath/flock.js';
+import { Netlink } from '../../src/datapath/netlink.js';
 
 const invalid = (f: () => unknown) => {
   expect(f).toThrow(InvalidArgError);

@@ -5,7 +5,7 @@
 // kernel keeps whatever host bits it is given and hands them back on a dump, so an
 // encoder that accepted "10.1.2.3/8" would make a key that never diffs equal to
 // "10.0.0.0/8". Addresses are network order, like the rest of a cidr_key's data.
-import { formatIp, ipBytes, prefixLen } from '../netlink-args.js';
+import { formatIp, ipBytes, prefixLen } from '../addr-bytes.js';
 import { bytesOf, fail, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 

@@ -1,17 +1,14 @@
-// Validation and byte helpers shared by the policy-side codecs (ipcache, cidr,
-// policy, ct). Internal to src/datapath/maps/: not re-exported by index.ts.
+// Validation and byte helpers shared by the map codecs. Internal to src/datapath/maps/: not re-exported by index.ts.
 // Every failure is an InvalidArgError (code ERR_INVALID_ARG), thrown before any
 // byte reaches the kernel.
 import { endianness } from 'node:os';
 
-import { InvalidArgError } from '../netlink-args.js';
+import { fail } from '../invalid-arg.js';
+
+export { fail };
 
 /** Integers in map keys and values are host byte order; addresses and ports are not. */
 export const LE = endianness() === 'LE';
-
-export const fail = (what: string, problem: string, value: unknown): never => {
-  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`);
-};
 
 export function int(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)

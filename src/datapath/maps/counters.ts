@@ -5,7 +5,7 @@
 // this sums them.
 import { endianness } from 'node:os';
 
-import { InvalidArgError } from '../netlink-args.js';
+import { InvalidArgError } from '../invalid-arg.js';
 import { LAYOUT } from './layout.js';
 
 export interface TrafficCounter {

@@ -7,7 +7,7 @@
 // ICMP echo flows carry the identifier as both ports; other portless flows 0.
 // last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
 // process.hrtime.bigint() on Linux, so the two compare directly.
-import { formatIp, ipBytes } from '../netlink-args.js';
+import { formatIp, ipBytes } from '../addr-bytes.js';
 import { bytesOf, fail, int, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 

@@ -3,9 +3,8 @@
 // come from layout.ts (checked against the objects' BTF); integers are host byte
 // order, addresses network order, and every byte of a key is written (the pad and
 // an IPv4 key's unused words are zero) because the hash compares whole keys.
-import { endianness } from 'node:os';
-
-import { formatIp, formatMac, InvalidArgError, ipBytes, macBytes } from '../netlink-args.js';
+import { formatIp, formatMac, ipBytes, macBytes } from '../addr-bytes.js';
+import { bytesOf, fail, LE, object, u32, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 /** endpoint_value.flags: policy written; until then the datapath drops (fail closed). */
@@ -63,31 +62,12 @@ export interface EndpointValue {
   identity: number;
 }
 
-const LE = endianness() === 'LE';
 const K = LAYOUT.endpoint_key.members;
 const V = LAYOUT.endpoint_value.members;
 const MAC_LEN = 6;
 
-const fail = (what: string, problem: string, value: unknown): never => {
-  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);
-};
-
-function u32(value: unknown, what: string, min = 0): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffff_ffff)
-    return fail(what, `must be an integer in ${min}..4294967295`, value);
-  return value;
-}
-
-function bytesOf(buf: unknown, size: number, what: string): Uint8Array {
-  if (!(buf instanceof Uint8Array)) return fail(what, 'must be a Uint8Array', typeof buf);
-  if (buf.byteLength !== size) return fail(what, `must be ${size} bytes`, buf.byteLength);
-  return buf;
-}
-
-const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
 export function encodeEndpointKey(key: EndpointKey): Uint8Array {
-  if (typeof key !== 'object' || key === null) return fail('endpoint key', 'must be an object', key);
+  object(key, 'endpoint key');
   if (key.family !== 4 && key.family !== 6) return fail('endpoint key family', 'must be 4 or 6', key.family);
   const ip = ipBytes(key.ip, 'endpoint key ip');
   if (ip.family !== key.family) return fail('endpoint key ip', `is not IPv${key.family}`, key.ip);
@@ -110,7 +90,7 @@ export function decodeEndpointKey(buf: Uint8Array): EndpointKey {
 }
 
 export function encodeEndpointValue(value: EndpointValue): Uint8Array {
-  if (typeof value !== 'object' || value === null) return fail('endpoint value', 'must be an object', value);
+  object(value, 'endpoint value');
   // ifindex 0 names no device: a redirect to it would fail on every packet.
   const ifindex = u32(value.ifindex, 'endpoint ifindex', 1);
   const flags = u32(value.flags, 'endpoint flags');

@@ -3,7 +3,7 @@
 // later ones, bpf/include/frag.h), for tests and straitctl. The identification is
 // network order as the packet has it: IPv4's 16 bits in the first two bytes of
 // the field, IPv6's 32 bits whole.
-import { formatIp, ipBytes } from '../netlink-args.js';
+import { formatIp, ipBytes } from '../addr-bytes.js';
 import { bytesOf, fail, int, object, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
