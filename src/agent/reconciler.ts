@@ -6,7 +6,7 @@ import type { Logger } from '../util/log.js';
 import { openDatapath } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { CIDR_MAX, IPCACHE_MAX, POLICY_MAX } from '../datapath/maps/names.js';
-import { endpointId, liveEndpointRecords } from '../cni/endpoint-record.js';
+import { endpointId, liveEndpointRecords } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 import type { Capacity } from '../policy/capacity.js';
 import type { LocalEndpoint } from '../policy/types.js';
@@ -38,7 +38,7 @@ export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
   const links = liveLinks();
   const live = new Set(links.keys());
   // Never a record of another boot, nor one whose ifindex is now another veth's.
-  for (const r of liveEndpointRecords(opts.stateDir, links, currentBootId())) {
+  for (const r of liveEndpointRecords(opts.stateDir, links, currentBootId(), log)) {
     endpoints.push({
       id: endpointId(r),
       ifindex: r.ifindex,

@@ -12,7 +12,7 @@ import { encodeCtKey } from '../datapath/maps/ct.js';
 import { encodePolicyKey } from '../datapath/maps/policy.js';
 import { flock } from '../datapath/flock.js';
 import type { Netlink } from '../datapath/netlink.js';
-import { removeEndpointRecord, writeEndpointRecord } from '../cni/endpoint-record.js';
+import { removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { forgetEndpoints } from '../cni/fastpath.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';

@@ -12,7 +12,7 @@ import { decodeLinkKey } from '../datapath/maps/links.js';
 import { CT_TABLES, MapName, ProgramName } from '../datapath/maps/names.js';
 import { decodePolicyKey, type PolicyKey } from '../datapath/maps/policy.js';
 import type { Netlink } from '../datapath/netlink.js';
-import { endpointRecordDir, listEndpointRecords } from '../cni/endpoint-record.js';
+import { endpointRecordDir, listEndpointRecords } from '../state/endpoint-record.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
 import { parseOwnerAlias } from '../cni/wiring.js';
 import { DiskStore } from '../ipam/disk-store.js';

@@ -30,7 +30,7 @@
 //   pin-stale-map           a map pinned under an older layout version of a current map
 //   tmp-orphan              a lease's or record's temp file whose writer was killed
 import type { EndpointEntry } from '../datapath/endpoints.js';
-import type { EndpointRecord } from '../cni/endpoint-record.js';
+import type { EndpointRecord } from '../state/endpoint-record.js';
 import { hostVethName, parseOwnerAlias } from '../cni/wiring.js';
 import { leftovers } from './scan-leftovers.js';
 import type { Action, Observed, ObservedLease, ObservedLink, Owner, Problem } from './types.js';

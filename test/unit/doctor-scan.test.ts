@@ -6,7 +6,7 @@ import { scan } from '../../src/doctor/scan.js';
 import { planFixes } from '../../src/doctor/fix.js';
 import type { Observed, Problem } from '../../src/doctor/types.js';
 import { hostVethName, ownerAlias } from '../../src/cni/wiring.js';
-import type { EndpointRecord } from '../../src/cni/endpoint-record.js';
+import type { EndpointRecord } from '../../src/state/endpoint-record.js';
 
 const NET = 'n1';
 const pod = (n: number) => {
