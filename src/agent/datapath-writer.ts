@@ -17,7 +17,7 @@ import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
-import { ipFamily } from '../cni/result.js';
+import { hostCidr, ipFamily } from '../ipam/addr.js';
 import type { PolicyMaps } from './apply.js';
 
 /** The endpoint-map and ipcache key of an address. */
@@ -168,7 +168,7 @@ export class DatapathWriter implements PolicyMaps {
   }
 
   cidrIdentityOf(ip: string): number | null {
-    const buf = bpf.mapLookup(this.fds.cidr, encodeCidrKey(`${ip}/${ip.includes(':') ? 128 : 32}`));
+    const buf = bpf.mapLookup(this.fds.cidr, encodeCidrKey(hostCidr(ip)));
     return buf === null ? null : decodeCidrValue(buf).identity;
   }
 

@@ -9,8 +9,10 @@ import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
 import { ensureForwarding } from './sysctl.js';
-import { GATEWAY, hostVethName, wirePod, type ExtraRoute } from './wiring.js';
-import { ipFamily, type Result } from './result.js';
+import { hostVethName } from '../state/host-veth.js';
+import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
+import { bitsOf, ipFamily } from '../ipam/addr.js';
+import type { Result } from './result.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
 import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
 import { endpointId, reclaimOtherBootRecords, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
@@ -86,7 +88,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
         { name: wired.pod.name, mac: wired.pod.mac, sandbox: netnsPath, ...(conf.mtu !== null ? { mtu: conf.mtu } : {}) },
       ],
       ips: leased.addresses.map((a) => ({
-        address: `${a.ip}/${a.family === 4 ? 32 : 128}`,
+        address: `${a.ip}/${bitsOf(a.family)}`,
         gateway: GATEWAY[a.family],
         interface: 1,
       })),

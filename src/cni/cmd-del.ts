@@ -18,7 +18,8 @@ import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
 import { forgetEndpoints, forgetLink } from './fastpath.js';
-import { hostVethName, ownerAlias, unwirePod } from './wiring.js';
+import { hostVethName, ownerAlias } from '../state/host-veth.js';
+import { unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const owner = ownerOf(ctx);

@@ -13,7 +13,7 @@ import { endpointRecordDir, listEndpointRecords, reclaimOtherBootRecords, remove
 import { forgetEndpoints, forgetLink, linkEntryIfindexes } from './fastpath.js';
 import type { CommandContext } from './context.js';
 import { ipamDataDir, ipamDriver } from './ipam-driver.js';
-import { hostVethName, parseOwnerAlias } from './wiring.js';
+import { hostVethName, parseOwnerAlias } from '../state/host-veth.js';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
   const valid = ctx.conf.validAttachments;

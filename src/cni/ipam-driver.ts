@@ -6,7 +6,8 @@ import type { Rollback } from '../util/rollback.js';
 import type { CommandContext, Owner } from './context.js';
 import { delegate } from './delegate.js';
 import { errors } from './errors.js';
-import { fromAnyVersion, ipFamily, type Result } from './result.js';
+import { ipFamily } from '../ipam/addr.js';
+import { fromAnyVersion, type Result } from './result.js';
 import { withoutPrefix } from '../ipam/addr.js';
 
 export interface IpamAddress {

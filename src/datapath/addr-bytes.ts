@@ -4,6 +4,7 @@
 // the map codecs; every check fails with InvalidArgError (ERR_INVALID_ARG).
 import { Address4, Address6 } from 'ip-address';
 
+import { bitsOf, formatIp } from '../ipam/addr.js';
 import { fail } from './invalid-arg.js';
 
 export interface IpBytes {
@@ -27,17 +28,21 @@ export function ipBytes(value: unknown, what = 'address'): IpBytes {
 }
 
 export function prefixLen(value: unknown, family: 4 | 6, what = 'prefix length'): number {
-  const max = family === 4 ? 32 : 128;
+  const max = bitsOf(family);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max)
     return fail(what, `must be an integer in 0..${max} for IPv${family}`, value);
   return value;
 }
 
-/** Address text for bytes the kernel returned: dotted quad, or RFC 5952 IPv6. */
-export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Address4.fromByteArray([...bytes]).correctForm();
-  if (bytes.length === 16) return Address6.fromUnsignedByteArray([...bytes]).correctForm();
-  throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+/** Bytes of an address of the family: 4 or 16. */
+export const ipByteLength = (family: 4 | 6): number => bitsOf(family) / 8;
+
+/** Address text for bytes the kernel returned, in the one canonical form (src/ipam/addr.ts formatIp). */
+export function formatIpBytes(bytes: Uint8Array): string {
+  if (bytes.length !== 4 && bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return formatIp(bytes.length === 4 ? 4 : 6, value);
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;

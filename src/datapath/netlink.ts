@@ -8,7 +8,7 @@
 // `.errno` and `.syscall`, and bad arguments throw InvalidArgError
 // (code ERR_INVALID_ARG).
 import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
-import { formatIp, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
+import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
 import { InvalidArgError } from './invalid-arg.js';
 import {
   alias as checkAlias,
@@ -156,7 +156,7 @@ export class Netlink {
   listAddresses(ifname: string): AddressInfo[] {
     return this.handle.listAddresses(ifName(ifname)).map((a) => ({
       family: a.family,
-      address: formatIp(a.address),
+      address: formatIpBytes(a.address),
       prefixLen: a.prefixLen,
     }));
   }
@@ -176,9 +176,9 @@ export class Netlink {
     if (family !== 4 && family !== 6) throw new InvalidArgError(`family must be 4 or 6: ${JSON.stringify(family)}`);
     return this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname)).map((r) => ({
       family: r.family,
-      dst: r.dst === null ? null : formatIp(r.dst),
+      dst: r.dst === null ? null : formatIpBytes(r.dst),
       prefixLen: r.prefixLen,
-      gateway: r.gateway === null ? null : formatIp(r.gateway),
+      gateway: r.gateway === null ? null : formatIpBytes(r.gateway),
       ifindex: r.ifindex,
       scope: scopeName(r.scope),
       table: r.table,
@@ -193,7 +193,7 @@ export class Netlink {
   listNeighbors(ifname: string): NeighborInfo[] {
     return this.handle.listNeighbors(ifName(ifname)).map((n) => ({
       family: n.family,
-      address: formatIp(n.address),
+      address: formatIpBytes(n.address),
       mac: n.mac === null ? null : formatMac(n.mac),
       ifindex: n.ifindex,
       permanent: n.permanent,

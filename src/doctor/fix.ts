@@ -15,6 +15,7 @@ import type { Netlink } from '../datapath/netlink.js';
 import { removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { forgetEndpoints } from '../cni/fastpath.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
+import { bitsOf } from '../ipam/addr.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';
 import type { Action, Problem } from './types.js';
 
@@ -118,10 +119,10 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
       removeEndpointRecord(ctx.stateDir, a.owner);
       return;
     case 'add-route':
-      ctx.host.addRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      ctx.host.addRoute({ dst: a.ip, prefixLen: bitsOf(a.family), ifname: a.link, scope: 'link' });
       return;
     case 'delete-route':
-      ctx.host.deleteRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      ctx.host.deleteRoute({ dst: a.ip, prefixLen: bitsOf(a.family), ifname: a.link, scope: 'link' });
       return;
     case 'delete-link':
       ctx.host.deleteLink(a.name);

@@ -6,6 +6,7 @@ import type { EndpointFlags, MapsContent } from '../../src/agent/datapath-writer
 import type { PolicyMaps } from '../../src/agent/apply.js';
 import type { EndpointEntry } from '../../src/datapath/endpoints.js';
 import { decodeEndpointFlags, encodeEndpointFlags } from '../../src/datapath/maps/endpoints.js';
+import { ipFamily } from '../../src/ipam/addr.js';
 import { entryKey } from '../../src/policy/diff.js';
 import type { PolicyEntry } from '../../src/policy/types.js';
 import type { Capacity } from '../../src/policy/capacity.js';
@@ -28,7 +29,7 @@ export class FakeMaps implements PolicyMaps {
 
   /** What the CNI plugin's ADD writes: an entry per address, not READY. */
   addEndpoint(ifindex: number, ips: string[]): void {
-    this.endpoints.set(ifindex, ips.map((ip) => ({ family: ip.includes(':') ? 6 : 4, ip, ifindex, flags: 0, podMac: '0a:58:00:00:00:01', hostMac: 'ee:00:00:00:00:01', identity: 0 })));
+    this.endpoints.set(ifindex, ips.map((ip) => ({ family: ipFamily(ip), ip, ifindex, flags: 0, podMac: '0a:58:00:00:00:01', hostMac: 'ee:00:00:00:00:01', identity: 0 })));
   }
 
   /** The live entries of an endpoint (by its flags' generation), or null if it is not READY. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CniCode, StraitError } from '../../src/cni/errors.js';
-import { fromAnyVersion, ipFamily, parseResult, toVersion, type Result } from '../../src/cni/result.js';
+import { ipFamily } from '../../src/ipam/addr.js';
+import { fromAnyVersion, parseResult, toVersion, type Result } from '../../src/cni/result.js';
 import {
   assertCommandAllowed,
   assertSupported,

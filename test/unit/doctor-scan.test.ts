@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { scan } from '../../src/doctor/scan.js';
 import { planFixes } from '../../src/doctor/fix.js';
 import type { Observed, Problem } from '../../src/doctor/types.js';
-import { hostVethName, ownerAlias } from '../../src/cni/wiring.js';
+import { hostVethName, ownerAlias } from '../../src/state/host-veth.js';
 import type { EndpointRecord } from '../../src/state/endpoint-record.js';
 
 const NET = 'n1';

@@ -5,7 +5,7 @@
 // kernel keeps whatever host bits it is given and hands them back on a dump, so an
 // encoder that accepted "10.1.2.3/8" would make a key that never diffs equal to
 // "10.0.0.0/8". Addresses are network order, like the rest of a cidr_key's data.
-import { formatIp, ipBytes, prefixLen } from '../addr-bytes.js';
+import { formatIpBytes, ipByteLength, ipBytes, prefixLen } from '../addr-bytes.js';
 import { bytesOf, fail, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
@@ -52,7 +52,7 @@ export function decodeCidrKey(buf: Uint8Array): string {
   const b = bytesOf(buf, CIDR_KEY_SIZE, 'cidr key');
   const family = b[K.family];
   if (family !== 4 && family !== 6) return fail('cidr key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const len = ipByteLength(family);
   const prefixlen = view(b).getUint32(K.prefixlen, LE);
   const bits = prefixlen - CIDR_PREFIX_BIAS;
   if (bits < 0 || bits > len * 8) return fail('cidr key prefixlen', `must be ${CIDR_PREFIX_BIAS}..${CIDR_PREFIX_BIAS + len * 8} for IPv${family}`, prefixlen);
@@ -60,7 +60,7 @@ export function decodeCidrKey(buf: Uint8Array): string {
   zeroRange(b, K.ip + len, CIDR_KEY_SIZE, `cidr key past the IPv${family} address`);
   const addr = b.slice(K.ip, K.ip + len);
   if (hostBitsSet(addr, bits)) return fail('cidr key', 'has host bits set past its prefix', [...addr]);
-  return `${formatIp(addr)}/${bits}`;
+  return `${formatIpBytes(addr)}/${bits}`;
 }
 
 export function encodeCidrValue(value: CidrValue): Uint8Array {

@@ -7,7 +7,7 @@
 // ICMP echo flows carry the identifier as both ports; other portless flows 0.
 // last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
 // process.hrtime.bigint() on Linux, so the two compare directly.
-import { formatIp, ipBytes } from '../addr-bytes.js';
+import { formatIpBytes, ipByteLength, ipBytes } from '../addr-bytes.js';
 import { bytesOf, fail, int, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
@@ -89,15 +89,15 @@ export function decodeCtKey(buf: Uint8Array): CtKey {
   const b = bytesOf(buf, CT_KEY_SIZE, 'ct key');
   const family = b[K.family];
   if (family !== 4 && family !== 6) return fail('ct key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const len = ipByteLength(family);
   zeroRange(b, K.saddr + len, K.saddr + ADDR_BYTES, 'ct key saddr past the IPv4 address');
   zeroRange(b, K.daddr + len, K.daddr + ADDR_BYTES, 'ct key daddr past the IPv4 address');
   zeroRange(b, K.pad, CT_KEY_SIZE, 'ct key pad');
   const dv = view(b);
   return {
     family,
-    saddr: formatIp(b.slice(K.saddr, K.saddr + len)),
-    daddr: formatIp(b.slice(K.daddr, K.daddr + len)),
+    saddr: formatIpBytes(b.slice(K.saddr, K.saddr + len)),
+    daddr: formatIpBytes(b.slice(K.daddr, K.daddr + len)),
     sport: dv.getUint16(K.sport, false),
     dport: dv.getUint16(K.dport, false),
     protocol: b[K.protocol] ?? 0,

@@ -3,7 +3,7 @@
 // come from layout.ts (checked against the objects' BTF); integers are host byte
 // order, addresses network order, and every byte of a key is written (the pad and
 // an IPv4 key's unused words are zero) because the hash compares whole keys.
-import { formatIp, formatMac, ipBytes, macBytes } from '../addr-bytes.js';
+import { formatIpBytes, formatMac, ipByteLength, ipBytes, macBytes } from '../addr-bytes.js';
 import { bytesOf, fail, LE, object, u32, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
@@ -81,12 +81,12 @@ export function decodeEndpointKey(buf: Uint8Array): EndpointKey {
   const b = bytesOf(buf, ENDPOINT_KEY_SIZE, 'endpoint key');
   const family = b[K.family];
   if (family !== 4 && family !== 6) return fail('endpoint key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const len = ipByteLength(family);
   // Nonzero bytes past the address or in the pad would make a key no encoder writes.
   for (let i = K.ip + len; i < K.family; i++)
     if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${family} address`, b[i]);
   for (let i = K.pad; i < ENDPOINT_KEY_SIZE; i++) if (b[i] !== 0) return fail('endpoint key pad', 'must be zero', b[i]);
-  return { family, ip: formatIp(b.slice(K.ip, K.ip + len)) };
+  return { family, ip: formatIpBytes(b.slice(K.ip, K.ip + len)) };
 }
 
 export function encodeEndpointValue(value: EndpointValue): Uint8Array {

@@ -3,7 +3,7 @@
 // later ones, bpf/include/frag.h), for tests and straitctl. The identification is
 // network order as the packet has it: IPv4's 16 bits in the first two bytes of
 // the field, IPv6's 32 bits whole.
-import { formatIp, ipBytes } from '../addr-bytes.js';
+import { formatIpBytes, ipByteLength, ipBytes } from '../addr-bytes.js';
 import { bytesOf, fail, int, object, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
@@ -58,12 +58,12 @@ export function decodeFragKey(buf: Uint8Array): FragKey {
   const b = bytesOf(buf, FRAG_KEY_SIZE, 'frag key');
   const family = b[K.family];
   if (family !== 4 && family !== 6) return fail('frag key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const len = ipByteLength(family);
   const dv = view(b);
   return {
     family,
-    saddr: formatIp(b.slice(K.saddr, K.saddr + len)),
-    daddr: formatIp(b.slice(K.daddr, K.daddr + len)),
+    saddr: formatIpBytes(b.slice(K.saddr, K.saddr + len)),
+    daddr: formatIpBytes(b.slice(K.daddr, K.daddr + len)),
     id: family === 4 ? dv.getUint16(K.id, false) : dv.getUint32(K.id, false),
     protocol: b[K.protocol] ?? 0,
   };
