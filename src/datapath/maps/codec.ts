@@ -3,6 +3,7 @@
 // byte reaches the kernel.
 import { endianness } from 'node:os';
 
+import { formatIpBytes, ipByteLength, ipBytes } from '../addr-bytes.js';
 import { fail } from '../invalid-arg.js';
 
 export { fail };
@@ -35,3 +36,20 @@ export const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOf
 export function zeroRange(b: Uint8Array, from: number, to: number, what: string): void {
   for (let i = from; i < to; i++) if (b[i] !== 0) fail(what, `has nonzero byte ${i}`, b[i]);
 }
+
+/** An address family field: 4 or 6. */
+export function family(value: unknown, what: string): 4 | 6 {
+  if (value !== 4 && value !== 6) return fail(what, 'must be 4 or 6', value);
+  return value;
+}
+
+/** A bare address of the key's family, as its 4 or 16 bytes. */
+export function addrOf(value: unknown, fam: 4 | 6, what: string): Uint8Array {
+  const ip = ipBytes(value, what);
+  if (ip.family !== fam) return fail(what, `is not IPv${fam}`, value);
+  return ip.bytes;
+}
+
+/** The text of the address of that family stored at offset. */
+export const addrAt = (b: Uint8Array, offset: number, fam: 4 | 6): string =>
+  formatIpBytes(b.slice(offset, offset + ipByteLength(fam)));

@@ -3,8 +3,8 @@
 // come from layout.ts (checked against the objects' BTF); integers are host byte
 // order, addresses network order, and every byte of a key is written (the pad and
 // an IPv4 key's unused words are zero) because the hash compares whole keys.
-import { formatIpBytes, formatMac, ipByteLength, ipBytes, macBytes } from '../addr-bytes.js';
-import { bytesOf, fail, LE, object, u32, view } from './codec.js';
+import { formatMac, ipByteLength, macBytes } from '../addr-bytes.js';
+import { addrAt, addrOf, bytesOf, fail, family, LE, object, u32, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 /** endpoint_value.flags: policy written; until then the datapath drops (fail closed). */
@@ -68,25 +68,23 @@ const MAC_LEN = 6;
 
 export function encodeEndpointKey(key: EndpointKey): Uint8Array {
   object(key, 'endpoint key');
-  if (key.family !== 4 && key.family !== 6) return fail('endpoint key family', 'must be 4 or 6', key.family);
-  const ip = ipBytes(key.ip, 'endpoint key ip');
-  if (ip.family !== key.family) return fail('endpoint key ip', `is not IPv${key.family}`, key.ip);
+  family(key.family, 'endpoint key family');
+  const ip = addrOf(key.ip, key.family, 'endpoint key ip');
   const out = new Uint8Array(ENDPOINT_KEY_SIZE);
-  out.set(ip.bytes, K.ip);
+  out.set(ip, K.ip);
   out[K.family] = key.family;
   return out;
 }
 
 export function decodeEndpointKey(buf: Uint8Array): EndpointKey {
   const b = bytesOf(buf, ENDPOINT_KEY_SIZE, 'endpoint key');
-  const family = b[K.family];
-  if (family !== 4 && family !== 6) return fail('endpoint key family', 'must be 4 or 6', family);
-  const len = ipByteLength(family);
+  const fam = family(b[K.family], 'endpoint key family');
+  const len = ipByteLength(fam);
   // Nonzero bytes past the address or in the pad would make a key no encoder writes.
   for (let i = K.ip + len; i < K.family; i++)
-    if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${family} address`, b[i]);
+    if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${fam} address`, b[i]);
   for (let i = K.pad; i < ENDPOINT_KEY_SIZE; i++) if (b[i] !== 0) return fail('endpoint key pad', 'must be zero', b[i]);
-  return { family, ip: formatIpBytes(b.slice(K.ip, K.ip + len)) };
+  return { family: fam, ip: addrAt(b, K.ip, fam) };
 }
 
 export function encodeEndpointValue(value: EndpointValue): Uint8Array {
