@@ -82,13 +82,16 @@ Napi::Value Copy(Napi::Env env, const uint8_t* p, size_t len) {
 
 Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bpf_map_info m = MapInfoOf(env, FdArg(info[0], "fd"), "bpf_obj_get_info_by_fd");
+  Shape s = ShapeOf(env, FdArg(info[0], "fd"), "bpf_obj_get_info_by_fd");
+  const bpf_map_info& m = s.info;
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", m.id);
   o.Set("name", std::string(m.name, strnlen(m.name, sizeof m.name)));
   o.Set("type", m.type);
   o.Set("keySize", m.key_size);
   o.Set("valueSize", m.value_size);
+  // The one place the per-CPU value length is computed; TS reads it from here.
+  o.Set("valueLength", static_cast<double>(s.valueLen));
   o.Set("maxEntries", m.max_entries);
   o.Set("flags", m.map_flags);
   return o;
@@ -287,9 +290,6 @@ Napi::Value Dump(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterBpfMap(Napi::Env env, Napi::Object exports) {
-  Napi::Array percpu = Napi::Array::New(env);
-  for (size_t i = 0; i < std::size(kPercpuTypes); i++) percpu.Set(i, kPercpuTypes[i]);
-  exports.Set("bpfPercpuMapTypes", percpu);
   exports.Set("bpfMapInfo", Napi::Function::New<MapInfo>(env, "bpfMapInfo"));
   exports.Set("bpfNumPossibleCpus",
               Napi::Function::New<NumPossibleCpus>(env, "bpfNumPossibleCpus"));

@@ -3,7 +3,7 @@
 // veths that are gone, and starts the reconcile loop from what the maps hold, so a
 // restart changes nothing that does not need changing. No datapath, netlink or file
 // here: reconciler.ts passes the real effects, the unit tests fakes.
-import { endpointId } from '../cni/endpoint-record.js';
+import { endpointId } from '../state/endpoint-record.js';
 import type { Capacity } from '../policy/capacity.js';
 import type { LocalEndpoint } from '../policy/types.js';
 import type { Logger } from '../util/log.js';

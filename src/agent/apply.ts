@@ -8,8 +8,7 @@
 // anything else fails it keeps what it had. Either way the next reconcile diffs from
 // what the maps hold and finishes the job. Classification upserts (ipcache, cidr)
 // come before every endpoint and are not per endpoint: their failure stops the plan.
-import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_READY } from '../datapath/maps/endpoints.js';
-import { generationFromFlags, otherGeneration, type Plan, type PlanOp } from '../policy/diff.js';
+import { otherGeneration, type Plan, type PlanOp } from '../policy/diff.js';
 import type { DesiredState, EndpointPolicy, PolicyEntry } from '../policy/types.js';
 import type { EndpointEntry } from '../datapath/endpoints.js';
 import type { EndpointFlags, MapsContent } from './datapath-writer.js';
@@ -122,16 +121,16 @@ export function adoptCurrent(w: PolicyMaps): DesiredState {
   const maps = w.read();
   const endpoints = new Map<number, EndpointPolicy>();
   for (const [ifindex, ep] of maps.endpoints) {
-    const generation = generationFromFlags(ep.flags);
+    const { generation, ready, ingressIsolated, egressIsolated } = ep.flags;
     endpoints.set(ifindex, {
       ifindex,
       identity: ep.identity,
-      ingressIsolated: (ep.flags & EP_F_INGRESS_ISOLATED) !== 0,
-      egressIsolated: (ep.flags & EP_F_EGRESS_ISOLATED) !== 0,
+      ingressIsolated,
+      egressIsolated,
       entries: ep.entries[generation],
       inactiveEntries: ep.entries[otherGeneration(generation)],
       generation,
-      ready: (ep.flags & EP_F_READY) !== 0,
+      ready,
     });
   }
   return { ipcache: maps.ipcache, podNamespaces: maps.podNamespaces, cidrs: maps.cidrs, endpoints, rules: new Map() };

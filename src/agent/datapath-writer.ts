@@ -5,20 +5,32 @@ import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
 import { errnoOf, StraitError } from '../errors.js';
 import { listEndpoints, writeEndpoint, type EndpointEntry } from '../datapath/endpoints.js';
-import { decodeEndpointKey, decodeEndpointValue, encodeEndpointKey } from '../datapath/maps/endpoints.js';
-import { endpointFlags } from '../policy/diff.js';
+import {
+  decodeEndpointFlags,
+  decodeEndpointKey,
+  decodeEndpointValue,
+  encodeEndpointFlags,
+  encodeEndpointKey,
+  type EndpointFlagState,
+} from '../datapath/maps/endpoints.js';
 import { MapName } from '../datapath/maps/names.js';
 import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
-import { ipFamily } from '../cni/result.js';
+import { hostCidr, ipFamily } from '../ipam/addr.js';
 import type { ConntrackTable } from './conntrack.js';
 import type { AgentMaps } from './effects.js';
 
 /** The endpoint-map and ipcache key of an address. */
 const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
 
+
+export interface EndpointEntryView {
+  ifindex: number;
+  flags: EndpointFlagState;
+  identity: number;
+}
 
 export interface EndpointFlags {
   generation: 0 | 1;
@@ -34,7 +46,7 @@ export interface MapsContent {
   podNamespaces: Map<number, number>;
   cidrs: Map<string, number>;
   /** by ifindex: flags of the endpoint and its entries of each generation */
-  endpoints: Map<number, { flags: number; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
+  endpoints: Map<number, { flags: EndpointFlagState; identity: number; entries: [PolicyEntry[], PolicyEntry[]] }>;
 }
 
 /** A conntrack table by its fd. */
@@ -119,7 +131,8 @@ export class DatapathWriter implements AgentMaps {
    */
   setEndpointFlags(entries: readonly EndpointEntry[], f: EndpointFlags): void {
     for (const e of entries) {
-      writeEndpoint(this.fds.endpoints, { ...e, flags: endpointFlags(f), identity: f.identity }, { onlyIfPresent: true });
+      const flags = encodeEndpointFlags({ ready: true, ...f });
+      writeEndpoint(this.fds.endpoints, { ...e, flags, identity: f.identity }, { onlyIfPresent: true });
     }
   }
 
@@ -138,7 +151,7 @@ export class DatapathWriter implements AgentMaps {
     }
     const endpoints: MapsContent['endpoints'] = new Map();
     for (const e of listEndpoints(this.fds.endpoints)) {
-      endpoints.set(e.ifindex, { flags: e.flags, identity: e.identity, entries: [[], []] });
+      endpoints.set(e.ifindex, { flags: decodeEndpointFlags(e.flags), identity: e.identity, entries: [[], []] });
     }
     for (const { key, value } of bpf.mapDump(this.fds.policy)) {
       const k = decodePolicyKey(key);
@@ -159,11 +172,11 @@ export class DatapathWriter implements AgentMaps {
   // Lookups as the datapath makes them (for explain): LPM tries answer a full-length
   // key with their longest matching prefix.
 
-  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null {
+  endpointOf(ip: string): EndpointEntryView | null {
     const buf = bpf.mapLookup(this.fds.endpoints, addressKey(ip));
     if (buf === null) return null;
     const v = decodeEndpointValue(buf);
-    return { ifindex: v.ifindex, flags: v.flags, identity: v.identity };
+    return { ifindex: v.ifindex, flags: decodeEndpointFlags(v.flags), identity: v.identity };
   }
 
   /** The pod and namespace identity of an address (0 and 0 for no pod). */
@@ -173,7 +186,7 @@ export class DatapathWriter implements AgentMaps {
   }
 
   cidrIdentityOf(ip: string): number | null {
-    const buf = bpf.mapLookup(this.fds.cidr, encodeCidrKey(`${ip}/${ip.includes(':') ? 128 : 32}`));
+    const buf = bpf.mapLookup(this.fds.cidr, encodeCidrKey(hostCidr(ip)));
     return buf === null ? null : decodeCidrValue(buf).identity;
   }
 

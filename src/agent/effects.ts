@@ -4,7 +4,7 @@
 // records the CNI plugin left. reconciler.ts wires the real ones; the unit tests
 // pass in-memory fakes (test/helpers/fake-node.ts), so adoption, interrupted plans
 // and connection cutting are tested without root.
-import type { EndpointRecord } from '../cni/endpoint-record.js';
+import type { EndpointRecord } from '../state/endpoint-record.js';
 import type { PolicyMaps } from './apply.js';
 import type { ConntrackTable } from './conntrack.js';
 import type { MapLookups } from './explain.js';

@@ -2,14 +2,14 @@
 // same lookups the BPF programs make. `straitctl explain` shows it with its steps and
 // the policy behind it; conntrack revalidation uses it to cut connections that a
 // changed policy no longer allows.
-import { EP_F_EGRESS_ISOLATED, EP_F_INGRESS_ISOLATED, EP_F_POLICY_GEN, EP_F_READY } from '../datapath/maps/endpoints.js';
+import type { EndpointFlagState } from '../datapath/maps/endpoints.js';
 import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
 
 /** The lookups the datapath makes, answered as the maps would (LPM tries: longest match). */
 export interface MapLookups {
   /** the endpoint-map entry of an address, or null */
-  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null;
+  endpointOf(ip: string): { ifindex: number; flags: EndpointFlagState; identity: number } | null;
   /** the pod and namespace identity of an address (0 and 0 for no pod) */
   podIdentityOf(ip: string): { identity: number; namespace: number };
   /** the identity of the longest CIDR prefix holding the address, or null */
@@ -74,15 +74,15 @@ export function judge(maps: MapLookups, current: DesiredState | null, flow: Flow
       steps.push(`${who} ${epIp} is not an endpoint on this node: no ${side} policy here`);
       return null;
     }
-    if ((ep.flags & EP_F_READY) === 0) {
+    if (!ep.flags.ready) {
       return { allowed: false, steps, reason: `${who} endpoint ${epIp} is not ready (its policy is not written yet)` };
     }
-    const isolated = (ep.flags & (side === 'egress' ? EP_F_EGRESS_ISOLATED : EP_F_INGRESS_ISOLATED)) !== 0;
+    const isolated = side === 'egress' ? ep.flags.egressIsolated : ep.flags.ingressIsolated;
     if (!isolated) {
       steps.push(`${who} ${epIp} is not isolated for ${side}`);
       return null;
     }
-    const gen = (ep.flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0;
+    const gen = ep.flags.generation;
     // The datapath's lookups (bpf/include/policy.h policy_check), in its order.
     for (const id of peerLookups(peer)) {
       const rule = maps.policyLookup(ep.ifindex, gen, id, side === 'egress', flow.protocol, flow.port);

@@ -3,6 +3,7 @@
 // most every few seconds: they rarely change, and a node with hundreds of pod veths
 // would otherwise pay a netlink dump per link on every reconcile.
 import { Netlink } from '../datapath/netlink.js';
+import { isStraitAlias } from '../state/host-veth.js';
 
 const REFRESH_MS = 3000;
 let cached: { at: number; addresses: string[] } | null = null;
@@ -14,7 +15,7 @@ export function hostAddresses(now = Date.now()): string[] {
     const out = new Set<string>();
     for (const link of nl.listLinks()) {
       // Pod veths carry no address of the host's.
-      if (link.alias?.startsWith('strait/')) continue;
+      if (isStraitAlias(link.alias)) continue;
       for (const a of nl.listAddresses(link.name)) {
         if (a.family === 6 && a.address.toLowerCase().startsWith('fe80:')) continue;
         out.add(a.address);

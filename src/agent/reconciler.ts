@@ -6,7 +6,7 @@ import type { Logger } from '../util/log.js';
 import { openDatapath } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { CIDR_MAX, IPCACHE_MAX, POLICY_MAX } from '../datapath/maps/names.js';
-import { liveEndpointRecords } from '../cni/endpoint-record.js';
+import { liveEndpointRecords } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 import type { Capacity } from '../policy/capacity.js';
 import type { AgentCore } from './core.js';
@@ -45,6 +45,6 @@ function nodeEffects(opts: AgentOptions): AgentEffects {
       }
     },
     hostAddresses: () => hostAddresses(),
-    endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId()),
+    endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId(), opts.log),
   };
 }

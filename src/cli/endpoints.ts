@@ -4,7 +4,7 @@ import * as bpf from '../datapath/bpf.js';
 import { listEndpoints } from '../datapath/endpoints.js';
 import { openPinnedMap } from '../datapath/loader.js';
 import { EP_F_READY } from '../datapath/maps/endpoints.js';
-import { listEndpointRecords } from '../cni/endpoint-record.js';
+import { listEndpointRecords } from '../state/endpoint-record.js';
 import { parseCommon, printTable } from './options.js';
 
 export function endpoints(argv: string[]): number {

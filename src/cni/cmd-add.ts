@@ -9,11 +9,13 @@ import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
 import { ensureForwarding } from './sysctl.js';
-import { GATEWAY, hostVethName, wirePod, type ExtraRoute } from './wiring.js';
-import { ipFamily, type Result } from './result.js';
+import { hostVethName } from '../state/host-veth.js';
+import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
+import { bitsOf, ipFamily } from '../ipam/addr.js';
+import type { Result } from './result.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
 import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
-import { endpointId, reclaimOtherBootRecords, removeEndpointRecord, writeEndpointRecord } from './endpoint-record.js';
+import { endpointId, reclaimOtherBootRecords, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -28,7 +30,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const host = Netlink.open();
   const bootId = currentBootId(ctx.processEnv);
   try {
-    const reclaimed = reclaimOtherBootRecords(conf.paths.stateDir, bootId);
+    const reclaimed = reclaimOtherBootRecords(conf.paths.stateDir, bootId, log);
     if (reclaimed.length > 0) log.info({ records: reclaimed.length }, 'reclaimed endpoint records of earlier boots');
     const requested = [...conf.runtime.ips, ...env.args.ips].map(withoutPrefix);
     const meta = k8sMeta(ctx);
@@ -86,7 +88,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
         { name: wired.pod.name, mac: wired.pod.mac, sandbox: netnsPath, ...(conf.mtu !== null ? { mtu: conf.mtu } : {}) },
       ],
       ips: leased.addresses.map((a) => ({
-        address: `${a.ip}/${a.family === 4 ? 32 : 128}`,
+        address: `${a.ip}/${bitsOf(a.family)}`,
         gateway: GATEWAY[a.family],
         interface: 1,
       })),

@@ -6,8 +6,9 @@ import { errors } from '../errors.js';
 import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
 import { openPodNetns } from './netns.js';
-import { ipFamily } from './result.js';
-import { GATEWAY, hostVethName } from './wiring.js';
+import { bitsOf, ipFamily } from '../ipam/addr.js';
+import { hostVethName } from '../state/host-veth.js';
+import { GATEWAY } from './wiring.js';
 import * as bpf from '../datapath/bpf.js';
 import { listEndpoints } from '../datapath/endpoints.js';
 import { withDatapath } from './fastpath.js';
@@ -48,7 +49,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
       const family = ipFamily(ip);
       const found = host
         .listRoutes(family, hostName)
-        .some((r) => r.dst === ip && r.prefixLen === (family === 4 ? 32 : 128));
+        .some((r) => r.dst === ip && r.prefixLen === bitsOf(family));
       if (!found) throw errors.checkFailed(`host route to ${ip} via ${hostName} is missing`);
     }
     checkFastPath(ctx, hostName, hostLink.ifindex, ips);

@@ -14,11 +14,12 @@ import { Netlink, type LinkInfo } from '../datapath/netlink.js';
 import type { EndpointEntry } from '../datapath/endpoints.js';
 import { currentBootId } from '../util/boot-id.js';
 import { ownerOf, type CommandContext, type Owner } from './context.js';
-import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from './endpoint-record.js';
+import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from '../state/endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
 import { forgetEndpoints, forgetLink } from './fastpath.js';
-import { hostVethName, ownerAlias, unwirePod } from './wiring.js';
+import { hostVethName, ownerAlias } from '../state/host-veth.js';
+import { unwirePod } from './wiring.js';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const owner = ownerOf(ctx);
@@ -26,7 +27,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
   const ipam = await ipamDriver(ctx);
   const host = Netlink.open();
   try {
-    const record = readEndpointRecord(stateDir, owner);
+    const record = readEndpointRecord(stateDir, owner, ctx.log);
     const veth = ownersVeth(host, owner);
     const match = entriesOf(host, owner, veth, record, currentBootId(ctx.processEnv));
     const forgotten = match === null ? null : forgetEndpoints(bpfDir, match);

@@ -9,11 +9,11 @@ import { Netlink } from '../datapath/netlink.js';
 import { parseIpamConfig } from '../ipam/config.js';
 import { currentBootId } from '../util/boot-id.js';
 import { sweepDeadTempFiles } from '../util/temp-files.js';
-import { endpointRecordDir, listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from './endpoint-record.js';
+import { endpointRecordDir, listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from '../state/endpoint-record.js';
 import { forgetEndpoints, forgetLink, linkEntryIfindexes } from './fastpath.js';
 import type { CommandContext } from './context.js';
 import { ipamDataDir, ipamDriver } from './ipam-driver.js';
-import { hostVethName, parseOwnerAlias } from './wiring.js';
+import { hostVethName, parseOwnerAlias } from '../state/host-veth.js';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
   const valid = ctx.conf.validAttachments;
@@ -35,7 +35,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     // network sharing the pin dir) whose veth no longer exists.
     const { stateDir, bpfDir } = ctx.conf.paths;
     reclaimOtherBootRecords(stateDir, currentBootId(ctx.processEnv));
-    for (const r of listEndpointRecords(stateDir)) {
+    for (const r of listEndpointRecords(stateDir, ctx.log)) {
       if (r.network === ctx.conf.name && !isValid(r.containerId, r.ifname)) removeEndpointRecord(stateDir, r);
     }
     // Link entries are read before the links are listed: an entry a parallel ADD

@@ -3,6 +3,7 @@
 import type { Logger } from '../util/log.js';
 import type { CniEnv } from './env.js';
 import type { NetConf } from './config.js';
+import type { Owner } from '../state/endpoint-record.js';
 
 export interface CommandContext {
   env: CniEnv;
@@ -11,12 +12,8 @@ export interface CommandContext {
   processEnv: NodeJS.ProcessEnv;
 }
 
-/** The (network, container, interface) triple that owns a lease and a veth pair. */
-export interface Owner {
-  network: string;
-  containerId: string;
-  ifname: string;
-}
+/** The (network, container, interface) triple that owns a lease, a veth pair and an endpoint record. */
+export type { Owner } from '../state/endpoint-record.js';
 
 export function ownerOf(ctx: CommandContext): Owner {
   return { network: ctx.conf.name, containerId: ctx.env.containerId ?? '', ifname: ctx.env.ifname ?? '' };

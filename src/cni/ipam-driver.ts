@@ -6,8 +6,9 @@ import type { Rollback } from '../util/rollback.js';
 import type { CommandContext, Owner } from './context.js';
 import { delegate } from './delegate.js';
 import { errors } from '../errors.js';
+import { ipFamily } from '../ipam/addr.js';
 import { CniCode, cniCodeOf } from './errors.js';
-import { fromAnyVersion, ipFamily, type Result } from './result.js';
+import { fromAnyVersion, type Result } from './result.js';
 import { withoutPrefix } from '../ipam/addr.js';
 
 export interface IpamAddress {

@@ -3,7 +3,7 @@
 // plugin processes of parallel ADDs with flock(2) from the native addon.
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { flock } from '../datapath/netlink.js';
+import { flock } from '../datapath/flock.js';
 import { parseIpamConfig } from '../ipam/config.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';
 import { Ipam } from '../ipam/ipam.js';

@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { errors } from '../errors.js';
+import { ipFamily } from '../ipam/addr.js';
 import { asText, isInteger, isObject, isStringArray, typeName, type JsonObject } from './json.js';
 import { assertSupported, compareVersions } from './version.js';
 
@@ -67,8 +68,6 @@ export interface WireResult extends Omit<Result, 'ips'> {
   ips?: WireIp[];
 }
 
-/** Address family of an IP or CIDR. Cheap on purpose: only IPv6 text contains ':'. */
-export const ipFamily = (cidrOrIp: string): 4 | 6 => (cidrOrIp.includes(':') ? 6 : 4);
 
 const copyDns = (d: Dns): Dns => {
   const out: Dns = {};

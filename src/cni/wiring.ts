@@ -3,14 +3,15 @@
 // neighbour entry is permanent (so the pod never ARPs for it); the host side has no
 // address, only a route to the pod. Both sides are named deterministically, so a DEL
 // or GC finds them again from the container ID alone.
-import { createHash } from 'node:crypto';
 import type { Netlink } from '../datapath/netlink.js';
 import { errors, SyscallError } from '../errors.js';
 import type { Rollback } from '../util/rollback.js';
 import { hardenHostVeth } from './sysctl.js';
+import type { Owner } from '../state/endpoint-record.js';
+import { hostVethName, ownerAlias } from '../state/host-veth.js';
+import { bitsOf } from '../ipam/addr.js';
 
 export const GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
-const ALIAS_PREFIX = 'strait/';
 
 export interface PodAddress {
   family: 4 | 6;
@@ -23,13 +24,8 @@ export interface ExtraRoute {
   prefixLen: number;
 }
 
-export interface Attachment {
-  network: string;
-  containerId: string;
-  ifname: string;
-}
 
-export interface WireRequest extends Attachment {
+export interface WireRequest extends Owner {
   netnsPath: string;
   mtu: number | null;
   addresses: PodAddress[];
@@ -42,24 +38,6 @@ export interface WireRequest extends Attachment {
 export interface Wired {
   host: { name: string; mac: string; ifindex: number };
   pod: { name: string; mac: string; ifindex: number };
-}
-
-/** ≤ 15 characters, stable for one (container, interface), distinct across networks. */
-export function hostVethName(a: Attachment): string {
-  const h = createHash('sha256').update(`${a.network}\0${a.containerId}\0${a.ifname}`).digest('hex');
-  return `st${h.slice(0, 13)}`;
-}
-
-/** The host veth's alias names its owner, so GC can find veths whose lease was never written. */
-export function ownerAlias(a: Attachment): string {
-  return `${ALIAS_PREFIX}${a.network}/${a.containerId}/${a.ifname}`;
-}
-
-export function parseOwnerAlias(alias: string | null): Attachment | null {
-  if (alias === null || !alias.startsWith(ALIAS_PREFIX)) return null;
-  const parts = alias.slice(ALIAS_PREFIX.length).split('/');
-  if (parts.length !== 3 || parts.some((p) => p === '')) return null;
-  return { network: parts[0]!, containerId: parts[1]!, ifname: parts[2]! };
 }
 
 export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback: Rollback): Wired {
@@ -103,7 +81,7 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
   }
 
   for (const a of req.addresses) {
-    pod.addAddress(req.ifname, { address: a.ip, prefixLen: a.family === 4 ? 32 : 128, noDad: true });
+    pod.addAddress(req.ifname, { address: a.ip, prefixLen: bitsOf(a.family), noDad: true });
   }
   for (const family of familiesOf(req.addresses)) {
     const gw = GATEWAY[family];
@@ -118,7 +96,7 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
     }
   }
   for (const a of req.addresses) {
-    host.addRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: hostName, scope: 'link' });
+    host.addRoute({ dst: a.ip, prefixLen: bitsOf(a.family), ifname: hostName, scope: 'link' });
   }
   return {
     host: { name: hostName, mac: hostLink.mac, ifindex: hostLink.ifindex },
@@ -127,7 +105,7 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
 }
 
 /** Removes the pair by its host end; false when it was already gone. */
-export function unwirePod(host: Netlink, a: Attachment): boolean {
+export function unwirePod(host: Netlink, a: Owner): boolean {
   return host.deleteLink(hostVethName(a));
 }
 

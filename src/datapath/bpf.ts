@@ -239,12 +239,6 @@ export function numPossibleCpus(): number {
   return cpus;
 }
 
-/** Bytes one lookup or update of this map moves: valueSize, or for per-CPU maps valueSize rounded up to 8 × numPossibleCpus(). */
-export function mapValueLength(info: MapInfo): number {
-  if (!native().bpfPercpuMapTypes.includes(info.type)) return info.valueSize;
-  return Math.ceil(info.valueSize / 8) * 8 * numPossibleCpus();
-}
-
 // ---- map elements ------------------------------------------------------------
 
 const UPDATE_FLAGS = new Set(['any', 'noexist', 'exist']);
@@ -261,7 +255,7 @@ function checkedKey(fd: number, key: unknown): { fd: number; key: Uint8Array; in
 export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist' = 'any'): void {
   const c = checkedKey(fd, key);
   const v = bytesArg(value, 'value');
-  length(v, mapValueLength(c.info), 'value', c.info);
+  length(v, c.info.valueLength, 'value', c.info);
   if (!UPDATE_FLAGS.has(flags)) fail('flags', "must be 'any', 'noexist' or 'exist'", flags);
   syscall(() => native().bpfMapUpdate(c.fd, c.key, v, flags));
 }

@@ -58,15 +58,6 @@ export function listEndpoints(mapFd: number): EndpointEntry[] {
   });
 }
 
-/** Removes every entry whose host veth matches; returns how many went. */
-export function deleteEndpointsWhere(mapFd: number, pred: (e: EndpointEntry) => boolean): number {
-  let n = 0;
-  for (const e of listEndpoints(mapFd)) {
-    if (pred(e) && deleteEndpoint(mapFd, e.family, e.ip)) n++;
-  }
-  return n;
-}
-
 /** strait_links_v1: host veth ifindex → one address of the pod behind it. */
 export interface LinkEntry {
   ifindex: number;

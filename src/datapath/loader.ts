@@ -18,7 +18,7 @@ import { ensureBpffs } from './bpffs.js';
 import { listEndpoints, listLinks, writeLink } from './endpoints.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
 import { MapName, ProgramName } from './maps/names.js';
-import { flock } from './netlink.js';
+import { flock } from './flock.js';
 
 const PROGRAMS = ProgramName;
 const MAPS = MapName;

@@ -99,6 +99,12 @@ export interface NativeMapInfo {
   type: number;
   keySize: number;
   valueSize: number;
+  /**
+   * Bytes one lookup or update moves: valueSize, or for per-CPU maps one slot per
+   * possible CPU, each rounded up to 8 bytes. Computed by the addon alone (it sizes
+   * its buffers by it), so no TypeScript repeats the rule.
+   */
+  valueLength: number;
   maxEntries: number;
   flags: number;
 }
@@ -143,7 +149,6 @@ export interface NativeBinding {
   bpfCloseFd(fd: number): void;
   bpfDupFd(fd: number): number;
   /** BPF_MAP_TYPE_* numbers whose values hold one slot per possible CPU. */
-  bpfPercpuMapTypes: number[];
   bpfMapInfo(fd: number): NativeMapInfo;
   bpfNumPossibleCpus(): number;
   bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist'): void;

@@ -2,16 +2,11 @@
 // back). The addon never parses an address (DESIGN.md convention 2), so every
 // check a caller could get wrong happens here, before anything crosses into C++,
 // and fails with a TypeError whose code is ERR_INVALID_ARG.
-import { Address4, Address6 } from 'ip-address';
-
-import { InvalidArgError } from '../errors.js';
+import { ipBytes, prefixLen } from './addr-bytes.js';
+import { fail } from './invalid-arg.js';
 import type { NativeRouteSpec } from './native.js';
 
-export { InvalidArgError } from '../errors.js';
-
-const fail = (what: string, problem: string, value: unknown): never => {
-  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);
-};
+export { InvalidArgError } from './invalid-arg.js';
 
 // IFNAMSIZ is 16 bytes including the NUL; the kernel also refuses '/', ':' and
 // whitespace, and "." / ".." (they would be path components under /sys/class/net).
@@ -30,52 +25,6 @@ export function netnsPath(value: unknown, what = 'netns path'): string {
   if (typeof value !== 'string' || value.length === 0 || value.includes('\0'))
     return fail(what, 'must be a non-empty path', value);
   return value;
-}
-
-export interface IpBytes {
-  family: 4 | 6;
-  bytes: Uint8Array;
-}
-
-/** A bare address ("198.18.0.10", "fd5a::10"): no prefix, no zone. */
-export function ipBytes(value: unknown, what = 'address'): IpBytes {
-  if (typeof value !== 'string') return fail(what, 'must be a string', value);
-  if (value.includes('/') || value.includes('%')) return fail(what, 'must be a bare address (no prefix or zone)', value);
-  if (Address4.isValid(value)) return { family: 4, bytes: Uint8Array.from(new Address4(value).toArray()) };
-  if (Address6.isValid(value)) {
-    // From the 128-bit integer, so the array is always 16 bytes long.
-    let n = new Address6(value).bigInt();
-    const bytes = new Uint8Array(16);
-    for (let i = 15; i >= 0; i--, n >>= 8n) bytes[i] = Number(n & 0xffn);
-    return { family: 6, bytes };
-  }
-  return fail(what, 'is not an IPv4 or IPv6 address', value);
-}
-
-export function prefixLen(value: unknown, family: 4 | 6, what = 'prefix length'): number {
-  const max = family === 4 ? 32 : 128;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max)
-    return fail(what, `must be an integer in 0..${max} for IPv${family}`, value);
-  return value;
-}
-
-/** Address text for bytes the kernel returned: dotted quad, or RFC 5952 IPv6. */
-export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Address4.fromByteArray([...bytes]).correctForm();
-  if (bytes.length === 16) return Address6.fromUnsignedByteArray([...bytes]).correctForm();
-  throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-}
-
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-export function macBytes(value: unknown, what = 'MAC address'): Uint8Array {
-  if (typeof value !== 'string' || !MAC_RE.test(value)) return fail(what, 'must look like aa:bb:cc:dd:ee:ff', value);
-  return Uint8Array.from(value.split(':'), (h) => parseInt(h, 16));
-}
-
-/** "aa:bb:..." in lower case; any length, so a tunnel's non-Ethernet address still shows. */
-export function formatMac(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 export function mtu(value: unknown, what = 'mtu'): number {

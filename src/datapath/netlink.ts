@@ -1,5 +1,5 @@
 // Typed netlink for the rest of strait: strings for names, addresses and MACs,
-// validated here (netlink-args.ts) and handed to the addon as bytes.
+// validated here (netlink-args.ts, addr-bytes.ts) and handed to the addon as bytes.
 //
 // A Netlink is bound to one network namespace for its whole life: the addon
 // creates its socket on a throwaway thread inside that namespace (native/netns.h),
@@ -10,24 +10,21 @@
 // (code ERR_INVALID_ARG).
 import { syscall } from '../errors.js';
 import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
+import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
+import { InvalidArgError } from './invalid-arg.js';
 import {
   alias as checkAlias,
-  formatIp,
-  formatMac,
   ifName,
-  InvalidArgError,
-  ipBytes,
-  macBytes,
   mtu as checkMtu,
   netnsPath as checkNetnsPath,
-  prefixLen,
   routeSpec,
   scopeName,
   type RouteArgs,
   type ScopeName,
 } from './netlink-args.js';
 
-export { InvalidArgError, type RouteArgs } from './netlink-args.js';
+export { InvalidArgError } from './invalid-arg.js';
+export type { RouteArgs } from './netlink-args.js';
 
 export interface LinkInfo {
   ifindex: number;
@@ -161,7 +158,7 @@ export class Netlink {
   listAddresses(ifname: string): AddressInfo[] {
     return syscall(() => this.handle.listAddresses(ifName(ifname))).map((a) => ({
       family: a.family,
-      address: formatIp(a.address),
+      address: formatIpBytes(a.address),
       prefixLen: a.prefixLen,
     }));
   }
@@ -181,9 +178,9 @@ export class Netlink {
     if (family !== 4 && family !== 6) throw new InvalidArgError(`family must be 4 or 6: ${JSON.stringify(family)}`);
     return syscall(() => this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname))).map((r) => ({
       family: r.family,
-      dst: r.dst === null ? null : formatIp(r.dst),
+      dst: r.dst === null ? null : formatIpBytes(r.dst),
       prefixLen: r.prefixLen,
-      gateway: r.gateway === null ? null : formatIp(r.gateway),
+      gateway: r.gateway === null ? null : formatIpBytes(r.gateway),
       ifindex: r.ifindex,
       scope: scopeName(r.scope),
       table: r.table,
@@ -198,25 +195,10 @@ export class Netlink {
   listNeighbors(ifname: string): NeighborInfo[] {
     return syscall(() => this.handle.listNeighbors(ifName(ifname))).map((n) => ({
       family: n.family,
-      address: formatIp(n.address),
+      address: formatIpBytes(n.address),
       mac: n.mac === null ? null : formatMac(n.mac),
       ifindex: n.ifindex,
       permanent: n.permanent,
     }));
   }
-}
-
-const FLOCK_MODES = new Set(['exclusive', 'shared', 'unlock']);
-
-/**
- * flock(2) on an open fd (e.g. from fs.openSync). wait=false returns false instead
- * of blocking when another open file holds a conflicting lock; wait=true blocks the
- * whole process until it is free. Locks belong to the open file, not the process:
- * two opens of one file in this process do conflict.
- */
-export function flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean {
-  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgError(`fd must be a non-negative integer: ${fd}`);
-  if (!FLOCK_MODES.has(mode)) throw new InvalidArgError(`mode must be exclusive, shared or unlock: ${JSON.stringify(mode)}`);
-  if (typeof wait !== 'boolean') throw new InvalidArgError(`wait must be a boolean: ${JSON.stringify(wait)}`);
-  return syscall(() => native().flock(fd, mode, wait));
 }

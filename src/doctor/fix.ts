@@ -11,10 +11,12 @@ import { CT_TABLES, MapName } from '../datapath/maps/names.js';
 import { encodeLinkKey } from '../datapath/maps/links.js';
 import { encodeCtKey } from '../datapath/maps/ct.js';
 import { encodePolicyKey } from '../datapath/maps/policy.js';
-import { flock, type Netlink } from '../datapath/netlink.js';
-import { removeEndpointRecord, writeEndpointRecord } from '../cni/endpoint-record.js';
+import { flock } from '../datapath/flock.js';
+import type { Netlink } from '../datapath/netlink.js';
+import { removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { forgetEndpoints } from '../cni/fastpath.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
+import { bitsOf } from '../ipam/addr.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';
 import type { Action, Problem } from './types.js';
 
@@ -118,10 +120,10 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
       removeEndpointRecord(ctx.stateDir, a.owner);
       return;
     case 'add-route':
-      ctx.host.addRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      ctx.host.addRoute({ dst: a.ip, prefixLen: bitsOf(a.family), ifname: a.link, scope: 'link' });
       return;
     case 'delete-route':
-      ctx.host.deleteRoute({ dst: a.ip, prefixLen: a.family === 4 ? 32 : 128, ifname: a.link, scope: 'link' });
+      ctx.host.deleteRoute({ dst: a.ip, prefixLen: bitsOf(a.family), ifname: a.link, scope: 'link' });
       return;
     case 'delete-link':
       ctx.host.deleteLink(a.name);

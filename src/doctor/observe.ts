@@ -12,9 +12,10 @@ import { decodeLinkKey } from '../datapath/maps/links.js';
 import { CT_TABLES, MapName, ProgramName } from '../datapath/maps/names.js';
 import { decodePolicyKey, type PolicyKey } from '../datapath/maps/policy.js';
 import type { Netlink } from '../datapath/netlink.js';
-import { endpointRecordDir, listEndpointRecords } from '../cni/endpoint-record.js';
+import { endpointRecordDir, listEndpointRecords } from '../state/endpoint-record.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
-import { parseOwnerAlias } from '../cni/wiring.js';
+import { parseOwnerAlias } from '../state/host-veth.js';
+import { bitsOf } from '../ipam/addr.js';
 import { DiskStore } from '../ipam/disk-store.js';
 import { deadTempFiles } from '../util/temp-files.js';
 import type { Observed, ObservedLease, ObservedLink, ObservedPrograms, ObservedRoute } from './types.js';
@@ -66,7 +67,7 @@ function observeLinks(host: Netlink): ObservedLink[] {
     const routes: ObservedRoute[] = ([4, 6] as const).flatMap((family) =>
       host
         .listRoutes(family, l.name)
-        .filter((r) => r.dst !== null && r.prefixLen === (family === 4 ? 32 : 128) && r.table === 254)
+        .filter((r) => r.dst !== null && r.prefixLen === bitsOf(family) && r.table === 254)
         .map((r) => ({ family, ip: r.dst! })),
     );
     out.push({

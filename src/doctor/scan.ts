@@ -30,14 +30,14 @@
 //   pin-stale-map           a map pinned under an older layout version of a current map
 //   tmp-orphan              a lease's or record's temp file whose writer was killed
 import type { EndpointEntry } from '../datapath/endpoints.js';
-import type { EndpointRecord } from '../cni/endpoint-record.js';
-import { hostVethName, parseOwnerAlias } from '../cni/wiring.js';
+import type { EndpointRecord } from '../state/endpoint-record.js';
+import { ipFamily } from '../ipam/addr.js';
+import { hostVethName, parseOwnerAlias } from '../state/host-veth.js';
 import { leftovers } from './scan-leftovers.js';
 import type { Action, Observed, ObservedLease, ObservedLink, Owner, Problem } from './types.js';
 
 const keyOf = (o: Owner): string => `${o.network}/${o.containerId}/${o.ifname}`;
 const ownerOf = (o: Owner): Owner => ({ network: o.network, containerId: o.containerId, ifname: o.ifname });
-const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
 
 interface Attachment {
   owner: Owner;
@@ -169,7 +169,7 @@ class Scan {
     }
     const siblings = (this.o.endpoints ?? []).filter((e) => r.addresses.includes(e.ip) && e.ifindex === link.ifindex);
     r.addresses.forEach((ip, setIndex) => {
-      const family = familyOf(ip);
+      const family = ipFamily(ip);
       this.checkLease(a, ip, setIndex);
       if (this.o.endpoints !== null) {
         this.claimedEntries.add(ip);

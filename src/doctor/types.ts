@@ -5,7 +5,7 @@
 import type { EndpointEntry } from '../datapath/endpoints.js';
 import type { CtKey } from '../datapath/maps/ct.js';
 import type { PolicyKey } from '../datapath/maps/policy.js';
-import type { EndpointRecord } from '../cni/endpoint-record.js';
+import type { EndpointRecord } from '../state/endpoint-record.js';
 import type { Owner } from '../cni/context.js';
 
 export type { Owner };

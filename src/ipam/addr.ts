@@ -23,6 +23,12 @@ export interface Cidr extends Ip {
 
 export const bitsOf = (family: Family): number => (family === 4 ? 32 : 128);
 
+/** Address family of an IP or CIDR. Cheap on purpose: only IPv6 text contains ':'. */
+export const ipFamily = (cidrOrIp: string): Family => (cidrOrIp.includes(':') ? 6 : 4);
+
+/** An address as the prefix that holds only it: /32 or /128. */
+export const hostCidr = (ip: string): string => `${ip}/${bitsOf(ipFamily(ip))}`;
+
 const OCTET = /^(?:0|[1-9]\d{0,2})$/;
 const PREFIX = /^(?:0|[1-9]\d{0,2})$/;
 

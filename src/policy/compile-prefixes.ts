@@ -3,7 +3,7 @@
 // prefix only, so a block stands for every prefix inside it (minus its excepts):
 // a longer prefix another rule added must not take an address out of the block.
 // Pure.
-import { canonicalIp, type Family, formatCidr, lastOf, networkOf, parseCidr, withoutPrefix } from '../ipam/addr.js';
+import { canonicalIp, type Family, formatCidr, hostCidr, lastOf, networkOf, parseCidr, withoutPrefix } from '../ipam/addr.js';
 import { assignCidrIdentities, isCidrIdentity } from './identity.js';
 import { type IpBlock, IDENTITY_HOST, IDENTITY_WORLD } from './types.js';
 
@@ -33,7 +33,7 @@ export function canonicalCidr(text: string): string | null {
 }
 
 /** An address as its own prefix: "10.0.0.1/32", "fd00::1/128". */
-export const hostPrefix = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
+export const hostPrefix = hostCidr;
 
 /** This node's addresses as /32 and /128 prefixes. */
 export function hostPrefixes(addresses: readonly string[]): Set<string> {

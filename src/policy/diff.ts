@@ -5,7 +5,7 @@
 //     classified before any entry refers to its identity.
 //  2. per endpoint whose entries change: write the new entries under the generation
 //     that is not live (invisible to the datapath), then ONE endpoint update flips
-//     EP_F_POLICY_GEN together with the isolation flags and identity, then delete the
+//     its live generation together with the isolation flags and identity, then delete the
 //     old generation's entries. A hash-map update replaces the value as a whole, so a
 //     packet sees the old (flags, entries) or the new ones, never a mix.
 //  3. ipcache and cidr removals last: nothing live refers to them any more.
@@ -23,13 +23,6 @@
 // endpoints not yet switched too. compile()'s `previous` option keeps identities
 // from changing meaning between two states, which bounds this to addresses whose own
 // classification really changes (a pod relabelled, a prefix added or removed).
-import {
-  EP_F_EGRESS_ISOLATED,
-  EP_F_INGRESS_ISOLATED,
-  EP_F_POLICY_GEN,
-  EP_F_READY,
-} from '../datapath/maps/endpoints.js';
-import { POLICY_PREFIX_ANY_PORT, POLICY_PREFIX_ANY_PROTO, POLICY_SLOT_GEN } from '../datapath/maps/policy.js';
 import type { DesiredState, EndpointPolicy, PolicyEntry } from './types.js';
 
 export type Generation = 0 | 1;
@@ -38,29 +31,6 @@ export const otherGeneration = (g: Generation): Generation => (g === 0 ? 1 : 0);
 
 /** The live generation of an endpoint as a state holds it; absent endpoints and fields are 0. */
 export const generationOf = (ep: EndpointPolicy | null | undefined): Generation => ep?.generation ?? 0;
-
-/** endpoint_value.flags' generation bit, read back by a reconciler adopting the maps. */
-export const generationFromFlags = (flags: number): Generation => ((flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0);
-
-/** The endpoint_value.flags an endpoint-flags operation writes (READY included: its policy is now complete). */
-export function endpointFlags(op: { generation: Generation; ingressIsolated: boolean; egressIsolated: boolean }): number {
-  return (
-    EP_F_READY |
-    (op.ingressIsolated ? EP_F_INGRESS_ISOLATED : 0) |
-    (op.egressIsolated ? EP_F_EGRESS_ISOLATED : 0) |
-    (op.generation === 1 ? EP_F_POLICY_GEN : 0)
-  );
-}
-
-/** policy_key.slot: the host veth ifindex with the generation in the top bit. */
-export const policySlot = (ifindex: number, generation: Generation): number =>
-  (generation === 1 ? (ifindex | POLICY_SLOT_GEN) : ifindex) >>> 0;
-
-/** policy_key.prefixlen of an entry: what the LPM must match of (identity, egress, protocol, port). */
-export function policyPrefixLen(e: PolicyEntry): number {
-  if (e.protocol === 0) return POLICY_PREFIX_ANY_PROTO;
-  return POLICY_PREFIX_ANY_PORT + e.portPrefixLen;
-}
 
 /** The part of an entry that is its map key (everything but the rule id). */
 export const entryKey = (e: PolicyEntry): string =>

@@ -10,11 +10,16 @@ export interface PortPrefix {
   prefixLen: number;
 }
 
-/** The fewest prefixes whose union is exactly first..last (inclusive); [] for an empty range. */
+/**
+ * The fewest prefixes whose union is exactly first..last (inclusive). A reversed
+ * range throws: the model refuses endPort < port, so one reaching here is a bug, and
+ * answering [] would quietly turn an allow rule into one that allows nothing.
+ */
 export function portRangePrefixes(first: number, last: number): PortPrefix[] {
   if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last > 0xffff) {
     throw new RangeError(`port range ${first}-${last} is not within 0-65535`);
   }
+  if (last < first) throw new RangeError(`port range ${first}-${last} is reversed`);
   const out: PortPrefix[] = [];
   let lo = first;
   while (lo <= last) {

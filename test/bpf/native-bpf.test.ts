@@ -27,7 +27,6 @@ import {
   mapKeys,
   mapLookup,
   mapUpdate,
-  mapValueLength,
   numPossibleCpus,
   pinFd,
   progFdById,
@@ -264,7 +263,7 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(info).toMatchObject({ type: 6, keySize: 4, valueSize: 8, maxEntries: 4 }); // PERCPU_ARRAY
       const ncpus = numPossibleCpus();
       expect(ncpus).toBeGreaterThan(0);
-      expect(mapValueLength(info)).toBe(8 * ncpus);
+      expect(info.valueLength).toBe(8 * ncpus);
 
       const value = Buffer.alloc(8 * ncpus);
       for (let c = 0; c < ncpus; c++) value.writeBigUInt64LE(BigInt(c + 1) * 1000n, c * 8);

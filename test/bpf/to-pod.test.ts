@@ -14,7 +14,7 @@ import {
   type HostVeth,
   type TestDatapath,
 } from '../helpers/bpf-datapath.js';
-import { ipBytes } from '../../src/datapath/netlink-args.js';
+import { ipBytes } from '../../src/datapath/addr-bytes.js';
 import { arpRequest, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, ipv4, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
 import { ndFrame, routerAdvertisement } from '../helpers/ndgen.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REF_PLUGIN_DIR, STRAIT_BIN } from '../helpers/cni.js';
 import { leaseCount } from '../helpers/leases.js';
-import { listEndpointRecords } from '../../src/cni/endpoint-record.js';
+import { listEndpointRecords } from '../../src/state/endpoint-record.js';
 
 export const STRAITCTL = fileURLToPath(new URL('../../bin/straitctl', import.meta.url));
 export const REF_PLUGINS = ['loopback', 'portmap', 'bandwidth'] as const;

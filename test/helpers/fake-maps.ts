@@ -6,9 +6,9 @@
 import type { EndpointFlags, MapsContent } from '../../src/agent/datapath-writer.js';
 import type { AgentMaps } from '../../src/agent/effects.js';
 import type { EndpointEntry } from '../../src/datapath/endpoints.js';
-import { EP_F_POLICY_GEN, EP_F_READY } from '../../src/datapath/maps/endpoints.js';
-import { networkOf, parseCidr, parseIp } from '../../src/ipam/addr.js';
-import { endpointFlags, entryKey } from '../../src/policy/diff.js';
+import { decodeEndpointFlags, encodeEndpointFlags, type EndpointFlagState } from '../../src/datapath/maps/endpoints.js';
+import { ipFamily, networkOf, parseCidr, parseIp } from '../../src/ipam/addr.js';
+import { entryKey } from '../../src/policy/diff.js';
 import type { PolicyEntry } from '../../src/policy/types.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 
@@ -57,14 +57,15 @@ export class FakeMaps implements AgentMaps {
 
   /** What the CNI plugin's ADD writes: an entry per address, not READY. */
   addEndpoint(ifindex: number, ips: string[]): void {
-    this.endpoints.set(ifindex, ips.map((ip) => ({ family: ip.includes(':') ? 6 : 4, ip, ifindex, flags: 0, podMac: '0a:58:00:00:00:01', hostMac: 'ee:00:00:00:00:01', identity: 0 })));
+    this.endpoints.set(ifindex, ips.map((ip) => ({ family: ipFamily(ip), ip, ifindex, flags: 0, podMac: '0a:58:00:00:00:01', hostMac: 'ee:00:00:00:00:01', identity: 0 })));
   }
 
   /** The live entries of an endpoint (by its flags' generation), or null if it is not READY. */
   live(ifindex: number): PolicyEntry[] | null {
     const e = this.endpoints.get(ifindex)?.[0];
-    if (e === undefined || (e.flags & EP_F_READY) === 0) return null;
-    const gen = (e.flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0;
+    if (e === undefined) return null;
+    const { ready, generation: gen } = decodeEndpointFlags(e.flags);
+    if (!ready) return null;
     return [...this.policy.values()].filter((p) => p.ifindex === ifindex && p.generation === gen).map(({ ifindex: _i, generation: _g, ...rest }) => rest);
   }
 
@@ -125,14 +126,14 @@ export class FakeMaps implements AgentMaps {
     this.check({ map: 'endpoints', ifindex });
     const have = this.endpoints.get(ifindex);
     if (have === undefined) return; // a concurrent DEL: stays removed
-    this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: endpointFlags(f), identity: f.identity })));
+    this.endpoints.set(ifindex, have.map((e) => ({ ...e, flags: encodeEndpointFlags({ ready: true, ...f }), identity: f.identity })));
     this.landed();
   }
   read(): MapsContent {
     const podNamespaces = new Map<number, number>();
     for (const v of this.ipcache.values()) podNamespaces.set(v.identity, v.namespace);
     const endpoints: MapsContent['endpoints'] = new Map();
-    for (const [ifindex, list] of this.endpoints) endpoints.set(ifindex, { flags: list[0]!.flags, identity: list[0]!.identity, entries: [[], []] });
+    for (const [ifindex, list] of this.endpoints) endpoints.set(ifindex, { flags: decodeEndpointFlags(list[0]!.flags), identity: list[0]!.identity, entries: [[], []] });
     for (const p of this.policy.values()) {
       const { ifindex, generation, ...entry } = p;
       endpoints.get(ifindex)?.entries[generation].push(entry);
@@ -157,10 +158,10 @@ export class FakeMaps implements AgentMaps {
     return n;
   }
 
-  endpointOf(ip: string): { ifindex: number; flags: number; identity: number } | null {
+  endpointOf(ip: string): { ifindex: number; flags: EndpointFlagState; identity: number } | null {
     for (const list of this.endpoints.values()) {
       const e = list.find((x) => x.ip === ip);
-      if (e !== undefined) return { ifindex: e.ifindex, flags: e.flags, identity: e.identity };
+      if (e !== undefined) return { ifindex: e.ifindex, flags: decodeEndpointFlags(e.flags), identity: e.identity };
     }
     return null;
   }

@@ -3,7 +3,7 @@
 // endpoint records the CNI plugin left. A pod added here is what an ADD leaves
 // behind: its veth, its record and its endpoint-map entries (not READY).
 import type { AgentEffects } from '../../src/agent/effects.js';
-import type { EndpointRecord } from '../../src/cni/endpoint-record.js';
+import type { EndpointRecord } from '../../src/state/endpoint-record.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 import type { Pod } from '../../src/policy/types.js';
 import { FakeMaps } from './fake-maps.js';

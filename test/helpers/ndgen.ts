@@ -3,7 +3,7 @@
 // which drops a frame whose checksum is wrong before it could do any harm).
 // Message layouts are RFC 4861 (ND, RA, Redirect) and RFC 3810 (MLDv2); a
 // Neighbor Solicitation is pktgen.ts's neighborSolicitation.
-import { ipBytes, macBytes } from '../../src/datapath/netlink-args.js';
+import { ipBytes, macBytes } from '../../src/datapath/addr-bytes.js';
 import { concat, ETH_P_IPV6, ethFrame, ipv4Checksum, IPPROTO_ICMPV6, u16 } from './pktgen.js';
 
 export const ND_ROUTER_SOLICIT = 133;

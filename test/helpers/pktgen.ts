@@ -3,7 +3,7 @@
 // the IPv4 header checksum is filled in: the programs read no checksum, and the
 // stack that would is not on the BPF_PROG_TEST_RUN path. Frames sent to a real
 // stack (netns drills) get their TCP/UDP checksum from withL4Checksum().
-import { ipBytes, macBytes } from '../../src/datapath/netlink-args.js';
+import { ipBytes, macBytes } from '../../src/datapath/addr-bytes.js';
 
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { runCni, straitConfig, STRAIT_BIN } from '../helpers/cni.js';
 import { cleanupAll, createNetns, deleteNetns, hostLinkExists, hostRoutes, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 import { leaseCount } from '../helpers/leases.js';
-import { listEndpointRecords } from '../../src/cni/endpoint-record.js';
+import { listEndpointRecords } from '../../src/state/endpoint-record.js';
 
 warnIfNotRoot('CNI lifecycle integration tests');
 

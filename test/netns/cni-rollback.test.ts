@@ -10,7 +10,7 @@ import * as bpf from '../../src/datapath/bpf.js';
 import { listEndpoints } from '../../src/datapath/endpoints.js';
 import { encodeEndpointKey, encodeEndpointValue } from '../../src/datapath/maps/endpoints.js';
 import { ENDPOINTS_MAX, MapName } from '../../src/datapath/maps/names.js';
-import { listEndpointRecords } from '../../src/cni/endpoint-record.js';
+import { listEndpointRecords } from '../../src/state/endpoint-record.js';
 import { runCni, straitConfig } from '../helpers/cni.js';
 import { leaseCount } from '../helpers/leases.js';
 import { bpffsDir, cleanupAll, createNetns, hostLinkExists, hostRoutes, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';

@@ -12,7 +12,7 @@ import { encodeCtKey, encodeCtValue } from '../../src/datapath/maps/ct.js';
 import { MapName, ProgramName } from '../../src/datapath/maps/names.js';
 import { encodePolicyKey, encodePolicyValue } from '../../src/datapath/maps/policy.js';
 import { leaseFileName } from '../../src/ipam/disk-store.js';
-import { removeEndpointRecord } from '../../src/cni/endpoint-record.js';
+import { removeEndpointRecord } from '../../src/state/endpoint-record.js';
 import { Node } from '../helpers/node.js';
 import { cleanupAll, createNetns, isRoot, rand, warnIfNotRoot, type Netns } from '../helpers/sys.js';
 

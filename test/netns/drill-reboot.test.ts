@@ -16,7 +16,7 @@ import * as bpf from '../../src/datapath/bpf.js';
 import { listEndpoints, type EndpointEntry } from '../../src/datapath/endpoints.js';
 import { EP_F_INGRESS_ISOLATED, EP_F_READY } from '../../src/datapath/maps/endpoints.js';
 import { MapName } from '../../src/datapath/maps/names.js';
-import { listEndpointRecords } from '../../src/cni/endpoint-record.js';
+import { listEndpointRecords } from '../../src/state/endpoint-record.js';
 import { DiskStore } from '../../src/ipam/disk-store.js';
 import { Cluster, type ClusterPod } from '../helpers/cluster.js';
 import { runCni } from '../helpers/cni.js';

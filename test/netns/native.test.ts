@@ -11,7 +11,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { flock, Netlink } from '../../src/datapath/netlink.js';
+import { flock } from '../../src/datapath/flock.js';
+import { Netlink } from '../../src/datapath/netlink.js';
 import { errnoThrown } from '../helpers/thrown.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { scan } from '../../src/doctor/scan.js';
 import { planFixes } from '../../src/doctor/fix.js';
 import type { Observed, Problem } from '../../src/doctor/types.js';
-import { hostVethName, ownerAlias } from '../../src/cni/wiring.js';
-import type { EndpointRecord } from '../../src/cni/endpoint-record.js';
+import { hostVethName, ownerAlias } from '../../src/state/host-veth.js';
+import type { EndpointRecord } from '../../src/state/endpoint-record.js';
 
 const NET = 'n1';
 const pod = (n: number) => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   COUNTER_SLOT_SIZE,
   counterKey,
+  decodeEndpointFlags,
   decodeEndpointKey,
   decodeEndpointValue,
   decodeLinkKey,
@@ -16,6 +17,7 @@ import {
   DROP_MAX,
   DROP_REASONS,
   DropReason,
+  encodeEndpointFlags,
   encodeEndpointKey,
   encodeEndpointValue,
   encodeLinkKey,
@@ -80,6 +82,17 @@ describe('endpoint key', () => {
     noFamily[16] = 0;
     for (const b of [withJunk, withPad, noFamily, v4.slice(0, 19), new Uint8Array(21)])
       expect(codeOf(() => decodeEndpointKey(b))).toBe('ERR_INVALID_ARG');
+  });
+});
+
+describe('endpoint flags', () => {
+  it('encodes and decodes the EP_F_* bits of maps.h', () => {
+    expect(encodeEndpointFlags({ ready: true, generation: 1, ingressIsolated: true, egressIsolated: false })).toBe(0b1011);
+    expect(encodeEndpointFlags({ ready: false, generation: 0, ingressIsolated: false, egressIsolated: true })).toBe(0b0100);
+    expect(decodeEndpointFlags(0b1001).generation).toBe(1);
+    expect(decodeEndpointFlags(0b0111).generation).toBe(0);
+    expect(decodeEndpointFlags(0b0111)).toEqual({ ready: true, ingressIsolated: true, egressIsolated: true, generation: 0 });
+    for (let f = 0; f < 16; f++) expect(encodeEndpointFlags(decodeEndpointFlags(f))).toBe(f);
   });
 });
 

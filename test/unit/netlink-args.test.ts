@@ -2,21 +2,10 @@
 // before C++ sees it, so these need neither root nor the built addon.
 import { describe, expect, it } from 'vitest';
 
-import {
-  alias,
-  formatIp,
-  formatMac,
-  ifName,
-  InvalidArgError,
-  ipBytes,
-  macBytes,
-  mtu,
-  netnsPath,
-  prefixLen,
-  routeSpec,
-  scopeName,
-} from '../../src/datapath/netlink-args.js';
-import { flock, Netlink } from '../../src/datapath/netlink.js';
+import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from '../../src/datapath/addr-bytes.js';
+import { alias, ifName, InvalidArgError, mtu, netnsPath, routeSpec, scopeName } from '../../src/datapath/netlink-args.js';
+import { flock } from '../../src/datapath/flock.js';
+import { Netlink } from '../../src/datapath/netlink.js';
 
 const invalid = (f: () => unknown) => {
   expect(f).toThrow(InvalidArgError);
@@ -39,7 +28,7 @@ describe('ifName', () => {
   it('rejects non-strings', () => invalid(() => ifName(3 as unknown as string)));
 });
 
-describe('ipBytes / formatIp', () => {
+describe('ipBytes / formatIpBytes', () => {
   it('converts IPv4', () => {
     expect(ipBytes('198.18.0.10')).toEqual({ family: 4, bytes: Uint8Array.from([198, 18, 0, 10]) });
   });
@@ -55,10 +44,10 @@ describe('ipBytes / formatIp', () => {
     (a) => invalid(() => ipBytes(a)),
   );
   it('formats what the kernel returns, IPv6 compressed and lower case', () => {
-    expect(formatIp(Uint8Array.from([169, 254, 1, 1]))).toBe('169.254.1.1');
-    expect(formatIp(ipBytes('FD5A:0:0::0010').bytes)).toBe('fd5a::10');
-    expect(formatIp(new Uint8Array(16))).toBe('::');
-    expect(() => formatIp(new Uint8Array(5))).toThrow(RangeError);
+    expect(formatIpBytes(Uint8Array.from([169, 254, 1, 1]))).toBe('169.254.1.1');
+    expect(formatIpBytes(ipBytes('FD5A:0:0::0010').bytes)).toBe('fd5a::10');
+    expect(formatIpBytes(new Uint8Array(16))).toBe('::');
+    expect(() => formatIpBytes(new Uint8Array(5))).toThrow(RangeError);
   });
 });
 

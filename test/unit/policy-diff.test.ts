@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/policy/compile.js';
-import {
-  diff,
-  endpointFlags,
-  entryKey,
-  type Generation,
-  generationFromFlags,
-  otherGeneration,
-  type PlanOp,
-  policyPrefixLen,
-  policySlot,
-} from '../../src/policy/diff.js';
+import { policySlot } from '../../src/datapath/maps/policy.js';
+import { diff, entryKey, type Generation, otherGeneration, type PlanOp } from '../../src/policy/diff.js';
 import type { DesiredState, EndpointPolicy, PolicyEntry } from '../../src/policy/types.js';
 import { cluster, endpoint, ns, pod, policy } from '../helpers/policy-builders.js';
 
@@ -217,19 +208,6 @@ function randomState(): DesiredState {
 }
 
 describe('policy diff', () => {
-  it('helpers mirror maps.h', () => {
-    expect(policySlot(7, 0)).toBe(7);
-    expect(policySlot(7, 1)).toBe(0x80000007);
-    const e = (protocol: number, portPrefixLen: number): PolicyEntry => ({ identity: 1, egress: false, protocol, port: 0, portPrefixLen, ruleId: 1 });
-    expect(policyPrefixLen(e(0, 0))).toBe(72);
-    expect(policyPrefixLen(e(6, 0))).toBe(80);
-    expect(policyPrefixLen(e(6, 16))).toBe(96);
-    expect(policyPrefixLen(e(6, 13))).toBe(93);
-    expect(endpointFlags({ generation: 1, ingressIsolated: true, egressIsolated: false })).toBe(0b1011);
-    expect(generationFromFlags(0b1001)).toBe(1);
-    expect(generationFromFlags(0b0111)).toBe(0);
-  });
-
   it('diff(x, x) is empty, for compiled and random states', () => {
     const c = cluster({ namespaces: [ns('x')], pods: [pod('x', 'a', { app: 'a' }, { ips: ['10.244.1.2'] })], policies: [policy('x', 'p', { podSelector: {}, ingress: [{ ports: [{ port: 80 }] }] })] });
     const s = compile(c, [endpoint(5, c.pods[0]!)], { nodeName: 'node-a', hostAddresses: ['192.168.1.10'] });

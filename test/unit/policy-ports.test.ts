@@ -40,8 +40,12 @@ describe('policy port prefixes', () => {
     expect(all).toHaveLength(16);
     expect(all[0]).toEqual({ port: 1, prefixLen: 16 });
     expect(all.at(-1)).toEqual({ port: 32768, prefixLen: 1 });
-    expect(portRangePrefixes(5, 4)).toEqual([]);
     expect(() => portRangePrefixes(0, 65536)).toThrow(RangeError);
+  });
+
+  it('refuses a reversed range: the model rejects endPort < port, so one reaching here is a bug, not "no ports"', () => {
+    expect(() => portRangePrefixes(5, 4)).toThrow(RangeError);
+    expect(() => portRangePrefixes(10, 9)).toThrow(RangeError);
   });
 
   it('covers every random range exactly, with the fewest prefixes', () => {

@@ -5,8 +5,8 @@
 // kernel keeps whatever host bits it is given and hands them back on a dump, so an
 // encoder that accepted "10.1.2.3/8" would make a key that never diffs equal to
 // "10.0.0.0/8". Addresses are network order, like the rest of a cidr_key's data.
-import { formatIp, ipBytes, prefixLen } from '../netlink-args.js';
-import { bytesOf, fail, LE, object, u32, view, zeroRange } from './codec.js';
+import { formatIpBytes, ipByteLength, ipBytes, prefixLen } from '../addr-bytes.js';
+import { bytesOf, fail, family, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 export const CIDR_KEY_SIZE = LAYOUT.cidr_key.size;
@@ -50,17 +50,16 @@ export function encodeCidrKey(cidr: string): Uint8Array {
 /** The canonical text of a key, e.g. "198.18.0.0/16" or "fd00::/64". */
 export function decodeCidrKey(buf: Uint8Array): string {
   const b = bytesOf(buf, CIDR_KEY_SIZE, 'cidr key');
-  const family = b[K.family];
-  if (family !== 4 && family !== 6) return fail('cidr key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const fam = family(b[K.family], 'cidr key family');
+  const len = ipByteLength(fam);
   const prefixlen = view(b).getUint32(K.prefixlen, LE);
   const bits = prefixlen - CIDR_PREFIX_BIAS;
-  if (bits < 0 || bits > len * 8) return fail('cidr key prefixlen', `must be ${CIDR_PREFIX_BIAS}..${CIDR_PREFIX_BIAS + len * 8} for IPv${family}`, prefixlen);
+  if (bits < 0 || bits > len * 8) return fail('cidr key prefixlen', `must be ${CIDR_PREFIX_BIAS}..${CIDR_PREFIX_BIAS + len * 8} for IPv${fam}`, prefixlen);
   zeroRange(b, K.pad, K.ip, 'cidr key pad');
-  zeroRange(b, K.ip + len, CIDR_KEY_SIZE, `cidr key past the IPv${family} address`);
+  zeroRange(b, K.ip + len, CIDR_KEY_SIZE, `cidr key past the IPv${fam} address`);
   const addr = b.slice(K.ip, K.ip + len);
   if (hostBitsSet(addr, bits)) return fail('cidr key', 'has host bits set past its prefix', [...addr]);
-  return `${formatIp(addr)}/${bits}`;
+  return `${formatIpBytes(addr)}/${bits}`;
 }
 
 export function encodeCidrValue(value: CidrValue): Uint8Array {

@@ -1,17 +1,15 @@
-// Validation and byte helpers shared by the policy-side codecs (ipcache, cidr,
-// policy, ct). Internal to src/datapath/maps/: not re-exported by index.ts.
+// Validation and byte helpers shared by the map codecs. Internal to src/datapath/maps/: not re-exported by index.ts.
 // Every failure is an InvalidArgError (code ERR_INVALID_ARG), thrown before any
 // byte reaches the kernel.
 import { endianness } from 'node:os';
 
-import { InvalidArgError } from '../netlink-args.js';
+import { formatIpBytes, ipByteLength, ipBytes } from '../addr-bytes.js';
+import { fail } from '../invalid-arg.js';
+
+export { fail };
 
 /** Integers in map keys and values are host byte order; addresses and ports are not. */
 export const LE = endianness() === 'LE';
-
-export const fail = (what: string, problem: string, value: unknown): never => {
-  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`);
-};
 
 export function int(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
@@ -38,3 +36,20 @@ export const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOf
 export function zeroRange(b: Uint8Array, from: number, to: number, what: string): void {
   for (let i = from; i < to; i++) if (b[i] !== 0) fail(what, `has nonzero byte ${i}`, b[i]);
 }
+
+/** An address family field: 4 or 6. */
+export function family(value: unknown, what: string): 4 | 6 {
+  if (value !== 4 && value !== 6) return fail(what, 'must be 4 or 6', value);
+  return value;
+}
+
+/** A bare address of the key's family, as its 4 or 16 bytes. */
+export function addrOf(value: unknown, fam: 4 | 6, what: string): Uint8Array {
+  const ip = ipBytes(value, what);
+  if (ip.family !== fam) return fail(what, `is not IPv${fam}`, value);
+  return ip.bytes;
+}
+
+/** The text of the address of that family stored at offset. */
+export const addrAt = (b: Uint8Array, offset: number, fam: 4 | 6): string =>
+  formatIpBytes(b.slice(offset, offset + ipByteLength(fam)));

@@ -1,11 +1,12 @@
 // TypeScript mirror of bpf/include/maps.h, part 4: struct traffic_counter, the value
 // of the per-CPU arrays strait_drops_v1 and strait_stats_v1 (keys: a u32 index, see
 // drop.ts). A lookup on a per-CPU map returns one slot per possible CPU, each
-// rounded up to 8 bytes; this sums them.
+// rounded up to 8 bytes (the addon computes that length: MapInfo.valueLength);
+// this sums them.
 import { endianness } from 'node:os';
 
-import { InvalidArgError } from '../netlink-args.js';
-import { LAYOUT, perCpuSlotSize } from './layout.js';
+import { InvalidArgError } from '../invalid-arg.js';
+import { LAYOUT } from './layout.js';
 
 export interface TrafficCounter {
   packets: bigint;
@@ -14,7 +15,12 @@ export interface TrafficCounter {
 
 const LE = endianness() === 'LE';
 const C = LAYOUT.traffic_counter.members;
-export const COUNTER_SLOT_SIZE = perCpuSlotSize(LAYOUT.traffic_counter.size);
+/**
+ * Two u64s, already a multiple of 8, so a CPU's slot is the struct itself. Were it
+ * ever not, the kernel's buffers would stop matching ncpus × this and sumPerCpu
+ * would refuse them: loudly, never a misread.
+ */
+export const COUNTER_SLOT_SIZE = LAYOUT.traffic_counter.size;
 
 /** The key of an array map: a u32 index in host byte order. */
 export function counterKey(index: number): Uint8Array {

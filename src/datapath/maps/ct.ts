@@ -7,8 +7,8 @@
 // ICMP echo flows carry the identifier as both ports; other portless flows 0.
 // last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
 // process.hrtime.bigint() on Linux, so the two compare directly.
-import { formatIp, ipBytes } from '../netlink-args.js';
-import { bytesOf, fail, int, LE, object, u32, view, zeroRange } from './codec.js';
+import { ipByteLength } from '../addr-bytes.js';
+import { addrAt, addrOf, bytesOf, fail, family, int, LE, object, u32, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 export const CT_KEY_SIZE = LAYOUT.ct_key.size;
@@ -60,17 +60,11 @@ const K = LAYOUT.ct_key.members;
 const V = LAYOUT.ct_value.members;
 const ADDR_BYTES = 16;
 
-function addr(value: unknown, family: 4 | 6, what: string): Uint8Array {
-  const ip = ipBytes(value, what);
-  if (ip.family !== family) return fail(what, `is not IPv${family}`, value);
-  return ip.bytes;
-}
-
 export function encodeCtKey(key: CtKey): Uint8Array {
   object(key, 'ct key');
-  if (key.family !== 4 && key.family !== 6) return fail('ct key family', 'must be 4 or 6', key.family);
-  const saddr = addr(key.saddr, key.family, 'ct key saddr');
-  const daddr = addr(key.daddr, key.family, 'ct key daddr');
+  family(key.family, 'ct key family');
+  const saddr = addrOf(key.saddr, key.family, 'ct key saddr');
+  const daddr = addrOf(key.daddr, key.family, 'ct key daddr');
   const sport = int(key.sport, 'ct key sport', 0, 0xffff);
   const dport = int(key.dport, 'ct key dport', 0, 0xffff);
   const protocol = int(key.protocol, 'ct key protocol', 0, 255);
@@ -87,17 +81,16 @@ export function encodeCtKey(key: CtKey): Uint8Array {
 
 export function decodeCtKey(buf: Uint8Array): CtKey {
   const b = bytesOf(buf, CT_KEY_SIZE, 'ct key');
-  const family = b[K.family];
-  if (family !== 4 && family !== 6) return fail('ct key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const fam = family(b[K.family], 'ct key family');
+  const len = ipByteLength(fam);
   zeroRange(b, K.saddr + len, K.saddr + ADDR_BYTES, 'ct key saddr past the IPv4 address');
   zeroRange(b, K.daddr + len, K.daddr + ADDR_BYTES, 'ct key daddr past the IPv4 address');
   zeroRange(b, K.pad, CT_KEY_SIZE, 'ct key pad');
   const dv = view(b);
   return {
-    family,
-    saddr: formatIp(b.slice(K.saddr, K.saddr + len)),
-    daddr: formatIp(b.slice(K.daddr, K.daddr + len)),
+    family: fam,
+    saddr: addrAt(b, K.saddr, fam),
+    daddr: addrAt(b, K.daddr, fam),
     sport: dv.getUint16(K.sport, false),
     dport: dv.getUint16(K.dport, false),
     protocol: b[K.protocol] ?? 0,

@@ -3,9 +3,8 @@
 // come from layout.ts (checked against the objects' BTF); integers are host byte
 // order, addresses network order, and every byte of a key is written (the pad and
 // an IPv4 key's unused words are zero) because the hash compares whole keys.
-import { endianness } from 'node:os';
-
-import { formatIp, formatMac, InvalidArgError, ipBytes, macBytes } from '../netlink-args.js';
+import { formatMac, ipByteLength, macBytes } from '../addr-bytes.js';
+import { addrAt, addrOf, bytesOf, fail, family, LE, object, u32, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 /** endpoint_value.flags: policy written; until then the datapath drops (fail closed). */
@@ -16,6 +15,30 @@ export const EP_F_INGRESS_ISOLATED = 1 << 1;
 export const EP_F_EGRESS_ISOLATED = 1 << 2;
 /** which generation of its strait_policy_v1 entries is live (see policy.ts) */
 export const EP_F_POLICY_GEN = 1 << 3;
+
+/** endpoint_value.flags in the agent's terms; encodeEndpointFlags and decodeEndpointFlags are the only translation. */
+export interface EndpointFlagState {
+  /** the agent has written the endpoint's policy (EP_F_READY) */
+  ready: boolean;
+  ingressIsolated: boolean;
+  egressIsolated: boolean;
+  /** the live generation of its strait_policy_v1 entries (EP_F_POLICY_GEN) */
+  generation: 0 | 1;
+}
+
+export const encodeEndpointFlags = (s: EndpointFlagState): number =>
+  (s.ready ? EP_F_READY : 0) |
+  (s.ingressIsolated ? EP_F_INGRESS_ISOLATED : 0) |
+  (s.egressIsolated ? EP_F_EGRESS_ISOLATED : 0) |
+  (s.generation === 1 ? EP_F_POLICY_GEN : 0);
+
+/** Bits strait does not define are ignored, as the datapath ignores them. */
+export const decodeEndpointFlags = (flags: number): EndpointFlagState => ({
+  ready: (flags & EP_F_READY) !== 0,
+  ingressIsolated: (flags & EP_F_INGRESS_ISOLATED) !== 0,
+  egressIsolated: (flags & EP_F_EGRESS_ISOLATED) !== 0,
+  generation: (flags & EP_F_POLICY_GEN) !== 0 ? 1 : 0,
+});
 
 export const ENDPOINT_KEY_SIZE = LAYOUT.endpoint_key.size;
 export const ENDPOINT_VALUE_SIZE = LAYOUT.endpoint_value.size;
@@ -39,54 +62,33 @@ export interface EndpointValue {
   identity: number;
 }
 
-const LE = endianness() === 'LE';
 const K = LAYOUT.endpoint_key.members;
 const V = LAYOUT.endpoint_value.members;
 const MAC_LEN = 6;
 
-const fail = (what: string, problem: string, value: unknown): never => {
-  throw new InvalidArgError(`${what} ${problem}: ${JSON.stringify(value)}`);
-};
-
-function u32(value: unknown, what: string, min = 0): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffff_ffff)
-    return fail(what, `must be an integer in ${min}..4294967295`, value);
-  return value;
-}
-
-function bytesOf(buf: unknown, size: number, what: string): Uint8Array {
-  if (!(buf instanceof Uint8Array)) return fail(what, 'must be a Uint8Array', typeof buf);
-  if (buf.byteLength !== size) return fail(what, `must be ${size} bytes`, buf.byteLength);
-  return buf;
-}
-
-const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
 export function encodeEndpointKey(key: EndpointKey): Uint8Array {
-  if (typeof key !== 'object' || key === null) return fail('endpoint key', 'must be an object', key);
-  if (key.family !== 4 && key.family !== 6) return fail('endpoint key family', 'must be 4 or 6', key.family);
-  const ip = ipBytes(key.ip, 'endpoint key ip');
-  if (ip.family !== key.family) return fail('endpoint key ip', `is not IPv${key.family}`, key.ip);
+  object(key, 'endpoint key');
+  family(key.family, 'endpoint key family');
+  const ip = addrOf(key.ip, key.family, 'endpoint key ip');
   const out = new Uint8Array(ENDPOINT_KEY_SIZE);
-  out.set(ip.bytes, K.ip);
+  out.set(ip, K.ip);
   out[K.family] = key.family;
   return out;
 }
 
 export function decodeEndpointKey(buf: Uint8Array): EndpointKey {
   const b = bytesOf(buf, ENDPOINT_KEY_SIZE, 'endpoint key');
-  const family = b[K.family];
-  if (family !== 4 && family !== 6) return fail('endpoint key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const fam = family(b[K.family], 'endpoint key family');
+  const len = ipByteLength(fam);
   // Nonzero bytes past the address or in the pad would make a key no encoder writes.
   for (let i = K.ip + len; i < K.family; i++)
-    if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${family} address`, b[i]);
+    if (b[i] !== 0) return fail('endpoint key', `has nonzero byte ${i} past the IPv${fam} address`, b[i]);
   for (let i = K.pad; i < ENDPOINT_KEY_SIZE; i++) if (b[i] !== 0) return fail('endpoint key pad', 'must be zero', b[i]);
-  return { family, ip: formatIp(b.slice(K.ip, K.ip + len)) };
+  return { family: fam, ip: addrAt(b, K.ip, fam) };
 }
 
 export function encodeEndpointValue(value: EndpointValue): Uint8Array {
-  if (typeof value !== 'object' || value === null) return fail('endpoint value', 'must be an object', value);
+  object(value, 'endpoint value');
   // ifindex 0 names no device: a redirect to it would fail on every packet.
   const ifindex = u32(value.ifindex, 'endpoint ifindex', 1);
   const flags = u32(value.flags, 'endpoint flags');

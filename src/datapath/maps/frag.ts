@@ -3,8 +3,7 @@
 // later ones, bpf/include/frag.h), for tests and straitctl. The identification is
 // network order as the packet has it: IPv4's 16 bits in the first two bytes of
 // the field, IPv6's 32 bits whole.
-import { formatIp, ipBytes } from '../netlink-args.js';
-import { bytesOf, fail, int, object, view } from './codec.js';
+import { addrAt, addrOf, bytesOf, family, int, object, view } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 export const FRAG_KEY_SIZE = LAYOUT.frag_key.size;
@@ -34,19 +33,13 @@ export interface FragValue {
 const K = LAYOUT.frag_key.members;
 const V = LAYOUT.frag_value.members;
 
-function addr(value: unknown, family: 4 | 6, what: string): Uint8Array {
-  const ip = ipBytes(value, what);
-  if (ip.family !== family) return fail(what, `is not IPv${family}`, value);
-  return ip.bytes;
-}
-
 export function encodeFragKey(key: FragKey): Uint8Array {
   object(key, 'frag key');
-  if (key.family !== 4 && key.family !== 6) return fail('frag key family', 'must be 4 or 6', key.family);
+  family(key.family, 'frag key family');
   const out = new Uint8Array(FRAG_KEY_SIZE);
   const dv = view(out);
-  out.set(addr(key.saddr, key.family, 'frag key saddr'), K.saddr);
-  out.set(addr(key.daddr, key.family, 'frag key daddr'), K.daddr);
+  out.set(addrOf(key.saddr, key.family, 'frag key saddr'), K.saddr);
+  out.set(addrOf(key.daddr, key.family, 'frag key daddr'), K.daddr);
   if (key.family === 4) dv.setUint16(K.id, int(key.id, 'frag key id', 0, 0xffff), false);
   else dv.setUint32(K.id, int(key.id, 'frag key id', 0, 0xffff_ffff), false);
   out[K.protocol] = int(key.protocol, 'frag key protocol', 0, 255);
@@ -56,15 +49,13 @@ export function encodeFragKey(key: FragKey): Uint8Array {
 
 export function decodeFragKey(buf: Uint8Array): FragKey {
   const b = bytesOf(buf, FRAG_KEY_SIZE, 'frag key');
-  const family = b[K.family];
-  if (family !== 4 && family !== 6) return fail('frag key family', 'must be 4 or 6', family);
-  const len = family === 4 ? 4 : 16;
+  const fam = family(b[K.family], 'frag key family');
   const dv = view(b);
   return {
-    family,
-    saddr: formatIp(b.slice(K.saddr, K.saddr + len)),
-    daddr: formatIp(b.slice(K.daddr, K.daddr + len)),
-    id: family === 4 ? dv.getUint16(K.id, false) : dv.getUint32(K.id, false),
+    family: fam,
+    saddr: addrAt(b, K.saddr, fam),
+    daddr: addrAt(b, K.daddr, fam),
+    id: fam === 4 ? dv.getUint16(K.id, false) : dv.getUint32(K.id, false),
     protocol: b[K.protocol] ?? 0,
   };
 }

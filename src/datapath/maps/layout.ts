@@ -68,9 +68,3 @@ export const LAYOUT = {
 } as const satisfies Record<string, StructLayout>;
 
 export type StructName = keyof typeof LAYOUT;
-
-/**
- * Bytes per CPU in a per-CPU map's value buffer: the kernel rounds each CPU's slot
- * up to 8 bytes (bpf_map_lookup_elem on BPF_MAP_TYPE_PERCPU_*).
- */
-export const perCpuSlotSize = (valueSize: number): number => Math.ceil(valueSize / 8) * 8;

@@ -4,7 +4,7 @@
 // order: slot, identity and direction always (72 bits), then the protocol (80),
 // then leading bits of the big-endian port (up to 96). So "any protocol" is
 // prefixlen 72, "every port of a protocol" 80, one port 96, and a port range is a
-// few prefixes (portRangePrefixes). slot is the endpoint's host veth ifindex with
+// few prefixes (src/policy/ports.ts splits it). slot is the endpoint's host veth ifindex with
 // the generation in bit 31 (POLICY_SLOT_GEN): the agent writes a new policy under
 // the other generation and flips EP_F_POLICY_GEN in the endpoint map.
 // Integers are host byte order; dport is network order, as the packet has it.
@@ -45,6 +45,13 @@ const K = LAYOUT.policy_key.members;
 const V = LAYOUT.policy_value.members;
 const IFINDEX_MAX = POLICY_SLOT_GEN - 1;
 
+/** policy_key.slot: the host veth ifindex with the generation in the top bit. */
+export const policySlot = (ifindex: number, gen: 0 | 1): number => (gen === 1 ? ifindex | POLICY_SLOT_GEN : ifindex) >>> 0;
+
+/** policy_key.prefixlen: how much of (slot, identity, egress, protocol, port) the LPM must match. */
+export const policyPrefixLen = (k: { protocol: number; portPrefixLen: number }): number =>
+  k.protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PORT + k.portPrefixLen;
+
 const portMask = (prefixLen: number): number => (0xffff << (16 - prefixLen)) & 0xffff;
 
 /**
@@ -67,9 +74,8 @@ export function encodePolicyKey(key: PolicyKey): Uint8Array {
 
   const out = new Uint8Array(POLICY_KEY_SIZE);
   const dv = view(out);
-  const prefixlen = protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PORT + portPrefixLen;
-  dv.setUint32(K.prefixlen, prefixlen, LE);
-  dv.setUint32(K.slot, (ifindex | (key.gen === 1 ? POLICY_SLOT_GEN : 0)) >>> 0, LE);
+  dv.setUint32(K.prefixlen, policyPrefixLen({ protocol, portPrefixLen }), LE);
+  dv.setUint32(K.slot, policySlot(ifindex, key.gen), LE);
   dv.setUint32(K.identity, identity, LE);
   out[K.egress] = key.egress ? 1 : 0;
   out[K.protocol] = protocol;
@@ -115,24 +121,4 @@ export function encodePolicyValue(value: PolicyValue): Uint8Array {
 
 export function decodePolicyValue(buf: Uint8Array): PolicyValue {
   return { ruleId: view(bytesOf(buf, POLICY_VALUE_SIZE, 'policy value')).getUint32(V.rule_id, LE) };
-}
-
-/**
- * The fewest (port, portPrefixLen) prefixes that cover first..last exactly, in port
- * order: 8080..8087 is one (8080/13), 80..443 takes several. A NetworkPolicy port
- * with endPort becomes one entry per prefix.
- */
-export function portRangePrefixes(first: number, last: number): { port: number; portPrefixLen: number }[] {
-  int(first, 'first port', 0, 0xffff);
-  int(last, 'last port', first, 0xffff);
-  const out: { port: number; portPrefixLen: number }[] = [];
-  let port = first;
-  while (port <= last) {
-    // The largest aligned block starting at port that does not run past last.
-    let size = port === 0 ? 0x10000 : port & -port;
-    while (port + size - 1 > last) size >>= 1;
-    out.push({ port, portPrefixLen: 16 - Math.log2(size) });
-    port += size;
-  }
-  return out;
 }

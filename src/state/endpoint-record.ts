@@ -1,7 +1,11 @@
 // What ADD knew about an endpoint, kept on disk beside the leases: the pod's
 // Kubernetes names from CNI_ARGS, its addresses, its veth and netns, and the boot it
 // was made in. The agent joins endpoints to Pod objects through it and straitctl
-// shows it; DEL and GC remove it, and an ADD in a later boot reclaims it.
+// shows it; DEL and GC remove it, and an ADD in a later boot reclaims it. State the
+// plugin writes and the agent, straitctl and doctor read: so it lives here, below
+// all of them, and every read goes through decodeEndpointRecord. A file that does
+// not decode (torn, hand-edited, another version's) is unreadable: skipped, and
+// named in the log of a caller that has one.
 //
 // One file per attachment: <stateDir>/endpoints/<network>/<containerId>.<ifname>.json,
 // with '%' and '.' inside each part written as %25 and %2E, so `a.b`/`c` and `a`/`b.c`
@@ -12,19 +16,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Owner } from './context.js';
+import { decodeEndpointRecord, type EndpointRecord, encodeEndpointRecord, type Owner } from './endpoint-record-codec.js';
 
-export interface EndpointRecord extends Owner {
-  /** absent in records written before boot stamping */
-  bootId?: string;
-  netns: string;
-  /** the host veth's name: what a record is matched against a live link by (with the ifindex) */
-  hostVeth: string;
-  ifindex: number;
-  addresses: string[];
-  podMac: string;
-  k8s: { namespace?: string; name?: string; uid?: string; infraContainerId?: string };
-  createdAt: string;
+export { decodeEndpointRecord, encodeEndpointRecord } from './endpoint-record-codec.js';
+
+export type { EndpointRecord, Owner } from './endpoint-record-codec.js';
+
+/** Where unreadable records are reported (a pino Logger is one). */
+export interface RecordLog {
+  warn(obj: { file: string; problem: string }, msg: string): void;
 }
 
 /** One network's records (GC and straitctl doctor also look for abandoned temp files there). */
@@ -46,36 +46,46 @@ export function writeEndpointRecord(stateDir: string, r: EndpointRecord): void {
   const dir = dirOf(stateDir, r.network);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  writeFileSync(tmp, JSON.stringify(r));
+  writeFileSync(tmp, encodeEndpointRecord(r));
   renameSync(tmp, join(dir, recordFileName(r)));
 }
 
 export function removeEndpointRecord(stateDir: string, o: Owner): void {
   const dir = dirOf(stateDir, o.network);
   rmSync(join(dir, recordFileName(o)), { force: true });
-  if (legacyFileName(o) !== recordFileName(o) && readFile(join(dir, legacyFileName(o)), o) !== null) {
+  if (legacyFileName(o) !== recordFileName(o) && readFile(join(dir, legacyFileName(o)), o, undefined) !== null) {
     rmSync(join(dir, legacyFileName(o)), { force: true });
   }
 }
 
 /** The record of one attachment, or null when there is none (or it cannot be read). */
-export function readEndpointRecord(stateDir: string, o: Owner): EndpointRecord | null {
+export function readEndpointRecord(stateDir: string, o: Owner, log?: RecordLog): EndpointRecord | null {
   const dir = dirOf(stateDir, o.network);
-  return readFile(join(dir, recordFileName(o)), o) ?? readFile(join(dir, legacyFileName(o)), o);
+  const own = readFile(join(dir, recordFileName(o)), o, log);
+  if (own !== null || legacyFileName(o) === recordFileName(o)) return own;
+  return readFile(join(dir, legacyFileName(o)), o, log);
 }
 
 /** The record in `path` if it is `o`'s (an old-style name may hold another owner's). */
-function readFile(path: string, o: Owner): EndpointRecord | null {
+function readFile(path: string, o: Owner | null, log: RecordLog | undefined): EndpointRecord | null {
+  let text: string;
   try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as EndpointRecord;
-    return sameOwner(r, o) ? r : null;
-  } catch {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    // No file is the usual answer to "is there a record?"; anything else is worth a line.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log?.warn({ file: path, problem: String(e) }, 'endpoint record unreadable: skipped');
     return null;
   }
+  const d = decodeEndpointRecord(text);
+  if (!d.ok) {
+    log?.warn({ file: path, problem: d.problem }, 'endpoint record unreadable: skipped');
+    return null;
+  }
+  return o === null || sameOwner(d.record, o) ? d.record : null;
 }
 
-/** Every record under the state dir, all networks; unreadable files are skipped. */
-export function listEndpointRecords(stateDir: string): EndpointRecord[] {
+/** Every record under the state dir, all networks; unreadable files are skipped (and logged). */
+export function listEndpointRecords(stateDir: string, log?: RecordLog): EndpointRecord[] {
   const root = join(stateDir, 'endpoints');
   const out: EndpointRecord[] = [];
   let networks: string[] = [];
@@ -93,11 +103,8 @@ export function listEndpointRecords(stateDir: string): EndpointRecord[] {
     }
     for (const f of files) {
       if (f.startsWith('.tmp-') || !f.endsWith('.json')) continue;
-      try {
-        out.push(JSON.parse(readFileSync(join(root, network, f), 'utf8')) as EndpointRecord);
-      } catch {
-        continue;
-      }
+      const r = readFile(join(root, network, f), null, log);
+      if (r !== null) out.push(r);
     }
   }
   return out;
@@ -111,13 +118,13 @@ export const ofOtherBoot = (r: EndpointRecord, bootId: string): boolean => r.boo
  * link by both its ifindex and its name. A stale record whose ifindex a new pod's
  * veth now has would otherwise hand that pod the old pod's identity and policy.
  */
-export function liveEndpointRecords(stateDir: string, links: ReadonlyMap<number, string>, bootId: string): EndpointRecord[] {
-  return listEndpointRecords(stateDir).filter((r) => !ofOtherBoot(r, bootId) && links.get(r.ifindex) === r.hostVeth);
+export function liveEndpointRecords(stateDir: string, links: ReadonlyMap<number, string>, bootId: string, log?: RecordLog): EndpointRecord[] {
+  return listEndpointRecords(stateDir, log).filter((r) => !ofOtherBoot(r, bootId) && links.get(r.ifindex) === r.hostVeth);
 }
 
 /** ADD in a new boot: records of earlier boots describe nothing that exists any more. */
-export function reclaimOtherBootRecords(stateDir: string, bootId: string): EndpointRecord[] {
-  const stale = listEndpointRecords(stateDir).filter((r) => ofOtherBoot(r, bootId));
+export function reclaimOtherBootRecords(stateDir: string, bootId: string, log?: RecordLog): EndpointRecord[] {
+  const stale = listEndpointRecords(stateDir, log).filter((r) => ofOtherBoot(r, bootId));
   for (const r of stale) removeEndpointRecord(stateDir, r);
   return stale;
 }

@@ -10,7 +10,7 @@ import {
   removeEndpointRecord,
   writeEndpointRecord,
   type EndpointRecord,
-} from '../../src/cni/endpoint-record.js';
+} from '../../src/state/endpoint-record.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strait-records-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -87,5 +87,43 @@ describe('endpoint records', () => {
     writeEndpointRecord(dir, rec('unstamped', 'eth0', { bootId: undefined }));
     expect(reclaimOtherBootRecords(dir, 'boot-1').map((r) => r.containerId)).toEqual(['old']);
     expect(listEndpointRecords(dir).map((r) => r.containerId).sort()).toEqual(['now', 'unstamped']);
+  });
+
+  it('treats a record that fails validation as unreadable, and says which file and why in the log', () => {
+    const dir = stateDir();
+    const net = join(dir, 'endpoints', 'net');
+    writeEndpointRecord(dir, rec('good', 'eth0', { ifindex: 3 }));
+    const bad: [string, unknown][] = [
+      ['badindex', { ...rec('badindex', 'eth0'), ifindex: '7' }],
+      ['noveth', (({ hostVeth: _h, ...r }) => r)(rec('noveth', 'eth0'))],
+      ['addrs', { ...rec('addrs', 'eth0'), addresses: '198.18.0.2' }],
+      ['k8s', { ...rec('k8s', 'eth0'), k8s: { name: 7 } }],
+      ['boot', { ...rec('boot', 'eth0'), bootId: 1 }],
+      ['array', [rec('array', 'eth0')]],
+    ];
+    for (const [id, r] of bad) writeFileSync(join(net, `${id}.eth0.json`), JSON.stringify(r));
+    writeFileSync(join(net, 'torn.eth0.json'), '{"network":"net","contai');
+    const warnings: { file: string; problem: string }[] = [];
+    const log = { warn: (o: { file: string; problem: string }) => warnings.push(o) };
+
+    expect(listEndpointRecords(dir, log).map((r) => r.containerId)).toEqual(['good']);
+    expect(warnings.map((w) => w.file.split('/').at(-1)).sort()).toEqual([...bad.map(([id]) => `${id}.eth0.json`), 'torn.eth0.json'].sort());
+    expect(warnings.find((w) => w.file.endsWith('badindex.eth0.json'))?.problem).toMatch(/ifindex/);
+    expect(warnings.find((w) => w.file.endsWith('noveth.eth0.json'))?.problem).toMatch(/hostVeth/);
+
+    warnings.length = 0;
+    expect(readEndpointRecord(dir, { network: 'net', containerId: 'badindex', ifname: 'eth0' }, log)).toBeNull();
+    expect(warnings).toHaveLength(1);
+    // No record at all is not a problem worth a line.
+    expect(readEndpointRecord(dir, { network: 'net', containerId: 'none', ifname: 'eth0' }, log)).toBeNull();
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('reads back exactly what it wrote, dropping fields it does not know', () => {
+    const dir = stateDir();
+    const r = rec('full', 'eth0', { k8s: { namespace: 'ns', name: 'p', uid: 'u', infraContainerId: 'full' } });
+    mkdirSync(join(dir, 'endpoints', 'net'), { recursive: true });
+    writeFileSync(join(dir, 'endpoints', 'net', 'full.eth0.json'), JSON.stringify({ ...r, future: 1 }));
+    expect(readEndpointRecord(dir, r)).toEqual(r);
   });
 });
