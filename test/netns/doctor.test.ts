@@ -31,16 +31,18 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
   const config = isRoot ? node.config() : {};
   const pods = new Map<string, Pod>();
   const pod = (n: string): Pod => pods.get(n)!;
+  /** ADDs pod `n` through bin/strait in the node and remembers it for the DELs at the end. */
+  const addPod = async (n: string): Promise<void> => {
+    const ns = createNetns(`dr${n}`);
+    const id = `dr-${n}-${rand()}`;
+    const r = await node.cni({ command: 'ADD', config, containerId: id, netns: ns.path });
+    if (r.exitCode !== 0) throw new Error(`ADD ${n}: ${r.stdout} ${r.stderr}`);
+    const j = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
+    pods.set(n, { ns, id, v4: j.ips[0]!.address.split('/')[0]!, v6: j.ips[1]!.address.split('/')[0]!, hostVeth: j.interfaces[0]!.name });
+  };
 
   beforeAll(async () => {
-    for (const n of ['a', 'b', 'c', 'd']) {
-      const ns = createNetns(`dr${n}`);
-      const id = `dr-${n}-${rand()}`;
-      const r = await node.cni({ command: 'ADD', config, containerId: id, netns: ns.path });
-      if (r.exitCode !== 0) throw new Error(`ADD ${n}: ${r.stdout} ${r.stderr}`);
-      const j = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
-      pods.set(n, { ns, id, v4: j.ips[0]!.address.split('/')[0]!, v6: j.ips[1]!.address.split('/')[0]!, hostVeth: j.interfaces[0]!.name });
-    }
+    for (const n of ['a', 'b', 'c', 'd']) await addPod(n);
   });
 
   afterAll(async () => {
@@ -162,12 +164,7 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
     const current = readdirSync(node.bpfDir).find((e) => e.startsWith('progs-'))!;
     rmSync(join(node.bpfDir, current, ProgramName.toPod));
     expectRepaired(['pin-incomplete-programs']);
-    const ns = createNetns('dre');
-    const id = `dr-e-${rand()}`;
-    const r = await node.cni({ command: 'ADD', config, containerId: id, netns: ns.path });
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const j = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
-    pods.set('e', { ns, id, v4: j.ips[0]!.address.split('/')[0]!, v6: j.ips[1]!.address.split('/')[0]!, hostVeth: j.interfaces[0]!.name });
+    await addPod('e');
     expect(existsSync(join(node.bpfDir, current, ProgramName.toPod))).toBe(true);
     expect(node.doctor().problems).toEqual([]);
   });
@@ -175,12 +172,7 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
   it('a build pinned half-way does not block ADD even without --fix: the loader pins it again whole', async () => {
     const current = readdirSync(node.bpfDir).find((e) => e.startsWith('progs-'))!;
     rmSync(join(node.bpfDir, current, ProgramName.fromPod));
-    const ns = createNetns('drf');
-    const id = `dr-f-${rand()}`;
-    const r = await node.cni({ command: 'ADD', config, containerId: id, netns: ns.path });
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const j = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
-    pods.set('f', { ns, id, v4: j.ips[0]!.address.split('/')[0]!, v6: j.ips[1]!.address.split('/')[0]!, hostVeth: j.interfaces[0]!.name });
+    await addPod('f');
     expect(readdirSync(join(node.bpfDir, current)).sort()).toEqual([ProgramName.fromPod, ProgramName.toPod].sort());
     expect(node.doctor().problems).toEqual([]);
   });
