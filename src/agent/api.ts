@@ -129,7 +129,7 @@ function toApiError(e: unknown): ApiError {
   return new ApiError(500, e instanceof StraitError ? e.code : 'E_INTERNAL', e instanceof Error ? e.message : String(e));
 }
 
-type Reply = { status: number; body: unknown };
+interface Reply { status: number; body: unknown }
 
 async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number): Promise<Reply> {
   const url = requestUrl(req.url ?? '/');

@@ -142,8 +142,8 @@ export class Cluster {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.opts.env },
     });
-    child.stdout!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.agentLog += d.toString()));
     this.agent = child;
     this.children.push(child);
     await this.waitSynced(15);

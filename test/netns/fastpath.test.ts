@@ -33,7 +33,7 @@ function ctl<T>(bpfDir: string, stateDir: string, ...args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
-type Counter = { name: string; packets: string };
+interface Counter { name: string; packets: string }
 const counter = (rows: Counter[], name: string) => BigInt(rows.find((r) => r.name === name)?.packets ?? '0');
 
 describe.skipIf(!isRoot)('eBPF fast path', () => {

@@ -26,7 +26,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const noLock = { lock() {}, unlock() {} };
 
-const stores: Array<[string, () => LeaseStore]> = [
+const stores: [string, () => LeaseStore][] = [
   ['memory', () => new MemoryStore()],
   ['disk', () => new DiskStore(join(tmp, `net${n++}`), noLock)],
 ];
