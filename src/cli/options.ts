@@ -23,7 +23,7 @@ export function parseCommon(argv: string[], extra: Record<string, { type: 'strin
     },
   });
   const output = values.output;
-  if (output !== 'table' && output !== 'json') throw new UsageError(`-o takes 'table' or 'json', not '${String(output)}'`);
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o takes 'table' or 'json', not '${output}'`);
   return {
     bpfDir: values['bpf-dir'] ?? process.env.STRAIT_BPF_DIR ?? '/sys/fs/bpf/strait',
     stateDir: values['state-dir'] ?? process.env.STRAIT_STATE_DIR ?? '/var/lib/strait',

@@ -166,7 +166,7 @@ function checkOverlaps(sets: readonly RangeSet[]): void {
   // range to start inside another starts inside its predecessor): O(n log n).
   for (const [i, r] of all.entries()) {
     const prev = all[i - 1];
-    if (prev !== undefined && prev.family === r.family && r.start <= prev.end) {
+    if (prev?.family === r.family && r.start <= prev.end) {
       throw errors.config(`ranges overlap: ${describeRange(prev)} and ${describeRange(r)}`);
     }
   }

@@ -151,7 +151,7 @@ export class Cluster {
 
   async stopAgent(): Promise<void> {
     const a = this.agent;
-    if (a === null || a.exitCode !== null) return;
+    if (a?.exitCode !== null) return;
     const exited = new Promise((r) => a.once('exit', r));
     a.kill('SIGTERM');
     await exited;

@@ -27,6 +27,7 @@ interface Pod {
   mac: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of straitctl's JSON
 function ctl<T>(bpfDir: string, stateDir: string, ...args: string[]): T {
   const r = spawnSync(STRAITCTL, [...args, '--bpf-dir', bpfDir, '--state-dir', stateDir, '-o', 'json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`straitctl ${args.join(' ')}: ${r.stderr}`);
