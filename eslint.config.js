@@ -5,9 +5,10 @@
 // `npm run lint`; scripts/test.sh runs it before the type check and the tests.
 import js from '@eslint/js';
 import globals from 'globals';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'build/', 'node_modules/', 'tools/'] },
   {
     files: ['**/*.ts'],
@@ -35,7 +36,7 @@ export default tseslint.config(
       // With noUncheckedIndexedAccess every index after a bounds check, every group of a
       // regex that matched and every Map.get after has() is `T | undefined`; `!` says so in
       // one character where `as T` would hide the same claim (non-nullable-type-assertion-
-      // style turns those into `!`). Checks that can fail at run time are written out.
+      // style turns those into `!`). In tests a wrong `!` fails the test at once.
       '@typescript-eslint/no-non-null-assertion': 'off',
       // `async` on implementations of Promise-returning interfaces (AgentCore.close,
       // removeEndpoint, createAgentCore) is deliberate: a throw becomes a rejection.
@@ -54,8 +55,6 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts'],
     rules: {
-      // Tests index arrays and maps they have just filled or asserted on (with
-      // noUncheckedIndexedAccess): a wrong `!` fails the test at once, which is the point.
       // afterAll guards (`dp?.close()`) on what beforeAll may not have opened, and loops on
       // flags that callbacks set, are invisible to TypeScript's narrowing.
       '@typescript-eslint/no-unnecessary-condition': 'off',
