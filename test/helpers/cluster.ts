@@ -208,7 +208,7 @@ export class Cluster {
   async probe(probes: Probe[]): Promise<boolean[]> {
     const bySource = new Map<ClusterPod, number[]>();
     probes.forEach((p, i) => bySource.set(p.from, [...(bySource.get(p.from) ?? []), i]));
-    const out: boolean[] = new Array(probes.length).fill(false);
+    const out: boolean[] = new Array<boolean>(probes.length).fill(false);
     await Promise.all(
       [...bySource].map(async ([from, idx]) => {
         const res = await from.prober.run(idx.map((i) => ({ host: probes[i]!.to.ip, port: probes[i]!.port, proto: probes[i]!.proto })));
