@@ -13,7 +13,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cniCall, holdCpusAwake, median, percentile, printTable, rand, requireRoot, sh } from './lib.mjs';
+import { holdCpusAwake, median, percentile, printTable, rand, requireRoot, sh } from './lib.mjs';
 
 requireRoot('bench/policy-scale');
 const releaseCpus = holdCpusAwake();
@@ -184,7 +184,6 @@ try {
   await new Promise((r) => setTimeout(r, 500));
 
   const parts = (process.env.STRAIT_BENCH_PARTS ?? 'scale,latency,compile').split(',');
-  const names = ['iptables', 'strait'];
   const results = {};
   const syncMs = {};
   for (const n of parts.includes('scale') ? LEVELS : []) {

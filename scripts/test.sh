@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The C, C++ and BPF sources as clang-format leaves them (fix: bash scripts/format.sh).
 bash scripts/format.sh --check
+# typescript-eslint's strict type-checked rules over the TypeScript, ESLint's recommended
+# ones over bench/ and scripts/ (eslint.config.js says which rules are tuned and why).
+if ! (. scripts/node-env.sh && npm run --silent lint); then
+  printf '\033[1;31m[lint]\033[0m eslint found the problems above; fix them (npx eslint --fix . fixes some)\n' >&2
+  exit 1
+fi
 # containerd, runc, podman and busybox-static for the e2e tier (test/e2e).
 bash scripts/setup-runtimes.sh
 # qemu, busybox-static and Debian's 5.10/6.1/6.12 kernels for the verifier drill

@@ -2,7 +2,7 @@
 // (register/remove an endpoint) and straitctl (status, policy, explain). Only root
 // reaches it (mode 0600); it depends on AgentCore alone.
 import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { canonicalIp } from '../ipam/addr.js';
@@ -112,8 +112,8 @@ async function removeStaleSocket(path: string): Promise<void> {
     s.once('error', () => resolve(false));
   });
   if (live) throw new StraitError('E_SOCKET_IN_USE', `another process is serving ${path} (is strait-agent already running?)`);
-  await unlink(path).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT') throw e;
+  await unlink(path).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   });
 }
 
@@ -129,7 +129,7 @@ function toApiError(e: unknown): ApiError {
   return new ApiError(500, e instanceof StraitError ? e.code : 'E_INTERNAL', e instanceof Error ? e.message : String(e));
 }
 
-type Reply = { status: number; body: unknown };
+interface Reply { status: number; body: unknown }
 
 async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number): Promise<Reply> {
   const url = requestUrl(req.url ?? '/');

@@ -68,7 +68,7 @@ export function applyPlan(plan: Plan, w: PolicyMaps): ApplyResult {
 
   const ops = plan.ops;
   for (let i = 0; i < ops.length; ) {
-    const op = ops[i] as PlanOp;
+    const op = ops[i]!;
     if (!isEndpointOp(op)) {
       try {
         write(op);
@@ -81,7 +81,7 @@ export function applyPlan(plan: Plan, w: PolicyMaps): ApplyResult {
       continue;
     }
     let end = i;
-    while (end < ops.length && isEndpointOp(ops[end] as PlanOp) && (ops[end] as { ifindex: number }).ifindex === op.ifindex) end++;
+    while (end < ops.length && isEndpointOp(ops[end]!) && (ops[end] as { ifindex: number }).ifindex === op.ifindex) end++;
     written += writeUnit(ops.slice(i, end) as Extract<PlanOp, { ifindex: number }>[], write, failures);
     i = end;
   }
@@ -94,7 +94,7 @@ function writeUnit(unit: Extract<PlanOp, { ifindex: number }>[], write: (op: Pla
   const flipTo = flip >= 0 ? (unit[flip] as { generation: 0 | 1 }).generation : null;
   let written = 0;
   for (let j = 0; j < unit.length; j++) {
-    const op = unit[j] as Extract<PlanOp, { ifindex: number }>;
+    const op = unit[j]!;
     try {
       write(op);
       written++;

@@ -124,6 +124,7 @@ export class AgentReplyError extends StraitError {
 }
 
 /** The body of a 2xx answer; otherwise an AgentReplyError with the agent's code and message. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the reply's shape the agent API documents
 export function expectOk<T>(res: AgentResponse): T {
   if (res.status >= 200 && res.status < 300) return res.json as T;
   const { code, message } = agentError(res);

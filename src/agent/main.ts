@@ -73,10 +73,12 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       else target.setCluster(state, generation);
     });
     await source.start();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
 
     const { createAgentCore } = await import('./reconciler.js');
     core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     const snapshot = first as { state: ClusterState; generation: number } | null;
     if (snapshot !== null) core.setCluster(snapshot.state, snapshot.generation);
@@ -95,6 +97,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       },
     };
     api = await startApiServer({ socketPath: flags.socketPath, core: answering, log: log.child({ component: 'api' }) });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     log.info({ socket: flags.socketPath }, 'strait-agent ready');
   } catch (e) {

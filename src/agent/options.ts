@@ -21,7 +21,7 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
                        (default: each map's max_entries)
 `;
 
-export type SourceSpec = { kind: 'dir'; path: string };
+export interface SourceSpec { kind: 'dir'; path: string }
 
 export type MapLimits = Partial<Record<'policy' | 'ipcache' | 'cidr', number>>;
 

@@ -171,6 +171,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
             log.error({ err }, 'reconcile failed; retrying');
             setTimeout(schedule, retryMs).unref();
           }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() sets it while the pass awaits
         } while (again && !closed);
       } finally {
         running = false;

@@ -15,7 +15,7 @@ export function explain(argv: string[]): Promise<number> {
     const m = /^([A-Za-z]+)\/(\d+)$/.exec(pp);
     if (m === null) throw new UsageError(`'${pp}' is not PROTO/PORT (e.g. tcp/80, udp/53, sctp/9)`);
     const q = new URLSearchParams({ src, dst, proto: m[1]!.toLowerCase(), port: m[2]! });
-    const result = expectOk<ExplainResult>(await agentRequest(opts.socketPath, 'GET', `/v1/explain?${q}`));
+    const result = expectOk<ExplainResult>(await agentRequest(opts.socketPath, 'GET', `/v1/explain?${q.toString()}`));
     if (opts.output === 'json') {
       console.log(JSON.stringify(result, null, 2));
     } else {

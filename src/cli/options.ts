@@ -23,13 +23,13 @@ export function parseCommon(argv: string[], extra: Record<string, { type: 'strin
     },
   });
   const output = values.output;
-  if (output !== 'table' && output !== 'json') throw new UsageError(`-o takes 'table' or 'json', not '${String(output)}'`);
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o takes 'table' or 'json', not '${output}'`);
   return {
-    bpfDir: (values['bpf-dir'] as string | undefined) ?? process.env.STRAIT_BPF_DIR ?? '/sys/fs/bpf/strait',
-    stateDir: (values['state-dir'] as string | undefined) ?? process.env.STRAIT_STATE_DIR ?? '/var/lib/strait',
+    bpfDir: values['bpf-dir'] ?? process.env.STRAIT_BPF_DIR ?? '/sys/fs/bpf/strait',
+    stateDir: values['state-dir'] ?? process.env.STRAIT_STATE_DIR ?? '/var/lib/strait',
     output,
     positionals,
-    values: values as Record<string, string | boolean | undefined>,
+    values,
   };
 }
 

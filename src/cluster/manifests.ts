@@ -90,7 +90,7 @@ export function parseManifests(file: string, text: string): { objects: LocatedOb
       const items = raw.items;
       if (items === null || items === undefined) return;
       if (!Array.isArray(items)) {
-        errors.push({ ...at(i, null), object: String(raw.kind), field: 'items', message: 'must be a list' });
+        errors.push({ ...at(i, null), object: raw.kind, field: 'items', message: 'must be a list' });
         return;
       }
       items.forEach((it, j) => take(it, i, j));

@@ -26,7 +26,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     const stale = new Set(released.map((o) => hostVethName(o)));
     for (const link of host.listLinks()) {
       const owner = parseOwnerAlias(link.alias);
-      if (owner === null || owner.network !== ctx.conf.name) continue;
+      if (owner?.network !== ctx.conf.name) continue;
       if (!isValid(owner.containerId, owner.ifname)) stale.add(link.name);
     }
     for (const name of stale) host.deleteLink(name);

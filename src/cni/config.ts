@@ -149,7 +149,7 @@ function parseRuntime(rc: JsonObject | undefined): NetConf['runtime'] {
     if (!Array.isArray(ips) || !ips.every((x) => typeof x === 'string')) {
       throw wrongType('runtimeConfig.ips', 'an array of strings', ips);
     }
-    runtime.ips = [...(ips as string[])];
+    runtime.ips = [...ips];
   }
   const mac = runtimeConfigValue(rc, 'mac');
   if (mac !== undefined && mac !== null && mac !== '') {

@@ -63,7 +63,7 @@ export function delegate(
   if (out === '') return null;
   try {
     return JSON.parse(out) as unknown;
-  } catch (err) {
+  } catch {
     throw errors.decode(`${type} printed a result that is not JSON`, out.slice(0, 200));
   }
 }

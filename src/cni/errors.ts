@@ -103,6 +103,7 @@ export class DelegateError extends StraitError {
 export function cniCodeOf(err: unknown): number {
   const e = fromAddon(err);
   if (e instanceof DelegateError) return e.reportedCode;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- total for the codes the types know; an unknown code at run time still maps to 100
   if (e instanceof StraitError) return CNI_CODE_OF[e.code] ?? C.Internal;
   return C.Internal;
 }

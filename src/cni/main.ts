@@ -53,13 +53,17 @@ async function run(ctx: CommandContext): Promise<Result | undefined> {
     case 'ADD':
       return (await import('./cmd-add.js')).cmdAdd(ctx);
     case 'DEL':
-      return void (await (await import('./cmd-del.js')).cmdDel(ctx));
+      await (await import('./cmd-del.js')).cmdDel(ctx);
+      return undefined;
     case 'CHECK':
-      return void (await (await import('./cmd-check.js')).cmdCheck(ctx));
+      await (await import('./cmd-check.js')).cmdCheck(ctx);
+      return undefined;
     case 'GC':
-      return void (await (await import('./cmd-gc.js')).cmdGc(ctx));
+      await (await import('./cmd-gc.js')).cmdGc(ctx);
+      return undefined;
     case 'STATUS':
-      return void (await (await import('./cmd-status.js')).cmdStatus(ctx));
+      await (await import('./cmd-status.js')).cmdStatus(ctx);
+      return undefined;
     case 'VERSION':
       return undefined;
   }

@@ -287,7 +287,7 @@ export function mapKeys(fd: number): Uint8Array[] {
  * lookup each, skipping keys deleted in between. Not a snapshot: a map written
  * concurrently may show an entry's old or new value.
  */
-export function mapDump(fd: number): Array<{ key: Uint8Array; value: Uint8Array }> {
+export function mapDump(fd: number): { key: Uint8Array; value: Uint8Array }[] {
   return syscall(() => native().bpfMapDump(fdArg(fd)));
 }
 

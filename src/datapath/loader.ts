@@ -67,11 +67,9 @@ export function openDatapath(opts: DatapathOptions): Datapath {
   ensureBpffs(opts.bpfDir);
   const progDir = join(opts.bpfDir, `progs-${buildId}`);
   let programs = openPinnedPrograms(progDir);
-  if (programs === null) {
-    programs = withLock(join(opts.stateDir, 'bpf.lock'), () => {
-      return openPinnedPrograms(progDir) ?? install(opts.bpfDir, objectDir, progDir);
-    });
-  }
+  programs ??= withLock(join(opts.stateDir, 'bpf.lock'), () => {
+    return openPinnedPrograms(progDir) ?? install(opts.bpfDir, objectDir, progDir);
+  });
   const maps = {} as Record<MapKey, number>;
   for (const [key, name] of Object.entries(MAPS) as [MapKey, string][]) {
     const fd = bpf.getPinned(join(opts.bpfDir, name));

@@ -155,7 +155,7 @@ export interface NativeBinding {
   bpfMapLookup(fd: number, key: Uint8Array): Uint8Array | null;
   bpfMapDelete(fd: number, key: Uint8Array): boolean;
   bpfMapKeys(fd: number): Uint8Array[];
-  bpfMapDump(fd: number): Array<{ key: Uint8Array; value: Uint8Array }>;
+  bpfMapDump(fd: number): { key: Uint8Array; value: Uint8Array }[];
   bpfTcAttach(
     ifindex: number,
     direction: 'ingress' | 'egress',

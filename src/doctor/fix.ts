@@ -102,7 +102,7 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
     case 'reserve-lease':
       withLeases(ctx, a.network, (s) => {
         const held = s.list().find((x) => x.ip === a.ip);
-        if (held !== undefined && a.from !== undefined && held.containerId === a.from.containerId && held.ifname === a.from.ifname) s.releaseIp(a.ip);
+        if (a.from !== undefined && held?.containerId === a.from.containerId && held.ifname === a.from.ifname) s.releaseIp(a.ip);
         s.reserve({ ip: a.ip, setIndex: a.setIndex, containerId: a.containerId, ifname: a.ifname, createdAt: new Date().toISOString() });
       });
       return;
@@ -110,7 +110,7 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
       withLeases(ctx, a.network, (s) => {
         // Under the lock: only while it is still that owner's (an ADD may have taken it since).
         const l = s.list().find((x) => x.ip === a.ip);
-        if (l !== undefined && l.containerId === a.containerId && l.ifname === a.ifname) s.releaseIp(a.ip);
+        if (l?.containerId === a.containerId && l.ifname === a.ifname) s.releaseIp(a.ip);
       });
       return;
     case 'rewrite-record':

@@ -32,8 +32,8 @@ export type IpamStatus = { ok: true } | { ok: false; reason: string };
 /** How errors name the holder of an address: the pod if known, else the container. */
 function describeHolder(lease: Lease): string {
   const where = `container ${lease.containerId} ${lease.ifname}`;
-  const ns = lease.meta?.['K8S_POD_NAMESPACE'];
-  const name = lease.meta?.['K8S_POD_NAME'];
+  const ns = lease.meta?.K8S_POD_NAMESPACE;
+  const name = lease.meta?.K8S_POD_NAME;
   return ns !== undefined && name !== undefined ? `pod ${ns}/${name} (${where})` : where;
 }
 
@@ -127,7 +127,7 @@ export class Ipam {
   }
 
   /** Releases every lease whose owner is not in `valid` (CNI GC); returns them. */
-  gc(valid: ReadonlyArray<{ containerId: string; ifname: string }>): Lease[] {
+  gc(valid: readonly { containerId: string; ifname: string }[]): Lease[] {
     const keep = new Set(valid.map((v) => ownerKey(v.containerId, v.ifname)));
     return this.store.withLock(() => {
       const released: Lease[] = [];

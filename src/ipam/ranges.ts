@@ -166,7 +166,7 @@ function checkOverlaps(sets: readonly RangeSet[]): void {
   // range to start inside another starts inside its predecessor): O(n log n).
   for (const [i, r] of all.entries()) {
     const prev = all[i - 1];
-    if (prev !== undefined && prev.family === r.family && r.start <= prev.end) {
+    if (prev?.family === r.family && r.start <= prev.end) {
       throw errors.config(`ranges overlap: ${describeRange(prev)} and ${describeRange(r)}`);
     }
   }
@@ -200,11 +200,11 @@ function checkNonEmpty(sets: readonly RangeSet[]): void {
 export function parseRangeSets(ipam: unknown): RangeSet[] {
   if (!isObject(ipam)) throw errors.config('ipam must be an object');
   const sets: RangeSet[] = [];
-  if (ipam['subnet'] !== undefined) {
+  if (ipam.subnet !== undefined) {
     const range = parseRange(ipam, 'ipam');
     sets.push({ family: range.family, ranges: [range] });
   }
-  const ranges = ipam['ranges'];
+  const ranges = ipam.ranges;
   if (ranges !== undefined) {
     if (!Array.isArray(ranges)) throw errors.config('ipam.ranges must be a list of range sets');
     ranges.forEach((s, i) => sets.push(parseSet(s, `ipam.ranges[${i}]`)));

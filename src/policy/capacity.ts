@@ -80,7 +80,7 @@ function setUsage(
   let removed = 0;
   for (const op of plan.ops) {
     if (op.op === set) {
-      const key = op.op === 'ipcache-set' ? op.ip : op.op === 'cidr-set' ? op.cidr : '';
+      const key = op.op === 'ipcache-set' ? op.ip : op.cidr;
       if (!have?.has(key)) added++;
     } else if (op.op === del) {
       removed++;

@@ -93,12 +93,12 @@ export class Prefixes {
       let hi = this.sorted.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        const m = this.sorted[mid] as Prefix;
+        const m = this.sorted[mid]!;
         if (m.family < outer.family || (m.family === outer.family && m.first < outer.first)) lo = mid + 1;
         else hi = mid;
       }
       for (let i = lo; i < this.sorted.length; i++) {
-        const p = this.sorted[i] as Prefix;
+        const p = this.sorted[i]!;
         if (p.family !== outer.family || p.first > outer.last) break;
         if (!inside(p, outer) || p.id === IDENTITY_HOST) continue;
         if (excepts.some((e) => inside(p, e))) continue;

@@ -222,7 +222,7 @@ export class Selector {
   selects(sel: LabelSelector, g: Group): boolean {
     const key = selectorKey(sel);
     let memo = this.groupMatch.get(key);
-    if (memo === undefined) this.groupMatch.set(key, (memo = new Map()));
+    if (memo === undefined) this.groupMatch.set(key, (memo = new Map<Group, boolean>()));
     let hit = memo.get(g);
     if (hit === undefined) memo.set(g, (hit = matches(sel, g.labels)));
     return hit;
@@ -265,7 +265,7 @@ export class Selector {
         const list = egress ? p.egress : p.ingress;
         const idsOf = egress ? own?.egress : own?.ingress;
         list.forEach((rule, i) => {
-          s?.applied.push({ ruleId: idsOf?.[i] ?? 0, egress, rule, namespace: p.namespace });
+          s.applied.push({ ruleId: idsOf?.[i] ?? 0, egress, rule, namespace: p.namespace });
         });
       }
     }

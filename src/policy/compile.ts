@@ -282,7 +282,7 @@ class EntryExpander {
   entriesOf(applied: readonly AppliedRule[], ownPorts: Map<string, number[]>): PolicyEntry[] {
     const out = new Map<number, PolicyEntry>();
     for (const a of applied) this.rule(a, ownPorts, out);
-    return [...out.keys()].sort((x, y) => x - y).map((n) => out.get(n) as PolicyEntry);
+    return [...out.keys()].sort((x, y) => x - y).map((n) => out.get(n)!);
   }
 
   private rule(a: AppliedRule, ownPorts: Map<string, number[]>, out: Map<number, PolicyEntry>): void {
@@ -295,7 +295,7 @@ class EntryExpander {
     };
     const peers = this.peers.of(a.rule, a.namespace);
     const fixed = this.staticEntries(a, peers);
-    for (let i = 0; i < fixed.length; i += 4) add(fixed[i] as number, fixed[i + 1] as number, fixed[i + 2] as number, fixed[i + 3] as number);
+    for (let i = 0; i < fixed.length; i += 4) add(fixed[i]!, fixed[i + 1]!, fixed[i + 2]!, fixed[i + 3]!);
     if (a.egress) return;
     // Ingress named ports: on the endpoint's own pod.
     for (const p of namedPortsOf(a.rule)) {

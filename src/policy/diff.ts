@@ -73,14 +73,14 @@ export function diff(current: DesiredState | null, desired: DesiredState): Plan 
   const ops: PlanOp[] = [];
 
   for (const ip of sortedKeys(desired.ipcache)) {
-    const identity = desired.ipcache.get(ip) as number;
+    const identity = desired.ipcache.get(ip)!;
     const namespace = namespaceOf(desired, identity);
     if (cur.ipcache.get(ip) !== identity || namespaceOf(cur, identity) !== namespace) {
       ops.push({ op: 'ipcache-set', ip, identity, namespace });
     }
   }
   for (const cidr of sortedKeys(desired.cidrs)) {
-    const identity = desired.cidrs.get(cidr) as number;
+    const identity = desired.cidrs.get(cidr)!;
     if (cur.cidrs.get(cidr) !== identity) ops.push({ op: 'cidr-set', cidr, identity });
   }
 

@@ -19,7 +19,7 @@ export function ownerAlias(a: Owner): string {
 }
 
 export function parseOwnerAlias(alias: string | null): Owner | null {
-  if (alias === null || !alias.startsWith(ALIAS_PREFIX)) return null;
+  if (!alias?.startsWith(ALIAS_PREFIX)) return null;
   const parts = alias.slice(ALIAS_PREFIX.length).split('/');
   if (parts.length !== 3 || parts.some((p) => p === '')) return null;
   return { network: parts[0]!, containerId: parts[1]!, ifname: parts[2]! };

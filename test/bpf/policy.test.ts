@@ -14,7 +14,6 @@ import {
   IDENTITY_CLUSTER,
   IDENTITY_WORLD,
   MapName,
-  type PolicyKey,
 } from '../../src/datapath/maps/index.js';
 import { TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
 import { ETH_P_IPV6, ethFrame, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv6, neighborSolicitation } from '../helpers/pktgen.js';
@@ -38,7 +37,6 @@ import {
   UDP,
   WORLD,
   WORLD_BLOCK,
-  type Pod,
 } from '../helpers/policy-world.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 

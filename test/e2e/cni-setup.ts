@@ -147,7 +147,7 @@ export interface EndpointRow {
 export function straitctlEndpoints(bpfDir: string, stateDir: string): EndpointRow[] {
   const r = spawnSync(STRAITCTL, ['endpoints', '--bpf-dir', bpfDir, '--state-dir', stateDir, '-o', 'json'], { encoding: 'utf8' });
   if (r.status !== 0) {
-    if (/no endpoint map pinned/.test(r.stderr)) return [];
+    if (r.stderr.includes('no endpoint map pinned')) return [];
     throw new Error(`straitctl endpoints failed (${r.status}): ${r.stderr}`);
   }
   return JSON.parse(r.stdout) as EndpointRow[];

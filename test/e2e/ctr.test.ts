@@ -160,7 +160,7 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('exit', (code) => {
       if (code !== 0 && code !== 137) console.error(`ctr run ${id} exited ${code}: ${stderr}`);
     });
@@ -173,7 +173,7 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
   it('two containers get strait addresses, reach each other, and stopping them releases everything', async () => {
     const ids = [`a-${rand(3)}`, `b-${rand(3)}`];
     for (const id of ids) ctrRun(id);
-    await waitFor('both tasks to run with their endpoints', () => ids.every((id) => endpointsOf(id).length === 2 && /RUNNING/.test(ctd!.ctr(NS, ['tasks', 'ls']).stdout.split('\n').find((l) => l.startsWith(id)) ?? '')), 30_000, 100);
+    await waitFor('both tasks to run with their endpoints', () => ids.every((id) => endpointsOf(id).length === 2 && (ctd!.ctr(NS, ['tasks', 'ls']).stdout.split('\n').find((l) => l.startsWith(id)) ?? '').includes('RUNNING')), 30_000, 100);
     const [a, b] = ids as [string, string];
     const ip = (id: string, family: 4 | 6) => endpointsOf(id).find((e) => e.family === family)!.ip;
 

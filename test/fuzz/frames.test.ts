@@ -154,6 +154,7 @@ describe.skipIf(!isRoot)('fuzz: random frames through from_pod and to_pod', () =
     for (const spec of fc.sample(anyFrame(toB), { numRuns: NOT_READY_FRAMES, seed: FUZZ_SEED })) {
       const frame = frameBytes(spec);
       const t = parseFrame(frame).l3;
+      // eslint-disable-next-line @typescript-eslint/prefer-optional-chain -- the right side reads t.family, which a chain would not guard
       if (t === null || t.dst !== ip(B, t.family) || nodeNeighbourDiscovery(frame, t)) continue;
       if (passed(run(world.dp.toPod, B, frame))) findings.add(null, `to_pod on B (not ready) passed ${hexOf(frame)}`);
     }
@@ -178,9 +179,10 @@ describe.skipIf(!isRoot)('fuzz: random frames through from_pod and to_pod', () =
       const probeBytes = frameBytes(probe);
       const retval = run(via === 'from_pod' ? world.dp.fromPod : world.dp.toPod, via === 'from_pod' ? A : B, probeBytes);
       const t = parseFrame(probeBytes).l3;
+      // eslint-disable-next-line @typescript-eslint/prefer-optional-chain -- the right side reads t.family, which a chain would not guard
       if (t === null || t.dst !== ip(B, t.family)) continue; // the oracle judges frames to B only
       const first = primerPassed ? parseFrame(primerBytes).l3 : null;
-      const opened = first !== null && first.tuple !== null && !isIcmpError(first) && first.fragment !== 'nonfirst' ? first.tuple : null;
+      const opened = first?.tuple && !isIcmpError(first) && first.fragment !== 'nonfirst' ? first.tuple : null;
 
       // A later fragment has no first fragment before it in a case: never allowed here.
       const allowedNew = t.src === ip(A, t.family) && t.proto === 6 && t.tuple !== null && t.tuple.dport === ALLOWED_PORT && t.fragment !== 'nonfirst';

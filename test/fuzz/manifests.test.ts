@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { formatManifestError, parseManifests } from '../../src/cluster/manifests.js';
 import { ObjectError, parseObject, type ParsedObject } from '../../src/policy/model.js';
 import { damagedText, fileText, k8sObject, layout } from './manifest-inputs.js';
-import { hostileValue, mutate, mutationOp, type Json } from './mutate.js';
+import { hostileValue, mutate, mutationOp } from './mutate.js';
 import { FUZZ_SEED } from './seed.js';
 
 type Parsed = { ok: true; value: ParsedObject } | { ok: false; error: ObjectError };
@@ -28,7 +28,7 @@ const dotted = (field: string): string => field.replace(/\[([^\]]*)\]/g, '.$1');
 
 const mutated = fc
   .tuple(k8sObject, fc.nat(), hostileValue, mutationOp, fc.string({ maxLength: 8 }))
-  .map(([obj, pick, value, op, key]) => ({ orig: obj as Json, ...mutate(obj, pick, value, op, key) }));
+  .map(([obj, pick, value, op, key]) => ({ orig: obj, ...mutate(obj, pick, value, op, key) }));
 
 const assertOpts = { seed: FUZZ_SEED, endOnFailure: true };
 

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type JsonObject = { [k: string]: Json };
+export type JsonObject = Record<string, Json>;
 
 /** `good` 19 times in 20: a case with one broken field gets past all the others. */
 export const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>): fc.Arbitrary<T | U> =>
@@ -25,7 +25,7 @@ export function setAt(obj: Json, path: (string | number)[], value: Json | undefi
   const next = setAt((copy as Record<string | number, Json>)[head] ?? null, rest, value);
   if (next === undefined) {
     if (Array.isArray(copy)) copy.splice(head as number, 1);
-    else delete (copy as JsonObject)[head as string];
+    else delete copy[head as string];
   } else (copy as Record<string | number, Json>)[head] = next;
   return copy;
 }

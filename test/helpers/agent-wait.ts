@@ -12,7 +12,11 @@ export interface LogLine {
 
 export function capturingLogger(): { log: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as LogLine), cb()) }));
+  const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => {
+        lines.push(JSON.parse(chunk.toString()) as LogLine);
+        cb();
+      },
+    }));
   return { log, lines };
 }
 

@@ -142,8 +142,8 @@ export class Cluster {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.opts.env },
     });
-    child.stdout!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.agentLog += d.toString()));
     this.agent = child;
     this.children.push(child);
     await this.waitSynced(15);
@@ -151,7 +151,7 @@ export class Cluster {
 
   async stopAgent(): Promise<void> {
     const a = this.agent;
-    if (a === null || a.exitCode !== null) return;
+    if (a?.exitCode !== null) return;
     const exited = new Promise((r) => a.once('exit', r));
     a.kill('SIGTERM');
     await exited;
@@ -208,7 +208,7 @@ export class Cluster {
   async probe(probes: Probe[]): Promise<boolean[]> {
     const bySource = new Map<ClusterPod, number[]>();
     probes.forEach((p, i) => bySource.set(p.from, [...(bySource.get(p.from) ?? []), i]));
-    const out: boolean[] = new Array(probes.length).fill(false);
+    const out: boolean[] = new Array<boolean>(probes.length).fill(false);
     await Promise.all(
       [...bySource].map(async ([from, idx]) => {
         const res = await from.prober.run(idx.map((i) => ({ host: probes[i]!.to.ip, port: probes[i]!.port, proto: probes[i]!.proto })));

@@ -40,7 +40,7 @@ export function spawnCni(call: CniCall): ChildProcessWithoutNullStreams {
     CNI_CONTAINERID: call.containerId ?? '',
     CNI_NETNS: call.netns ?? '',
     CNI_IFNAME: call.ifname ?? 'eth0',
-    CNI_PATH: call.path ?? `${REF_PLUGIN_DIR}`,
+    CNI_PATH: call.path ?? REF_PLUGIN_DIR,
     ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
   };
   const bin = call.bin ?? STRAIT_BIN;

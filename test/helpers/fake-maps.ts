@@ -146,7 +146,9 @@ export class FakeMaps implements AgentMaps {
     };
   }
 
-  close(): void {}
+  close(): void {
+    // nothing to release: the maps live in this object
+  }
 
   deleteOrphanPolicy(liveIfindexes: ReadonlySet<number>): number {
     let n = 0;
@@ -175,7 +177,7 @@ export class FakeMaps implements AgentMaps {
     let best: { len: number; identity: number } | null = null;
     for (const [text, identity] of this.cidr) {
       const c = parseCidr(text);
-      if (addr === null || c === null || c.family !== addr.family || (best !== null && best.len >= c.prefixLen)) continue;
+      if (addr === null || c?.family !== addr.family || (best !== null && best.len >= c.prefixLen)) continue;
       if (networkOf(c.family, addr.value, c.prefixLen) === networkOf(c.family, c.value, c.prefixLen)) best = { len: c.prefixLen, identity };
     }
     return best?.identity ?? null;

@@ -26,7 +26,7 @@ export type Direction = 'ingress' | 'egress';
 function contains(cidr: string, ip: string): boolean {
   const c = parseCidr(cidr);
   const a = parseIp(ip);
-  if (c === null || a === null || c.family !== a.family) return false;
+  if (a === null || c?.family !== a.family) return false;
   const bits = BigInt((c.family === 4 ? 32 : 128) - c.prefixLen);
   return c.value >> bits === a.value >> bits;
 }
@@ -117,7 +117,7 @@ export function referenceVerdict(
   const peerPod = cluster.pods.find((p) => !p.hostNetwork && p.ips.includes(peerIp)) ?? null;
 
   const namedPortOn = (pod: Pod | null, p: PolicyPort): boolean =>
-    pod !== null && pod.ports.some((c) => c.name === p.port && c.protocol === p.protocol && c.containerPort === port);
+    pod?.ports.some((c) => c.name === p.port && c.protocol === p.protocol && c.containerPort === port) ?? false;
 
   for (const policy of selecting) {
     for (const rule of direction === 'egress' ? policy.egress : policy.ingress) {

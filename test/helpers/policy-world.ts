@@ -137,10 +137,11 @@ export const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
 export interface World {
   /** the datapath of the running file (valid inside tests) */
   readonly dp: TestDatapath;
-  send(from: Pod, frame: Uint8Array): RunResult;
-  deliver(to: Pod, frame: Uint8Array): RunResult;
-  setFlags(p: Pod, flags: number): void;
-  allow(p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId?: number): void;
+  // function properties, not methods: tests destructure them (they use no `this`)
+  readonly send: (from: Pod, frame: Uint8Array) => RunResult;
+  readonly deliver: (to: Pod, frame: Uint8Array) => RunResult;
+  readonly setFlags: (p: Pod, flags: number) => void;
+  readonly allow: (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId?: number) => void;
 }
 
 /**

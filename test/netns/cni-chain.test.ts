@@ -88,7 +88,7 @@ describe.skipIf(!isRoot)('chaining', () => {
     });
     const nss = [createNetns('hl1'), createNetns('hl2')];
     const ids = nss.map(() => `hl-${rand()}`);
-    const results = [];
+    const results: { ips: { address: string }[]; interfaces: { name: string }[] }[] = [];
     for (let i = 0; i < 2; i++) {
       const r = await runCni({ command: 'ADD', config: conf, containerId: ids[i], netns: nss[i]!.path });
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);

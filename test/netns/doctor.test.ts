@@ -193,7 +193,7 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
   });
 
   it('temp files of writes killed half-way: tmp-orphan; GC sweeps them, as --fix does', async () => {
-    const dead = spawnSync('true').pid!; // a pid whose process is gone
+    const dead = spawnSync('true').pid; // a pid whose process is gone
     const leaseTmp = join(node.stateDir, 'ipam', node.network, `.tmp-${dead}-0123456789ab`);
     const recordTmp = join(node.stateDir, 'endpoints', node.network, `.tmp-${dead}-x.eth0.json`);
     const alive = join(node.stateDir, 'ipam', node.network, `.tmp-${process.pid}-0123456789ab`);

@@ -48,7 +48,7 @@ function endpointEntries(bpfDir: string): EndpointEntry[] {
   }
 }
 
-const leases = (c: Cluster) => new DiskStore(join(c.stateDir, 'ipam', c.network), { lock() {}, unlock() {} }).list();
+const leases = (c: Cluster) => new DiskStore(join(c.stateDir, 'ipam', c.network), { lock: () => {}, unlock: () => {} }).list();
 
 /** Rewrites a pod's record and lease files as strait before boot stamping wrote them. */
 function unstamp(c: Cluster, pod: ClusterPod): void {

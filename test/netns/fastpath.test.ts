@@ -27,13 +27,14 @@ interface Pod {
   mac: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of straitctl's JSON
 function ctl<T>(bpfDir: string, stateDir: string, ...args: string[]): T {
   const r = spawnSync(STRAITCTL, [...args, '--bpf-dir', bpfDir, '--state-dir', stateDir, '-o', 'json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`straitctl ${args.join(' ')}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
 
-type Counter = { name: string; packets: string };
+interface Counter { name: string; packets: string }
 const counter = (rows: Counter[], name: string) => BigInt(rows.find((r) => r.name === name)?.packets ?? '0');
 
 describe.skipIf(!isRoot)('eBPF fast path', () => {

@@ -228,7 +228,7 @@ describe.skipIf(!isRoot)('hostile pods on a dual-stack node: neighbours, hops an
       "    c, _ = s.accept(); c.sendall(b'node'); c.close()",
     ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(server);
-    await new Promise((r) => server.stdout!.once('data', r));
+    await new Promise((r) => server.stdout.once('data', r));
     for (const ip of [NODE_IP.v4, NODE_IP.v6]) {
       const got = c.ns.exec('python3', ['-c', `import socket; print(socket.create_connection(('${ip}', 9300), timeout=3).recv(8).decode())`]);
       expect(got.trim(), ip).toBe('node');

@@ -28,7 +28,7 @@ describe.skipIf(!isRoot)('datapath reload', () => {
     const bpfDir = bpffsDir('rl');
     const config = straitConfig({ name: `rl-${rand(2)}`, stateDir, bpfDir, v4: '198.18.51.0/24' });
     const [a, b] = [createNetns('rla'), createNetns('rlb')];
-    const added = [];
+    const added: { ips: { address: string }[]; interfaces: { name: string }[] }[] = [];
     for (const ns of [a, b]) {
       const r = await runCni({ command: 'ADD', config, containerId: `rl-${rand()}`, netns: ns.path });
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);

@@ -112,7 +112,7 @@ describe('agent API over a unix socket', () => {
       }, reject);
     });
     expect(raw.status).toBe(400);
-    expect(JSON.parse(raw.body).error.message).toMatch(/not valid JSON/);
+    expect((JSON.parse(raw.body) as { error: { message: string } }).error.message).toMatch(/not valid JSON/);
     const empty = await req('POST', '/v1/endpoints');
     expect(empty.status).toBe(400);
     expect((empty.json as { error: { message: string } }).error.message).toMatch(/body is empty/);

@@ -227,7 +227,7 @@ describe('DirSource: changes', () => {
 
     // Replaced by a rename over it (how editors save).
     t = Date.now();
-    write('.a.yaml.new', `${ns('x', { env: 'prod' })}`);
+    write('.a.yaml.new', ns('x', { env: 'prod' }));
     renameSync(join(dir, '.a.yaml.new'), join(dir, 'a.yaml'));
     await change(6, t);
     expect(last().state.namespaces[0]!.labels.env).toBe('prod');
@@ -261,7 +261,7 @@ describe('DirSource: changes', () => {
     write('notes.md', 'hello'); // not a manifest
     write('.swap.yaml', ns('z')); // a dotfile
     write('a.yaml.swp', 'x');
-    write('d.yaml', `${pod('x', 'broken', 'not-an-ip')}`); // invalid: reported, state unchanged
+    write('d.yaml', pod('x', 'broken', 'not-an-ip')); // invalid: reported, state unchanged
     await sleep(400);
     expect(calls).toHaveLength(1);
     expect(source!.errors().map((e) => e.file)).toEqual(['d.yaml']);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseVersionRequest, runtimeConfigValue } from '../../src/cni/config.js';
 import { NETWORK_NAME_MAX_BYTES, type CniCommand } from '../../src/cni/env.js';
-import { StraitError } from '../../src/errors.js';
 import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 

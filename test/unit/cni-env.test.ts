@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { CONTAINER_ID_MAX_BYTES, NETWORK_NAME_MAX_BYTES, parseCniArgs, parseEnv, ifnameProblem } from '../../src/cni/env.js';
 import { ownerAlias } from '../../src/state/host-veth.js';
 import { alias as checkAlias } from '../../src/datapath/netlink-args.js';
-import { StraitError } from '../../src/errors.js';
 import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { thrown } from '../helpers/thrown.js';
 

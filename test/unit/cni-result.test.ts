@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/errors.js';
 import { CniCode, cniCodeOf } from '../../src/cni/errors.js';
 import { ipFamily } from '../../src/ipam/addr.js';
 import { fromAnyVersion, parseResult, toVersion, type Result } from '../../src/cni/result.js';

@@ -20,7 +20,7 @@ describe('temp files of killed writers', () => {
   });
 
   it('finds and sweeps those of gone processes, keeps those of live ones and every other file', () => {
-    const dead = spawnSync('true').pid!;
+    const dead = spawnSync('true').pid;
     const names = [`.tmp-${dead}-aa`, `.tmp-${process.pid}-bb`, '198.18.0.5', 'lock'];
     for (const n of names) writeFileSync(join(dir, n), '');
     expect(deadTempFiles(dir)).toEqual([join(dir, `.tmp-${dead}-aa`)]);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { errors, StraitError } from '../../src/errors.js';
+import { errors } from '../../src/errors.js';
 import { DiskStore } from '../../src/ipam/disk-store.js';
 import { Ipam } from '../../src/ipam/ipam.js';
 import { MemoryStore } from '../../src/ipam/memory-store.js';
@@ -24,9 +24,9 @@ const clock = () => new Date('2024-05-01T10:00:00Z');
 const tmp = mkdtempSync(join(tmpdir(), 'strait-ipam-facade-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
-const noLock = { lock() {}, unlock() {} };
+const noLock = { lock: () => {}, unlock: () => {} };
 
-const stores: Array<[string, () => LeaseStore]> = [
+const stores: [string, () => LeaseStore][] = [
   ['memory', () => new MemoryStore()],
   ['disk', () => new DiskStore(join(tmp, `net${n++}`), noLock)],
 ];

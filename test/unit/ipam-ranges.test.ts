@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { StraitError } from '../../src/errors.js';
 import { cniCodeOf } from '../../src/cni/errors.js';
 import { formatIp } from '../../src/ipam/addr.js';
 import { parseIpamConfig } from '../../src/ipam/config.js';

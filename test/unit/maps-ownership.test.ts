@@ -17,7 +17,7 @@ const ENCODING = /\b(EP_F_[A-Z_]+|POLICY_SLOT_GEN|POLICY_PREFIX_[A-Z_]+|policySl
 
 describe('map encoding in one place', () => {
   it('src/policy imports nothing from src/datapath', () => {
-    const offenders = filesOf('policy').filter((f) => /from '\.\.\/datapath\//.test(readFileSync(join(SRC, f), 'utf8')));
+    const offenders = filesOf('policy').filter((f) => readFileSync(join(SRC, f), 'utf8').includes("from '../datapath/"));
     expect(offenders).toEqual([]);
   });
 

@@ -106,7 +106,7 @@ describe('cidr key', () => {
   it('lays out an IPv6 prefix', () => {
     const buf = encodeCidrKey('fd00:1::/32');
     expect(buf.byteLength).toBe(CIDR_KEY_SIZE);
-    expect([...buf]).toEqual([...u32b(64), 6, 0, 0, 0, 0xfd, 0, 0, 1, ...new Array(12).fill(0)]);
+    expect([...buf]).toEqual([...u32b(64), 6, 0, 0, 0, 0xfd, 0, 0, 1, ...new Array<number>(12).fill(0)]);
   });
 
   it('round-trips to the canonical form, host routes and default routes included', () => {
@@ -282,8 +282,8 @@ describe('ct key and value', () => {
     const buf = encodeCtKey(v4);
     expect(buf.byteLength).toBe(CT_KEY_SIZE);
     expect([...buf]).toEqual([
-      10, 244, 0, 10, ...new Array(12).fill(0),
-      192, 0, 2, 80, ...new Array(12).fill(0),
+      10, 244, 0, 10, ...new Array<number>(12).fill(0),
+      192, 0, 2, 80, ...new Array<number>(12).fill(0),
       0x9c, 0x40, 0x01, 0xbb, 6, 4, 0, 0,
     ]);
   });

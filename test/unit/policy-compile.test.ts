@@ -9,7 +9,6 @@ import {
   IDENTITY_CLUSTER,
   IDENTITY_HOST,
   IDENTITY_WORLD,
-  type LocalEndpoint,
   type NetworkPolicy,
   type Pod,
   type Protocol,

@@ -44,8 +44,8 @@ describe('policy selectors', () => {
       [req('env', 'DoesNotExist'), true, true],
     ];
     for (const [r, onWeb, onNothing] of table) {
-      expect(matches(sel({}, [r]), web), `${r.key} ${r.operator} ${r.values} on web`).toBe(onWeb);
-      expect(matches(sel({}, [r]), {}), `${r.key} ${r.operator} ${r.values} on {}`).toBe(onNothing);
+      expect(matches(sel({}, [r]), web), `${r.key} ${r.operator} ${r.values.join(',')} on web`).toBe(onWeb);
+      expect(matches(sel({}, [r]), {}), `${r.key} ${r.operator} ${r.values.join(',')} on {}`).toBe(onNothing);
     }
   });
 

@@ -178,9 +178,7 @@ export class DirSource {
     // the named file is re-read even if its stat signature looks unchanged.
     if (filename === null) this.pendingAll = true;
     else this.pending.add(filename.toString());
-    if (this.debounce === null) {
-      this.debounce = setTimeout(() => this.flush(), this.debounceMs);
-    }
+    this.debounce ??= setTimeout(() => this.flush(), this.debounceMs);
   }
 
   private flush(): void {
@@ -245,9 +243,11 @@ export class DirSource {
       if (!wanted.has(name)) changed = this.drop(name) || changed;
     }
     for (const name of [...wanted].sort()) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run while refresh() awaits
       if (this.closed) return;
       changed = (await this.refresh(name, forceAll || forced.has(name))) || changed;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run while refresh() awaits
     if (this.closed) return;
     if (changed || this.lastState === null) this.merge();
   }
@@ -268,7 +268,7 @@ export class DirSource {
       const st = await stat(path, { bigint: true });
       if (!st.isFile()) return this.drop(name);
       sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-      if (prev !== undefined && prev.sig === sig && !force) return false;
+      if (prev?.sig === sig && !force) return false;
       text = await readFile(path, 'utf8');
     } catch (e) {
       if (errCode(e) === 'ENOENT') return this.drop(name); // gone between readdir and read
@@ -282,7 +282,7 @@ export class DirSource {
       return true;
     }
     const hash = createHash('sha256').update(text).digest('hex');
-    if (prev !== undefined && prev.hash === hash) {
+    if (prev?.hash === hash) {
       prev.sig = sig;
       return false;
     }
