@@ -2,9 +2,11 @@
 /*
  * Every map of strait's datapath and every key/value struct, in one place. The
  * TypeScript mirror is src/datapath/maps/ (it says so, and a test compares both
- * against the BTF of the compiled objects). A changed layout gets a new version
- * suffix in the map name (strait_endpoints_v1 -> _v2) and a migration in the loader:
- * maps are pinned by name under the pin dir and outlive every program and process.
+ * against the BTF of the compiled objects). Maps are pinned by name under the pin
+ * dir and outlive every program and process, so a changed layout needs a new version
+ * suffix in the map name (strait_endpoints_v1 -> _v2) and a loader that moves the old
+ * map's entries over. No layout has changed yet, so the loader has no migration: new
+ * maps got new names, and fields were only added where reserved space was zero.
  */
 #ifndef STRAIT_MAPS_H
 #define STRAIT_MAPS_H
