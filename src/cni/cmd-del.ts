@@ -17,7 +17,7 @@ import { ownerOf, type CommandContext, type Owner } from './context.js';
 import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from '../state/endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
 import { tellAgentGone } from './agent-handshake.js';
-import { forgetEndpoints, forgetLink } from './fastpath.js';
+import { forgetEndpoints, forgetLinkEntries } from './fastpath.js';
 import { hostVethName, ownerAlias } from '../state/host-veth.js';
 import { unwirePod } from './wiring.js';
 
@@ -33,7 +33,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     const forgotten = match === null ? null : forgetEndpoints(bpfDir, match);
     // Its link entry goes with the veth, whatever the endpoint map still names: a DEL
     // killed after forgetting the entries left the link entry and nothing to find it by.
-    if (veth !== null) forgetLink(bpfDir, veth.ifindex);
+    if (veth !== null) forgetLinkEntries(bpfDir, [veth.ifindex]);
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
     const agent = ctx.conf.paths.agentSocket;

@@ -4,15 +4,14 @@
 // before it wrote anything else), every lease and record of an earlier boot, and
 // temp files of lease and record writes whose process was killed half-way (nothing
 // else would ever remove them).
-import { join } from 'node:path';
 import { Netlink } from '../datapath/netlink.js';
-import { parseIpamConfig } from '../ipam/config.js';
 import { currentBootId } from '../util/boot-id.js';
 import { sweepDeadTempFiles } from '../util/temp-files.js';
 import { endpointRecordDir, listEndpointRecords, reclaimOtherBootRecords, removeEndpointRecord } from '../state/endpoint-record.js';
-import { forgetEndpoints, forgetLink, linkEntryIfindexes } from './fastpath.js';
+import { forgetEndpoints, forgetLinkEntries, linkEntryIfindexes } from './fastpath.js';
 import type { CommandContext } from './context.js';
-import { ipamDataDir, ipamDriver } from './ipam-driver.js';
+import { ipamDriver } from './ipam-driver.js';
+import { straitLeaseDir } from './ipam-strait.js';
 import { hostVethName, parseOwnerAlias } from '../state/host-veth.js';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -44,12 +43,9 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     const linkEntries = linkEntryIfindexes(bpfDir);
     const live = new Set(host.listLinks().map((l) => l.ifindex));
     const forgotten = forgetEndpoints(bpfDir, (e) => !live.has(e.ifindex));
-    for (const ifindex of linkEntries) if (!live.has(ifindex)) forgetLink(bpfDir, ifindex);
+    forgetLinkEntries(bpfDir, linkEntries.filter((ifindex) => !live.has(ifindex)));
     const tempDirs = [endpointRecordDir(stateDir, ctx.conf.name)];
-    if (ctx.conf.ipam.type === 'strait') {
-      const dataDir = parseIpamConfig(ctx.conf.ipam.raw).dataDir;
-      tempDirs.push(dataDir === undefined ? ipamDataDir(stateDir, ctx.conf.name) : join(dataDir, ctx.conf.name));
-    }
+    if (ctx.conf.ipam.type === 'strait') tempDirs.push(straitLeaseDir(ctx));
     const tempFiles = tempDirs.flatMap(sweepDeadTempFiles);
     ctx.log.info({ released: released.length, vethsRemoved: [...stale], forgotten, tempFiles }, 'gc done');
   } finally {

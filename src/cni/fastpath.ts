@@ -99,7 +99,6 @@ export function forgetEndpoints(bpfDir: string, pred: (e: EndpointEntry) => bool
   return { entries: gone.size, connections };
 }
 
-/** The entry of a veth that lost the address it names; never by ifindex alone, ifindexes are reused. */
 /** The host veths strait_links_v1 has entries for (none before anything is pinned). */
 export function linkEntryIfindexes(bpfDir: string): number[] {
   const links = openPinnedMap(bpfDir, 'links');
@@ -111,17 +110,22 @@ export function linkEntryIfindexes(bpfDir: string): number[] {
   }
 }
 
-/** DEL and GC: the link entry of a host veth about to be deleted, or gone. */
-export function forgetLink(bpfDir: string, ifindex: number): void {
+/** DEL and GC: the link entries of host veths about to be deleted, or gone. */
+export function forgetLinkEntries(bpfDir: string, ifindexes: readonly number[]): void {
+  if (ifindexes.length === 0) return;
   const links = openPinnedMap(bpfDir, 'links');
   if (links === null) return;
   try {
-    deleteLink(links, ifindex);
+    for (const ifindex of ifindexes) deleteLink(links, ifindex);
   } finally {
     bpf.closeFd(links);
   }
 }
 
+/**
+ * The entries naming an address forgetEndpoints removed from that same veth: matched
+ * by address and ifindex together, since an ifindex alone may be a new veth's by now.
+ */
 function forgetLinks(bpfDir: string, gone: ReadonlyMap<string, number>): void {
   const links = openPinnedMap(bpfDir, 'links');
   if (links === null) return;

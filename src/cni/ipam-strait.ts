@@ -9,12 +9,18 @@ import { DiskStore, flockLocker } from '../ipam/disk-store.js';
 import { Ipam } from '../ipam/ipam.js';
 import type { CommandContext } from './context.js';
 import { StraitError, errors } from '../errors.js';
-import type { IpamDriver } from './ipam-driver.js';
+import { ipamDataDir, type IpamDriver } from './ipam-driver.js';
 import { currentBootId } from '../util/boot-id.js';
+
+/** Where strait's IPAM keeps a network's leases (GC sweeps that directory too). */
+export function straitLeaseDir(ctx: CommandContext): string {
+  const { dataDir } = parseIpamConfig(ctx.conf.ipam.raw);
+  return dataDir === undefined ? ipamDataDir(ctx.conf.paths.stateDir, ctx.conf.name) : join(dataDir, ctx.conf.name);
+}
 
 export function straitIpam(ctx: CommandContext): IpamDriver {
   const cfg = parseIpamConfig(ctx.conf.ipam.raw);
-  const dir = join(cfg.dataDir ?? join(ctx.conf.paths.stateDir, 'ipam'), ctx.conf.name);
+  const dir = straitLeaseDir(ctx);
   const store = new DiskStore(dir, flockLocker(flock), {
     warn: (message) => ctx.log.warn({ dir }, message),
   });

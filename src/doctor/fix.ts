@@ -8,13 +8,12 @@ import { StraitError } from '../errors.js';
 import { writeEndpoint } from '../datapath/endpoints.js';
 import { openDatapath, type Datapath } from '../datapath/loader.js';
 import { CT_TABLES, MapName } from '../datapath/maps/names.js';
-import { encodeLinkKey } from '../datapath/maps/links.js';
 import { encodeCtKey } from '../datapath/maps/ct.js';
 import { encodePolicyKey } from '../datapath/maps/policy.js';
 import { flock } from '../datapath/flock.js';
 import type { Netlink } from '../datapath/netlink.js';
 import { removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
-import { forgetEndpoints } from '../cni/fastpath.js';
+import { forgetEndpoints, forgetLinkEntries } from '../cni/fastpath.js';
 import { ipamDataDir } from '../cni/ipam-driver.js';
 import { bitsOf } from '../ipam/addr.js';
 import { DiskStore, flockLocker } from '../ipam/disk-store.js';
@@ -143,7 +142,7 @@ function applyOne(a: Action, ctx: FixContext, dp: Datapath | null): void {
       for (const table of CT_TABLES) withMap(ctx, MapName[table], (fd) => void bpf.mapDelete(fd, encodeCtKey(a.key)));
       return;
     case 'delete-link-entry':
-      withMap(ctx, MapName.links, (fd) => void bpf.mapDelete(fd, encodeLinkKey(a.ifindex)));
+      forgetLinkEntries(ctx.bpfDir, [a.ifindex]);
       return;
     case 'remove-pin':
       rmSync(join(ctx.bpfDir, a.name), { recursive: true, force: true });
