@@ -13,18 +13,13 @@ import { MapName, ProgramName } from '../../src/datapath/maps/names.js';
 import { encodePolicyKey, encodePolicyValue } from '../../src/datapath/maps/policy.js';
 import { leaseFileName } from '../../src/ipam/disk-store.js';
 import { removeEndpointRecord } from '../../src/state/endpoint-record.js';
-import { Node } from '../helpers/node.js';
-import { cleanupAll, createNetns, isRoot, rand, warnIfNotRoot, type Netns } from '../helpers/sys.js';
+import { Node, type NodePod } from '../helpers/node.js';
+import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('straitctl doctor integration tests');
 
-interface Pod {
-  ns: Netns;
-  id: string;
-  v4: string;
-  v6: string;
-  hostVeth: string;
-}
+/** A pod of the node, dual-stack. */
+type Pod = NodePod & { v6: string };
 
 describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
   const node = isRoot ? new Node('dr', { v4: '198.18.60.0/24', v6: 'fd5a:60::/64' }) : (null as unknown as Node);
@@ -33,12 +28,9 @@ describe.skipIf(!isRoot)('straitctl doctor on a node', () => {
   const pod = (n: string): Pod => pods.get(n)!;
   /** ADDs pod `n` through bin/strait in the node and remembers it for the DELs at the end. */
   const addPod = async (n: string): Promise<void> => {
-    const ns = createNetns(`dr${n}`);
-    const id = `dr-${n}-${rand()}`;
-    const r = await node.cni({ command: 'ADD', config, containerId: id, netns: ns.path });
-    if (r.exitCode !== 0) throw new Error(`ADD ${n}: ${r.stdout} ${r.stderr}`);
-    const j = r.json as { ips: { address: string }[]; interfaces: { name: string }[] };
-    pods.set(n, { ns, id, v4: j.ips[0]!.address.split('/')[0]!, v6: j.ips[1]!.address.split('/')[0]!, hostVeth: j.interfaces[0]!.name });
+    const p = await node.addPod(`dr${n}`);
+    if (p.v6 === null) throw new Error(`ADD ${n} gave no IPv6 address`);
+    pods.set(n, { ...p, v6: p.v6 });
   };
 
   beforeAll(async () => {
