@@ -70,8 +70,9 @@ export class Ipam {
    */
   allocate(owner: IpamOwner, requested: readonly string[] = []): Allocation[] {
     return this.store.withLock(() => {
-      if (owner.bootId !== undefined) this.reclaimOtherBoots(owner.bootId);
-      const leases = this.store.list();
+      const listed = this.store.list();
+      const reclaimed = new Set(owner.bootId === undefined ? [] : this.releaseOtherBoots(listed, owner.bootId).map((l) => l.ip));
+      const leases = listed.filter((l) => !reclaimed.has(l.ip));
       const held = this.heldBySet(leases, owner);
       const heldIps = new Set([...held.values()].map((a) => a.ip));
       const wanted = requested.filter((r) => !heldIps.has(canonicalIp(withoutPrefix(r)) ?? r));
@@ -112,12 +113,12 @@ export class Ipam {
    * never DEL it; leases without a stamp (older strait) are left to DEL and GC.
    */
   reclaimOtherBoots(bootId: string): Lease[] {
-    return this.store.withLock(() =>
-      this.store
-        .list()
-        .filter((l) => l.bootId !== undefined && l.bootId !== bootId)
-        .flatMap((l) => this.store.releaseIp(l.ip) ?? []),
-    );
+    return this.store.withLock(() => this.releaseOtherBoots(this.store.list(), bootId));
+  }
+
+  /** Of `leases` (as the store listed them, under its lock), releases those of another boot. */
+  private releaseOtherBoots(leases: readonly Lease[], bootId: string): Lease[] {
+    return leases.filter((l) => l.bootId !== undefined && l.bootId !== bootId).flatMap((l) => this.store.releaseIp(l.ip) ?? []);
   }
 
   leasesOf(owner: IpamOwner): Lease[] {
