@@ -15,7 +15,7 @@ import { bitsOf, ipFamily } from '../ipam/addr.js';
 import type { Result } from './result.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
 import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
-import { endpointId, reclaimOtherBootRecords, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
+import { endpointId, reclaimOtherBootRecordsOnce, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -30,7 +30,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const host = Netlink.open();
   const bootId = currentBootId(ctx.processEnv);
   try {
-    const reclaimed = reclaimOtherBootRecords(conf.paths.stateDir, bootId, log);
+    const reclaimed = reclaimOtherBootRecordsOnce(conf.paths.stateDir, bootId, log);
     if (reclaimed.length > 0) log.info({ records: reclaimed.length }, 'reclaimed endpoint records of earlier boots');
     const requested = [...conf.runtime.ips, ...env.args.ips].map(withoutPrefix);
     const meta = k8sMeta(ctx);

@@ -122,10 +122,29 @@ export function liveEndpointRecords(stateDir: string, links: ReadonlyMap<number,
   return listEndpointRecords(stateDir, log).filter((r) => !ofOtherBoot(r, bootId) && links.get(r.ifindex) === r.hostVeth);
 }
 
-/** ADD in a new boot: records of earlier boots describe nothing that exists any more. */
+/** GC, and ADD in a new boot: records of earlier boots describe nothing that exists any more. */
 export function reclaimOtherBootRecords(stateDir: string, bootId: string, log?: RecordLog): EndpointRecord[] {
   const stale = listEndpointRecords(stateDir, log).filter((r) => ofOtherBoot(r, bootId));
   for (const r of stale) removeEndpointRecord(stateDir, r);
+  return stale;
+}
+
+/**
+ * ADD: reclaimOtherBootRecords, once per boot. An earlier boot's records were all
+ * written before this boot began, so after one scan in this boot there are none
+ * left to find; the stamp spares every later ADD reading every record on the node.
+ * A stamp cut short by a crash only names no boot, and the next ADD scans again.
+ */
+export function reclaimOtherBootRecordsOnce(stateDir: string, bootId: string, log?: RecordLog): EndpointRecord[] {
+  const stamp = join(stateDir, 'records-reclaimed.boot-id');
+  try {
+    if (readFileSync(stamp, 'utf8') === bootId) return [];
+  } catch {
+    // no stamp yet: this boot has not scanned
+  }
+  const stale = reclaimOtherBootRecords(stateDir, bootId, log);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(stamp, bootId);
   return stale;
 }
 

@@ -7,6 +7,7 @@ import {
   liveEndpointRecords,
   readEndpointRecord,
   reclaimOtherBootRecords,
+  reclaimOtherBootRecordsOnce,
   removeEndpointRecord,
   writeEndpointRecord,
   type EndpointRecord,
@@ -87,6 +88,17 @@ describe('endpoint records', () => {
     writeEndpointRecord(dir, rec('unstamped', 'eth0', { bootId: undefined }));
     expect(reclaimOtherBootRecords(dir, 'boot-1').map((r) => r.containerId)).toEqual(['old']);
     expect(listEndpointRecords(dir).map((r) => r.containerId).sort()).toEqual(['now', 'unstamped']);
+  });
+
+  it('ADD scans for earlier boots once per boot; a new boot scans again', () => {
+    const dir = stateDir();
+    writeEndpointRecord(dir, rec('old', 'eth0', { bootId: 'boot-0' }));
+    expect(reclaimOtherBootRecordsOnce(dir, 'boot-1').map((r) => r.containerId)).toEqual(['old']);
+    // Planted after this boot's scan (which no earlier boot can do): not looked for again.
+    writeEndpointRecord(dir, rec('planted', 'eth0', { bootId: 'boot-0' }));
+    expect(reclaimOtherBootRecordsOnce(dir, 'boot-1')).toEqual([]);
+    expect(reclaimOtherBootRecordsOnce(dir, 'boot-2').map((r) => r.containerId)).toEqual(['planted']);
+    expect(listEndpointRecords(dir)).toEqual([]);
   });
 
   it('treats a record that fails validation as unreadable, and says which file and why in the log', () => {
