@@ -27,6 +27,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
+#include "remote.h"
 
 /*
  * bpf_redirect_peer() only queues the redirect: a target that is gone is dropped
@@ -268,6 +269,14 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	 * same way, so the host's conntrack can undo its NAT (Services). */
 	if (dst && !(ct_flags & CT_F_VIA_STACK))
 		return redirect_to_endpoint(skb, &pkt, dst);
+	if (!dst && !(ct_flags & CT_F_VIA_STACK) && remote_lookup(&pkt)) {
+		switch (datapath_routing()) {
+		case ROUTING_NATIVE: /* FIB lookup, redirect out of the uplink: not built yet */
+		case ROUTING_VXLAN:  /* tunnel key, redirect into the VXLAN device: not built yet */
+		default:
+			break;
+		}
+	}
 
 to_stack:
 	count_stat(skb, STAT_TO_STACK);

@@ -132,6 +132,7 @@ struct {
 #define IDENTITY_HOST 1    /* this node: traffic to and from it is always allowed */
 #define IDENTITY_WORLD 2   /* an address no known prefix covers */
 #define IDENTITY_CLUSTER 3 /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
+#define IDENTITY_REMOTE_NODE 4 /* in the ipcache: another node's address (never a pod) */
 #define IDENTITY_CIDR_FLAG (1U << 24)
 #define IDENTITY_NS_FLAG (1U << 25)
 
@@ -221,6 +222,54 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_policy_v1 SEC(".maps");
+
+/*
+ * Pod CIDRs of the other nodes of the cluster (key: a cidr_key, as in
+ * strait_cidr_v1), each with the node that holds it. from_pod looks up a destination
+ * that is no local pod here: a hit goes to that node (routed natively, or through
+ * the VXLAN tunnel, as strait_config_v1 says); a miss goes to the host stack.
+ * Written by the agent from the Node objects.
+ */
+struct remote_value {
+	__u32 node_ip[4]; /* the node's InternalIP (network order; IPv4 in node_ip[0]) */
+	__u8 node_family; /* 4 or 6 */
+	__u8 pad[3];
+	__u32 flags; /* reserved, 0 */
+};
+_Static_assert(sizeof(struct remote_value) == 24, "remote_value layout");
+
+#define REMOTE_MAX (1 << 14)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, REMOTE_MAX);
+	__type(key, struct cidr_key);
+	__type(value, struct remote_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_remote_v1 SEC(".maps");
+
+/* config_value.routing: how a packet for another node's pod leaves this node. */
+#define ROUTING_STACK 0  /* no agent has said: the host stack routes it */
+#define ROUTING_NATIVE 1 /* FIB lookup and redirect out of the uplink */
+#define ROUTING_VXLAN 2  /* tunnel key set in BPF, out of the VXLAN device */
+
+/* The node's datapath settings, one entry (key 0), written by the agent at start. */
+struct config_value {
+	__u32 routing;        /* ROUTING_* */
+	__u32 uplink_ifindex; /* the interface holding the node's InternalIP */
+	__u32 tunnel_ifindex; /* the collect_md VXLAN device (ROUTING_VXLAN), else 0 */
+	__u32 flags;          /* reserved, 0 */
+};
+_Static_assert(sizeof(struct config_value) == 16, "config_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_config_v1 SEC(".maps");
 
 /* Connections, keyed by the tuple of the packet that opened them. A packet whose
  * tuple or reversed tuple is here is established or a reply, and skips policy. */

@@ -107,6 +107,8 @@ export const IDENTITY_HOST = 1;
 export const IDENTITY_WORLD = 2;
 /** any pod of the cluster: `namespaceSelector: {}` without a narrower podSelector */
 export const IDENTITY_CLUSTER = 3;
+/** another node's address in the ipcache: never a pod, so never IDENTITY_CLUSTER */
+export const IDENTITY_REMOTE_NODE = 4;
 export const IDENTITY_CIDR_FLAG = 1 << 24;
 /** namespace identities: "every pod in this namespace", carried in each pod's ipcache entry */
 export const IDENTITY_NS_FLAG = 1 << 25;

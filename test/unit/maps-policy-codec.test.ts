@@ -37,6 +37,7 @@ import {
   IDENTITY_ANY,
   IDENTITY_CIDR_FLAG,
   IDENTITY_CLUSTER,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_HOST,
   IDENTITY_NS_FLAG,
   IDENTITY_WORLD,
@@ -68,11 +69,12 @@ const u32b = (n: number): number[] => {
 
 describe('reserved identities', () => {
   it('match the copy in src/policy/types.ts', () => {
-    expect([IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IDENTITY_CLUSTER, IDENTITY_CIDR_FLAG, IDENTITY_NS_FLAG]).toEqual([
+    expect([IDENTITY_ANY, IDENTITY_HOST, IDENTITY_WORLD, IDENTITY_CLUSTER, IDENTITY_REMOTE_NODE, IDENTITY_CIDR_FLAG, IDENTITY_NS_FLAG]).toEqual([
       policyTypes.IDENTITY_ANY,
       policyTypes.IDENTITY_HOST,
       policyTypes.IDENTITY_WORLD,
       policyTypes.IDENTITY_CLUSTER,
+      policyTypes.IDENTITY_REMOTE_NODE,
       policyTypes.IDENTITY_CIDR_FLAG,
       policyTypes.IDENTITY_NS_FLAG,
     ]);

@@ -2,6 +2,7 @@
 // layouts, and codecs for every key and value. maps.h is the source of truth;
 // test/bpf/maps-btf.test.ts holds this directory to it.
 export * from './cidr.js';
+export * from './config.js';
 export * from './counters.js';
 export * from './ct.js';
 export * from './drop.js';
@@ -12,3 +13,4 @@ export * from './layout.js';
 export * from './links.js';
 export * from './names.js';
 export * from './policy.js';
+export * from './remote.js';

@@ -14,6 +14,8 @@ export const IDENTITY_HOST = 1;
 export const IDENTITY_WORLD = 2;
 /** In a policy key: any pod of the cluster (every address the ipcache holds). */
 export const IDENTITY_CLUSTER = 3;
+/** In the ipcache: another node's address (never a pod; classified by its CIDR for policy). */
+export const IDENTITY_REMOTE_NODE = 4;
 /** Set in the identities of ipBlock prefixes; pod identities start at 256. */
 export const IDENTITY_CIDR_FLAG = 1 << 24;
 /** Set in namespace identities (ipcache_value.namespace). */

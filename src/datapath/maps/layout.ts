@@ -65,6 +65,14 @@ export const LAYOUT = {
     size: 8,
     members: { sport: 0, dport: 2, protocol: 4, flags: 5, pad: 6 },
   },
+  remote_value: {
+    size: 24,
+    members: { node_ip: 0, node_family: 16, pad: 17, flags: 20 },
+  },
+  config_value: {
+    size: 16,
+    members: { routing: 0, uplink_ifindex: 4, tunnel_ifindex: 8, flags: 12 },
+  },
 } as const satisfies Record<string, StructLayout>;
 
 export type StructName = keyof typeof LAYOUT;

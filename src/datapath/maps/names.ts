@@ -13,6 +13,8 @@ export const MapName = {
   links: 'strait_links_v1',
   ctPending: 'strait_ct_pending_v1',
   frag: 'strait_frag_v1',
+  remote: 'strait_remote_v1',
+  config: 'strait_config_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -36,3 +38,4 @@ export const POLICY_MAX = 1 << 19;
 export const CT_MAX = 1 << 18;
 export const CT_PENDING_MAX = 1 << 16;
 export const FRAG_MAX = 8192;
+export const REMOTE_MAX = 1 << 14;
