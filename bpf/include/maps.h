@@ -128,10 +128,10 @@ struct {
 /* Reserved identities. Pods get identities from 256 up (label sets); CIDR prefixes
  * of ipBlocks get identities with IDENTITY_CIDR_FLAG set, namespaces with
  * IDENTITY_NS_FLAG set. */
-#define IDENTITY_ANY 0     /* in a policy key: any peer */
-#define IDENTITY_HOST 1    /* this node: traffic to and from it is always allowed */
-#define IDENTITY_WORLD 2   /* an address no known prefix covers */
-#define IDENTITY_CLUSTER 3 /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
+#define IDENTITY_ANY 0         /* in a policy key: any peer */
+#define IDENTITY_HOST 1        /* this node: traffic to and from it is always allowed */
+#define IDENTITY_WORLD 2       /* an address no known prefix covers */
+#define IDENTITY_CLUSTER 3     /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
 #define IDENTITY_REMOTE_NODE 4 /* in the ipcache: another node's address (never a pod) */
 #define IDENTITY_CIDR_FLAG (1U << 24)
 #define IDENTITY_NS_FLAG (1U << 25)
