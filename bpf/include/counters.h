@@ -33,7 +33,7 @@ static __always_inline void counter_add(void *map, __u32 key, __u32 bytes)
 
 static __always_inline void count_stat(struct __sk_buff *skb, enum stat_id id)
 {
-	counter_add(&strait_stats_v1, id, skb->len);
+	counter_add(&strait_stats_v2, id, skb->len);
 }
 
 /*

@@ -71,7 +71,7 @@ struct traffic_counter {
 };
 _Static_assert(sizeof(struct traffic_counter) == 16, "traffic_counter layout");
 
-/* Where packets went that were not dropped: keys of strait_stats_v1. */
+/* Where packets went that were not dropped: keys of strait_stats_v2. */
 enum stat_id {
 	STAT_REDIRECT_PEER = 0,  /* from a pod, straight into another local pod */
 	STAT_TO_STACK = 1,       /* from a pod, handed to the host stack */
@@ -86,7 +86,13 @@ enum stat_id {
 				  * to strait_ct_v1 */
 	STAT_TTL_EXPIRED = 7,    /* from a pod to a local pod with TTL / hop limit 1: left to the
 				  * host stack, which answers time exceeded */
-	STAT_MAX = 8,
+	STAT_TO_NODE = 8,        /* from a pod, routed natively out of the uplink to another node */
+	STAT_FROM_NODE = 9,      /* from another node (uplink or tunnel), straight into a local pod */
+	STAT_FIB_FALLBACK = 10,  /* for another node's pod, but the FIB lookup failed: handed to the
+				  * host stack (by return code in strait_fib_v1) */
+	STAT_TUNNEL_TX = 11,     /* from a pod, encapsulated into the VXLAN device */
+	STAT_TUNNEL_RX = 12,     /* from the VXLAN device, straight into a local pod */
+	STAT_MAX = 32,
 };
 
 struct {
@@ -116,14 +122,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_drops_v1 SEC(".maps");
 
-/* Per-CPU counters by verdict (enum stat_id). */
+/* Per-CPU counters by verdict (enum stat_id). _v2: 32 slots (v1 had 8); the loader
+ * carries v1's counts over and unpins it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, STAT_MAX);
 	__type(key, __u32);
 	__type(value, struct traffic_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} strait_stats_v1 SEC(".maps");
+} strait_stats_v2 SEC(".maps");
 
 /* Reserved identities. Pods get identities from 256 up (label sets); CIDR prefixes
  * of ipBlocks get identities with IDENTITY_CIDR_FLAG set, namespaces with

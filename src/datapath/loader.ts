@@ -122,7 +122,9 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
   const programs = openPinnedPrograms(progDir);
   if (programs === null) throw new StraitError('E_BPF_PIN', `programs vanished from ${progDir}`);
   adoptLinks(bpfDir);
+  const oldStats = carryStatsOver(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
+  if (oldStats) rmSync(join(bpfDir, STATS_V1), { force: true }); // no program counts there now
   for (const entry of readdirSync(bpfDir)) {
     const path = join(bpfDir, entry);
     if (entry.startsWith('progs-') && path !== progDir) rmSync(path, { recursive: true, force: true });
@@ -149,6 +151,29 @@ function adoptLinks(bpfDir: string): void {
   } finally {
     if (endpoints !== null) bpf.closeFd(endpoints);
     if (links !== null) bpf.closeFd(links);
+  }
+}
+
+/** The verdict counters before strait_stats_v2 (8 slots). */
+const STATS_V1 = 'strait_stats_v1';
+
+/**
+ * An older build counted verdicts in strait_stats_v1: its counts move to the same
+ * slots of strait_stats_v2 (per-CPU values as they are), so `straitctl drops` loses
+ * nothing but what the old programs count between this copy and their replacement.
+ * Returns whether there was a v1 to unpin once nothing runs against it.
+ */
+function carryStatsOver(bpfDir: string): boolean {
+  const v1 = bpf.getPinned(join(bpfDir, STATS_V1));
+  if (v1 === null) return false;
+  const v2 = bpf.getPinned(join(bpfDir, MAPS.stats));
+  try {
+    if (v2 === null) return false;
+    for (const { key, value } of bpf.mapDump(v1)) bpf.mapUpdate(v2, key, value);
+    return true;
+  } finally {
+    bpf.closeFd(v1);
+    if (v2 !== null) bpf.closeFd(v2);
   }
 }
 

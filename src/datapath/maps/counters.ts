@@ -1,5 +1,5 @@
 // TypeScript mirror of bpf/include/maps.h, part 4: struct traffic_counter, the value
-// of the per-CPU arrays strait_drops_v1 and strait_stats_v1 (keys: a u32 index, see
+// of the per-CPU arrays strait_drops_v1 and strait_stats_v2 (keys: a u32 index, see
 // drop.ts). A lookup on a per-CPU map returns one slot per possible CPU, each
 // rounded up to 8 bytes (the addon computes that length: MapInfo.valueLength);
 // this sums them.

@@ -1,5 +1,5 @@
 // TypeScript mirror of bpf/include/drop.h (enum drop_reason) and of enum stat_id
-// in bpf/include/maps.h: the keys of strait_drops_v1 and strait_stats_v1, with a
+// in bpf/include/maps.h: the keys of strait_drops_v1 and strait_stats_v2, with a
 // name and a one-line description each for logs, metrics and straitctl. Values are
 // stable (they index pinned maps); new ones go at the end, in C first.
 // test/bpf/maps-btf.test.ts checks DropReason against the enum in the object's BTF.
@@ -56,12 +56,17 @@ export const StatId = {
   CT_RECREATED: 5,
   CT_PROMOTED: 6,
   TTL_EXPIRED: 7,
+  TO_NODE: 8,
+  FROM_NODE: 9,
+  FIB_FALLBACK: 10,
+  TUNNEL_TX: 11,
+  TUNNEL_RX: 12,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
 
-/** max_entries of strait_stats_v1. */
-export const STAT_MAX = 8;
+/** max_entries of strait_stats_v2. */
+export const STAT_MAX = 32;
 
 const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   REDIRECT_PEER: 'from a pod, straight into another local pod',
@@ -72,6 +77,11 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   CT_RECREATED: 'a TCP packet without SYN missed conntrack (evicted or expired) and policy allowed it as a new connection: entry recreated',
   CT_PROMOTED: 'a connection’s first answer moved it from the pending to the established conntrack table',
   TTL_EXPIRED: 'to a local pod with TTL or hop limit 1: handed to the host stack, which answers time exceeded',
+  TO_NODE: 'from a pod, routed natively out of the uplink to another node',
+  FROM_NODE: 'from another node (uplink or tunnel), straight into a local pod',
+  FIB_FALLBACK: 'for another node’s pod, but the FIB lookup failed: handed to the host stack',
+  TUNNEL_TX: 'from a pod, encapsulated into the VXLAN device',
+  TUNNEL_RX: 'from the VXLAN device, straight into a local pod',
 };
 
 export interface CounterInfo {

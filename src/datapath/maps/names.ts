@@ -5,7 +5,7 @@
 export const MapName = {
   endpoints: 'strait_endpoints_v1',
   drops: 'strait_drops_v1',
-  stats: 'strait_stats_v1',
+  stats: 'strait_stats_v2',
   ipcache: 'strait_ipcache_v1',
   cidr: 'strait_cidr_v1',
   policy: 'strait_policy_v1',
