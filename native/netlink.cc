@@ -29,6 +29,8 @@ void NetlinkHandle::Register(Napi::Env env, Napi::Object exports) {
                       InstanceMethod<&NetlinkHandle::GetLink>("getLink"),
                       InstanceMethod<&NetlinkHandle::ListLinks>("listLinks"),
                       InstanceMethod<&NetlinkHandle::SetLinkUp>("setLinkUp"),
+                      InstanceMethod<&NetlinkHandle::SetLinkMtu>("setLinkMtu"),
+                      InstanceMethod<&NetlinkHandle::CreateVxlan>("createVxlan"),
                       InstanceMethod<&NetlinkHandle::DeleteLink>("deleteLink"),
                       InstanceMethod<&NetlinkHandle::AddAddress>("addAddress"),
                       InstanceMethod<&NetlinkHandle::ListAddresses>("listAddresses"),

@@ -3,7 +3,7 @@
 // the JS thread yet acts in that namespace, because the kernel ties a netlink
 // socket to the namespace it was created in, not to the caller's thread.
 //
-// The methods are spread over netlink_{link,addr,route,neigh}.cc, one object kind
+// The methods are spread over netlink_{link,vxlan,addr,route,neigh}.cc, one object kind
 // each; this header and netlink.cc hold the class and its lifecycle.
 #pragma once
 
@@ -40,7 +40,11 @@ class NetlinkHandle : public Napi::ObjectWrap<NetlinkHandle> {
   Napi::Value GetLink(const Napi::CallbackInfo& info);
   Napi::Value ListLinks(const Napi::CallbackInfo& info);
   Napi::Value SetLinkUp(const Napi::CallbackInfo& info);
+  Napi::Value SetLinkMtu(const Napi::CallbackInfo& info);
   Napi::Value DeleteLink(const Napi::CallbackInfo& info);
+
+  // netlink_vxlan.cc
+  Napi::Value CreateVxlan(const Napi::CallbackInfo& info);
 
   // netlink_addr.cc
   Napi::Value AddAddress(const Napi::CallbackInfo& info);

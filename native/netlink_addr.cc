@@ -35,11 +35,14 @@ Napi::Value NetlinkHandle::AddAddress(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// listAddresses(ifname): every IPv4/IPv6 address on it, link-local ones included.
+// listAddresses(ifname | null): every IPv4/IPv6 address on it (on every link when
+// null: one dump, so finding the uplink costs no dump per link), link-local ones
+// included, each with the index of its link.
 Napi::Value NetlinkHandle::ListAddresses(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string ifname = IfNameArg(info[0], "ifname");
-  int ifindex = IfIndex(env, ifname, "rtnl_addr_alloc_cache");
+  bool all = info[0].IsNull() || info[0].IsUndefined();
+  std::string ifname = all ? where_ : IfNameArg(info[0], "ifname");
+  int ifindex = all ? 0 : IfIndex(env, ifname, "rtnl_addr_alloc_cache");
   NlSocket& s = Sock(env, "rtnl_addr_alloc_cache");
   nl_cache* raw = nullptr;
   s.Run(env, "rtnl_addr_alloc_cache", ifname,
@@ -51,11 +54,12 @@ Napi::Value NetlinkHandle::ListAddresses(const Napi::CallbackInfo& info) {
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
     auto* a = reinterpret_cast<rtnl_addr*>(o);
     int family = FamilyNumber(rtnl_addr_get_family(a));
-    if (rtnl_addr_get_ifindex(a) != ifindex || !family) continue;
+    if ((!all && rtnl_addr_get_ifindex(a) != ifindex) || !family) continue;
     Napi::Object e = Napi::Object::New(env);
     e.Set("family", family);
     e.Set("address", AddrBytes(env, rtnl_addr_get_local(a)));
     e.Set("prefixLen", rtnl_addr_get_prefixlen(a));
+    e.Set("ifindex", rtnl_addr_get_ifindex(a));
     out.Set(i++, e);
   }
   return out;

@@ -1,5 +1,9 @@
-// Links: create a veth pair across namespaces, read, list, bring up, delete.
+// Links: create a veth pair across namespaces, read, list, bring up, set the MTU,
+// delete. (The VXLAN device is netlink_vxlan.cc's.)
+#include "netlink_link.h"
+
 #include <net/if.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/link/veth.h>
 
 #include <cerrno>
@@ -12,9 +16,6 @@
 namespace strait {
 
 namespace {
-
-// MTU bounds the kernel could accept for an ethernet-like link.
-constexpr uint32_t kMaxMtu = 65535;
 
 Napi::Object LinkToJs(Napi::Env env, rtnl_link* link) {
   Napi::Object o = Napi::Object::New(env);
@@ -29,33 +30,45 @@ Napi::Object LinkToJs(Napi::Env env, rtnl_link* link) {
   o.Set("kind", kind ? Napi::Value(Napi::String::New(env, kind)) : env.Null());
   const char* alias = rtnl_link_get_ifalias(link);
   o.Set("alias", alias ? Napi::Value(Napi::String::New(env, alias)) : env.Null());
+  o.Set("noarp", (rtnl_link_get_flags(link) & IFF_NOARP) != 0);
+  // Absent when the link has no IPv6 state (IPv6 off, or an MTU below 1280).
+  uint8_t mode = 0;
+  bool hasMode = rtnl_link_inet6_get_addr_gen_mode(link, &mode) == 0;
+  o.Set("addrGenMode", hasMode ? Napi::Value(Napi::Number::New(env, mode)) : env.Null());
+  o.Set("vxlan", VxlanInfo(env, link));
   return o;
 }
 
-// The kernel ignores IFLA_IFALIAS when it creates a link, so the alias is a second
-// request. Should it fail, the fresh pair is deleted again: a caller that sees an
-// error must not be left with a half-made link.
-void SetAliasOrUndo(Napi::Env env, NlSocket& s, const std::string& name, const std::string& alias) {
+// Fetches the link and applies `fill`'s change to it, throwing on any failure.
+template <class Fill>
+void ChangeOrThrow(Napi::Env env, NlSocket& s, const std::string& name, Fill fill) {
   LinkPtr change(rtnl_link_alloc());
+  if (!change) ThrowErrno(env, ENOMEM, "rtnl_link_alloc", name);
+  fill(change.get());
+  int err = ChangeLink(s, name, change.get());
+  if (err) s.Throw(env, err, "rtnl_link_change", name);
+}
+
+}  // namespace
+
+int ChangeLink(NlSocket& s, const std::string& name, rtnl_link* change) {
   rtnl_link* raw = nullptr;
-  int err =
-      change ? s.Try([&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); }) : ENOMEM;
+  int err = s.Try([&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); });
   LinkPtr orig(raw);
-  if (!err) {
-    rtnl_link_set_ifalias(change.get(), alias.c_str());
-    err = s.Try([&] { return rtnl_link_change(s.get(), orig.get(), change.get(), 0); });
-  }
-  if (!err) return;
+  if (err) return err;
+  return s.Try([&] { return rtnl_link_change(s.get(), orig.get(), change, 0); });
+}
+
+void UndoLinkAndThrow(Napi::Env env, NlSocket& s, int err, const std::string& op,
+                      const std::string& name) {
   std::string detail = s.Detail();
   LinkPtr victim(rtnl_link_alloc());
   if (victim) {
     rtnl_link_set_name(victim.get(), name.c_str());
     s.Try([&] { return rtnl_link_delete(s.get(), victim.get()); });
   }
-  ThrowErrno(env, err, "rtnl_link_change", name + " alias", detail);
+  ThrowErrno(env, err, op, name, detail);
 }
-
-}  // namespace
 
 // createVeth(name, peerName, peerNetnsPath, mtu /* 0 = kernel default */, alias | null)
 Napi::Value NetlinkHandle::CreateVeth(const Napi::CallbackInfo& info) {
@@ -90,7 +103,14 @@ Napi::Value NetlinkHandle::CreateVeth(const Napi::CallbackInfo& info) {
   // EXCL: an existing link of that name is an error, never silently reused.
   s.Run(env, "rtnl_link_add", "veth " + name + " peer " + peerName + " in " + peerNs,
         [&] { return rtnl_link_add(s.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL); });
-  if (hasAlias) SetAliasOrUndo(env, s, name, alias);
+  // The kernel ignores IFLA_IFALIAS when it creates a link: a second request.
+  if (hasAlias) {
+    LinkPtr change(rtnl_link_alloc());
+    if (!change) UndoLinkAndThrow(env, s, ENOMEM, "rtnl_link_alloc", name);
+    rtnl_link_set_ifalias(change.get(), alias.c_str());
+    int err = ChangeLink(s, name, change.get());
+    if (err) UndoLinkAndThrow(env, s, err, "rtnl_link_change", name);
+  }
   return env.Undefined();
 }
 
@@ -125,16 +145,18 @@ Napi::Value NetlinkHandle::ListLinks(const Napi::CallbackInfo& info) {
 Napi::Value NetlinkHandle::SetLinkUp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = IfNameArg(info[0], "name");
-  NlSocket& s = Sock(env, "rtnl_link_change");
-  rtnl_link* raw = nullptr;
-  s.Run(env, "rtnl_link_get_kernel", name,
-        [&] { return rtnl_link_get_kernel(s.get(), 0, name.c_str(), &raw); });
-  LinkPtr orig(raw);
-  LinkPtr change(rtnl_link_alloc());
-  if (!change) ThrowErrno(env, ENOMEM, "rtnl_link_alloc", name);
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  s.Run(env, "rtnl_link_change", name,
-        [&] { return rtnl_link_change(s.get(), orig.get(), change.get(), 0); });
+  ChangeOrThrow(env, Sock(env, "rtnl_link_change"), name,
+                [](rtnl_link* c) { rtnl_link_set_flags(c, IFF_UP); });
+  return env.Undefined();
+}
+
+// setLinkMtu(name, mtu): the kernel refuses (EINVAL) an MTU outside the device's range.
+Napi::Value NetlinkHandle::SetLinkMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = IfNameArg(info[0], "name");
+  uint32_t mtu = UintArg(info[1], "mtu", kMaxMtu);
+  ChangeOrThrow(env, Sock(env, "rtnl_link_change"), name,
+                [mtu](rtnl_link* c) { rtnl_link_set_mtu(c, mtu); });
   return env.Undefined();
 }
 

@@ -1,6 +1,8 @@
-// Routes in the main table: add, delete, list. A route is described from JS as
-// { family: 4|6, dst: bytes|null, prefixLen, gateway: bytes|null, ifname,
-//   scope: number|null, onlink: boolean }; dst null is the default route.
+// Routes in the main table: add (or replace), delete, list. A route is described
+// from JS as { family: 4|6, dst: bytes|null, prefixLen, gateway: bytes|null, ifname,
+//   scope: number|null, onlink: boolean, protocol: number|null }; dst null is the
+// default route. The protocol (RTPROT_*) says whose a route is: strait tags the
+// routes to other nodes' pods with its own, so it finds exactly those again.
 #include <linux/rtnetlink.h>
 #include <netlink/route/nexthop.h>
 #include <sys/socket.h>
@@ -40,6 +42,9 @@ RouteSpec BuildRoute(Napi::Env env, const Napi::Object& r, int ifindex, const st
   Napi::Value scopeV = r.Get("scope");
   Napi::Value onlinkV = r.Get("onlink");
   bool onlink = !onlinkV.IsUndefined() && BoolArg(onlinkV, "route.onlink");
+  Napi::Value protoV = r.Get("protocol");
+  bool hasProto = !protoV.IsNull() && !protoV.IsUndefined();
+  uint32_t protocol = hasProto ? UintArg(protoV, "route.protocol", 255) : 0;
 
   RouteSpec spec{RoutePtr(rtnl_route_alloc()), AddrText(dst.get())};
   if (!spec.route) ThrowErrno(env, ENOMEM, "rtnl_route_alloc", "");
@@ -48,9 +53,12 @@ RouteSpec BuildRoute(Napi::Env env, const Napi::Object& r, int ifindex, const st
   rtnl_route_set_dst(route, dst.get());
   rtnl_route_set_table(route, RT_TABLE_MAIN);
   rtnl_route_set_type(route, RTN_UNICAST);
-  // Ours are "static" (what `ip route add` would call boot); on delete, protocol 0
-  // matches a route whoever added it.
-  rtnl_route_set_protocol(route, forDelete ? RTPROT_UNSPEC : RTPROT_STATIC);
+  // Unless the caller names one, ours are "static" (`ip route add` would say boot);
+  // on delete, protocol 0 matches a route whoever added it, a named one only its own.
+  if (hasProto)
+    rtnl_route_set_protocol(route, static_cast<uint8_t>(protocol));
+  else
+    rtnl_route_set_protocol(route, forDelete ? RTPROT_UNSPEC : RTPROT_STATIC);
   if (!scopeV.IsNull() && !scopeV.IsUndefined())
     rtnl_route_set_scope(route, static_cast<uint8_t>(UintArg(scopeV, "route.scope", 255)));
   else if (forDelete)
@@ -82,15 +90,19 @@ Napi::Object RouteArg(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// addRoute(route, replace): EEXIST for an equal route unless replace, which swaps
+// the route of that destination in place (NLM_F_REPLACE) or creates it.
 Napi::Value NetlinkHandle::AddRoute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object r = RouteArg(info);
+  bool replace = BoolArg(info[1], "replace");
   std::string ifname = IfNameArg(r.Get("ifname"), "route.ifname");
   int ifindex = IfIndex(env, ifname, "rtnl_route_add");
   RouteSpec spec = BuildRoute(env, r, ifindex, ifname, false);
   NlSocket& s = Sock(env, "rtnl_route_add");
+  int flags = NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
   s.Run(env, "rtnl_route_add", spec.text,
-        [&] { return rtnl_route_add(s.get(), spec.route.get(), NLM_F_CREATE | NLM_F_EXCL); });
+        [&] { return rtnl_route_add(s.get(), spec.route.get(), flags); });
   return env.Undefined();
 }
 
@@ -111,12 +123,15 @@ Napi::Value NetlinkHandle::DeleteRoute(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// listRoutes(family, ifname | null): unicast routes of the main table; for a
-// multipath route only its first nexthop is reported.
+// listRoutes(family, ifname | null, protocol | null): unicast routes of the main
+// table, out of that interface and of that protocol when given; for a multipath
+// route only its first nexthop is reported.
 Napi::Value NetlinkHandle::ListRoutes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int family = FamilyArg(info[0], "family");
   bool filter = !(info[1].IsNull() || info[1].IsUndefined());
+  bool byProto = !(info[2].IsNull() || info[2].IsUndefined());
+  uint32_t protocol = byProto ? UintArg(info[2], "protocol", 255) : 0;
   int ifindex = 0;
   if (filter) ifindex = IfIndex(env, IfNameArg(info[1], "ifname"), "rtnl_route_alloc_cache");
   NlSocket& s = Sock(env, "rtnl_route_alloc_cache");
@@ -131,7 +146,8 @@ Napi::Value NetlinkHandle::ListRoutes(const Napi::CallbackInfo& info) {
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
     auto* route = reinterpret_cast<rtnl_route*>(o);
     if (rtnl_route_get_table(route) != RT_TABLE_MAIN || rtnl_route_get_type(route) != RTN_UNICAST ||
-        rtnl_route_get_family(route) != family)
+        rtnl_route_get_family(route) != family ||
+        (byProto && rtnl_route_get_protocol(route) != protocol))
       continue;
     rtnl_nexthop* nh =
         rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nullptr;
@@ -147,6 +163,7 @@ Napi::Value NetlinkHandle::ListRoutes(const Napi::CallbackInfo& info) {
     e.Set("ifindex", oif);
     e.Set("scope", rtnl_route_get_scope(route));
     e.Set("table", rtnl_route_get_table(route));
+    e.Set("protocol", rtnl_route_get_protocol(route));
     out.Set(i++, e);
   }
   return out;

@@ -18,12 +18,34 @@ export interface NativeLink {
   up: boolean;
   kind: string | null;
   alias: string | null;
+  /** IFF_NOARP */
+  noarp: boolean;
+  /** IN6_ADDR_GEN_MODE_* number; null when the link has no IPv6 state */
+  addrGenMode: number | null;
+  /** set for kind 'vxlan' */
+  vxlan: NativeVxlanInfo | null;
+}
+
+export interface NativeVxlanInfo {
+  /** IFLA_VXLAN_COLLECT_METADATA ("external"): the tunnel key comes with each packet */
+  collectMetadata: boolean;
+  learning: boolean;
+  /** UDP destination port, host order */
+  port: number;
+}
+
+/** A collect_md VXLAN device to create (native/netlink_vxlan.cc). */
+export interface NativeVxlanSpec {
+  name: string;
+  port: number;
+  mtu: number;
 }
 
 export interface NativeAddress {
   family: 4 | 6;
   address: Uint8Array;
   prefixLen: number;
+  ifindex: number;
 }
 
 /** A route to add or delete. `dst` null is the default route; `scope` null lets libnl pick. */
@@ -35,6 +57,8 @@ export interface NativeRouteSpec {
   ifname: string;
   scope: number | null;
   onlink: boolean;
+  /** RTPROT_*; null: static (4) on add, any on delete */
+  protocol: number | null;
 }
 
 export interface NativeRoute {
@@ -46,6 +70,8 @@ export interface NativeRoute {
   /** RT_SCOPE_* number: 0 universe, 253 link, 254 host */
   scope: number;
   table: number;
+  /** RTPROT_* number: 2 kernel, 3 boot, 4 static, ... */
+  protocol: number;
 }
 
 export interface NativeNeighbor {
@@ -72,15 +98,20 @@ export interface NativeNetlinkHandle {
     alias: string | null,
     peerMac: Uint8Array | null,
   ): void;
+  /** Created down, configured, then up; deleted again if a later step fails. */
+  createVxlan(spec: NativeVxlanSpec): void;
   getLink(name: string): NativeLink | null;
   listLinks(): NativeLink[];
   setLinkUp(name: string): void;
+  setLinkMtu(name: string, mtu: number): void;
   deleteLink(name: string): boolean;
   addAddress(ifname: string, address: Uint8Array, prefixLen: number, noDad: boolean): void;
-  listAddresses(ifname: string): NativeAddress[];
-  addRoute(route: NativeRouteSpec): void;
+  /** ifname null: every link's */
+  listAddresses(ifname: string | null): NativeAddress[];
+  /** replace: NLM_F_REPLACE instead of NLM_F_EXCL */
+  addRoute(route: NativeRouteSpec, replace: boolean): void;
   deleteRoute(route: NativeRouteSpec): boolean;
-  listRoutes(family: 4 | 6, ifname: string | null): NativeRoute[];
+  listRoutes(family: 4 | 6, ifname: string | null, protocol: number | null): NativeRoute[];
   addNeighbor(ifname: string, address: Uint8Array, mac: Uint8Array): void;
   listNeighbors(ifname: string): NativeNeighbor[];
 }

@@ -4,7 +4,7 @@
 // and fails with a TypeError whose code is ERR_INVALID_ARG.
 import { ipBytes, prefixLen } from './addr-bytes.js';
 import { fail } from './invalid-arg.js';
-import type { NativeRouteSpec } from './native.js';
+import type { NativeRouteSpec, NativeVxlanSpec } from './native.js';
 
 export { InvalidArgError } from './invalid-arg.js';
 
@@ -62,6 +62,18 @@ export interface RouteArgs {
   family?: 4 | 6;
   /** RTNH_F_ONLINK: take the gateway as on-link even with no connected route to it */
   onlink?: boolean;
+  /**
+   * RTPROT_* (1..255): who owns the route, so an owner finds exactly its own again.
+   * Absent: static (4) when adding; any protocol when deleting.
+   */
+  protocol?: number;
+}
+
+/** A route protocol: an integer 1..255 (0, RTPROT_UNSPEC, would mean "any" to a delete). */
+export function routeProtocol(value: unknown, what = 'route.protocol'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 255)
+    return fail(what, 'must be an integer in 1..255', value);
+  return value;
 }
 
 /** Checks a route and converts it to what the addon takes. */
@@ -81,6 +93,7 @@ export function routeSpec(r: RouteArgs): NativeRouteSpec {
   if (r.scope !== undefined && r.scope !== 'universe' && r.scope !== 'link')
     return fail('route.scope', "must be 'universe' or 'link'", r.scope);
   if (r.onlink !== undefined && typeof r.onlink !== 'boolean') return fail('route.onlink', 'must be a boolean', r.onlink);
+  const protocol = r.protocol === undefined ? null : routeProtocol(r.protocol);
   return {
     family,
     dst: dst?.bytes ?? null,
@@ -89,7 +102,53 @@ export function routeSpec(r: RouteArgs): NativeRouteSpec {
     ifname,
     scope: r.scope === undefined ? null : SCOPES[r.scope],
     onlink: r.onlink ?? false,
+    protocol,
   };
+}
+
+/** Which routes listRoutes returns: out of one interface, of one protocol, or both. */
+export interface RouteFilter {
+  ifname?: string;
+  protocol?: number;
+}
+
+const ROUTE_FILTER_KEYS = new Set(['ifname', 'protocol']);
+
+/** An interface name alone (the older form) or a RouteFilter; absent = every route. */
+export function routeFilter(f: string | RouteFilter | undefined): { ifname: string | null; protocol: number | null } {
+  if (f === undefined) return { ifname: null, protocol: null };
+  if (typeof f === 'string') return { ifname: ifName(f), protocol: null };
+  if (typeof f !== 'object' || f === null) return fail('route filter', 'must be an interface name or an object', f);
+  // A misspelt key would silently widen the filter to every route.
+  for (const k of Object.keys(f)) if (!ROUTE_FILTER_KEYS.has(k)) return fail('route filter', `has an unknown key ${k}`, f);
+  return {
+    ifname: f.ifname === undefined ? null : ifName(f.ifname, 'route filter ifname'),
+    protocol: f.protocol === undefined ? null : routeProtocol(f.protocol, 'route filter protocol'),
+  };
+}
+
+export interface VxlanArgs {
+  name: string;
+  /** the UDP destination port, on which the device also listens */
+  port: number;
+  mtu: number;
+}
+
+export function vxlanSpec(v: VxlanArgs): NativeVxlanSpec {
+  if (typeof v !== 'object' || (v as unknown) === null) return fail('vxlan', 'must be an object', v);
+  const port = v.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    return fail('vxlan.port', 'must be an integer in 1..65535', port);
+  return { name: ifName(v.name, 'vxlan.name'), port, mtu: mtu(v.mtu, 'vxlan.mtu') };
+}
+
+// IN6_ADDR_GEN_MODE_* from <linux/if_link.h>: kernel ABI, stable.
+const ADDR_GEN_MODES = ['eui64', 'none', 'stable-privacy', 'random'] as const;
+export type AddrGenMode = (typeof ADDR_GEN_MODES)[number];
+
+/** How the kernel makes the link's IPv6 link-local address; null when it has no IPv6 state. */
+export function addrGenModeName(n: number | null): AddrGenMode | number | null {
+  return n === null ? null : (ADDR_GEN_MODES[n] ?? n);
 }
 
 // The kernel refuses 10.0.0.1/24 as a route destination ("Invalid prefix for given

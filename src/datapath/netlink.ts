@@ -13,18 +13,27 @@ import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
 import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
 import { InvalidArgError } from './invalid-arg.js';
 import {
+  addrGenModeName,
   alias as checkAlias,
   ifName,
   mtu as checkMtu,
   netnsPath as checkNetnsPath,
+  routeFilter,
   routeSpec,
   scopeName,
+  vxlanSpec,
+  type AddrGenMode,
   type RouteArgs,
+  type RouteFilter,
   type ScopeName,
+  type VxlanArgs,
 } from './netlink-args.js';
 
 export { InvalidArgError } from './invalid-arg.js';
-export type { RouteArgs } from './netlink-args.js';
+export type { AddrGenMode, RouteArgs, RouteFilter, VxlanArgs } from './netlink-args.js';
+
+/** RTPROT_STATIC: what addRoute tags a route with unless told otherwise. */
+export const RTPROT_STATIC = 4;
 
 export interface LinkInfo {
   ifindex: number;
@@ -37,12 +46,28 @@ export interface LinkInfo {
   /** 'veth', 'bridge', ...; null for a physical device or loopback */
   kind: string | null;
   alias: string | null;
+  /** IFF_NOARP: the link resolves no neighbours */
+  noarp: boolean;
+  /** how the kernel makes its IPv6 link-local address ('none': it makes none); null without IPv6 */
+  ipv6AddrGenMode: AddrGenMode | number | null;
+  /** for kind 'vxlan': what decides whether strait can adopt the device */
+  vxlan: VxlanInfo | null;
+}
+
+export interface VxlanInfo {
+  /** "external": the tunnel key (remote, VNI) comes with each packet, set by BPF */
+  collectMetadata: boolean;
+  learning: boolean;
+  /** UDP destination port */
+  port: number;
 }
 
 export interface AddressInfo {
   family: 4 | 6;
   address: string;
   prefixLen: number;
+  /** the link that holds it */
+  ifindex: number;
 }
 
 export interface RouteInfo {
@@ -54,6 +79,8 @@ export interface RouteInfo {
   ifindex: number;
   scope: ScopeName | number;
   table: number;
+  /** RTPROT_*: 2 kernel (connected), 3 boot, 4 static (RTPROT_STATIC), or an owner's own */
+  protocol: number;
 }
 
 export interface NeighborInfo {
@@ -99,6 +126,9 @@ const linkInfo = (l: NativeLink): LinkInfo => ({
   up: l.up,
   kind: l.kind,
   alias: l.alias,
+  noarp: l.noarp,
+  ipv6AddrGenMode: addrGenModeName(l.addrGenMode),
+  vxlan: l.vxlan === null ? null : { ...l.vxlan },
 });
 
 export class Netlink {
@@ -126,6 +156,17 @@ export class Netlink {
     syscall(() => this.handle.createVeth(name, peerName, path, m, a, mac));
   }
 
+  /**
+   * A collect_md ("external") VXLAN device listening on `port`: learning off, NOARP,
+   * IPv6 address generation off (so it sends no RS, MLD or DAD of its own), then up.
+   * EEXIST when the name is taken or another collect_md device has the port; a failure
+   * after the device was made deletes it again. Adopting an existing one is the caller's.
+   */
+  createVxlan(v: VxlanArgs): void {
+    const spec = vxlanSpec(v);
+    syscall(() => this.handle.createVxlan(spec));
+  }
+
   /** null when there is no such link; other errors throw. */
   getLink(name: string): LinkInfo | null {
     const l = syscall(() => this.handle.getLink(ifName(name)));
@@ -138,6 +179,12 @@ export class Netlink {
 
   setLinkUp(name: string): void {
     syscall(() => this.handle.setLinkUp(ifName(name)));
+  }
+
+  setLinkMtu(name: string, mtu: number): void {
+    const n = ifName(name);
+    const m = checkMtu(mtu);
+    syscall(() => this.handle.setLinkMtu(n, m));
   }
 
   /** true when deleted, false when it was already gone. */
@@ -154,29 +201,54 @@ export class Netlink {
     syscall(() => this.handle.addAddress(ifName(ifname), ip.bytes, len, a.noDad ?? false));
   }
 
-  /** All IPv4 and IPv6 addresses, IPv6 link-local ones included (callers filter). */
-  listAddresses(ifname: string): AddressInfo[] {
-    return syscall(() => this.handle.listAddresses(ifName(ifname))).map((a) => ({
+  /**
+   * All IPv4 and IPv6 addresses of `ifname`, or of every link when absent; IPv6
+   * link-local ones included (callers filter).
+   */
+  listAddresses(ifname?: string): AddressInfo[] {
+    const name = ifname === undefined ? null : ifName(ifname);
+    return syscall(() => this.handle.listAddresses(name)).map((a) => ({
       family: a.family,
       address: formatIpBytes(a.address),
       prefixLen: a.prefixLen,
+      ifindex: a.ifindex,
     }));
   }
 
-  /** Main table, protocol static. EEXIST when an equal route exists. */
+  /** The link holding `address` (a node's uplink holds its InternalIP); null when none does. */
+  linkWithAddress(address: string): LinkInfo | null {
+    const want = formatIpBytes(ipBytes(address).bytes);
+    const held = this.listAddresses().find((a) => a.address === want);
+    if (held === undefined) return null;
+    return this.listLinks().find((l) => l.ifindex === held.ifindex) ?? null;
+  }
+
+  /** Main table; protocol static unless `protocol` says otherwise. EEXIST when an equal route exists. */
   addRoute(r: RouteArgs): void {
-    syscall(() => this.handle.addRoute(routeSpec(r)));
+    const spec = routeSpec(r);
+    syscall(() => this.handle.addRoute(spec, false));
   }
 
-  /** false when there was no such route (or no such interface). */
+  /**
+   * Adds, or replaces the route of the same destination (and metric) in place, so
+   * there is no moment without one: a node whose address changed.
+   */
+  replaceRoute(r: RouteArgs): void {
+    const spec = routeSpec(r);
+    syscall(() => this.handle.addRoute(spec, true));
+  }
+
+  /** false when there was no such route (or no such interface). With `protocol`, only a route of it matches. */
   deleteRoute(r: RouteArgs): boolean {
-    return syscall(() => this.handle.deleteRoute(routeSpec(r)));
+    const spec = routeSpec(r);
+    return syscall(() => this.handle.deleteRoute(spec));
   }
 
-  /** Unicast routes of the main table, optionally only those out of `ifname`. */
-  listRoutes(family: 4 | 6, ifname?: string): RouteInfo[] {
+  /** Unicast routes of the main table; `filter`: only those out of one interface and/or of one protocol. */
+  listRoutes(family: 4 | 6, filter?: string | RouteFilter): RouteInfo[] {
     if (family !== 4 && family !== 6) throw new InvalidArgError(`family must be 4 or 6: ${JSON.stringify(family)}`);
-    return syscall(() => this.handle.listRoutes(family, ifname === undefined ? null : ifName(ifname))).map((r) => ({
+    const f = routeFilter(filter);
+    return syscall(() => this.handle.listRoutes(family, f.ifname, f.protocol)).map((r) => ({
       family: r.family,
       dst: r.dst === null ? null : formatIpBytes(r.dst),
       prefixLen: r.prefixLen,
@@ -184,6 +256,7 @@ export class Netlink {
       ifindex: r.ifindex,
       scope: scopeName(r.scope),
       table: r.table,
+      protocol: r.protocol,
     }));
   }
 

@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { flock } from '../../src/datapath/flock.js';
 import { Netlink } from '../../src/datapath/netlink.js';
-import { errnoThrown } from '../helpers/thrown.js';
+import { SyscallError } from '../../src/errors.js';
+import { cleanupAll, createNetns, type Netns } from '../helpers/sys.js';
+import { codeOf, errnoThrown } from '../helpers/thrown.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) {
@@ -105,8 +107,8 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     expect(errnoThrown(() => pod.addAddress('eth0', { address: '198.18.0.10', prefixLen: 32 }))).toBe('EEXIST');
 
     const addrs = pod.listAddresses('eth0');
-    expect(addrs).toContainEqual({ family: 4, address: '198.18.0.10', prefixLen: 32 });
-    expect(addrs).toContainEqual({ family: 6, address: 'fd5a::10', prefixLen: 128 });
+    expect(addrs).toContainEqual(expect.objectContaining({ family: 4, address: '198.18.0.10', prefixLen: 32 }));
+    expect(addrs).toContainEqual(expect.objectContaining({ family: 6, address: 'fd5a::10', prefixLen: 128 }));
     expect(host.listAddresses(hostName).filter((a) => a.family === 4)).toEqual([]);
   });
 
@@ -120,10 +122,10 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     const ifindex = pod.getLink('eth0')?.ifindex;
     const v4 = pod.listRoutes(4, 'eth0');
     expect(v4).toContainEqual({
-      family: 4, dst: '169.254.1.1', prefixLen: 32, gateway: null, ifindex, scope: 'link', table: 254,
+      family: 4, dst: '169.254.1.1', prefixLen: 32, gateway: null, ifindex, scope: 'link', table: 254, protocol: 4,
     });
     expect(v4).toContainEqual({
-      family: 4, dst: null, prefixLen: 0, gateway: '169.254.1.1', ifindex, scope: 'universe', table: 254,
+      family: 4, dst: null, prefixLen: 0, gateway: '169.254.1.1', ifindex, scope: 'universe', table: 254, protocol: 4,
     });
     expect(pod.listRoutes(6)).toContainEqual(
       expect.objectContaining({ family: 6, dst: null, prefixLen: 0, gateway: 'fe80::1', ifindex }),
@@ -211,3 +213,201 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     }
   });
 });
+
+// What the agent does on a node for the pods of other nodes: routes tagged with
+// strait's protocol via the other nodes' addresses on the uplink, and the
+// collect_md VXLAN device with its device routes. The node is a namespace whose
+// uplink eth0 is a veth into an underlay namespace; `ip` is the independent witness.
+describe.skipIf(!isRoot)('routes to other nodes and the VXLAN device', () => {
+  const STRAIT = 200;
+  let underlay: Netns;
+  let node: Netns;
+  let nl: Netlink;
+  const ipIn = (args: string[]) => node.exec('ip', args);
+
+  beforeAll(() => {
+    underlay = createNetns('nl-u');
+    node = createNetns('nl-n');
+    const u = Netlink.open(underlay.path);
+    try {
+      u.createVeth({ name: 'u1', peerName: 'eth0', peerNetnsPath: node.path });
+      u.setLinkUp('u1');
+    } finally {
+      u.close();
+    }
+    nl = Netlink.open(node.path);
+    nl.setLinkUp('eth0');
+    nl.addAddress('eth0', { address: '198.18.0.11', prefixLen: 24 });
+    nl.addAddress('eth0', { address: 'fd5a:0:0:1::11', prefixLen: 64, noDad: true });
+  });
+
+  afterAll(() => {
+    nl?.close();
+    cleanupAll();
+  });
+
+  it('lists every address with its interface index, so the agent can find its uplink', () => {
+    const eth0 = nl.getLink('eth0')!;
+    const all = nl.listAddresses();
+    expect(all).toContainEqual({ family: 4, address: '198.18.0.11', prefixLen: 24, ifindex: eth0.ifindex });
+    expect(all).toContainEqual({ family: 6, address: 'fd5a:0:0:1::11', prefixLen: 64, ifindex: eth0.ifindex });
+    expect(all).toContainEqual(expect.objectContaining({ address: '127.0.0.1', ifindex: nl.getLink('lo')!.ifindex }));
+    expect(nl.listAddresses('eth0').every((a) => a.ifindex === eth0.ifindex)).toBe(true);
+    expect(nl.linkWithAddress('fd5a:0:0:1::11')).toMatchObject({ name: 'eth0', ifindex: eth0.ifindex });
+    expect(nl.linkWithAddress('198.18.0.12')).toBeNull();
+  });
+
+  it('adds routes via another node on the uplink tagged with a protocol, and lists exactly its own', () => {
+    nl.addRoute({ dst: '198.18.102.0', prefixLen: 24, gateway: '198.18.0.12', ifname: 'eth0', protocol: STRAIT });
+    nl.addRoute({ dst: 'fd5a:1ab:2::', prefixLen: 64, gateway: 'fd5a:0:0:1::12', ifname: 'eth0', protocol: STRAIT });
+    // Someone else's routes on the same uplink: the default protocol (static) and another one.
+    nl.addRoute({ dst: '198.18.103.0', prefixLen: 24, gateway: '198.18.0.13', ifname: 'eth0' });
+    nl.addRoute({ dst: 'fd5a:1ab:3::', prefixLen: 64, gateway: 'fd5a:0:0:1::13', ifname: 'eth0', protocol: 186 });
+
+    expect(ipIn(['-4', 'route', 'show', 'proto', '200'])).toMatch(/^198\.18\.102\.0\/24 via 198\.18\.0\.12 dev eth0\s*$/);
+    expect(ipIn(['-6', 'route', 'show', 'proto', '200'])).toMatch(/^fd5a:1ab:2::\/64 via fd5a:0:0:1::12 dev eth0 metric 1024/);
+    expect(ipIn(['-4', 'route', 'show', '198.18.103.0/24'])).toContain('proto static');
+
+    const ifindex = nl.getLink('eth0')!.ifindex;
+    expect(nl.listRoutes(4, { protocol: STRAIT })).toEqual([
+      { family: 4, dst: '198.18.102.0', prefixLen: 24, gateway: '198.18.0.12', ifindex, scope: 'universe', table: 254, protocol: STRAIT },
+    ]);
+    expect(nl.listRoutes(6, { protocol: STRAIT, ifname: 'eth0' })).toEqual([
+      expect.objectContaining({ dst: 'fd5a:1ab:2::', prefixLen: 64, gateway: 'fd5a:0:0:1::12', ifindex, protocol: STRAIT }),
+    ]);
+    expect(nl.listRoutes(6, { protocol: STRAIT, ifname: 'lo' })).toEqual([]);
+    // Every route says whose it is: the connected one is the kernel's (2), the foreign one static (4).
+    const v4 = nl.listRoutes(4, 'eth0');
+    expect(v4).toContainEqual(expect.objectContaining({ dst: '198.18.0.0', prefixLen: 24, protocol: 2, gateway: null }));
+    expect(v4).toContainEqual(expect.objectContaining({ dst: '198.18.103.0', protocol: 4 }));
+    expect(nl.listRoutes(6)).toContainEqual(expect.objectContaining({ dst: 'fd5a:1ab:3::', protocol: 186 }));
+  });
+
+  it('replaces a route in place (a node whose address changed)', () => {
+    nl.replaceRoute({ dst: '198.18.102.0', prefixLen: 24, gateway: '198.18.0.22', ifname: 'eth0', protocol: STRAIT });
+    nl.replaceRoute({ dst: 'fd5a:1ab:2::', prefixLen: 64, gateway: 'fd5a:0:0:1::22', ifname: 'eth0', protocol: STRAIT });
+    expect(nl.listRoutes(4, { protocol: STRAIT }).map((r) => r.gateway)).toEqual(['198.18.0.22']);
+    expect(nl.listRoutes(6, { protocol: STRAIT }).map((r) => r.gateway)).toEqual(['fd5a:0:0:1::22']);
+    // replace also creates
+    nl.replaceRoute({ dst: '198.18.105.0', prefixLen: 24, gateway: '198.18.0.15', ifname: 'eth0', protocol: STRAIT });
+    expect(nl.listRoutes(4, { protocol: STRAIT }).map((r) => r.dst).sort()).toEqual(['198.18.102.0', '198.18.105.0']);
+    expect(nl.deleteRoute({ dst: '198.18.105.0', prefixLen: 24, gateway: '198.18.0.15', ifname: 'eth0', protocol: STRAIT })).toBe(true);
+  });
+
+  it('deletes by protocol: another protocol\'s route of that prefix is left alone', () => {
+    const foreign4 = { dst: '198.18.103.0', prefixLen: 24, gateway: '198.18.0.13', ifname: 'eth0' } as const;
+    const foreign6 = { dst: 'fd5a:1ab:3::', prefixLen: 64, gateway: 'fd5a:0:0:1::13', ifname: 'eth0' } as const;
+    expect(nl.deleteRoute({ ...foreign4, protocol: STRAIT })).toBe(false);
+    expect(nl.deleteRoute({ ...foreign6, protocol: STRAIT })).toBe(false);
+    expect(ipIn(['-4', 'route', 'show', '198.18.103.0/24'])).toContain('via 198.18.0.13');
+    expect(ipIn(['-6', 'route', 'show', 'fd5a:1ab:3::/64'])).toContain('via fd5a:0:0:1::13');
+
+    for (const r of [...nl.listRoutes(4, { protocol: STRAIT }), ...nl.listRoutes(6, { protocol: STRAIT })])
+      expect(nl.deleteRoute({ dst: r.dst, prefixLen: r.prefixLen, gateway: r.gateway ?? undefined, ifname: 'eth0', protocol: STRAIT })).toBe(true);
+    expect(ipIn(['route', 'show', 'proto', '200'])).toBe('');
+    expect(ipIn(['-6', 'route', 'show', 'proto', '200'])).toBe('');
+    expect(nl.listRoutes(4).map((r) => r.dst)).toContain('198.18.103.0');
+    expect(nl.listRoutes(6).map((r) => r.dst)).toContain('fd5a:1ab:3::');
+  });
+
+  it('creates a collect_md VXLAN device: no learning, NOARP, no IPv6 link-local, up', () => {
+    nl.createVxlan({ name: 'strait_vxlan', port: 8472, mtu: 1450 });
+    expect(nl.getLink('strait_vxlan')).toMatchObject({
+      name: 'strait_vxlan',
+      kind: 'vxlan',
+      mtu: 1450,
+      up: true,
+      noarp: true,
+      ipv6AddrGenMode: 'none',
+      vxlan: { collectMetadata: true, learning: false, port: 8472 },
+    });
+    const detail = ipIn(['-d', 'link', 'show', 'strait_vxlan']);
+    expect(detail).toMatch(/<[^>]*NOARP[^>]*UP[^>]*>/);
+    expect(detail).toMatch(/vxlan external /);
+    expect(detail).toContain('dstport 8472');
+    expect(detail).toContain('nolearning');
+    expect(detail).toContain('addrgenmode none');
+    expect(nl.listAddresses('strait_vxlan')).toEqual([]);
+    expect(ipIn(['-6', 'addr', 'show', 'dev', 'strait_vxlan'])).toBe('');
+  });
+
+  it('a VXLAN device made the ordinary way would get a link-local address (the check above can fail)', () => {
+    ipIn(['link', 'add', 'plain_vx', 'type', 'vxlan', 'external', 'learning', 'dstport', '4789']);
+    ipIn(['link', 'set', 'plain_vx', 'up']);
+    expect(nl.listAddresses('plain_vx')).toContainEqual(expect.objectContaining({ family: 6, prefixLen: 64 }));
+    // An existing device the agent must replace: not strait's port, learning on, and so on.
+    expect(nl.getLink('plain_vx')).toMatchObject({
+      kind: 'vxlan',
+      noarp: false,
+      ipv6AddrGenMode: 'eui64',
+      vxlan: { collectMetadata: true, learning: true, port: 4789 },
+    });
+    ipIn(['link', 'add', 'vni_vx', 'type', 'vxlan', 'id', '42', 'dstport', '8473']);
+    expect(nl.getLink('vni_vx')?.vxlan).toEqual({ collectMetadata: false, learning: true, port: 8473 });
+    expect(nl.getLink('eth0')).toMatchObject({ kind: 'veth', vxlan: null, noarp: false });
+    expect(nl.deleteLink('plain_vx')).toBe(true);
+    expect(nl.deleteLink('vni_vx')).toBe(true);
+  });
+
+  it('refuses a second VXLAN device of that name, or on that port, with EEXIST', () => {
+    const again = thrownSyscall(() => nl.createVxlan({ name: 'strait_vxlan', port: 8472, mtu: 1450 }));
+    expect(again).toMatchObject({ code: 'E_NETLINK', errnoName: 'EEXIST', syscall: 'rtnl_link_add' });
+    expect(again.message).toContain('strait_vxlan');
+    const port = thrownSyscall(() => nl.createVxlan({ name: 'strait_vx2', port: 8472, mtu: 1450 }));
+    expect(port).toMatchObject({ errnoName: 'EEXIST' });
+    expect(port.message).toContain('8472');
+    expect(nl.getLink('strait_vx2')).toBeNull();
+    expect(nl.getLink('strait_vxlan')).toMatchObject({ mtu: 1450, up: true });
+  });
+
+  it('routes pod CIDRs to the VXLAN device (device routes, both families) and changes its MTU', () => {
+    nl.addRoute({ dst: '198.18.104.0', prefixLen: 24, ifname: 'strait_vxlan', protocol: STRAIT });
+    nl.addRoute({ dst: 'fd5a:1ab:4::', prefixLen: 64, ifname: 'strait_vxlan', protocol: STRAIT });
+    expect(ipIn(['-4', 'route', 'show', 'proto', '200'])).toMatch(/^198\.18\.104\.0\/24 dev strait_vxlan scope link\s*$/);
+    expect(ipIn(['-6', 'route', 'show', 'proto', '200'])).toMatch(/^fd5a:1ab:4::\/64 dev strait_vxlan metric 1024/);
+    const ifindex = nl.getLink('strait_vxlan')!.ifindex;
+    expect(nl.listRoutes(4, { ifname: 'strait_vxlan', protocol: STRAIT })).toEqual([
+      { family: 4, dst: '198.18.104.0', prefixLen: 24, gateway: null, ifindex, scope: 'link', table: 254, protocol: STRAIT },
+    ]);
+    expect(nl.listRoutes(6, { ifname: 'strait_vxlan', protocol: STRAIT })).toEqual([
+      expect.objectContaining({ dst: 'fd5a:1ab:4::', prefixLen: 64, gateway: null, ifindex, protocol: STRAIT }),
+    ]);
+
+    nl.setLinkMtu('strait_vxlan', 1400);
+    expect(nl.getLink('strait_vxlan')?.mtu).toBe(1400);
+    expect(ipIn(['link', 'show', 'strait_vxlan'])).toContain('mtu 1400');
+    expect(errnoThrown(() => nl.setLinkMtu('no_such_vx', 1400))).toBe('ENODEV');
+
+    expect(nl.deleteRoute({ dst: '198.18.104.0', prefixLen: 24, ifname: 'strait_vxlan', protocol: STRAIT })).toBe(true);
+    expect(nl.deleteRoute({ dst: 'fd5a:1ab:4::', prefixLen: 64, ifname: 'strait_vxlan', protocol: STRAIT })).toBe(true);
+    expect(nl.deleteLink('strait_vxlan')).toBe(true);
+    expect(nl.getLink('strait_vxlan')).toBeNull();
+  });
+
+  it('rejects bad arguments with InvalidArgError before anything reaches the kernel', () => {
+    const bad = [
+      () => nl.createVxlan({ name: 'strait_vxlan_long', port: 8472, mtu: 1450 }),
+      () => nl.createVxlan({ name: 'strait_vx3', port: 0, mtu: 1450 }),
+      () => nl.createVxlan({ name: 'strait_vx3', port: 8472, mtu: 20 }),
+      () => nl.addRoute({ dst: '198.18.106.0', prefixLen: 24, gateway: '198.18.0.16', ifname: 'eth0', protocol: 256 }),
+      () => nl.deleteRoute({ dst: '198.18.106.0', prefixLen: 24, ifname: 'eth0', protocol: -1 }),
+      () => nl.listRoutes(4, { protocol: 0 }),
+      () => nl.setLinkMtu('eth0', 65536),
+      () => nl.linkWithAddress('198.18.0.11/24'),
+    ];
+    for (const f of bad) expect(codeOf(f)).toBe('ERR_INVALID_ARG');
+    expect(nl.getLink('strait_vx3')).toBeNull();
+    expect(nl.getLink('eth0')?.mtu).toBe(1500);
+    expect(nl.listRoutes(4).map((r) => r.dst)).not.toContain('198.18.106.0');
+  });
+});
+
+function thrownSyscall(f: () => unknown): SyscallError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(SyscallError);
+    return e as SyscallError;
+  }
+  throw new Error('expected a SyscallError');
+}

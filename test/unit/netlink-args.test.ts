@@ -3,7 +3,19 @@
 import { describe, expect, it } from 'vitest';
 
 import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from '../../src/datapath/addr-bytes.js';
-import { alias, ifName, InvalidArgError, mtu, netnsPath, routeSpec, scopeName } from '../../src/datapath/netlink-args.js';
+import {
+  addrGenModeName,
+  alias,
+  ifName,
+  InvalidArgError,
+  mtu,
+  netnsPath,
+  routeFilter,
+  routeProtocol,
+  routeSpec,
+  scopeName,
+  vxlanSpec,
+} from '../../src/datapath/netlink-args.js';
 import { flock } from '../../src/datapath/flock.js';
 import { Netlink } from '../../src/datapath/netlink.js';
 
@@ -93,6 +105,7 @@ describe('routeSpec', () => {
       ifname: 'eth0',
       scope: 253,
       onlink: false,
+      protocol: null,
     });
     expect(routeSpec({ dst: null, prefixLen: 0, gateway: 'fe80::1', ifname: 'eth0' })).toMatchObject({
       family: 6,
@@ -124,6 +137,64 @@ describe('routeSpec', () => {
   });
 });
 
+describe('route protocols', () => {
+  it('passes a protocol through; absent is null (static on add, any on delete)', () => {
+    expect(routeSpec({ dst: '198.18.102.0', prefixLen: 24, gateway: '198.18.0.12', ifname: 'eth0', protocol: 200 })).toMatchObject({
+      family: 4,
+      gateway: Uint8Array.from([198, 18, 0, 12]),
+      protocol: 200,
+    });
+    expect(routeSpec({ dst: 'fd5a:1ab:2::', prefixLen: 64, ifname: 'strait_vxlan' }).protocol).toBeNull();
+  });
+  it.each([0, 256, -1, 1.5, '200', null, Number.NaN])('rejects protocol %j', (p) => {
+    invalid(() => routeProtocol(p));
+    invalid(() => routeSpec({ dst: '10.0.0.0', prefixLen: 8, ifname: 'eth0', protocol: p as number }));
+  });
+  it('accepts 1..255', () => {
+    expect([1, 4, 200, 255].map((p) => routeProtocol(p))).toEqual([1, 4, 200, 255]);
+  });
+});
+
+describe('routeFilter', () => {
+  it('takes an interface name, or an object with an interface and/or a protocol', () => {
+    expect(routeFilter(undefined)).toEqual({ ifname: null, protocol: null });
+    expect(routeFilter('eth0')).toEqual({ ifname: 'eth0', protocol: null });
+    expect(routeFilter({ protocol: 200 })).toEqual({ ifname: null, protocol: 200 });
+    expect(routeFilter({ ifname: 'eth0', protocol: 4 })).toEqual({ ifname: 'eth0', protocol: 4 });
+  });
+  it('rejects bad filters', () => {
+    invalid(() => routeFilter({ protocol: 0 }));
+    invalid(() => routeFilter({ ifname: 'a/b' }));
+    invalid(() => routeFilter(null as unknown as string));
+    invalid(() => routeFilter({ ifname: 'eth0', table: 254 } as unknown as { ifname: string }));
+  });
+});
+
+describe('vxlanSpec', () => {
+  it('checks name, UDP port and MTU', () => {
+    expect(vxlanSpec({ name: 'strait_vxlan', port: 8472, mtu: 1450 })).toEqual({ name: 'strait_vxlan', port: 8472, mtu: 1450 });
+    expect(vxlanSpec({ name: 'v', port: 1, mtu: 68 }).port).toBe(1);
+    expect(vxlanSpec({ name: 'v', port: 65535, mtu: 65535 }).port).toBe(65535);
+  });
+  it.each([
+    { name: 'strait_vxlan_too_long', port: 8472, mtu: 1450 },
+    { name: 'a:b', port: 8472, mtu: 1450 },
+    { name: 'v', port: 0, mtu: 1450 },
+    { name: 'v', port: 65536, mtu: 1450 },
+    { name: 'v', port: 84.72, mtu: 1450 },
+    { name: 'v', port: '8472', mtu: 1450 },
+    { name: 'v', port: 8472, mtu: 67 },
+    { name: 'v', port: 8472 },
+  ])('rejects %j', (v) => invalid(() => vxlanSpec(v as unknown as { name: string; port: number; mtu: number })));
+  it('rejects a non-object', () => invalid(() => vxlanSpec(null as unknown as { name: string; port: number; mtu: number })));
+});
+
+describe('addrGenModeName', () => {
+  it('names the IN6_ADDR_GEN_MODE_* values and passes unknown ones and null through', () => {
+    expect([0, 1, 2, 3, 9, null].map(addrGenModeName)).toEqual(['eui64', 'none', 'stable-privacy', 'random', 9, null]);
+  });
+});
+
 describe('scopeName', () => {
   it('names the common scopes and passes others through', () => {
     expect([0, 253, 254, 200].map(scopeName)).toEqual(['universe', 'link', 'host', 200]);
@@ -132,6 +203,17 @@ describe('scopeName', () => {
 
 describe('wrapper validates before loading or calling the addon', () => {
   it('Netlink.open rejects a bad path', () => invalid(() => Netlink.open('')));
+  it('setLinkMtu, createVxlan and listRoutes reject bad arguments first', () => {
+    // No handle exists without the addon; the prototype's checks run before `this.handle` is read.
+    const nl = Object.create(Netlink.prototype) as Netlink;
+    invalid(() => nl.setLinkMtu('eth0', 0));
+    invalid(() => nl.setLinkMtu('', 1500));
+    invalid(() => nl.createVxlan({ name: 'strait_vxlan', port: 0, mtu: 1450 }));
+    invalid(() => nl.listRoutes(4, { protocol: 300 }));
+    invalid(() => nl.listAddresses('a b'));
+    invalid(() => nl.addRoute({ dst: '10.0.0.0', prefixLen: 8, ifname: 'eth0', protocol: 0 }));
+    invalid(() => nl.replaceRoute({ dst: '10.0.0.0', prefixLen: 8, ifname: 'eth0', protocol: 256 }));
+  });
   it('flock rejects bad arguments', () => {
     invalid(() => flock(-1, 'exclusive', false));
     invalid(() => flock(3, 'both' as 'shared', false));
