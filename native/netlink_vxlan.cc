@@ -63,7 +63,11 @@ Napi::Value NetlinkHandle::CreateVxlan(const Napi::CallbackInfo& info) {
   if (err < 0)
     UndoLinkAndThrow(env, s, NlErrorToErrno(err), "rtnl_link_inet6_set_addr_gen_mode", name);
   err = ChangeLink(s, name, gen.get());
-  if (err) UndoLinkAndThrow(env, s, err, "rtnl_link_change", name + " addrgenmode none");
+  // EAFNOSUPPORT: below IPv6's minimum MTU (1280) the device has no IPv6 state, so no
+  // address to suppress. Raising its MTU later creates that state in the default mode;
+  // getLink's ipv6AddrGenMode then tells the caller to replace the device.
+  if (err && err != EAFNOSUPPORT)
+    UndoLinkAndThrow(env, s, err, "rtnl_link_change", name + " addrgenmode none");
 
   LinkPtr up(rtnl_link_alloc());
   if (!up) UndoLinkAndThrow(env, s, ENOMEM, "rtnl_link_alloc", name);

@@ -349,6 +349,13 @@ describe.skipIf(!isRoot)('routes to other nodes and the VXLAN device', () => {
     expect(nl.deleteLink('vni_vx')).toBe(true);
   });
 
+  it('makes a VXLAN device below IPv6\'s minimum MTU too (no IPv6 on it, so no address to suppress)', () => {
+    nl.createVxlan({ name: 'small_vx', port: 8479, mtu: 1200 });
+    expect(nl.getLink('small_vx')).toMatchObject({ mtu: 1200, up: true, noarp: true, ipv6AddrGenMode: null });
+    expect(nl.listAddresses('small_vx')).toEqual([]);
+    expect(nl.deleteLink('small_vx')).toBe(true);
+  });
+
   it('refuses a second VXLAN device of that name, or on that port, with EEXIST', () => {
     const again = thrownSyscall(() => nl.createVxlan({ name: 'strait_vxlan', port: 8472, mtu: 1450 }));
     expect(again).toMatchObject({ code: 'E_NETLINK', errnoName: 'EEXIST', syscall: 'rtnl_link_add' });
