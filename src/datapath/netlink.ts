@@ -231,7 +231,9 @@ export class Netlink {
 
   /**
    * Adds, or replaces the route of the same destination (and metric) in place, so
-   * there is no moment without one: a node whose address changed.
+   * there is no moment without one: a node whose address changed. It replaces that
+   * route whatever its protocol: a caller that must leave foreign routes alone checks
+   * listRoutes first.
    */
   replaceRoute(r: RouteArgs): void {
     const spec = routeSpec(r);
