@@ -39,25 +39,35 @@ table ip strait {
 `;
 
 // Answers each connection with the address it came from, as the server sees it.
-const PEER_SERVER = `require('net').createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, ''))).listen(${PORT}, '::', () => console.log('ready'));`;
-// Connects once and prints the answer, or TIMEOUT / ERR <code>; bounded, never hangs.
-const CLIENT = (host: string) =>
+// And on PORT + 1 echoes what it gets, for a connection that lives across a table replace.
+const PEER_SERVER =
+  `const net = require('net'); net.createServer((s) => s.pipe(s)).listen(${PORT + 1}, '::', () =>` +
+  ` net.createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, ''))).listen(${PORT}, '::', () => console.log('ready')));`;
+// Joins stdin and a connection to PORT + 1: each line written comes back on stdout.
+const ECHO_CLIENT = (host: string) =>
+  `const s = require('net').connect(${PORT + 1}, '${host}'); process.stdin.pipe(s); s.pipe(process.stdout); s.on('close', () => process.exit(0));`;
+// Connects once and prints the answer, or TIMEOUT / ERR <code>; bounded, never hangs. An answer
+// comes at once when there is one; the bound is long enough for a loaded machine's SYN retransmit.
+const CLIENT = (host: string, ms = 4000) =>
   `const s = require('net').connect(${PORT}, '${host}'); let d = ''; s.on('data', (x) => (d += x)); s.on('end', () => { console.log(d); process.exit(0); });` +
-  ` s.on('error', (e) => { console.log('ERR ' + e.code); process.exit(0); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
+  ` s.on('error', (e) => { console.log('ERR ' + e.code); process.exit(0); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, ${ms});`;
 
 describe.skipIf(!isRoot)('masquerade to the outside (nftables)', () => {
   let node: Node;
   let pod: NodePod;
   let outside: Netns;
   let remote: Netns;
+  /** every process the tests start, killed by PID at the end */
   const servers: ChildProcess[] = [];
   let foreignBefore = '';
   const nft = () => nftCommand(['ip', 'netns', 'exec', node.ns.name, NFT_PATH]);
   const apply = (cfg: MasqueradeConfig = CONFIG) => applyMasquerade(cfg, nft());
   const list = (...what: string[]) => node.ns.exec('nft', ['-a', 'list', ...what], { allowFail: true });
   /** What the server in the outside saw as the peer of a connection from the pod. */
-  const peerSeen = (host: string) =>
-    spawnSync('ip', ['netns', 'exec', pod.ns.name, process.execPath, '-e', CLIENT(host)], { encoding: 'utf8' }).stdout.trim();
+  const peerSeen = (host: string, ms?: number) =>
+    spawnSync('ip', ['netns', 'exec', pod.ns.name, process.execPath, '-e', CLIENT(host, ms)], { encoding: 'utf8' }).stdout.trim();
+  /** No answer can come (no route back): a short bound is enough to see none came. */
+  const unanswered = (host: string) => peerSeen(host, 1500);
 
   beforeAll(async () => {
     node = new Node('masq', { v4: '198.18.101.0/24', v6: 'fd5a:1ab:1::/64' });
@@ -104,8 +114,8 @@ describe.skipIf(!isRoot)('masquerade to the outside (nftables)', () => {
 
   it('without the table the outside cannot answer a pod: it has no route to the pod CIDR', () => {
     expect(list('table', 'inet', 'strait')).toBe('');
-    expect(peerSeen(OUTSIDE.v4)).toBe('TIMEOUT');
-    expect(peerSeen(OUTSIDE.v6)).toBe('TIMEOUT');
+    expect(unanswered(OUTSIDE.v4)).toBe('TIMEOUT');
+    expect(unanswered(OUTSIDE.v6)).toBe('TIMEOUT');
     // The node itself reaches it, and another node's pods answer the pod: the network is there.
     expect(node.ns.exec(process.execPath, ['-e', CLIENT(OUTSIDE.v4)]).trim()).toBe(NODE.v4);
     expect(peerSeen(REMOTE_POD.v4)).toBe(pod.v4);
@@ -129,12 +139,27 @@ describe.skipIf(!isRoot)('masquerade to the outside (nftables)', () => {
     expect(list('table', 'inet', 'strait')).toBe(before);
   });
 
-  it('replaces the table whole when the cluster changes, and anyone\'s edit to it is undone', async () => {
+  it('replaces the table whole when the cluster changes, keeping masqueraded connections; anyone\'s edit to it is undone', async () => {
+    // A connection masqueraded before the replace: its NAT lives in the host's conntrack, not in the table.
+    const client = spawn('ip', ['netns', 'exec', pod.ns.name, process.execPath, '-e', ECHO_CLIENT(OUTSIDE.v4)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    servers.push(client);
+    const echoed = (line: string) =>
+      new Promise<string>((resolve) => {
+        const bound = setTimeout(() => resolve('no echo'), 4000);
+        client.stdout.once('data', (d: Buffer) => {
+          clearTimeout(bound);
+          resolve(d.toString().trim());
+        });
+        client.stdin.write(`${line}\n`);
+      });
+    expect(await echoed('before')).toBe('before');
     const grown = { ...CONFIG, clusterCidrs: [...CONFIG.clusterCidrs, '198.18.103.0/24'] };
     expect(await apply(grown)).toBe('replaced');
     expect(list('set', 'inet', 'strait', 'cluster_pods_v4')).toContain('198.18.103.0/24');
+    expect(await echoed('after')).toBe('after');
+    client.stdin.end();
     node.ns.exec('nft', ['flush', 'chain', 'inet', 'strait', 'postrouting']);
-    expect(peerSeen(OUTSIDE.v4)).toBe('TIMEOUT');
+    expect(unanswered(OUTSIDE.v4)).toBe('TIMEOUT');
     expect(await apply(grown)).toBe('replaced');
     expect(peerSeen(OUTSIDE.v4)).toBe(NODE.v4);
   });
@@ -143,7 +168,7 @@ describe.skipIf(!isRoot)('masquerade to the outside (nftables)', () => {
     expect(await apply({ ...CONFIG, enabled: false })).toBe('removed');
     expect(list('table', 'inet', 'strait')).toBe('');
     expect(await apply({ ...CONFIG, enabled: false })).toBe('absent');
-    expect(peerSeen(OUTSIDE.v4)).toBe('TIMEOUT');
+    expect(unanswered(OUTSIDE.v4)).toBe('TIMEOUT');
     expect(list('table', 'inet', 'foreign') + list('table', 'ip', 'strait')).toBe(foreignBefore);
   });
 });
