@@ -10,10 +10,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # What strait needs from Debian: the toolchain for the addon and the BPF objects
 # (clang-format of the same LLVM for scripts/format.sh), libnl and libbpf for netlink
-# and BPF, iproute2/iptables for tests, and the reference CNI plugins and iperf3 that
-# tests and benchmarks compare against.
+# and BPF, iproute2/iptables for tests, nftables for the agent's masquerade table (it
+# runs /usr/sbin/nft), and the reference CNI plugins and iperf3 that tests and
+# benchmarks compare against.
 DEBS=(build-essential python3 pkg-config clang clang-format llvm libbpf-dev bpftool libnl-3-dev libnl-route-3-dev
-      iproute2 iptables ipset iputils-ping iperf3 sockperf containernetworking-plugins util-linux)
+      iproute2 iptables nftables ipset iputils-ping iperf3 sockperf containernetworking-plugins util-linux)
 
 missing=()
 for p in "${DEBS[@]}"; do

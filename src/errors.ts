@@ -66,6 +66,8 @@ export const ErrorCodes = [
   'E_SOURCE',
   'E_OBJECT_INVALID',
   'E_IDENTITY_EXHAUSTED',
+  /** nft failed (the agent's masquerade table, src/agent/nft.ts): nft's own message */
+  'E_NFTABLES',
   // command lines (strait-agent, straitctl)
   'E_USAGE',
   /** a command straitctl lab runs failed */

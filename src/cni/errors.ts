@@ -76,6 +76,7 @@ export const CNI_CODE_OF: Readonly<Record<ErrorCode, CniCodeValue>> = {
   E_SOURCE: C.Internal,
   E_OBJECT_INVALID: C.Internal,
   E_IDENTITY_EXHAUSTED: C.Internal,
+  E_NFTABLES: C.Internal,
   E_USAGE: C.Internal,
   E_COMMAND: C.Internal,
   E_DELEGATE: C.Delegate,
