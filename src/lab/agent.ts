@@ -40,7 +40,11 @@ export function agentLogTail(node: LabNode, chars = 2000): string {
 
 /** `straitctl wait --synced` against the node's socket; throws with the agent's last words. */
 export function waitSynced(node: LabNode, timeoutS = 20): void {
-  const r = run(BIN('straitctl'), ['wait', '--synced', '--timeout', String(timeoutS), '--socket', node.socket], { timeoutMs: (timeoutS + 5) * 1000 });
+  let r = { status: -1, stdout: '', stderr: 'never asked' };
+  // In one-second slices, so an agent that died (a bad flag) is reported at once.
+  for (let s = 0; s < timeoutS && r.status !== 0 && (s === 0 || agentAlive(node)); s++) {
+    r = run(BIN('straitctl'), ['wait', '--synced', '--timeout', '1', '--socket', node.socket], { timeoutMs: 10_000 });
+  }
   if (r.status === 0) return;
   const state = agentAlive(node) ? 'running' : 'not running';
   throw new StraitError('E_COMMAND', `the agent of ${node.name} (${state}) is not synced: ${(r.stderr || r.stdout).trim()}\n${node.agentLog}:\n${agentLogTail(node)}`);

@@ -36,7 +36,11 @@ export async function iperf(c: EmulatedCluster, from: Where, server: Where, to: 
     // The server needs a moment to listen: retry the client rather than sleep blindly.
     for (let attempt = 0; ; attempt++) {
       const r = c.exec(from, 'iperf3', ['-J', '--connect-timeout', '3000', '-t', String(seconds), '-c', to], (seconds + 15) * 1000);
-      if (r.status === 0) return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+      // -J reports a failed run (no connection) in "error", sometimes with exit status 0.
+      const j = r.status === 0 ? (JSON.parse(r.stdout) as { error?: string; end?: { sum_received?: { bits_per_second: number } } }) : null;
+      const bps = j?.end?.sum_received?.bits_per_second;
+      if (bps !== undefined) return bps;
+      if (j?.error !== undefined) throw new StraitError('E_COMMAND', `iperf3 to ${to} failed: ${j.error}`);
       if (attempt >= 20 || !/refused/i.test(r.stdout + r.stderr)) throw new StraitError('E_COMMAND', `iperf3 to ${to} failed: ${(r.stdout + r.stderr).slice(0, 300)}`);
       await new Promise((res) => setTimeout(res, 100));
     }
