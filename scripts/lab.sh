@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# strait's main job on this machine: sets up what is missing, then runs three pods
-# in network namespaces through the real CNI plugin with traffic between them.
+# strait's main job on this machine: sets up what is missing, then runs a three-node
+# emulated cluster (README "The main job") with traffic between its pods, and removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,171 +1,153 @@
-// `straitctl lab`: strait's main job on one machine. Three pods as network
-// namespaces, added through the real bin/strait exactly as a runtime would, then
-// ping between them, a short iperf3 between two, the datapath's counters showing
-// the traffic took the BPF redirect, and everything removed again.
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { StraitError } from '../errors.js';
-import { readCounters } from './drops.js';
+// straitctl lab: the emulated cluster (src/lab) from a shell. Plain `lab` is the
+// README's main job; `up` leaves a cluster running for `status`, the manifests and
+// the nodes' straitctl, until `down` (from any process: the state file says what exists).
+import { parseArgs } from 'node:util';
+import { isStraitError, UsageError } from '../errors.js';
+import { agentAlive, agentSynced } from '../lab/agent.js';
+import { EmulatedCluster } from '../lab/cluster.js';
+import { DEFAULT_LAB_DIR, readState } from '../lab/state.js';
+import { leftovers } from '../lab/teardown.js';
+import { nodeAddresses, type Routing } from '../lab/topology.js';
 
-function redirected(bpfDir: string): bigint {
-  const row = readCounters(bpfDir)?.find((r) => r.name === 'STAT_REDIRECT_PEER');
-  return row === undefined ? 0n : BigInt(row.packets);
+export const LAB_USAGE = `usage: straitctl lab [up|status|down|bench] [flags]
+
+  lab             the main job: 3 nodes x 2 pods (dual-stack, native routing), pings
+                  same-node and across nodes, a NetworkPolicy and the probes it denies,
+                  masquerade to an outside host, iperf3; then everything removed
+  lab up --nodes N --pods M [--routing native|vxlan] [--ipv4-only]
+                  bring a cluster up and leave it running
+  lab status      nodes, agents (alive, synced), pods, counters      [-o json]
+  lab down        remove it all (also what a crashed \`lab up\` left)
+  lab bench       not built yet
+
+  --name NAME     which lab (default "lab"); --dir DIR where labs are recorded
+                  (env STRAIT_LAB_DIR, default ${DEFAULT_LAB_DIR})
+`;
+
+const FLAGS = {
+  nodes: { type: 'string' },
+  pods: { type: 'string' },
+  routing: { type: 'string' },
+  'ipv4-only': { type: 'boolean' },
+  name: { type: 'string' },
+  dir: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+} as const;
+
+function count(text: string | undefined, flag: string, def: number): number {
+  if (text === undefined) return def;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} takes a number, not "${text}"`);
+  return Number(text);
 }
 
-const STRAIT = fileURLToPath(new URL('../../bin/strait', import.meta.url));
-const V4 = '198.18.100.0/24';
-const V6 = 'fd5a:1ab::/64';
-
-interface Pod {
-  name: string;
-  netns: string;
-  containerId: string;
-  ips: string[];
+function routing(text: string | undefined): Routing {
+  if (text === undefined || text === 'native' || text === 'vxlan') return text ?? 'native';
+  throw new UsageError(`--routing takes native or vxlan, not "${text}"`);
 }
 
-const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
-
-function must(cmd: string, args: string[]): string {
-  const r = sh(cmd, args);
-  if (r.status !== 0) throw new StraitError('E_COMMAND', `${cmd} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
+export async function lab(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true });
+    const [sub, ...rest] = positionals;
+    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    if (process.getuid?.() !== 0 && sub !== 'bench') {
+      console.error('straitctl lab needs root: it creates network namespaces, veth pairs and bpffs mounts');
+      return 1;
+    }
+    const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
+    const name = values.name ?? 'lab';
+    switch (sub) {
+      case undefined:
+        return await (await import('../lab/main-job.js')).mainJob();
+      case 'up':
+        return await up(dir, name, values);
+      case 'status':
+        return status(dir, name, values.output === 'json');
+      case 'down':
+        return await down(dir, name);
+      case 'bench':
+        throw new UsageError('lab bench is not built yet: run the benchmarks in bench/ (README "Benchmarks")');
+      default:
+        throw new UsageError(`unknown lab command "${sub}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`straitctl lab: ${e.message}\n\n${LAB_USAGE}`);
+      return 2;
+    }
+    if (isStraitError(e)) {
+      process.stderr.write(`straitctl lab: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
 }
 
-function cni(command: string, pod: Pod, config: object): Record<string, unknown> | null {
-  const r = spawnSync(STRAIT, [], {
-    input: JSON.stringify(config),
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: pod.containerId,
-      CNI_NETNS: `/run/netns/${pod.netns}`,
-      CNI_IFNAME: 'eth0',
-      CNI_PATH: '/usr/lib/cni',
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=lab;K8S_POD_NAME=${pod.name}`,
-    },
+async function up(dir: string, name: string, values: { nodes?: string; pods?: string; routing?: string; 'ipv4-only'?: boolean }): Promise<number> {
+  const c = await EmulatedCluster.up({
+    nodes: count(values.nodes, 'nodes', 3),
+    podsPerNode: count(values.pods, 'pods', 2),
+    routing: routing(values.routing),
+    dualStack: values['ipv4-only'] !== true,
+    name,
+    labDir: dir,
+    log: (l) => console.log(l),
   });
-  const out = r.stdout.trim() === '' ? null : (JSON.parse(r.stdout) as Record<string, unknown>);
-  if (r.status !== 0) throw new StraitError('E_COMMAND', `strait ${command} ${pod.name}: ${JSON.stringify(out)} ${r.stderr}`);
-  return out;
+  const s = c.state;
+  const flags = `${name === 'lab' ? '' : ` --name ${name}`}${dir === DEFAULT_LAB_DIR ? '' : ` --dir ${dir}`}`;
+  console.log(`\nlab "${name}" is up (${s.routing} routing). Manifests (the API server): ${s.manifests}`);
+  for (const n of s.nodes) {
+    console.log(`  ${n.name} ${nodeAddresses(n.index).v4}: ip netns exec ${n.netns} bin/straitctl status --socket ${n.socket}`);
+    console.log(`      drops: bin/straitctl drops --bpf-dir ${n.bpfDir}`);
+  }
+  for (const p of s.pods) console.log(`  pod ${p.name}: ip netns exec ${p.netns} ping ${p.ips[0] ?? ''}`);
+  console.log(`status: straitctl lab status${flags}    remove: straitctl lab down${flags}`);
+  return 0;
 }
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-
-export async function lab(): Promise<number> {
-  if (process.getuid?.() !== 0) {
-    console.error('straitctl lab needs root: it creates network namespaces and veth pairs');
+function status(dir: string, name: string, json: boolean): number {
+  const c = EmulatedCluster.attach(name, dir);
+  if (c === null) {
+    console.error(`no lab "${name}" in ${dir}`);
     return 1;
   }
-  const tag = randomBytes(3).toString('hex');
-  const stateDir = mkdtempSync(join(tmpdir(), 'strait-lab-'));
-  // Its own pin dir (the plugin mounts a bpffs there), so the lab leaves nothing pinned.
-  const bpfDir = mkdtempSync(join(tmpdir(), 'strait-lab-bpf-'));
-  const config = {
-    cniVersion: '1.1.0',
-    name: `lab-${tag}`,
-    type: 'strait',
-    mtu: 1500,
-    stateDir,
-    bpfDir,
-    ipam: { type: 'strait', ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] },
-  };
-  const pods: Pod[] = ['a', 'b', 'c'].map((n) => ({
-    name: `pod-${n}`,
-    netns: `strait-lab-${n}-${tag}`,
-    containerId: `lab-${tag}-${n}`,
-    ips: [],
+  const nodes = c.state.nodes.map((n) => ({
+    name: n.name,
+    netns: n.netns,
+    agentPid: n.agentPid,
+    alive: agentAlive(n),
+    synced: agentSynced(n),
+    pods: c.podsOf(n.index).map((p) => ({ name: p.name, ips: p.ips })),
+    counters: Object.fromEntries([...c.counters(n.index)].filter(([, v]) => v !== 0n).map(([k, v]) => [k, String(v)])),
   }));
-  const added: Pod[] = [];
-  let failed = false;
-  try {
-    console.log(bold(`strait lab: 3 pods on ${V4} and ${V6}`));
-    for (const pod of pods) {
-      must('ip', ['netns', 'add', pod.netns]);
-      must('ip', ['-n', pod.netns, 'link', 'set', 'lo', 'up']);
-      const t0 = performance.now();
-      const result = cni('ADD', pod, config);
-      added.push(pod);
-      const ips = (result?.ips as { address: string }[] | undefined) ?? [];
-      pod.ips = ips.map((i) => i.address.split('/')[0]!);
-      console.log(`  ${pod.name}  netns ${pod.netns}  ${pod.ips.join('  ')}  (ADD ${(performance.now() - t0).toFixed(0)} ms)`);
-    }
-
-    console.log(bold('ping between every pair'));
-    for (const src of pods) {
-      for (const dst of pods) {
-        if (src === dst) continue;
-        for (const ip of dst.ips) {
-          const r = sh('ip', ['netns', 'exec', src.netns, 'ping', '-c', '1', '-W', '2', ip]);
-          const rtt = /time=([\d.]+ ms)/.exec(r.stdout)?.[1];
-          const ok = r.status === 0;
-          failed ||= !ok;
-          console.log(`  ${src.name} -> ${dst.name} ${ip.padEnd(22)} ${ok ? `ok  ${rtt ?? ''}` : 'FAILED'}`);
-        }
-      }
-    }
-
-    const [a, b] = pods as [Pod, Pod, Pod];
-    console.log(bold(`iperf3 TCP, ${a.name} -> ${b.name}, 3 s`));
-    const before = redirected(bpfDir);
-    const bps = await iperf(a, b);
-    const after = redirected(bpfDir);
-    console.log(`  ${(bps / 1e9).toFixed(2)} Gbit/s`);
-
-    console.log(bold('datapath counters'));
-    const rows = readCounters(bpfDir) ?? [];
-    for (const r of rows.filter((r) => r.kind === 'forward' || r.packets !== '0')) {
-      console.log(`  ${r.kind.padEnd(8)} ${r.name.padEnd(22)} ${r.packets.padStart(10)} packets  ${r.description}`);
-    }
-    if (!rows.some((r) => r.kind === 'drop' && r.packets !== '0')) console.log('  drop     (none: no packet was dropped)');
-    const viaBpf = after - before;
-    console.log(
-      viaBpf > 0n
-        ? `  fast path: ${viaBpf} packets of the iperf3 run went pod to pod through the BPF redirect (bpf_redirect_peer), not the host stack`
-        : '  fast path NOT taken: no packet was redirected by BPF during iperf3',
-    );
-    failed ||= viaBpf === 0n;
-  } catch (err) {
-    failed = true;
-    console.error(`lab failed: ${(err as Error).message}`);
-  } finally {
-    for (const pod of added.reverse()) {
-      try {
-        cni('DEL', pod, config);
-      } catch (err) {
-        failed = true;
-        console.error((err as Error).message);
-      }
-    }
-    for (const pod of pods) sh('ip', ['netns', 'del', pod.netns]);
-    rmSync(stateDir, { recursive: true, force: true });
-    sh('umount', ['-l', bpfDir]);
-    rmSync(bpfDir, { recursive: true, force: true });
-    console.log(bold(failed ? 'lab FAILED; everything removed' : 'done; everything removed'));
+  const healthy = nodes.every((n) => n.alive && n.synced);
+  if (json) {
+    console.log(JSON.stringify({ name, routing: c.state.routing, manifests: c.manifests, healthy, nodes }, null, 2));
+    return healthy ? 0 : 1;
   }
-  return failed ? 1 : 0;
+  console.log(`lab "${name}": ${nodes.length} nodes, ${c.state.routing} routing, manifests ${c.manifests}`);
+  for (const n of nodes) {
+    console.log(`  ${n.name}  agent ${n.alive ? `pid ${n.agentPid}` : 'NOT RUNNING'}${n.synced ? ', synced' : ', NOT synced'}`);
+    for (const p of n.pods) console.log(`    ${p.name}  ${p.ips.join('  ')}`);
+    const cs = Object.entries(n.counters).map(([k, v]) => `${k}=${v}`);
+    console.log(`    counters: ${cs.join(' ') || '(all zero)'}`);
+  }
+  return healthy ? 0 : 1;
 }
 
-async function iperf(client: Pod, server: Pod): Promise<number> {
-  const srv = spawn('ip', ['netns', 'exec', server.netns, 'iperf3', '-s', '-1', '-B', server.ips[0]!], {
-    stdio: 'ignore',
-  });
-  try {
-    // The server needs a moment to listen; retry the client briefly instead of sleeping blindly.
-    for (let attempt = 0; ; attempt++) {
-      const r = sh('ip', ['netns', 'exec', client.netns, 'iperf3', '-J', '-t', '3', '-c', server.ips[0]!]);
-      if (r.status === 0) {
-        const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-        return j.end.sum_received.bits_per_second;
-      }
-      if (attempt >= 20) throw new StraitError('E_COMMAND', `iperf3 failed: ${r.stdout.slice(0, 300)}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    srv.kill();
+async function down(dir: string, name: string): Promise<number> {
+  const s = readState(dir, name);
+  if (s === null) {
+    console.log(`no lab "${name}" in ${dir}: nothing to remove`);
+    return 0;
   }
+  const problems = await (EmulatedCluster.attach(name, dir)?.down() ?? Promise.resolve([]));
+  for (const p of problems) console.error(`  ${p}`);
+  const left = leftovers(s);
+  if (problems.length > 0 || left.length > 0) {
+    console.error(`lab "${name}" not fully removed: ${left.join(', ')}`);
+    return 1;
+  }
+  console.log(`lab "${name}" removed`);
+  return 0;
 }

@@ -2,8 +2,9 @@
 const USAGE = `usage: straitctl <command>
 
 commands:
-  lab        run three pods in network namespaces on this machine through bin/strait,
-             ping between them, run a short iperf3, and remove everything (root)
+  lab        the emulated cluster (root): plain \`lab\` runs the main job (3 nodes x
+             2 pods, pings, a NetworkPolicy, masquerade, iperf3, then all removed);
+             lab up --nodes N --pods M [--routing native|vxlan], lab status, lab down
   endpoints  what the datapath's endpoint map holds, with pod names   [-o json]
   drops      datapath counters: drops by reason, redirects, to stack  [-o json] [-a]
   reload     load the BPF objects again and move every endpoint to them atomically
@@ -31,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd] = argv;
   switch (cmd) {
     case 'lab':
-      return (await import('./lab.js')).lab();
+      return (await import('./lab.js')).lab(argv.slice(1));
     case 'endpoints':
       return (await import('./endpoints.js')).endpoints(argv.slice(1));
     case 'drops':
