@@ -130,6 +130,7 @@ static __always_inline int nd_from_pod(struct __sk_buff *skb, const struct packe
 static __always_inline int handle_from_pod(struct __sk_buff *skb)
 {
 	struct endpoint_value *src = NULL, *dst;
+	struct remote_value *remote;
 	struct endpoint_key dst_key;
 	struct icmp6_nd *nd;
 	struct packet pkt;
@@ -196,10 +197,11 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	 * same way, so the host's conntrack can undo its NAT (Services). */
 	if (dst && !(ct_flags & CT_F_VIA_STACK))
 		return redirect_to_endpoint(skb, &pkt, dst, STAT_REDIRECT_PEER);
-	if (!dst && !(ct_flags & CT_F_VIA_STACK) && remote_lookup(&pkt)) {
+	remote = dst || (ct_flags & CT_F_VIA_STACK) ? NULL : remote_lookup(&pkt);
+	if (remote) {
 		switch (datapath_routing()) {
 		case ROUTING_NATIVE:
-			return route_to_node(skb, &pkt);
+			return route_to_node(skb, &pkt, remote);
 		case ROUTING_VXLAN: /* tunnel key, redirect into the VXLAN device: not built yet */
 		default:
 			break;

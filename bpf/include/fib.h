@@ -12,9 +12,12 @@
  * - NO_NEIGH: the nexthop is not resolved yet; bpf_redirect_neigh (5.10) lets the
  *   kernel resolve it (and queue the packet meanwhile).
  * - FWD_DISABLED: the helper refuses when the uplink's forwarding sysctl is off
- *   (ip_forward=0), even for an output lookup. That sysctl is about the host
- *   forwarding, which this path is not: bpf_redirect_neigh without a nexthop does
- *   the kernel's output route and neighbour lookup itself.
+ *   (ip_forward=0), even for an output lookup, and before it looks at any route.
+ *   That sysctl is about the host forwarding, which this path is not:
+ *   bpf_redirect_neigh out of the uplink to the nexthop strait_remote_v1 names,
+ *   the node's InternalIP, which the agent's route names too. Given no nexthop,
+ *   the kernel would look the route up again and, were it missing, drop the
+ *   packet where no counter of strait's sees it.
  * - anything else (no route, blackhole, too big, a gone uplink): the host stack
  *   gets it, counted by return code in strait_fib_v1. Never a silent drop.
  * Every helper here is in 5.10; the newer lookup flags (SKIP_NEIGH, TBID, SRC,
@@ -81,8 +84,27 @@ static __always_inline int fib_redirected(struct __sk_buff *skb, long verdict)
 	return TC_ACT_REDIRECT;
 }
 
-/* pkt must have passed parse_ipv4() or parse_ipv6(), its sender's policy too. */
-static __always_inline int route_to_node(struct __sk_buff *skb, struct packet *pkt)
+/* Resolve node's address on the uplink and send it there: no route lookup. */
+static __always_inline long redirect_to_node(__u32 uplink, const struct remote_value *node)
+{
+	struct bpf_redir_neigh nh = {};
+
+	if (node->node_family == 4) {
+		nh.nh_family = AF_INET;
+		nh.ipv4_nh = node->node_ip[0];
+	} else {
+		nh.nh_family = AF_INET6;
+		__builtin_memcpy(nh.ipv6_nh, node->node_ip, sizeof(nh.ipv6_nh));
+	}
+	return bpf_redirect_neigh(uplink, &nh, sizeof(nh), 0);
+}
+
+/*
+ * pkt must have passed parse_ipv4() or parse_ipv6(), its sender's policy too; node
+ * is its destination's strait_remote_v1 entry.
+ */
+static __always_inline int route_to_node(struct __sk_buff *skb, struct packet *pkt,
+					 const struct remote_value *node)
 {
 	const struct config_value *cfg = datapath_config();
 	struct bpf_fib_lookup fib = {};
@@ -113,7 +135,7 @@ static __always_inline int route_to_node(struct __sk_buff *skb, struct packet *p
 		return fib_redirected(skb, bpf_redirect(fib.ifindex, 0));
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return fib_redirected(skb, bpf_redirect_neigh(fib.ifindex, NULL, 0, 0));
-	return fib_redirected(skb, bpf_redirect_neigh(cfg->uplink_ifindex, NULL, 0, 0));
+	return fib_redirected(skb, redirect_to_node(cfg->uplink_ifindex, node));
 }
 
 #endif /* STRAIT_FIB_H */
