@@ -417,8 +417,9 @@ static __always_inline enum ct_status ct_pending_hit(struct flow *f, const struc
  * sends errors about flows it only forwards (time exceeded, fragmentation needed,
  * unreachable): those must reach the pod or path MTU discovery breaks, so a third
  * party is accepted when it is no pod (the node itself is IDENTITY_HOST and always
- * allowed anyway). A pod is never a router on another pod's path: its error about
- * someone else's flow is not related, and is judged as a new packet from it. Pods
+ * allowed anyway; another node, IDENTITY_REMOTE_NODE, forwards pods' packets too).
+ * A pod is never a router on another pod's path: its error about someone else's
+ * flow is not related, and is judged as a new packet from it. Pods
  * cannot forge another source (anti-spoofing); an outside host guessing a live
  * tuple can, as with any stateful firewall.
  */
@@ -429,7 +430,9 @@ static __always_inline bool ct_error_sender_ok(const struct flow *f, const __u32
 	if (ipv6_addr_equal(f->tuple.saddr, quoted_dst))
 		return true;
 	identity_pod(f->tuple.saddr, f->tuple.family, &sender);
-	return sender.pod == IDENTITY_ANY || sender.pod == IDENTITY_HOST;
+	/* No pod: unknown, this node, or another node (IDENTITY_REMOTE_NODE), which
+	 * routes pods' packets too. */
+	return sender.pod < FIRST_POD_IDENTITY;
 }
 
 /*

@@ -26,6 +26,8 @@ enum drop_reason {
 				   * allows it */
 	DROP_CT_MISS = 16,        /* TCP other than a SYN, unknown to conntrack (evicted, expired or
 				   * never opened), that policy denies as a new connection */
+	DROP_SPOOF_UPLINK = 17,   /* from the uplink with a local pod's source address: a pod's
+				   * packets never come from outside */
 	DROP_MAX = 32,
 };
 

@@ -140,6 +140,7 @@ struct {
 #define IDENTITY_WORLD 2       /* an address no known prefix covers */
 #define IDENTITY_CLUSTER 3     /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
 #define IDENTITY_REMOTE_NODE 4 /* in the ipcache: another node's address (never a pod) */
+#define FIRST_POD_IDENTITY 256 /* label sets from here up; below, reserved ones (no pod) */
 #define IDENTITY_CIDR_FLAG (1U << 24)
 #define IDENTITY_NS_FLAG (1U << 25)
 
@@ -277,6 +278,24 @@ struct {
 	__type(value, struct config_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_config_v1 SEC(".maps");
+
+/*
+ * Per-CPU counters of the FIB lookups that sent a packet for another node's pod to
+ * the host stack instead of out of the uplink, by the helper's return code
+ * (BPF_FIB_LKUP_RET_*: slot = code), so an operator sees why (no route: UNREACHABLE,
+ * too big: FRAG_NEEDED). A negative return (the helper refused the call: the
+ * configured uplink is gone) counts in FIB_SLOT_ERROR.
+ */
+#define FIB_SLOTS 16
+#define FIB_SLOT_ERROR (FIB_SLOTS - 1)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FIB_SLOTS);
+	__type(key, __u32);
+	__type(value, struct traffic_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_fib_v1 SEC(".maps");
 
 /* Connections, keyed by the tuple of the packet that opened them. A packet whose
  * tuple or reversed tuple is here is established or a reply, and skips policy. */

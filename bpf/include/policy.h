@@ -88,7 +88,8 @@ static __always_inline int policy_check(const struct endpoint_value *ep, const s
 	v = policy_lookup(&key, id.pod);
 	if (!v)
 		v = policy_lookup(&key, id.ns);
-	if (!v && id.pod != IDENTITY_ANY)
+	/* Only a pod is "any pod": another node's address (IDENTITY_REMOTE_NODE) is not. */
+	if (!v && id.pod >= FIRST_POD_IDENTITY)
 		v = policy_lookup(&key, IDENTITY_CLUSTER);
 	if (!v)
 		v = policy_lookup(&key, id.cidr);

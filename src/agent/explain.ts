@@ -3,7 +3,7 @@
 // the policy behind it; conntrack revalidation uses it to cut connections that a
 // changed policy no longer allows.
 import type { EndpointFlagState } from '../datapath/maps/endpoints.js';
-import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
+import { FIRST_POD_IDENTITY, IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
 
 /** The lookups the datapath makes, answered as the maps would (LPM tries: longest match). */
@@ -39,11 +39,14 @@ interface Peer {
   cidr: number;
 }
 
-/** The identities policy_check looks up for a peer, most specific first; IDENTITY_ANY last. */
+/**
+ * The identities policy_check looks up for a peer, most specific first; IDENTITY_ANY
+ * last. "Any pod" only for a pod identity: another node's address is no pod.
+ */
 const peerLookups = (p: Peer): number[] => [
   ...(p.pod !== 0 ? [p.pod] : []),
   ...(p.ns !== 0 ? [p.ns] : []),
-  ...(p.pod !== 0 ? [IDENTITY_CLUSTER] : []),
+  ...(p.pod >= FIRST_POD_IDENTITY ? [IDENTITY_CLUSTER] : []),
   ...(p.cidr !== 0 ? [p.cidr] : []),
   IDENTITY_ANY,
 ];

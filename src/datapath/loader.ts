@@ -16,6 +16,7 @@ import { errnoOf, StraitError } from '../errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
 import { listEndpoints, listLinks, writeLink } from './endpoints.js';
+import { CONFIG_KEY, decodeConfigValue } from './maps/config.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
 import { MapName, ProgramName } from './maps/names.js';
 import { flock } from './flock.js';
@@ -124,6 +125,7 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
   adoptLinks(bpfDir);
   const oldStats = carryStatsOver(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
+  replaceOnUplink(bpfDir, programs.fromUplink);
   if (oldStats) rmSync(join(bpfDir, STATS_V1), { force: true }); // no program counts there now
   for (const entry of readdirSync(bpfDir)) {
     const path = join(bpfDir, entry);
@@ -195,6 +197,48 @@ function replaceOnEndpoints(bpfDir: string, programs: Record<ProgKey, number>): 
     }
   } finally {
     bpf.closeFd(endpoints);
+  }
+}
+
+/**
+ * The uplink the agent configured (strait_config_v1) gets this build's from_uplink
+ * in place, when an older from_uplink runs there: the agent attaches it, and only
+ * strait's own program is replaced, never another tool's filter at that slot.
+ */
+function replaceOnUplink(bpfDir: string, fromUplink: number): void {
+  const config = bpf.getPinned(join(bpfDir, MAPS.config));
+  if (config === null) return;
+  let ifindex: number;
+  try {
+    const value = bpf.mapLookup(config, CONFIG_KEY);
+    ifindex = value === null ? 0 : decodeConfigValue(value).uplinkIfindex;
+  } finally {
+    bpf.closeFd(config);
+  }
+  if (ifindex === 0) return;
+  try {
+    const attached = bpf.tcQuery(ifindex, 'ingress');
+    if (attached === null || attachedName(attached.progId) !== PROGRAMS.fromUplink) return;
+    bpf.tcAttach(ifindex, 'ingress', fromUplink, { replace: true });
+  } catch (err) {
+    // The uplink went away meanwhile: the agent attaches again when it is back.
+    if (errnoOf(err) !== 'ENODEV') throw err;
+  }
+}
+
+/** The name of a loaded program by id; null when it is gone meanwhile. */
+function attachedName(id: number): string | null {
+  let fd: number;
+  try {
+    fd = bpf.progFdById(id);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    return bpf.progInfo(fd).name;
+  } finally {
+    bpf.closeFd(fd);
   }
 }
 

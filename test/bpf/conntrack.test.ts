@@ -45,6 +45,7 @@ import {
   l3,
   one,
   OTHER_WORLD,
+  PEER_NODE,
   PING,
   PONG,
   REMOTE,
@@ -238,6 +239,14 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         expect(deliver(A, err).moved).toEqual({ STAT_CT_HIT: one(err), STAT_TO_POD: one(err) });
         const otherId = toPodFrame(A, family, router, timeExceeded(l3(family, a, w, PING(family, 10))));
         expect(deliver(A, otherId).moved).toEqual({ DROP_POLICY_INGRESS: one(otherId) });
+      });
+
+      it('from another node (IDENTITY_REMOTE_NODE: a router on the way, no pod), about a ping of the pod: passes', () => {
+        setFlags(A, EP_F_INGRESS_ISOLATED);
+        const remote = ip(REMOTE, family);
+        expect(send(A, fromPodFrame(A, family, remote, PING(family, 11))).retval).toBe(TC_ACT_OK);
+        const err = toPodFrame(A, family, ip(PEER_NODE, family), timeExceeded(l3(family, a, remote, PING(family, 11))));
+        expect(deliver(A, err).moved).toEqual({ STAT_CT_HIT: one(err), STAT_TO_POD: one(err) });
       });
 
       it("from a third pod, about someone else's flow: judged as a new packet from that pod, and denied", () => {

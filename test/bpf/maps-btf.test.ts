@@ -16,6 +16,7 @@ import {
   DROP_MAX,
   DROP_REASONS,
   ENDPOINTS_MAX,
+  FIB_SLOTS,
   FRAG_MAX,
   IPCACHE_MAX,
   LAYOUT,
@@ -29,7 +30,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_LRU_HASH = 9;
 const BPF_MAP_TYPE_LPM_TRIE = 11;
-const OBJECTS = ['from_pod', 'to_pod'] as const;
+const OBJECTS = ['from_pod', 'to_pod', 'from_uplink'] as const;
 
 interface BtfMember {
   name: string;
@@ -143,6 +144,7 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
     for (const [name, max] of [
       [MapName.drops, DROP_MAX],
       [MapName.stats, STAT_MAX],
+      [MapName.fib, FIB_SLOTS],
     ] as const) {
       const m = btf.mapDef(name);
       expect([m.key.kind, m.key.size, m.value.name, m.maxEntries], name).toEqual(['INT', 4, 'traffic_counter', max]);

@@ -24,10 +24,12 @@ import {
   fromPodFrame,
   ip,
   NODE,
+  NODES_BLOCK,
   NS_P,
   NS_Q,
   one,
   OTHER_WORLD,
+  PEER_NODE,
   PING,
   POD_BLOCK,
   REMOTE,
@@ -266,6 +268,15 @@ describe.skipIf(!isRoot)('NetworkPolicy in from_pod and to_pod', () => {
           const frame = fromPodFrame(A, family, dst, TCP(443));
           expect(send(A, frame).moved, dst).toEqual({ DROP_POLICY_EGRESS: one(frame) });
         }
+      });
+
+      it("an IDENTITY_CLUSTER entry does not admit another node's address (IDENTITY_REMOTE_NODE is no pod); its ipBlock does", () => {
+        setFlags(A, EP_F_EGRESS_ISOLATED);
+        allow(A, { identity: IDENTITY_CLUSTER, egress: true, port: 0, portPrefixLen: 0 }, 5);
+        const frame = fromPodFrame(A, family, ip(PEER_NODE, family), TCP(443));
+        expect(send(A, frame).moved).toEqual({ DROP_POLICY_EGRESS: one(frame) });
+        allow(A, { identity: NODES_BLOCK.identity, egress: true, port: 0, portPrefixLen: 0 }, 6);
+        expect(send(A, frame).moved).toEqual({ STAT_POLICY_ALLOWED: one(frame), STAT_TO_STACK: one(frame) });
       });
 
       it('an address without an ipcache entry matches no namespace entry, even one for namespace 0', () => {

@@ -1,4 +1,4 @@
-// SETUP for the BPF program tests: both datapath objects loaded from a fresh
+// SETUP for the BPF program tests: the datapath objects loaded from a fresh
 // `make -C bpf` into a private bpffs (so they share the pinned maps and never touch
 // /sys/fs/bpf/strait), host veth pairs whose ifindexes the kernel accepts as ctx,
 // endpoint entries written with the maps.h mirror, and counter reads. Everything is
@@ -18,6 +18,10 @@ import {
   STATS,
   encodeCidrKey,
   encodeCidrValue,
+  CONFIG_KEY,
+  encodeConfigValue,
+  encodeRemoteValue,
+  FIB_SLOT_INFOS,
   encodeCtKey,
   encodeCtValue,
   encodeEndpointKey,
@@ -31,6 +35,7 @@ import {
   MapName,
   ProgramName,
   sumPerCpu,
+  type ConfigValue,
   type CtKey,
   type CtValue,
   type EndpointKey,
@@ -67,6 +72,11 @@ type BpfObject = ReturnType<typeof bpf.loadObject>;
 export interface TestDatapath {
   fromPod: number;
   toPod: number;
+  fromUplink: number;
+  /** strait_config_v1's one entry: how packets for other nodes' pods leave */
+  setConfig(value: ConfigValue): void;
+  /** another node's pod CIDR → that node's address (strait_remote_v1) */
+  setRemote(cidr: string, nodeIp: string): void;
   /** also the veth's strait_links_v1 entry, naming this address, unless it has one */
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
   /** the host veth `ifindex` carries the pod with this address (strait_links_v1) */
@@ -91,6 +101,8 @@ export interface TestDatapath {
   count(map: MapNameValue): number;
   drops(reason: number): TrafficCounter;
   stats(id: number): TrafficCounter;
+  /** strait_fib_v1[slot]: FIB fallbacks by return code */
+  fib(slot: number): TrafficCounter;
   close(): void;
 }
 
@@ -105,13 +117,13 @@ export function openTestDatapath(): TestDatapath {
     rmdirSync(pinRoot);
   };
   try {
-    for (const name of [ProgramName.fromPod, ProgramName.toPod])
+    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink])
       objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
   } catch (e) {
     close();
     throw e;
   }
-  const [from, to] = objects as [BpfObject, BpfObject];
+  const [from, to, uplink] = objects as [BpfObject, BpfObject, BpfObject];
   const fd = (o: BpfObject, kind: 'programs' | 'maps', name: string): number => {
     const v = o[kind][name];
     if (v === undefined) throw new Error(`object has no ${kind.slice(0, -1)} ${name}`);
@@ -130,6 +142,9 @@ export function openTestDatapath(): TestDatapath {
   return {
     fromPod: fd(from, 'programs', ProgramName.fromPod),
     toPod: fd(to, 'programs', ProgramName.toPod),
+    fromUplink: fd(uplink, 'programs', ProgramName.fromUplink),
+    setConfig: (value) => bpf.mapUpdate(map(MapName.config), CONFIG_KEY, encodeConfigValue(value)),
+    setRemote: (cidr, nodeIp) => bpf.mapUpdate(map(MapName.remote), encodeCidrKey(cidr), encodeRemoteValue({ nodeIp })),
     setEndpoint: (family, ip, value) => {
       bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value));
       // As attachEndpoint does: the veth's link entry names its first address.
@@ -162,15 +177,17 @@ export function openTestDatapath(): TestDatapath {
     count: (name) => bpf.mapKeys(map(name)).length,
     drops: (reason) => counter(MapName.drops, reason),
     stats: (id) => counter(MapName.stats, id),
+    fib: (slot) => counter(MapName.fib, slot),
     close,
   };
 }
 
-/** Every counter by its C name (DROP_* and STAT_*), as {packets, bytes}. */
+/** Every counter by its C name (DROP_*, STAT_*, and BPF_FIB_LKUP_RET_* of strait_fib_v1), as {packets, bytes}. */
 function snapshot(dp: TestDatapath): Map<string, TrafficCounter> {
   const all = new Map<string, TrafficCounter>();
   for (const d of DROP_REASONS) all.set(d.name, dp.drops(d.value));
   for (const s of STATS) all.set(s.name, dp.stats(s.value));
+  for (const f of FIB_SLOT_INFOS) all.set(f.name, dp.fib(f.slot));
   return all;
 }
 

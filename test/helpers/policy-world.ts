@@ -7,6 +7,7 @@ import {
   IDENTITY_CIDR_FLAG,
   IDENTITY_HOST,
   IDENTITY_NS_FLAG,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_WORLD,
   MapName,
   type PolicyKey,
@@ -54,12 +55,16 @@ export const NS_P = IDENTITY_NS_FLAG | 1;
 export const NS_Q = IDENTITY_NS_FLAG | 2;
 
 // A and B are pods on this node; REMOTE is a pod on another node (ipcache only);
-// NODE is this node's address (a HOST entry in strait_cidr_v1); WORLD and
+// NODE is this node's address (a HOST entry in strait_cidr_v1), PEER_NODE another
+// node's (IDENTITY_REMOTE_NODE in the ipcache, inside NODES_BLOCK); WORLD and
 // OTHER_WORLD are the outside, WORLD inside an ipBlock.
 export const A: Pod = { v4: '10.244.2.10', v6: 'fd00:244:2::10', podMac: '0a:58:0a:f4:02:0a', hostMac: 'ee:00:00:00:02:0a', identity: 1000, namespace: NS_P };
 export const B: Pod = { v4: '10.244.2.11', v6: 'fd00:244:2::11', podMac: '0a:58:0a:f4:02:0b', hostMac: 'ee:00:00:00:02:0b', identity: 2000, namespace: NS_Q };
 export const REMOTE: Addr & { identity: number; namespace: number } = { v4: '10.244.9.9', v6: 'fd00:244:9::9', identity: 3000, namespace: NS_P };
 export const NODE: Addr = { v4: '192.168.50.1', v6: 'fd00:50::1' };
+export const PEER_NODE: Addr = { v4: '192.168.50.2', v6: 'fd00:50::2' };
+/** an ipBlock covering the nodes' network (NODE is HOST by its longer /32, /128) */
+export const NODES_BLOCK = { v4: '192.168.50.0/24', v6: 'fd00:50::/64', identity: IDENTITY_CIDR_FLAG | 3 };
 export const WORLD: Addr = { v4: '203.0.113.80', v6: '2001:db8:113::80' };
 export const OTHER_WORLD: Addr = { v4: '198.51.100.80', v6: '2001:db8:100::80' };
 /** an ipBlock covering A and B (pod addresses match ipBlocks too) */
@@ -69,16 +74,21 @@ export const WORLD_BLOCK = { v4: '203.0.113.0/24', v6: '2001:db8:113::/48', iden
 
 export const ip = (a: Addr, family: 4 | 6): string => (family === 4 ? a.v4 : a.v6);
 
-export const ifindexOf = (p: Pod): number => {
+export const ifindexOf = (p: { veth?: HostVeth }): number => {
   if (!p.veth) throw new Error('pod has no veth yet');
   return p.veth.ifindex;
 };
 
-/** Veths for A and B, and every pod address, node address and ipBlock in the maps. */
+/** The node's uplink: from_uplink runs as if packets arrived there. */
+export const UPLINK: { veth?: HostVeth } = {};
+
+/** Veths for A, B and the uplink, and every pod address, node address and ipBlock in the maps. */
 export function setupWorld(dp: TestDatapath): void {
-  for (const p of [A, B]) p.veth = createHostVeth();
+  for (const p of [A, B, UPLINK]) p.veth = createHostVeth();
   for (const p of [A, B, REMOTE]) for (const f of [4, 6] as const) dp.setIpcache(ip(p, f), p.identity, p.namespace);
   for (const f of [4, 6] as const) {
+    dp.setIpcache(ip(PEER_NODE, f), IDENTITY_REMOTE_NODE);
+    dp.setCidr(ip(NODES_BLOCK, f), NODES_BLOCK.identity);
     dp.setCidr(f === 4 ? '0.0.0.0/0' : '::/0', IDENTITY_WORLD);
     dp.setCidr(`${ip(NODE, f)}/${f === 4 ? 32 : 128}`, IDENTITY_HOST);
     dp.setCidr(ip(POD_BLOCK, f), POD_BLOCK.identity);
@@ -132,6 +142,8 @@ export function toPodFrame(to: Pod, family: 4 | 6, src: string, l4: L4): Uint8Ar
 /** from_pod on `from`'s veth, to_pod on `to`'s: one run each, counters by C name. */
 export const send = (dp: TestDatapath, from: Pod, frame: Uint8Array): RunResult => runCounted(dp, dp.fromPod, ifindexOf(from), frame);
 export const deliver = (dp: TestDatapath, to: Pod, frame: Uint8Array): RunResult => runCounted(dp, dp.toPod, ifindexOf(to), frame);
+/** from_uplink: `frame` arrives from another node. */
+export const receive = (dp: TestDatapath, frame: Uint8Array): RunResult => runCounted(dp, dp.fromUplink, ifindexOf(UPLINK), frame);
 export const one = (frame: Uint8Array) => ({ packets: 1, bytes: frame.length });
 
 export interface World {
@@ -140,6 +152,7 @@ export interface World {
   // function properties, not methods: tests destructure them (they use no `this`)
   readonly send: (from: Pod, frame: Uint8Array) => RunResult;
   readonly deliver: (to: Pod, frame: Uint8Array) => RunResult;
+  readonly receive: (frame: Uint8Array) => RunResult;
   readonly setFlags: (p: Pod, flags: number) => void;
   readonly allow: (p: Pod, k: Partial<Omit<PolicyKey, 'ifindex'>> & { identity: number }, ruleId?: number) => void;
 }
@@ -174,6 +187,7 @@ export function useWorld(): World {
     },
     send: (from, frame) => send(need(), from, frame),
     deliver: (to, frame) => deliver(need(), to, frame),
+    receive: (frame) => receive(need(), frame),
     setFlags: (p, flags) => setFlags(need(), p, flags),
     allow: (p, k, ruleId = 7) => allow(need(), p, k, ruleId),
   };

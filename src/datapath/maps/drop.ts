@@ -21,6 +21,7 @@ export const DropReason = {
   IPV6_EXT: 14,
   CT_REVOKED: 15,
   CT_MISS: 16,
+  SPOOF_UPLINK: 17,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -45,6 +46,7 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   IPV6_EXT: 'IPv6 extension headers: too many, a second fragment header, or hop-by-hop not first',
   CT_REVOKED: 'a packet of a connection the agent cut: policy no longer allows it',
   CT_MISS: 'TCP other than a SYN, unknown to conntrack (evicted, expired or never opened), that policy denies as a new connection',
+  SPOOF_UPLINK: 'from the uplink with a local pod’s source address: a pod’s packets never come from outside',
 };
 
 export const StatId = {

@@ -15,6 +15,7 @@ export const MapName = {
   frag: 'strait_frag_v1',
   remote: 'strait_remote_v1',
   config: 'strait_config_v1',
+  fib: 'strait_fib_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -25,6 +26,7 @@ export const CT_TABLES = ['ct', 'ctPending'] as const satisfies readonly (keyof 
 export const ProgramName = {
   fromPod: 'from_pod',
   toPod: 'to_pod',
+  fromUplink: 'from_uplink',
 } as const;
 export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
