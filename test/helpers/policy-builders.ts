@@ -41,8 +41,9 @@ export function policy(namespace: string, name: string, spec: Record<string, unk
   return p.value;
 }
 
-export function node(name: string, addresses: string[]): Node {
-  return { name, addresses };
+/** A Node; its addresses are InternalIPs unless `internalIPs` says otherwise. */
+export function node(name: string, addresses: string[], more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node {
+  return { name, addresses, internalIPs: more.internalIPs ?? addresses, podCIDRs: more.podCIDRs ?? [] };
 }
 
 export function endpoint(ifindex: number, p: Pod | [string, string] | null, ips?: string[]): LocalEndpoint {
