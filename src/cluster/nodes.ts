@@ -77,7 +77,7 @@ const byName = (a: Node, b: Node): number => (a.name < b.name ? -1 : a.name > b.
 function overlaps(a: string, b: string): boolean {
   const x = parseCidr(a);
   const y = parseCidr(b);
-  if (x === null || y === null || x.family !== y.family) return false;
+  if (x === null || y?.family !== x.family) return false;
   const len = Math.min(x.prefixLen, y.prefixLen);
   return networkOf(x.family, x.value, len) === networkOf(y.family, y.value, len);
 }
