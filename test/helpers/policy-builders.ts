@@ -46,6 +46,11 @@ export function node(name: string, addresses: string[], more: Partial<Pick<Node,
   return { name, addresses, internalIPs: more.internalIPs ?? addresses, podCIDRs: more.podCIDRs ?? [] };
 }
 
+/** Node i of the emulated cluster (src/lab's contract): 198.18.0.(10+i), fd5a:0:0:1::(10+i), pod CIDRs 198.18.(100+i).0/24 and fd5a:1ab:i::/64. */
+export function labNode(i: number, more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node {
+  return node(`n${i}`, [`198.18.0.${10 + i}`, `fd5a:0:0:1::${10 + i}`], { podCIDRs: [`198.18.${100 + i}.0/24`, `fd5a:1ab:${i}::/64`], ...more });
+}
+
 export function endpoint(ifindex: number, p: Pod | [string, string] | null, ips?: string[]): LocalEndpoint {
   const [podNamespace, podName] = p === null ? [null, null] : Array.isArray(p) ? p : [p.namespace, p.name];
   return {

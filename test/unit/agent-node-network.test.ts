@@ -10,10 +10,8 @@ import { type ClusterState, IDENTITY_REMOTE_NODE, type Node } from '../../src/po
 import { capturingLogger, until } from '../helpers/agent-wait.js';
 import { FakeNode } from '../helpers/fake-node.js';
 import { FakeNodeNetwork } from '../helpers/fake-node-network.js';
-import { cluster, node } from '../helpers/policy-builders.js';
+import { cluster, labNode } from '../helpers/policy-builders.js';
 
-const labNode = (i: number, more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node =>
-  node(`n${i}`, [`198.18.0.${10 + i}`, `fd5a:0:0:1::${10 + i}`], { podCIDRs: [`198.18.${100 + i}.0/24`, `fd5a:1ab:${i}::/64`], ...more });
 const nodes = (...n: Node[]): ClusterState => cluster({ nodes: n });
 
 let running: NodeNetwork[] = [];

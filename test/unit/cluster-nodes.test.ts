@@ -4,11 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { nodeNetworkPlan, nodeTopology, type RoutingMode, VXLAN_DEVICE } from '../../src/cluster/nodes.js';
 import type { Node } from '../../src/policy/types.js';
-import { cluster, node } from '../helpers/policy-builders.js';
+import { cluster, labNode } from '../helpers/policy-builders.js';
 
-/** Node i of the emulated cluster: 198.18.0.(10+i), fd5a:0:0:1::(10+i), pod CIDRs 198.18.(100+i).0/24 and fd5a:1ab:i::/64. */
-const labNode = (i: number, more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node =>
-  node(`n${i}`, [`198.18.0.${10 + i}`, `fd5a:0:0:1::${10 + i}`], { podCIDRs: [`198.18.${100 + i}.0/24`, `fd5a:1ab:${i}::/64`], ...more });
 const topo = (nodes: Node[], routing: RoutingMode = 'native', self = 'n1') => nodeTopology(cluster({ nodes }), self, routing);
 
 describe('nodeTopology', () => {
