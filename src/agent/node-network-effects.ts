@@ -17,8 +17,9 @@ import { isStraitAlias } from '../state/host-veth.js';
 import { VXLAN_DEVICE, type MasqueradeInput, type StraitRoute } from '../cluster/nodes.js';
 import type { NodeNetworkEffects, TunnelSpec, Uplink } from './node-network.js';
 
-function withNetlink<T>(fn: (nl: Netlink) => T): T {
-  const nl = Netlink.open();
+/** netnsPath: the agent's own namespace when absent (tests pass one). */
+function withNetlink<T>(fn: (nl: Netlink) => T, netnsPath?: string): T {
+  const nl = Netlink.open(netnsPath);
   try {
     return fn(nl);
   } finally {
@@ -41,7 +42,7 @@ const notInThisBuild = (what: string, needs: string): never => {
   throw new StraitError('E_NETLINK', `${what} needs ${needs}, which this build does not have yet`);
 };
 
-export function findUplink(addresses: readonly string[], name: string | null): Uplink | null {
+export function findUplink(addresses: readonly string[], name: string | null, netnsPath?: string): Uplink | null {
   return withNetlink((nl) => {
     const pick = (l: { name: string; ifindex: number; mtu: number }): Uplink => ({ name: l.name, ifindex: l.ifindex, mtu: l.mtu });
     if (name !== null) {
@@ -53,7 +54,7 @@ export function findUplink(addresses: readonly string[], name: string | null): U
       if (nl.listAddresses(l.name).some((a) => addresses.includes(a.address))) return pick(l);
     }
     return null;
-  });
+  }, netnsPath);
 }
 
 export const listRoutes = (): StraitRoute[] => notInThisBuild("listing strait's routes", 'the addon reporting a route protocol');
@@ -92,7 +93,7 @@ export function deleteRemote(bpfDir: string, cidr: string): void {
 
 export function nodeNetworkEffects(bpfDir: string): NodeNetworkEffects {
   return {
-    findUplink,
+    findUplink: (addresses, name) => findUplink(addresses, name),
     listRoutes,
     addRoute,
     deleteRoute,
