@@ -38,8 +38,9 @@ function withMap<T>(bpfDir: string, name: string, fn: (fd: number) => T): T {
   }
 }
 
-const notInThisBuild = (what: string, needs: string): never => {
-  throw new StraitError('E_NETLINK', `${what} needs ${needs}, which this build does not have yet`);
+/** The node network reports it as "<step> failed: <this>". */
+const notInThisBuild = (needs: string): never => {
+  throw new StraitError('E_NETLINK', `needs ${needs}, which this build does not have yet`);
 };
 
 export function findUplink(addresses: readonly string[], name: string | null, netnsPath?: string): Uplink | null {
@@ -57,15 +58,15 @@ export function findUplink(addresses: readonly string[], name: string | null, ne
   }, netnsPath);
 }
 
-export const listRoutes = (): StraitRoute[] => notInThisBuild("listing strait's routes", 'the addon reporting a route protocol');
-export const addRoute = (r: StraitRoute): void => notInThisBuild(`adding route ${r.dst} proto 200`, 'the addon setting a route protocol');
-export const deleteRoute = (r: StraitRoute): void => notInThisBuild(`deleting route ${r.dst} proto 200`, 'the addon setting a route protocol');
-export const ensureTunnel = (spec: TunnelSpec): number => notInThisBuild(`creating ${spec.name}`, "the addon's collect_md VXLAN device");
+export const listRoutes = (): StraitRoute[] => notInThisBuild('the addon reporting a route protocol');
+export const addRoute = (_r: StraitRoute): void => notInThisBuild('the addon setting a route protocol');
+export const deleteRoute = (_r: StraitRoute): void => notInThisBuild('the addon setting a route protocol');
+export const ensureTunnel = (_spec: TunnelSpec): number => notInThisBuild("the addon's collect_md VXLAN device");
 export const removeTunnel = (): boolean => withNetlink((nl) => nl.deleteLink(VXLAN_DEVICE));
-export const attachUplink = (ifindex: number): void => notInThisBuild(`attaching from_uplink to ifindex ${ifindex}`, 'the from_uplink object');
+export const attachUplink = (_ifindex: number): void => notInThisBuild('the from_uplink object');
 export const applyMasquerade = (m: MasqueradeInput | null): void => {
   if (m === null) return; // no table was ever made by this build
-  notInThisBuild('the masquerade table', 'the nftables module');
+  notInThisBuild('the nftables module');
 };
 
 export function readConfig(bpfDir: string): ConfigValue | null {
