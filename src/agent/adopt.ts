@@ -11,6 +11,7 @@ import { revalidateConntrack } from './conntrack.js';
 import type { AgentCore } from './core.js';
 import type { AgentEffects } from './effects.js';
 import { explainVerdict } from './explain.js';
+import { createNodeNetwork, type NodeNetworkOptions } from './node-network.js';
 import { createReconciler } from './reconcile-loop.js';
 
 export interface CoreOptions {
@@ -22,6 +23,8 @@ export interface CoreOptions {
   limit: Capacity;
   /** wait before retrying after a failed write; default 500 ms */
   retryMs?: number;
+  /** routing toward other nodes; absent: the core leaves the node's network alone */
+  network?: Omit<NodeNetworkOptions, 'nodeName' | 'log'>;
 }
 
 export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
@@ -50,6 +53,10 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     explain: (current, req) => explainVerdict(maps, current, req),
     close: () => maps.close(),
     retryMs: opts.retryMs,
+    nodeNetwork:
+      opts.network === undefined
+        ? undefined
+        : createNodeNetwork({ ...opts.network, nodeName: opts.nodeName, log: log.child({ component: 'node-network' }) }, fx.nodeNetwork()),
   });
   log.info({ endpoints: endpoints.length, orphanEntries: orphans }, 'adopted the datapath');
   return core;

@@ -1,6 +1,7 @@
 // What the agent's outside (source, local API, straitctl) asks of its inside (the
 // reconciler that compiles policy and writes the maps). The API layer depends only
 // on this interface.
+import type { NodeSummary } from '../cluster/nodes.js';
 import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
 
 /** Something the datapath does not hold as the source says, and why. */
@@ -8,10 +9,14 @@ export interface AgentProblem {
   /**
    * policy-refused: the policy did not fit the maps and was refused whole (its pods
    * stay isolated, nothing it allows is written); ipcache-full: pod addresses left
-   * unclassified; write-failed: a map write failed (retried).
+   * unclassified; write-failed: a map write failed (retried); node-missing: this
+   * node's Node object is not in the source; node-invalid: a Node is refused (its
+   * pods unreachable); uplink-missing: no interface toward the other nodes (nothing
+   * toward them changes); node-network-failed: a route, tunnel, map or masquerade
+   * step failed (retried).
    */
-  kind: 'policy-refused' | 'ipcache-full' | 'write-failed';
-  /** what it is about: "namespace/name", "endpoint <ifindex>", a map name */
+  kind: 'policy-refused' | 'ipcache-full' | 'write-failed' | 'node-missing' | 'node-invalid' | 'uplink-missing' | 'node-network-failed';
+  /** what it is about: "namespace/name", "endpoint <ifindex>", a map name, "node <name>", an interface */
   subject: string;
   message: string;
 }
@@ -45,6 +50,8 @@ export interface AgentStatus {
   problems: AgentProblem[];
   counters: AgentCounters;
   maps: MapFill[];
+  /** every Node of the cluster, and whether this node routes to it; empty without node networking */
+  nodes: NodeSummary[];
 }
 
 export interface EffectiveRule {

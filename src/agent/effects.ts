@@ -1,13 +1,14 @@
 // Everything the agent's core does to the node, as interfaces: the pinned maps
 // (written by plans, read back for adoption, looked up for explain and conntrack
-// revalidation), the links of its namespace, the node's addresses and the endpoint
-// records the CNI plugin left. reconciler.ts wires the real ones; the unit tests
+// revalidation), the links of its namespace, the node's addresses, the endpoint
+// records the CNI plugin left, and the node's network toward other nodes. reconciler.ts wires the real ones; the unit tests
 // pass in-memory fakes (test/helpers/fake-node.ts), so adoption, interrupted plans
 // and connection cutting are tested without root.
 import type { EndpointRecord } from '../state/endpoint-record.js';
 import type { PolicyMaps } from './apply.js';
 import type { ConntrackTable } from './conntrack.js';
 import type { MapLookups } from './explain.js';
+import type { NodeNetworkEffects } from './node-network.js';
 
 /** The pinned maps, open. */
 export interface AgentMaps extends PolicyMaps, MapLookups {
@@ -27,4 +28,6 @@ export interface AgentEffects {
   hostAddresses(): string[];
   /** the endpoint records of this boot that name one of these live links */
   endpointRecords(links: ReadonlyMap<number, string>): EndpointRecord[];
+  /** routes, links, the tunnel and the maps toward other nodes (used when the core is given node networking) */
+  nodeNetwork(): NodeNetworkEffects;
 }

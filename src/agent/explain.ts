@@ -3,7 +3,7 @@
 // the policy behind it; conntrack revalidation uses it to cut connections that a
 // changed policy no longer allows.
 import type { EndpointFlagState } from '../datapath/maps/endpoints.js';
-import { FIRST_POD_IDENTITY, IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
+import { FIRST_POD_IDENTITY, IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD, IPPROTO, type DesiredState } from '../policy/types.js';
 import type { ExplainRequest, ExplainResult } from './core.js';
 
 /** The lookups the datapath makes, answered as the maps would (LPM tries: longest match). */
@@ -54,7 +54,10 @@ const peerLookups = (p: Peer): number[] => [
 export function judge(maps: MapLookups, current: DesiredState | null, flow: Flow, what = `${flow.protocol}/${flow.port}`): Judgement {
   const steps: string[] = [];
   const classify = (ip: string): Peer => {
-    const { identity: pod, namespace: ns } = maps.podIdentityOf(ip);
+    const found = maps.podIdentityOf(ip);
+    // Another node's address is in the ipcache, but is no pod: its CIDR classifies it.
+    const pod = found.identity === IDENTITY_REMOTE_NODE ? 0 : found.identity;
+    const ns = found.namespace;
     const cidr = maps.cidrIdentityOf(ip) ?? IDENTITY_WORLD;
     steps.push(`${ip}: pod identity ${pod === 0 ? 'none' : `${pod} (namespace identity ${ns})`}, CIDR identity ${cidr}`);
     return { pod, ns: pod === 0 ? 0 : ns, cidr };

@@ -60,7 +60,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 
   try {
     log.info(
-      { source: flags.source, stateDir: flags.stateDir, bpfDir: flags.bpfDir, socket: flags.socketPath },
+      { source: flags.source, stateDir: flags.stateDir, bpfDir: flags.bpfDir, socket: flags.socketPath, routing: flags.routing, uplink: flags.uplink },
       'strait-agent starting',
     );
     // The source first: a wrong --source fails before the datapath is touched, and
@@ -77,7 +77,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     if (stopping) return await shutdown(0);
 
     const { createAgentCore } = await import('./reconciler.js');
-    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries });
+    const network = { routing: flags.routing, uplink: flags.uplink, vxlanPort: flags.vxlanPort, masquerade: flags.masquerade };
+    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries, network });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     const snapshot = first as { state: ClusterState; generation: number } | null;

@@ -4,7 +4,10 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import type { RoutingMode } from '../cluster/nodes.js';
 import { DEFAULT_AGENT_SOCKET } from './client.js';
+
+export const DEFAULT_VXLAN_PORT = 8472;
 
 export const AGENT_USAGE = `usage: strait-agent [flags]
 
@@ -15,6 +18,14 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
   --bpf-dir DIR        bpffs pin directory (env STRAIT_BPF_DIR, default /sys/fs/bpf/strait)
   --socket PATH        local API socket (env STRAIT_AGENT_SOCKET, default ${DEFAULT_AGENT_SOCKET})
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
+  --routing MODE       how pods of other nodes are reached (env STRAIT_ROUTING):
+                       native (default: a route per node's pod CIDRs via its
+                       InternalIP) or vxlan (a collect_md tunnel, strait_vxlan)
+  --uplink IFACE       the interface toward the other nodes (env STRAIT_UPLINK,
+                       default: the one holding this node's InternalIP)
+  --vxlan-port N       UDP port of the VXLAN tunnel (default ${DEFAULT_VXLAN_PORT})
+  --masquerade BOOL    pods' traffic to outside every pod CIDR leaves with the
+                       node's address: true (default) or false
   --max-entries MAP=N[,MAP=N]
                        plan with at most N entries in a map (policy, ipcache, cidr),
                        fewer than it holds: a policy that does not fit is refused
@@ -33,6 +44,11 @@ export interface AgentFlags {
   socketPath: string;
   logLevel: string;
   maxEntries: MapLimits;
+  routing: RoutingMode;
+  /** --uplink; null: the interface holding this node's InternalIP */
+  uplink: string | null;
+  vxlanPort: number;
+  masquerade: boolean;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,6 +90,10 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
         socket: { type: 'string' },
         'log-level': { type: 'string' },
         'max-entries': { type: 'string' },
+        routing: { type: 'string' },
+        uplink: { type: 'string' },
+        'vxlan-port': { type: 'string' },
+        masquerade: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -99,5 +119,27 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
     socketPath: path('socket', values.socket, 'STRAIT_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),
     logLevel,
     maxEntries: values['max-entries'] === undefined ? {} : parseMapLimits(values['max-entries']),
+    ...nodeNetworkFlags(values, env),
   };
+}
+
+type NodeNetworkFlags = Pick<AgentFlags, 'routing' | 'uplink' | 'vxlanPort' | 'masquerade'>;
+
+function nodeNetworkFlags(
+  values: { routing?: string; uplink?: string; 'vxlan-port'?: string; masquerade?: string },
+  env: NodeJS.ProcessEnv,
+): NodeNetworkFlags {
+  const routing = values.routing ?? (env.STRAIT_ROUTING || undefined) ?? 'native';
+  if (routing !== 'native' && routing !== 'vxlan') throw new UsageError(`--routing takes native or vxlan, not "${routing}"`);
+  const uplink = values.uplink ?? (env.STRAIT_UPLINK || undefined) ?? null;
+  // IFNAMSIZ: 15 bytes; the kernel refuses "/", ":" and whitespace.
+  if (uplink !== null && (Buffer.byteLength(uplink) < 1 || Buffer.byteLength(uplink) > 15 || /[/:\s]/.test(uplink))) {
+    throw new UsageError(`--uplink takes an interface name (1-15 bytes, no "/", ":" or whitespace), not "${uplink}"`);
+  }
+  const portText = values['vxlan-port'] ?? String(DEFAULT_VXLAN_PORT);
+  const port = /^[1-9][0-9]{0,4}$/.test(portText) ? Number(portText) : 0;
+  if (port < 1 || port > 65535) throw new UsageError(`--vxlan-port takes a UDP port (1-65535), not "${portText}"`);
+  const masq = values.masquerade ?? 'true';
+  if (masq !== 'true' && masq !== 'false') throw new UsageError(`--masquerade takes true or false, not "${masq}"`);
+  return { routing, uplink, vxlanPort: port, masquerade: masq === 'true' };
 }

@@ -14,6 +14,7 @@ import type { Plan } from '../policy/diff.js';
 import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.js';
 import { applyPlan, adoptCurrent, type PolicyMaps, type WriteFailure } from './apply.js';
 import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill } from './core.js';
+import type { NodeNetwork } from './node-network.js';
 import { policyReports } from './report.js';
 
 export interface ReconcilerDeps {
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
   close: () => void;
   /** wait before retrying after a failed write; default 500 ms */
   retryMs?: number;
+  /** routes, tunnel and remote entries toward other nodes, fed every snapshot; absent: none */
+  nodeNetwork?: NodeNetwork;
 }
 
 interface Waiter {
@@ -183,6 +186,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     setCluster(state, generation) {
       cluster = state;
       sourceGeneration = generation;
+      deps.nodeNetwork?.update(state);
       schedule();
     },
     registerEndpoint(ep) {
@@ -196,6 +200,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       schedule();
     },
     status(): AgentStatus {
+      const net = deps.nodeNetwork?.status() ?? { problems: [], nodes: [] };
       return {
         synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null,
         sourceGeneration,
@@ -203,9 +208,10 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
         endpoints: endpoints.size,
         policies: cluster?.policies.length ?? 0,
         lastError,
-        problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems],
+        problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems, ...net.problems],
         counters: { ...counters },
         maps: fill,
+        nodes: net.nodes,
       };
     },
     policyOf(pod) {
@@ -216,6 +222,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     },
     async close() {
       closed = true;
+      deps.nodeNetwork?.close();
       deps.close();
     },
   };

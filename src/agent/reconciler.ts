@@ -1,6 +1,7 @@
 // The agent's inside, wired to the real node: the pinned maps (created by
 // openDatapath when missing), the links netlink lists, this node's addresses and the
-// endpoint records the CNI plugin left in the state dir. What it does with them
+// endpoint records the CNI plugin left in the state dir, and the node's network
+// toward other nodes (node-network-effects.ts). What it does with them
 // (adoption, then the reconcile loop) is adopt.ts and reconcile-loop.ts.
 import type { Logger } from '../util/log.js';
 import { openDatapath } from '../datapath/loader.js';
@@ -10,10 +11,11 @@ import { liveEndpointRecords } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 import type { Capacity } from '../policy/capacity.js';
 import type { AgentCore } from './core.js';
-import { adoptDatapath } from './adopt.js';
+import { adoptDatapath, type CoreOptions } from './adopt.js';
 import { DatapathWriter } from './datapath-writer.js';
 import type { AgentEffects } from './effects.js';
 import { hostAddresses } from './host-addresses.js';
+import { nodeNetworkEffects } from './node-network-effects.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -22,12 +24,14 @@ export interface AgentOptions {
   log: Logger;
   /** entries the agent lets each map hold; default max_entries of maps.h (never more) */
   capacity?: Partial<Capacity>;
+  /** routing toward other nodes (--routing, --uplink, --vxlan-port, --masquerade) */
+  network?: CoreOptions['network'];
 }
 
 export const MAP_CAPACITY: Capacity = { policy: POLICY_MAX, ipcache: IPCACHE_MAX, cidr: CIDR_MAX };
 
 export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
-  return adoptDatapath({ nodeName: opts.nodeName, log: opts.log, limit: MAP_CAPACITY, capacity: opts.capacity }, nodeEffects(opts));
+  return adoptDatapath({ nodeName: opts.nodeName, log: opts.log, limit: MAP_CAPACITY, capacity: opts.capacity, network: opts.network }, nodeEffects(opts));
 }
 
 function nodeEffects(opts: AgentOptions): AgentEffects {
@@ -46,5 +50,6 @@ function nodeEffects(opts: AgentOptions): AgentEffects {
     },
     hostAddresses: () => hostAddresses(),
     endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId(), opts.log),
+    nodeNetwork: () => nodeNetworkEffects(opts.bpfDir),
   };
 }

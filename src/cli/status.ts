@@ -1,6 +1,7 @@
 // straitctl status: is the agent's datapath what its source says, and if not, what
 // is not and why (a policy refused because it does not fit, a full ipcache, a map
-// write that keeps failing), with how full each map is and the counters. Exit 0
+// write that keeps failing, a Node missing or refused, no uplink), with how full
+// each map is, every Node and whether this node routes to it, and the counters. Exit 0
 // when nothing is wrong, 1 when the agent reports a problem or is not synced, 2
 // when it cannot be reached.
 import { agentRequest, expectOk } from '../agent/client.js';
@@ -24,6 +25,16 @@ export function status(argv: string[]): Promise<number> {
     if (s.maps.length > 0) {
       console.log('');
       printTable([['MAP', 'ENTRIES', 'CAPACITY', 'USED'], ...s.maps.map((m) => [m.map, String(m.entries), String(m.capacity), `${Math.round((100 * m.entries) / m.capacity)}%`])]);
+    }
+    // Absent from an older agent's answer; empty for a one-node cluster (no Node objects).
+    const nodes = (s.nodes as AgentStatus['nodes'] | undefined) ?? [];
+    if (nodes.length > 0) {
+      console.log('');
+      const list = (xs: string[]): string => (xs.length === 0 ? '-' : xs.join(','));
+      printTable([
+        ['NODE', 'POD CIDRS', 'INTERNAL IPS', 'STATE'],
+        ...nodes.map((n) => [n.self ? `${n.name} (this node)` : n.name, list(n.podCIDRs), list(n.internalIPs), n.state === 'ok' ? 'ok' : `refused: ${n.reason ?? ''}`]),
+      ]);
     }
     const c = s.counters;
     console.log(`\ncounters: ${c.policyRefusals} policy refusals, ${c.writeFailures} write failures, ${c.ipcacheOverflows} ipcache overflows`);

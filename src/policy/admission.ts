@@ -9,15 +9,16 @@
 //    while they fit, the rest refused. Only if the kept ones alone no longer fit
 //    (pods grew into them) are they admitted the same way, in name order.
 //  - the ipcache is not a matter of policies: when the cluster has more pod
-//    addresses than it holds, local endpoints' addresses go first, then those
-//    already written, then the rest in address order; an address left out has no
+//    addresses than it holds, local endpoints' addresses go first, then other
+//    nodes' addresses (tunnels and the uplink tell nodes from pods by them), then
+//    those already written, then the rest in address order; an address left out has no
 //    pod identity, so selectors never allow it (fail closed) and ipBlocks still do.
 // Pure: the same inputs give the same admission.
 import { type Capacity, type MapKind, type MapUsage, overflow, planUsage } from './capacity.js';
 import { compile, type CompileOptions } from './compile.js';
 import { policyName } from './compile-world.js';
 import { diff, type Plan } from './diff.js';
-import type { ClusterState, DesiredState, LocalEndpoint, NetworkPolicy } from './types.js';
+import { type ClusterState, type DesiredState, IDENTITY_REMOTE_NODE, type LocalEndpoint, type NetworkPolicy } from './types.js';
 
 export interface Refusal {
   /** "namespace/name" */
@@ -138,7 +139,7 @@ function fitIpcache(
   const fresh = [...desired.ipcache.keys()].filter((ip) => !have.has(ip));
   const room = capacity - have.size;
   if (fresh.length <= room) return { desired, dropped: [] };
-  const order = (ip: string): number => (locals.has(ip) ? 0 : 1);
+  const order = (ip: string): number => (locals.has(ip) ? 0 : desired.ipcache.get(ip) === IDENTITY_REMOTE_NODE ? 1 : 2);
   fresh.sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
   const dropped = fresh.slice(Math.max(0, room)).sort();
   const ipcache = new Map(desired.ipcache);

@@ -35,6 +35,7 @@
 //  - Only ipBlocks of rules that apply to a local endpoint go into `cidrs`; the
 //    prefixes this node's addresses form (HOST) are never policy entries, since the
 //    datapath always allows the host.
+import { canonicalIp, withoutPrefix } from '../ipam/addr.js';
 import { portRangePrefixes } from './ports.js';
 import { isEverything, selectorKey } from './selectors.js';
 import {
@@ -55,6 +56,7 @@ import {
   IDENTITY_ANY,
   IDENTITY_CLUSTER,
   IDENTITY_HOST,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_WORLD,
   type IpBlock,
   IPPROTO,
@@ -123,7 +125,7 @@ export function compile(cluster: ClusterState, endpoints: LocalEndpoint[], opts:
   const prefixes = new Prefixes(blockPrefixes(world, selector, blocks, host), host, opts.previous?.cidrs);
   const peers = new PeerResolver(world, selector, prefixes);
 
-  const { ipcache, podNamespaces } = classification(world);
+  const { ipcache, podNamespaces } = classification(world, remoteNodeAddresses(cluster, opts.nodeName, host));
   return {
     ipcache,
     podNamespaces,
@@ -156,10 +158,30 @@ function endpointPolicies(world: World, selector: Selector, expand: EntryExpande
   return out;
 }
 
-/** The ipcache (pod address → identity) and the namespace identity each pod identity carries. */
-function classification(world: World): { ipcache: Map<string, number>; podNamespaces: Map<number, number> } {
+/**
+ * Other nodes' InternalIPs, which the datapath must tell from pods and the world
+ * (a tunnel's far end, a packet from another node's host). Never this node's own:
+ * those are HOST prefixes.
+ */
+function remoteNodeAddresses(cluster: ClusterState, nodeName: string, host: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const n of cluster.nodes) {
+    if (n.name === nodeName) continue;
+    for (const ip of n.internalIPs) if (!host.has(hostPrefix(ip))) out.add(ip);
+  }
+  return out;
+}
+
+/**
+ * The ipcache (pod address → identity, other nodes' addresses → REMOTE_NODE) and the
+ * namespace identity each pod identity carries. A node's address is a node's even
+ * when a (stale) Pod object claims it; only a local endpoint's own address is kept.
+ */
+function classification(world: World, nodes: ReadonlySet<string>): { ipcache: Map<string, number>; podNamespaces: Map<number, number> } {
   const ipcache = new Map<string, number>();
   for (const [ip, g] of world.addresses) ipcache.set(ip, g.id);
+  const local = new Set(world.locals.flatMap((l) => (l.group === null ? [] : l.ep.ips.map((t) => canonicalIp(withoutPrefix(t))))));
+  for (const ip of nodes) if (!local.has(ip)) ipcache.set(ip, IDENTITY_REMOTE_NODE);
   const podNamespaces = new Map<number, number>();
   for (const g of world.groups) podNamespaces.set(g.id, world.namespaceIds.get(g.namespace) ?? 0);
   return { ipcache, podNamespaces };

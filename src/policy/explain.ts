@@ -8,6 +8,7 @@ import {
   IDENTITY_ANY,
   IDENTITY_CLUSTER,
   IDENTITY_HOST,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_WORLD,
   IPPROTO,
   type LabelSelector,
@@ -89,12 +90,13 @@ export function describeRule(rule: PolicyRule, policyNamespace: string): { peers
   };
 }
 
-/** "any", "host", "world", "all pods", "all pods in namespace x", "cidr 10.0.0.0/8", "pods app=web in namespace x", or "identity N". */
+/** "any", "host", "world", "all pods", "another node", "all pods in namespace x", "cidr 10.0.0.0/8", "pods app=web in namespace x", or "identity N". */
 export function describeIdentity(id: number, state?: DesiredState | null): string {
   if (id === IDENTITY_ANY) return 'any';
   if (id === IDENTITY_HOST) return 'host';
   if (id === IDENTITY_WORLD) return 'world';
   if (id === IDENTITY_CLUSTER) return 'all pods';
+  if (id === IDENTITY_REMOTE_NODE) return 'another node';
   if (isNamespaceIdentity(id)) {
     for (const [ns, nid] of state?.namespaceIds ?? []) if (nid === id) return `all pods in namespace ${ns}`;
     return `namespace identity ${id}`;

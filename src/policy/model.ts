@@ -384,6 +384,7 @@ function parseNode(r: Reader, raw: Json): Node {
   const m = readMeta(r, raw, 'Node');
   const status = r.optObj(raw.status, 'status') ?? {};
   const addresses: string[] = [];
+  const internalIPs: string[] = [];
   r.arr(status.addresses, 'status.addresses').forEach((a, i) => {
     const path = index('status.addresses', i);
     const entry = r.obj(a, path);
@@ -396,8 +397,29 @@ function parseNode(r: Reader, raw: Json): Node {
     if (ip === null) return;
     const canonical = formatIp(ip.family, ip.value);
     if (!addresses.includes(canonical)) addresses.push(canonical);
+    if (type === 'InternalIP' && !internalIPs.includes(canonical)) internalIPs.push(canonical);
   });
-  return { name: m.name, addresses };
+  return { name: m.name, addresses, internalIPs, podCIDRs: nodePodCidrs(r, r.optObj(raw.spec, 'spec') ?? {}) };
+}
+
+/** spec.podCIDRs as the API server validates them (ValidateNode): CIDRs, at most one per family, podCIDR its first. */
+function nodePodCidrs(r: Reader, spec: Json): string[] {
+  const cidr = (v: unknown, path: string): Cidr => {
+    const text = r.optStr(v, path) ?? '';
+    const c = parseCidrLenient(text);
+    if (c === null) r.fail(path, `must be a valid CIDR (e.g. 10.244.1.0/24 or fd00:10:244:1::/64), not ${JSON.stringify(text)}`);
+    return c;
+  };
+  const list = r.arr(spec.podCIDRs, 'spec.podCIDRs').map((v, i) => cidr(v, index('spec.podCIDRs', i)));
+  if (list.length > 2) r.fail('spec.podCIDRs', 'may specify no more than 2 CIDRs (one per IP family)');
+  if (list.length === 2 && list[0]!.family === list[1]!.family) r.fail('spec.podCIDRs', 'may specify no more than one CIDR for each IP family');
+  const single = r.optStr(spec.podCIDR, 'spec.podCIDR');
+  if (single !== null && single !== '') {
+    const c = cidr(single, 'spec.podCIDR');
+    if (list.length === 0) return [cidrText(c)];
+    if (cidrText(c) !== cidrText(list[0]!)) r.fail('spec.podCIDR', `must equal spec.podCIDRs[0] (${cidrText(list[0]!)})`);
+  }
+  return list.map(cidrText);
 }
 
 function parsePort(r: Reader, v: unknown, path: string): PolicyPort {

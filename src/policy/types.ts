@@ -80,7 +80,12 @@ export interface NetworkPolicy {
 
 export interface Node {
   name: string;
+  /** status.addresses of type InternalIP or ExternalIP, canonical: what ipBlocks and HOST see */
   addresses: string[];
+  /** status.addresses of type InternalIP, canonical, in order: where the node's pods are reached */
+  internalIPs: string[];
+  /** spec.podCIDRs (or the older spec.podCIDR), canonical; at most one per family */
+  podCIDRs: string[];
 }
 
 export interface ClusterState {
@@ -178,7 +183,10 @@ export interface RuleOrigin {
 }
 
 export interface DesiredState {
-  /** pod address (canonical) → pod identity, every pod of the cluster with an address */
+  /**
+   * address (canonical) → identity: every pod of the cluster with an address (its pod
+   * identity), and every other node's InternalIP (IDENTITY_REMOTE_NODE)
+   */
   ipcache: Map<string, number>;
   /**
    * pod identity → the identity of its namespace, written with each of its addresses

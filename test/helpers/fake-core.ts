@@ -21,6 +21,7 @@ export class FakeCore implements AgentCore {
     problems: [],
     counters: { policyRefusals: 0, writeFailures: 0, ipcacheOverflows: 0 },
     maps: [{ map: 'strait_policy_v1', entries: 12, capacity: 524288 }],
+    nodes: [],
   };
   reports: EndpointPolicyReport[] = [];
   explainResult: ExplainResult = { verdict: 'allow', steps: ['step one'], reason: 'x/allow-web ingress[0]' };

@@ -7,9 +7,12 @@ import type { EndpointRecord } from '../../src/state/endpoint-record.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 import type { Pod } from '../../src/policy/types.js';
 import { FakeMaps } from './fake-maps.js';
+import { FakeNodeNetwork } from './fake-node-network.js';
 
 export class FakeNode implements AgentEffects {
   readonly maps: FakeMaps;
+  /** links, routes, tunnel and maps toward other nodes */
+  readonly net = new FakeNodeNetwork();
   readonly links = new Map<number, string>([[1, 'lo']]);
   readonly records: EndpointRecord[] = [];
   addresses = ['192.168.1.10'];
@@ -44,6 +47,9 @@ export class FakeNode implements AgentEffects {
   }
   hostAddresses(): string[] {
     return [...this.addresses];
+  }
+  nodeNetwork(): FakeNodeNetwork {
+    return this.net;
   }
   endpointRecords(links: ReadonlyMap<number, string>): EndpointRecord[] {
     return this.records.filter((r) => links.get(r.ifindex) === r.hostVeth);

@@ -41,8 +41,14 @@ export function policy(namespace: string, name: string, spec: Record<string, unk
   return p.value;
 }
 
-export function node(name: string, addresses: string[]): Node {
-  return { name, addresses };
+/** A Node; its addresses are InternalIPs unless `internalIPs` says otherwise. */
+export function node(name: string, addresses: string[], more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node {
+  return { name, addresses, internalIPs: more.internalIPs ?? addresses, podCIDRs: more.podCIDRs ?? [] };
+}
+
+/** Node i of the emulated cluster (src/lab's contract): 198.18.0.(10+i), fd5a:0:0:1::(10+i), pod CIDRs 198.18.(100+i).0/24 and fd5a:1ab:i::/64. */
+export function labNode(i: number, more: Partial<Pick<Node, 'internalIPs' | 'podCIDRs'>> = {}): Node {
+  return node(`n${i}`, [`198.18.0.${10 + i}`, `fd5a:0:0:1::${10 + i}`], { podCIDRs: [`198.18.${100 + i}.0/24`, `fd5a:1ab:${i}::/64`], ...more });
 }
 
 export function endpoint(ifindex: number, p: Pod | [string, string] | null, ips?: string[]): LocalEndpoint {

@@ -13,6 +13,7 @@ import {
   IDENTITY_ANY,
   IDENTITY_CLUSTER,
   IDENTITY_HOST,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_WORLD,
   IPPROTO,
   type LocalEndpoint,
@@ -61,7 +62,8 @@ export function datapathVerdict(
   if (cidrId === IDENTITY_HOST) return true;
   const ids = new Set([IDENTITY_ANY, cidrId]);
   const podId = state.ipcache.get(peerIp);
-  if (podId !== undefined) {
+  // another node's address: in the ipcache, but no pod
+  if (podId !== undefined && podId !== IDENTITY_REMOTE_NODE) {
     // a pod: its label set, its namespace, and "any pod of the cluster"
     ids.add(podId);
     ids.add(IDENTITY_CLUSTER);

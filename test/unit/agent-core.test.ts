@@ -11,7 +11,7 @@ import { CT_F_REPLY_SEEN, CT_F_REVOKED, decodeCtValue, encodeCtKey, encodeCtValu
 import { EP_F_POLICY_GEN } from '../../src/datapath/maps/endpoints.js';
 import { entryKey } from '../../src/policy/diff.js';
 import type { Capacity } from '../../src/policy/capacity.js';
-import type { ClusterState, NetworkPolicy, PolicyEntry } from '../../src/policy/types.js';
+import { type ClusterState, IDENTITY_REMOTE_NODE, type NetworkPolicy, type PolicyEntry } from '../../src/policy/types.js';
 import { capturingLogger, until } from '../helpers/agent-wait.js';
 import type { FakeMaps } from '../helpers/fake-maps.js';
 import { FakeNode } from '../helpers/fake-node.js';
@@ -160,6 +160,22 @@ describe('agent core: a plan killed anywhere', () => {
       await second.core.close();
     }
     expect([...seen].sort()).toEqual(['flipped, not cleaned up', 'new entries written, not flipped']);
+  });
+});
+
+describe('agent core: explain', () => {
+  it("another node's address is no pod: `namespaceSelector: {}` does not admit it, an ipBlock does", async () => {
+    const n = newNode();
+    const { core, set } = start(n);
+    const fromPods = policy('x', 'db-pods', { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ namespaceSelector: {} }] }] });
+    const nodes = [node('node-a', ['192.168.1.10']), node('node-b', ['192.168.1.12'])];
+    await until(core, appliedAt(set({ ...world([fromPods]), nodes })));
+    expect(n.maps.ipcache.get('192.168.1.12')).toEqual({ identity: IDENTITY_REMOTE_NODE, namespace: 0 });
+    expect(core.explain({ src: '10.244.2.1', dst: '10.244.1.11', protocol: 'TCP', port: 80 }).verdict).toBe('allow');
+    expect(core.explain({ src: '192.168.1.12', dst: '10.244.1.11', protocol: 'TCP', port: 80 }).verdict).toBe('deny');
+    const fromBlock = policy('x', 'db-block', { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ ipBlock: { cidr: '192.168.1.0/24' } }] }] });
+    await until(core, appliedAt(set({ ...world([fromBlock]), nodes })));
+    expect(core.explain({ src: '192.168.1.12', dst: '10.244.1.11', protocol: 'TCP', port: 80 }).verdict).toBe('allow');
   });
 });
 

@@ -108,7 +108,7 @@ describe('DirSource: reading', () => {
     expect(podNames(state)).toEqual(['x/client', 'x/web']);
     expect(state.pods[1]).toMatchObject({ ips: ['198.18.1.2'], labels: { app: 'web' }, nodeName: 'node-a' });
     expect(state.policies.map((p) => `${p.namespace}/${p.name}`)).toEqual(['x/deny-all']);
-    expect(state.nodes).toEqual([{ name: 'node-a', addresses: ['192.0.2.1'] }]);
+    expect(state.nodes).toEqual([{ name: 'node-a', addresses: ['192.0.2.1'], internalIPs: ['192.0.2.1'], podCIDRs: [] }]);
     expect(s.errors()).toEqual([]);
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
   });

@@ -20,7 +20,19 @@ describe('parseAgentFlags', () => {
       socketPath: '/run/strait/agent.sock',
       logLevel: 'info',
       maxEntries: {},
+      routing: 'native',
+      uplink: null,
+      vxlanPort: 8472,
+      masquerade: true,
     });
+  });
+
+  it('node networking: --routing, --uplink (env STRAIT_ROUTING, STRAIT_UPLINK), --vxlan-port, --masquerade', () => {
+    const env = { STRAIT_ROUTING: 'vxlan', STRAIT_UPLINK: 'ens3' };
+    expect(parseAgentFlags(['--source', 'dir:/c'], env)).toMatchObject({ routing: 'vxlan', uplink: 'ens3' });
+    const flags = ['--source', 'dir:/c', '--routing', 'native', '--uplink', 'eth1', '--vxlan-port', '4789', '--masquerade', 'false'];
+    expect(parseAgentFlags(flags, env)).toMatchObject({ routing: 'native', uplink: 'eth1', vxlanPort: 4789, masquerade: false });
+    expect(parseAgentFlags(['--source', 'dir:/c', '--masquerade', 'true'], {})).toMatchObject({ masquerade: true });
   });
 
   it('--max-entries: per-map planning limits', () => {
@@ -53,6 +65,14 @@ describe('parseAgentFlags', () => {
     [['--source', 'git:x'], /--source takes dir:PATH, not "git:x"/],
     [['--source', 'dir:/c', '--log-level', 'loud'], /--log-level takes .*not "loud"/],
     [['--source', 'dir:/c', '--node', ''], /--node is empty/],
+    [['--source', 'dir:/c', '--routing', 'bgp'], /--routing takes native or vxlan, not "bgp"/],
+    [['--source', 'dir:/c', '--routing', ''], /--routing takes native or vxlan, not ""/],
+    [['--source', 'dir:/c', '--uplink', 'a/b'], /--uplink takes an interface name/],
+    [['--source', 'dir:/c', '--uplink', 'x'.repeat(16)], /--uplink takes an interface name/],
+    [['--source', 'dir:/c', '--vxlan-port', '0'], /--vxlan-port takes a UDP port \(1-65535\), not "0"/],
+    [['--source', 'dir:/c', '--vxlan-port', '65536'], /--vxlan-port takes a UDP port/],
+    [['--source', 'dir:/c', '--vxlan-port', '84x'], /--vxlan-port takes a UDP port/],
+    [['--source', 'dir:/c', '--masquerade', 'yes'], /--masquerade takes true or false, not "yes"/],
     [['--source', 'dir:/c', '--frobnicate'], /frobnicate/],
     [['--source', 'dir:/c', 'extra'], /extra/],
   ])('%j is a usage error', (argv, message) => {

@@ -136,6 +136,14 @@ describe('admit: refusing a policy that does not fit, whole and in a fixed order
     expect(datapathVerdict(r.desired, 11, 'ingress', '10.244.2.6', 'TCP', 80)).toBe(false);
   });
 
+  it("other nodes' addresses count against the ipcache and go right after local endpoints", () => {
+    const nodes = [node('node-a', [HOST]), node('node-b', ['192.168.1.12']), node('node-c', ['192.168.1.13'])];
+    const r = admit({ cluster: { ...state([]), nodes }, endpoints: locals, options: opts, current: null, accepted: new Map(), capacity: { ...BIG, ipcache: 5 } });
+    expect([...r.desired.ipcache.keys()].sort()).toEqual(['10.244.1.10', '10.244.1.11', '10.244.2.1', '192.168.1.12', '192.168.1.13']);
+    expect(r.ipcacheDropped).toEqual(['10.244.2.2', '10.244.2.3', '10.244.2.4', '10.244.2.5', '10.244.2.6']);
+    expect(r.usage.ipcache).toEqual({ peak: 5, final: 5 });
+  });
+
   it('fingerprints follow the spec', () => {
     expect(policyFingerprint(ports('p', 80, 1))).toBe(policyFingerprint(ports('p', 80, 1)));
     expect(policyFingerprint(ports('p', 80, 1))).not.toBe(policyFingerprint(ports('p', 81, 1)));

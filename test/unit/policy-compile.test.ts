@@ -8,6 +8,7 @@ import {
   IDENTITY_ANY,
   IDENTITY_CLUSTER,
   IDENTITY_HOST,
+  IDENTITY_REMOTE_NODE,
   IDENTITY_WORLD,
   type NetworkPolicy,
   type Pod,
@@ -391,6 +392,29 @@ describe('policy compile: endpoints, addresses, numbering', () => {
       hostAddresses: [HOST, '192.168.1.10/24', 'junk'],
     });
     expect([...s.cidrs].filter(([, id]) => id === IDENTITY_HOST).map(([c]) => c).sort()).toEqual(['192.168.1.10/32', '192.168.1.11/32', 'fd00::10/128']);
+  });
+
+  it("other nodes' InternalIPs are IDENTITY_REMOTE_NODE in the ipcache (namespace 0), never this node's, never a peer", () => {
+    const nodes = [
+      node('node-a', [HOST, '203.0.113.1'], { internalIPs: [HOST, 'fd5a::a'] }),
+      node('node-b', ['192.168.1.12', '203.0.113.2'], { internalIPs: ['192.168.1.12', 'fd5a::b'] }),
+      // claims this node's address too: still this node's, HOST
+      node('node-c', [HOST], { internalIPs: [HOST, '192.168.1.13'] }),
+    ];
+    const wide = policy('x', 'wide', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }, { ipBlock: { cidr: '192.168.0.0/16' } }] }], egress: [{}] });
+    const s = compile(base([wide], { nodes }), locals, opts);
+    const remote = [...s.ipcache].filter(([, id]) => id === IDENTITY_REMOTE_NODE).map(([ip]) => ip).sort();
+    expect(remote).toEqual(['192.168.1.12', '192.168.1.13', 'fd5a::b']); // ExternalIPs are no node's to reach pods by
+    expect(s.ipcache.get(HOST)).toBeUndefined();
+    expect(s.ipcache.get('fd5a::a')).toBeUndefined();
+    expect(s.podNamespaces?.get(IDENTITY_REMOTE_NODE)).toBeUndefined();
+    for (const e of s.endpoints.values()) expect(e.entries.map((x) => x.identity)).not.toContain(IDENTITY_REMOTE_NODE);
+    // A pod (stale data) claiming a node's address does not take it; a local endpoint's address stays its own.
+    const squatter = pod('y', 'squat', { app: 'squat' }, { ips: ['192.168.1.12'], nodeName: 'node-b' });
+    const moved = endpoint(11, web, ['10.244.1.10', 'fd5a::b']);
+    const t = compile(base([], { nodes, pods: [...pods, squatter] }), [moved, ...locals.slice(1)], opts);
+    expect(t.ipcache.get('192.168.1.12')).toBe(IDENTITY_REMOTE_NODE);
+    expect(t.ipcache.get('fd5a::b')).toBe(ep(t, 11).identity);
   });
 
   it('local endpoint addresses win in the ipcache; pods of every node are there', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeEntry, describeIdentity, describePeer, describePort, describeRule, describeSelector } from '../../src/policy/explain.js';
-import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_NS_FLAG, IDENTITY_WORLD, type DesiredState } from '../../src/policy/types.js';
+import { IDENTITY_ANY, IDENTITY_CLUSTER, IDENTITY_HOST, IDENTITY_NS_FLAG, IDENTITY_REMOTE_NODE, IDENTITY_WORLD, type DesiredState } from '../../src/policy/types.js';
 import { policy } from '../helpers/policy-builders.js';
 
 describe('policy explain', () => {
@@ -47,6 +47,7 @@ describe('policy explain', () => {
       namespaceIds: new Map([['y', IDENTITY_NS_FLAG | 9]]),
     };
     expect(describeIdentity(IDENTITY_CLUSTER)).toBe('all pods');
+    expect(describeIdentity(IDENTITY_REMOTE_NODE)).toBe('another node');
     expect(describeIdentity(IDENTITY_NS_FLAG | 9, state)).toBe('all pods in namespace y');
     expect(describeIdentity(IDENTITY_NS_FLAG | 10, state)).toBe(`namespace identity ${IDENTITY_NS_FLAG | 10}`);
     expect(describeIdentity(IDENTITY_ANY)).toBe('any');

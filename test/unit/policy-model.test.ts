@@ -251,6 +251,41 @@ describe('policy model: defaults and canonical forms', () => {
         ],
       },
     });
-    expect(o).toEqual({ kind: 'Node', value: { name: 'node-a', addresses: ['192.168.1.10', 'fd00::10'] } });
+    expect(o).toEqual({ kind: 'Node', value: { name: 'node-a', addresses: ['192.168.1.10', 'fd00::10'], internalIPs: ['192.168.1.10', 'fd00::10'], podCIDRs: [] } });
+  });
+
+  const nodeObj = (spec: unknown, addresses: unknown[] = []) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b' }, spec, status: { addresses } });
+  const nodeOf = (spec: unknown, addresses: unknown[] = []) => {
+    const o = parseObject(nodeObj(spec, addresses));
+    if (o.kind !== 'Node') throw new Error(o.kind);
+    return o.value;
+  };
+
+  it('Nodes: InternalIPs apart from ExternalIPs; pod CIDRs canonical, from podCIDRs or the older podCIDR', () => {
+    const n = nodeOf({ podCIDRs: ['198.18.102.7/24', 'FD5A:1AB:2::/64'], podCIDR: '198.18.102.0/24' }, [
+      { type: 'ExternalIP', address: '203.0.113.9' },
+      { type: 'InternalIP', address: '198.018.000.012' },
+      { type: 'InternalIP', address: 'not an address' },
+    ]);
+    expect(n).toEqual({ name: 'node-b', addresses: ['203.0.113.9', '198.18.0.12'], internalIPs: ['198.18.0.12'], podCIDRs: ['198.18.102.0/24', 'fd5a:1ab:2::/64'] });
+    expect(nodeOf({ podCIDR: '10.244.3.0/24' }).podCIDRs).toEqual(['10.244.3.0/24']);
+    expect(nodeOf({ podCIDR: '', podCIDRs: null }).podCIDRs).toEqual([]);
+    expect(nodeOf(undefined).podCIDRs).toEqual([]);
+  });
+
+  it.each([
+    [{ podCIDRs: ['10.244.1.0'] }, 'spec.podCIDRs[0]', /must be a valid CIDR/],
+    [{ podCIDRs: ['10.244.1.0/24', 'fd00::/200'] }, 'spec.podCIDRs[1]', /must be a valid CIDR/],
+    [{ podCIDRs: [7] }, 'spec.podCIDRs[0]', /must be a string/],
+    [{ podCIDRs: '10.244.1.0/24' }, 'spec.podCIDRs', /must be an array/],
+    [{ podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }, 'spec.podCIDRs', /no more than one CIDR for each IP family/],
+    [{ podCIDRs: ['10.244.1.0/24', 'fd00::/64', 'fd01::/64'] }, 'spec.podCIDRs', /no more than 2 CIDRs/],
+    [{ podCIDR: 'x/24' }, 'spec.podCIDR', /must be a valid CIDR/],
+    [{ podCIDR: '10.244.9.0/24', podCIDRs: ['10.244.1.0/24'] }, 'spec.podCIDR', /must equal spec.podCIDRs\[0\] \(10.244.1.0\/24\)/],
+  ])('an invalid pod CIDR is an ObjectError at its field: %j', (spec, field, reason) => {
+    const e = errorOf(nodeObj(spec));
+    expect(e.object).toBe('Node node-b');
+    expect(e.field).toBe(field);
+    expect(e.reason).toMatch(reason);
   });
 });

@@ -85,6 +85,27 @@ describe('straitctl status', () => {
     expect(JSON.parse(j.stdout)).toEqual(core.statusValue);
   });
 
+  it('nodes: each with its pod CIDRs, InternalIPs and state; a refused one is a problem, exit 1', async () => {
+    const why = 'has no InternalIP in status.addresses';
+    core.statusValue = {
+      ...core.statusValue,
+      nodes: [
+        { name: 'n1', self: true, podCIDRs: ['198.18.101.0/24', 'fd5a:1ab:1::/64'], internalIPs: ['198.18.0.11'], state: 'ok', reason: null },
+        { name: 'n2', self: false, podCIDRs: ['198.18.102.0/24'], internalIPs: [], state: 'refused', reason: why },
+      ],
+      problems: [{ kind: 'node-invalid', subject: 'node n2', message: `Node n2 ${why}: its pods are unreachable from this node until that is fixed` }],
+    };
+    const r = await straitctl(['status'], sock);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/NODE\s+POD CIDRS\s+INTERNAL IPS\s+STATE\n/);
+    expect(r.stdout).toMatch(/n1 \(this node\)\s+198\.18\.101\.0\/24,fd5a:1ab:1::\/64\s+198\.18\.0\.11\s+ok\n/);
+    expect(r.stdout).toMatch(/n2\s+198\.18\.102\.0\/24\s+-\s+refused: has no InternalIP in status\.addresses\n/);
+    expect(r.stdout).toMatch(/node-invalid\s+node n2\s+Node n2 has no InternalIP/);
+    // a one-node cluster (no Node objects) prints no node table
+    core.statusValue = { ...core.statusValue, nodes: [], problems: [] };
+    expect((await straitctl(['status'], sock)).stdout).not.toMatch(/NODE/);
+  });
+
   it('exits 2 when the agent cannot be reached', async () => {
     const r = await straitctl(['status'], join(dir, 'absent.sock'));
     expect(r.code).toBe(2);
