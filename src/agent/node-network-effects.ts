@@ -1,10 +1,9 @@
 // The node network's effects on the real node (NodeNetworkEffects): netlink in the
-// agent's namespace and the pinned strait_config_v1 / strait_remote_v1. One small
-// function per effect, so each can be replaced on its own. Four need what this
-// build's addon and objects do not have yet, and say so when called (the node
-// network reports it as a failed step and retries): routes with a protocol
-// (listRoutes/addRoute/deleteRoute), the collect_md VXLAN device (ensureTunnel),
-// from_uplink (attachUplink) and the nftables table (applyMasquerade).
+// agent's namespace (routes tagged with protocol 200, the collect_md VXLAN device,
+// the uplink), from_uplink on the uplink, the pinned strait_config_v1 /
+// strait_remote_v1, and the nftables masquerade table. One small function per
+// effect, so each can be replaced on its own; failures throw, and the node network
+// reports them as a failed step and retries.
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
 import { StraitError } from '../errors.js';
@@ -12,10 +11,13 @@ import { decodeCidrKey, encodeCidrKey } from '../datapath/maps/cidr.js';
 import { CONFIG_KEY, type ConfigValue, decodeConfigValue, encodeConfigValue } from '../datapath/maps/config.js';
 import { MapName } from '../datapath/maps/names.js';
 import { decodeRemoteValue, encodeRemoteValue } from '../datapath/maps/remote.js';
-import { Netlink } from '../datapath/netlink.js';
+import { openDatapath } from '../datapath/loader.js';
+import { Netlink, type LinkInfo } from '../datapath/netlink.js';
+import type { RouteArgs } from '../datapath/netlink-args.js';
 import { isStraitAlias } from '../state/host-veth.js';
 import { VXLAN_DEVICE, type MasqueradeInput, type StraitRoute } from '../cluster/nodes.js';
-import type { NodeNetworkEffects, TunnelSpec, Uplink } from './node-network.js';
+import { applyMasquerade as applyMasqueradeTable } from './masquerade.js';
+import { STRAIT_ROUTE_PROTOCOL, type NodeNetworkEffects, type TunnelSpec, type Uplink } from './node-network.js';
 
 /** netnsPath: the agent's own namespace when absent (tests pass one). */
 function withNetlink<T>(fn: (nl: Netlink) => T, netnsPath?: string): T {
@@ -38,11 +40,6 @@ function withMap<T>(bpfDir: string, name: string, fn: (fd: number) => T): T {
   }
 }
 
-/** The node network reports it as "<step> failed: <this>". */
-const notInThisBuild = (needs: string): never => {
-  throw new StraitError('E_NETLINK', `needs ${needs}, which this build does not have yet`);
-};
-
 export function findUplink(addresses: readonly string[], name: string | null, netnsPath?: string): Uplink | null {
   return withNetlink((nl) => {
     const pick = (l: { name: string; ifindex: number; mtu: number }): Uplink => ({ name: l.name, ifindex: l.ifindex, mtu: l.mtu });
@@ -58,16 +55,70 @@ export function findUplink(addresses: readonly string[], name: string | null, ne
   }, netnsPath);
 }
 
-export const listRoutes = (): StraitRoute[] => notInThisBuild('the addon reporting a route protocol');
-export const addRoute = (_r: StraitRoute): void => notInThisBuild('the addon setting a route protocol');
-export const deleteRoute = (_r: StraitRoute): void => notInThisBuild('the addon setting a route protocol');
-export const ensureTunnel = (_spec: TunnelSpec): number => notInThisBuild("the addon's collect_md VXLAN device");
+/** strait's routes (protocol 200) of both families, with the name of the device each leaves by. */
+export function listRoutes(netnsPath?: string): StraitRoute[] {
+  return withNetlink((nl) => {
+    const names = new Map(nl.listLinks().map((l) => [l.ifindex, l.name]));
+    return ([4, 6] as const).flatMap((family) =>
+      nl
+        .listRoutes(family, { protocol: STRAIT_ROUTE_PROTOCOL })
+        .filter((r) => r.dst !== null && names.has(r.ifindex))
+        .map((r) => ({ dst: `${r.dst!}/${r.prefixLen}`, gateway: r.gateway, dev: names.get(r.ifindex)! })),
+    );
+  }, netnsPath);
+}
+
+function routeArgs(r: StraitRoute): RouteArgs {
+  const slash = r.dst.indexOf('/');
+  return {
+    dst: r.dst.slice(0, slash),
+    prefixLen: Number(r.dst.slice(slash + 1)),
+    ...(r.gateway === null ? {} : { gateway: r.gateway }),
+    ifname: r.dev,
+    protocol: STRAIT_ROUTE_PROTOCOL,
+  };
+}
+
+export const addRoute = (r: StraitRoute, netnsPath?: string): void => withNetlink((nl) => nl.addRoute(routeArgs(r)), netnsPath);
+export const deleteRoute = (r: StraitRoute, netnsPath?: string): void => void withNetlink((nl) => nl.deleteRoute(routeArgs(r)), netnsPath);
+
+/** A device strait can keep: collect_md, no learning, its port, no ARP, no IPv6 link-local address. */
+const tunnelFits = (l: LinkInfo, spec: TunnelSpec): boolean =>
+  l.kind === 'vxlan' && l.vxlan !== null && l.vxlan.collectMetadata && !l.vxlan.learning && l.vxlan.port === spec.port && l.noarp && (l.ipv6AddrGenMode === 'none' || l.ipv6AddrGenMode === null);
+
+/** The collect_md VXLAN device: adopted when it fits, its MTU corrected; else (re)made. Its ifindex. */
+export function ensureTunnel(spec: TunnelSpec, netnsPath?: string): number {
+  return withNetlink((nl) => {
+    const have = nl.getLink(spec.name);
+    if (have !== null && tunnelFits(have, spec)) {
+      if (have.mtu !== spec.mtu) nl.setLinkMtu(spec.name, spec.mtu);
+      if (!have.up) nl.setLinkUp(spec.name);
+      return have.ifindex;
+    }
+    if (have !== null) nl.deleteLink(spec.name); // another port, learning, or not ours at all under our name
+    nl.createVxlan({ name: spec.name, port: spec.port, mtu: spec.mtu });
+    const made = nl.getLink(spec.name);
+    if (made === null) throw new StraitError('E_NETLINK', `${spec.name} vanished right after it was created`);
+    return made.ifindex;
+  }, netnsPath);
+}
+
 export const removeTunnel = (): boolean => withNetlink((nl) => nl.deleteLink(VXLAN_DEVICE));
-export const attachUplink = (_ifindex: number): void => notInThisBuild('the from_uplink object');
-export const applyMasquerade = (m: MasqueradeInput | null): void => {
-  if (m === null) return; // no table was ever made by this build
-  notInThisBuild('the nftables module');
-};
+
+/** from_uplink on the uplink's tc ingress, the program of this build (replacing whatever strait had there). */
+export function attachUplink(bpfDir: string, stateDir: string, ifindex: number): void {
+  const dp = openDatapath({ bpfDir, stateDir });
+  try {
+    bpf.tcAttach(ifindex, 'ingress', dp.programs.fromUplink, { replace: true });
+  } finally {
+    dp.close();
+  }
+}
+
+/** `table inet strait` (nft, in the agent's namespace); null removes it. */
+export async function applyMasquerade(m: MasqueradeInput | null): Promise<void> {
+  await applyMasqueradeTable(m === null ? { podCidrs: [], clusterCidrs: [], enabled: false } : { podCidrs: m.podCIDRs, clusterCidrs: m.clusterCIDRs, enabled: true });
+}
 
 export function readConfig(bpfDir: string): ConfigValue | null {
   return withMap(bpfDir, MapName.config, (fd) => {
@@ -92,15 +143,15 @@ export function deleteRemote(bpfDir: string, cidr: string): void {
   withMap(bpfDir, MapName.remote, (fd) => bpf.mapDelete(fd, encodeCidrKey(cidr)));
 }
 
-export function nodeNetworkEffects(bpfDir: string): NodeNetworkEffects {
+export function nodeNetworkEffects(bpfDir: string, stateDir: string): NodeNetworkEffects {
   return {
     findUplink: (addresses, name) => findUplink(addresses, name),
-    listRoutes,
-    addRoute,
-    deleteRoute,
-    ensureTunnel,
+    listRoutes: () => listRoutes(),
+    addRoute: (r) => addRoute(r),
+    deleteRoute: (r) => deleteRoute(r),
+    ensureTunnel: (spec) => ensureTunnel(spec),
     removeTunnel,
-    attachUplink,
+    attachUplink: (ifindex) => attachUplink(bpfDir, stateDir, ifindex),
     readConfig: () => readConfig(bpfDir),
     writeConfig: (c) => writeConfig(bpfDir, c),
     listRemote: () => listRemote(bpfDir),

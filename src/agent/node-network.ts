@@ -59,8 +59,12 @@ export interface NodeNetworkEffects {
   listRemote(): Map<string, string>;
   setRemote(cidr: string, nodeIp: string): void;
   deleteRemote(cidr: string): void;
-  /** `table inet strait` as the input asks, adopted if there; null removes it (--masquerade false) */
-  applyMasquerade(m: MasqueradeInput | null): void;
+  /**
+   * `table inet strait` as the input asks, adopted if there; null removes it
+   * (--masquerade false). The real one runs nft and settles later: the loop counts it
+   * applied once the promise resolves, and retries a rejection after retryMs.
+   */
+  applyMasquerade(m: MasqueradeInput | null): void | Promise<void>;
 }
 
 export interface NodeNetworkOptions {
@@ -101,6 +105,10 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
   let problems = new Map<string, AgentProblem>();
   let attachedTo: number | null = null;
   let masqueradeApplied: string | null = null;
+  /** the masquerade input an nft run is applying now */
+  let masqueradeInFlight: string | null = null;
+  /** the last nft run's failure, and when to try again */
+  let masqueradeFailed: { problem: AgentProblem; retryAt: number } | null = null;
   let scheduled = false;
   let retry: NodeJS.Timeout | null = null;
   let closed = false;
@@ -169,9 +177,48 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
     if (opts.routing === 'native') step(`removing ${VXLAN_DEVICE}`, () => fx.removeTunnel());
 
     const masq: MasqueradeInput | null = opts.masquerade ? plan.masquerade : null;
-    const masqText = JSON.stringify(masq);
-    if (masqText !== masqueradeApplied && step('applying the masquerade table', () => fx.applyMasquerade(masq))) masqueradeApplied = masqText;
+    applyMasqueradeOnce(masq, found);
     return found;
+  }
+
+  /** One nft run at a time, only for an input not applied yet; its failure is reported and retried. */
+  function applyMasqueradeOnce(masq: MasqueradeInput | null, found: AgentProblem[]): void {
+    const text = JSON.stringify(masq);
+    const subject = 'applying the masquerade table';
+    const failed = (e: unknown): AgentProblem => {
+      const problem: AgentProblem = { kind: 'node-network-failed', subject, message: `${subject} failed: ${(e as Error).message}; retrying` };
+      masqueradeFailed = { problem, retryAt: Date.now() + retryMs };
+      return problem;
+    };
+    if (masqueradeFailed !== null && Date.now() < masqueradeFailed.retryAt) {
+      found.push(masqueradeFailed.problem);
+      return;
+    }
+    if (text === masqueradeApplied || text === masqueradeInFlight) return;
+    masqueradeFailed = null;
+    let pending: void | Promise<void>;
+    try {
+      pending = fx.applyMasquerade(masq);
+    } catch (e) {
+      found.push(failed(e));
+      return;
+    }
+    if (!(pending instanceof Promise)) {
+      masqueradeApplied = text;
+      return;
+    }
+    masqueradeInFlight = text;
+    pending
+      .then(
+        () => {
+          masqueradeApplied = text;
+        },
+        (e: unknown) => void failed(e),
+      )
+      .finally(() => {
+        masqueradeInFlight = null;
+        schedule(); // report the outcome (and, after a failure, arm the retry)
+      });
   }
 
   /** One log line per problem when it appears, one when it is gone. */

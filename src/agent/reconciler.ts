@@ -50,6 +50,6 @@ function nodeEffects(opts: AgentOptions): AgentEffects {
     },
     hostAddresses: () => hostAddresses(),
     endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId(), opts.log),
-    nodeNetwork: () => nodeNetworkEffects(opts.bpfDir),
+    nodeNetwork: () => nodeNetworkEffects(opts.bpfDir, opts.stateDir),
   };
 }
