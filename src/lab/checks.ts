@@ -37,15 +37,30 @@ export async function iperf(c: EmulatedCluster, from: Where, server: Where, to: 
     for (let attempt = 0; ; attempt++) {
       const r = c.exec(from, 'iperf3', ['-J', '--connect-timeout', '3000', '-t', String(seconds), '-c', to], (seconds + 15) * 1000);
       // -J reports a failed run (no connection) in "error", sometimes with exit status 0.
-      const j = r.status === 0 ? (JSON.parse(r.stdout) as { error?: string; end?: { sum_received?: { bits_per_second: number } } }) : null;
+      const j = parseIperf(r.stdout);
       const bps = j?.end?.sum_received?.bits_per_second;
       if (bps !== undefined) return bps;
-      if (j?.error !== undefined) throw new StraitError('E_COMMAND', `iperf3 to ${to} failed: ${j.error}`);
-      if (attempt >= 20 || !/refused/i.test(r.stdout + r.stderr)) throw new StraitError('E_COMMAND', `iperf3 to ${to} failed: ${(r.stdout + r.stderr).slice(0, 300)}`);
+      const why = j?.error ?? (r.stdout + r.stderr).slice(0, 300);
+      // Refused: the server is not listening yet. Anything else is the answer.
+      if (attempt >= 20 || !/refused/i.test(why)) throw new StraitError('E_COMMAND', `iperf3 to ${to} failed: ${why}`);
       await new Promise((res) => setTimeout(res, 100));
     }
   } finally {
     if (srv.exitCode === null) srv.kill('SIGKILL');
+  }
+}
+
+interface IperfReport {
+  error?: string;
+  end?: { sum_received?: { bits_per_second: number } };
+}
+
+/** iperf3 -J's report; null when it printed none (it died before). */
+function parseIperf(stdout: string): IperfReport | null {
+  try {
+    return JSON.parse(stdout) as IperfReport;
+  } catch {
+    return null;
   }
 }
 
