@@ -7,7 +7,10 @@
  * source's identity coming from the ipcache (other nodes' pods by their Pod
  * objects, other nodes' addresses as IDENTITY_REMOTE_NODE), with conntrack first
  * (replies pass), then goes straight into the pod with bpf_redirect_peer: no host
- * forwarding, no netfilter on the way. A packet from outside that claims a local
+ * forwarding, no netfilter on the way. Only a packet that opens a connection (a
+ * SYN, an echo request) is judged here when conntrack has not seen its flow; any
+ * other unknown one (UDP, a mid-stream TCP segment) may answer a connection the
+ * host NATed, so it takes the host stack, where to_pod judges it. A packet from outside that claims a local
  * pod's address as its source is spoofed: a pod's packets never come from there.
  *
  * Everything else (the node's own traffic, VXLAN UDP, ARP, ND, whatever does not
@@ -70,10 +73,15 @@ static __always_inline int handle_from_uplink(struct __sk_buff *skb)
 	if (!endpoint_ready(dst))
 		return -DROP_NOT_READY;
 
-	/* No local sender: only the destination's ingress policy applies here. */
-	ret = policy_enforce(skb, &pkt, NULL, dst, 0, &ct_flags);
+	/* No local sender: only the destination's ingress policy applies here. What
+	 * conntrack has not seen and opens nothing goes to the stack (policy.h). */
+	ret = policy_enforce(skb, &pkt, NULL, dst, POLICY_F_OPENERS_ONLY, &ct_flags);
 	if (ret < 0)
 		return ret;
+	if (ret == POLICY_TO_STACK) {
+		count_stat(skb, STAT_NODE_TO_STACK);
+		return TC_ACT_OK;
+	}
 
 	/* A connection the pod answered through the host stack (it came in that way,
 	 * a Service's DNAT maybe): the stack sees the rest of it too. */

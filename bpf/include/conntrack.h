@@ -108,6 +108,7 @@ struct flow {
 	bool icmp_error;
 	bool error_fragment; /* a later fragment of an ICMP error whose first passed */
 	bool has_tcp_header; /* TCP, and not a later fragment */
+	bool echo_request;   /* an ICMP/ICMPv6 echo request */
 	__u8 tcp_flags;
 	bool promoted; /* this packet moved its entry to strait_ct_v1 */
 	bool reopen;   /* a SYN on a closed entry's tuple: that entry is replaced */
@@ -162,10 +163,17 @@ static __always_inline bool is_icmp(__u8 family, __u8 protocol)
 	       (family == 6 && protocol == IPPROTO_ICMPV6);
 }
 
+/* What ct_read_l4() found, besides the ports. */
+enum ct_l4_kind {
+	CT_L4_PLAIN = 0,
+	CT_L4_ICMP_ERROR = 1,
+	CT_L4_ECHO_REQUEST = 2, /* opens an echo exchange, as a SYN opens TCP */
+};
+
 /*
  * Fills the ports of key (addresses, family and protocol already set) from the L4
- * header at off, and the TCP flags. Returns 1 for an ICMP error, 0 otherwise, or
- * -DROP_MALFORMED when the header is cut short.
+ * header at off, and the TCP flags. Returns an enum ct_l4_kind, or -DROP_MALFORMED
+ * when the header is cut short.
  */
 static __always_inline int ct_read_l4(struct __sk_buff *skb, __u32 off, struct ct_key *key,
 				      __u8 *tcp_flags)
@@ -185,9 +193,11 @@ static __always_inline int ct_read_l4(struct __sk_buff *skb, __u32 off, struct c
 		if (icmp_is_echo(key->family, l4.icmp.type)) {
 			key->sport = l4.icmp.echo_id;
 			key->dport = l4.icmp.echo_id;
-			return 0;
+			return l4.icmp.type == ICMP_ECHO || l4.icmp.type == ICMPV6_ECHO_REQUEST ?
+				       CT_L4_ECHO_REQUEST :
+				       CT_L4_PLAIN;
 		}
-		return icmp_is_error(key->family, l4.icmp.type) ? 1 : 0;
+		return icmp_is_error(key->family, l4.icmp.type) ? CT_L4_ICMP_ERROR : CT_L4_PLAIN;
 	} else {
 		return 0;
 	}
@@ -265,10 +275,11 @@ static __always_inline int ct_extract(struct __sk_buff *skb, const struct packet
 		ret = ct_read_l4(skb, l4_off, t, &f->tcp_flags);
 		if (ret < 0)
 			return ret;
-		if (ret == 1) {
+		if (ret == CT_L4_ICMP_ERROR) {
 			f->icmp_error = true;
 			f->inner_off = l4_off + ICMP_HDR_LEN;
 		}
+		f->echo_request = ret == CT_L4_ECHO_REQUEST;
 		f->has_tcp_header = t->protocol == IPPROTO_TCP;
 	}
 	if (proto_has_ports(t->protocol))
@@ -297,6 +308,12 @@ static __always_inline bool ipv6_addr_equal(const __u32 *a, const __u32 *b)
 static __always_inline bool ct_pure_syn(const struct flow *f)
 {
 	return f->has_tcp_header && (f->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/* A packet only a connection's opener sends: a pure SYN, an echo request. */
+static __always_inline bool ct_opens(const struct flow *f)
+{
+	return ct_pure_syn(f) || f->echo_request;
 }
 
 /* Not a connection's first packet: TCP with a header and anything but a pure SYN. */
@@ -448,6 +465,7 @@ static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct f
 	struct frag_info fi = {};
 	__u8 tcp_flags = 0;
 	__u32 l4_off;
+	int ret;
 
 	*inner = (struct ct_key){ .family = f->tuple.family };
 	if (f->tuple.family == 4) {
@@ -482,7 +500,8 @@ static __always_inline bool ct_inner_tuple(struct __sk_buff *skb, const struct f
 	if (!ct_error_sender_ok(f, inner->daddr))
 		return false;
 	/* An error about an error is never generated (RFC 1122, 4443): reject it too. */
-	return ct_read_l4(skb, l4_off, inner, &tcp_flags) == 0;
+	ret = ct_read_l4(skb, l4_off, inner, &tcp_flags);
+	return ret >= 0 && ret != CT_L4_ICMP_ERROR;
 }
 
 /* A live flow an error may be about: in either table, and not cut by the agent. */

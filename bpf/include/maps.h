@@ -88,10 +88,13 @@ enum stat_id {
 				  * host stack, which answers time exceeded */
 	STAT_TO_NODE = 8,        /* from a pod, routed natively out of the uplink to another node */
 	STAT_FROM_NODE = 9, /* from another node (uplink or tunnel), straight into a local pod */
-	STAT_FIB_FALLBACK = 10, /* for another node's pod, but the FIB lookup failed: handed to the
+	STAT_FIB_FALLBACK = 10,  /* for another node's pod, but the FIB lookup failed: handed to the
 				  * host stack (by return code in strait_fib_v1) */
-	STAT_TUNNEL_TX = 11,    /* from a pod, encapsulated into the VXLAN device */
-	STAT_TUNNEL_RX = 12,    /* from the VXLAN device, straight into a local pod */
+	STAT_TUNNEL_TX = 11,     /* from a pod, encapsulated into the VXLAN device */
+	STAT_TUNNEL_RX = 12,     /* from the VXLAN device, straight into a local pod */
+	STAT_NODE_TO_STACK = 13, /* from another node to a local pod, of no flow conntrack knows,
+				  * and opening none (UDP, mid-stream TCP): to the host stack, which
+				  * may hold its NAT (a Service), then to_pod */
 	STAT_MAX = 32,
 };
 

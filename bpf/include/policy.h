@@ -144,6 +144,16 @@ static __always_inline int policy_judge(const struct flow *f, const struct endpo
 }
 
 /*
+ * In policy_enforce()'s ct_flags, never stored: a packet conntrack has not seen
+ * is judged here only when it opens a connection (a pure SYN, an echo request);
+ * anything else is POLICY_TO_STACK. From another node such a packet may be the
+ * answer to a connection the host NATed (a kube-proxy Service whose backend is
+ * there): only the host's conntrack can undo that, and to_pod judges it after.
+ */
+#define POLICY_F_OPENERS_ONLY (1U << 31)
+#define POLICY_TO_STACK 1
+
+/*
  * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
  * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
  * endpoint, or NULL when the packet leaves for the stack.
@@ -169,6 +179,9 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 	status = ct_lookup(skb, &f);
 	if (status == CT_REVOKED)
 		return -DROP_CT_REVOKED;
+	if (status == CT_NEW && (ct_flags & POLICY_F_OPENERS_ONLY) && !ct_opens(&f))
+		return POLICY_TO_STACK;
+	ct_flags &= ~POLICY_F_OPENERS_ONLY;
 	if (status != CT_NEW) {
 		count_stat(skb, STAT_CT_HIT);
 		if (f.promoted)

@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('from_uplink and native routing', () => {
       const frame = ethFrame(
         { src: PEER_MAC, dst: UPLINK_MAC },
         family === 4 ? ETH_P_IP : ETH_P_IPV6,
-        family === 4 ? ipv4({ src: remote, dst: b, ttl: 1 }, udp(40000, 53)) : ipv6({ src: remote, dst: b, hopLimit: 1 }, udp(40000, 53)),
+        family === 4 ? ipv4({ src: remote, dst: b, ttl: 1, proto: IPPROTO_TCP }, TCP(8080).payload) : ipv6({ src: remote, dst: b, hopLimit: 1, next: IPPROTO_TCP }, TCP(8080).payload),
       );
       const r = receive(frame);
       expect(r.retval).toBe(TC_ACT_OK);
@@ -126,9 +126,24 @@ describe.skipIf(!isRoot)('from_uplink and native routing', () => {
       const r = receive(synAck);
       expect(r.retval).toBe(TC_ACT_REDIRECT);
       expect(r.moved).toEqual({ STAT_CT_HIT: one(synAck), STAT_CT_PROMOTED: one(synAck), STAT_FROM_NODE: one(synAck) });
-      // And a packet of no flow, the same shape, is judged (and denied) as new.
+      // A packet of no flow, the same shape, opens nothing: it may answer a connection
+      // the host NATed (a Service's DNAT), so the stack gets it untouched.
       const stray = fromNode(remote, b, TCP(41001, 443, TCP_SYN | TCP_ACK));
-      expect(receive(stray).moved).toEqual({ DROP_CT_MISS: one(stray) });
+      const s = receive(stray);
+      expect(s.retval).toBe(TC_ACT_OK);
+      expect([...s.data]).toEqual([...stray]);
+      expect(s.moved).toEqual({ STAT_NODE_TO_STACK: one(stray) });
+    });
+
+    it('a UDP datagram of no known flow goes to the host stack untouched; an echo request is judged here', () => {
+      setFlags(B, EP_F_INGRESS_ISOLATED);
+      const dns = fromNode(remote, b, { proto: 17, payload: udp(53, 40000) });
+      const r = receive(dns);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect([...r.data]).toEqual([...dns]);
+      expect(r.moved).toEqual({ STAT_NODE_TO_STACK: one(dns) });
+      const ping = fromNode(remote, b, PING(family, 31));
+      expect(receive(ping).moved).toEqual({ DROP_POLICY_INGRESS: one(ping) });
     });
 
     it('a connection the host stack delivered (to_pod) stays on the stack: its next packets are not redirected', () => {

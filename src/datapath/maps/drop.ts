@@ -63,6 +63,7 @@ export const StatId = {
   FIB_FALLBACK: 10,
   TUNNEL_TX: 11,
   TUNNEL_RX: 12,
+  NODE_TO_STACK: 13,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
@@ -84,6 +85,7 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   FIB_FALLBACK: 'for another node’s pod, but the FIB lookup failed: handed to the host stack',
   TUNNEL_TX: 'from a pod, encapsulated into the VXLAN device',
   TUNNEL_RX: 'from the VXLAN device, straight into a local pod',
+  NODE_TO_STACK: 'from another node, of no known flow and opening none (UDP, mid-stream TCP): to the host stack, which may hold its NAT, then to_pod',
 };
 
 export interface CounterInfo {
