@@ -92,7 +92,8 @@ function observePrograms(bpfDir: string, dir: string): ObservedPrograms {
       bpf.closeFd(fd);
     }
   };
-  return { buildId: dir.slice('progs-'.length), fromPod: idOf(ProgramName.fromPod), toPod: idOf(ProgramName.toPod) };
+  const missing = Object.values(ProgramName).filter((prog) => idOf(prog) === null);
+  return { buildId: dir.slice('progs-'.length), fromPod: idOf(ProgramName.fromPod), toPod: idOf(ProgramName.toPod), missing };
 }
 
 function currentBuild(): string | null {

@@ -6,14 +6,17 @@ import type { Observed, Problem } from './types.js';
 
 export function leftovers(o: Observed): Problem[] {
   const out: Problem[] = [];
-  const complete = o.programs.filter((p) => p.fromPod !== null && p.toPod !== null);
+  const missingOf = (p: Observed['programs'][number]): string[] => [
+    ...new Set([...(p.fromPod === null ? ['from_pod'] : []), ...(p.toPod === null ? ['to_pod'] : []), ...(p.missing ?? [])]),
+  ];
+  const complete = o.programs.filter((p) => missingOf(p).length === 0);
   for (const p of o.programs) {
     if (complete.includes(p)) continue;
     // What a datapath install killed between two pins leaves: the loader finds the build
     // missing, tries to pin it again, and fails on the program that is there (EEXIST).
     out.push({
       kind: 'pin-incomplete-programs',
-      object: { buildId: p.buildId, missing: [p.fromPod === null ? 'from_pod' : null, p.toPod === null ? 'to_pod' : null].filter((x) => x !== null) },
+      object: { buildId: p.buildId, missing: missingOf(p) },
       message: `build ${p.buildId} is pinned only in part, so loading it again fails`,
       fix: [{ op: 'remove-pin', name: `progs-${p.buildId}` }],
     });

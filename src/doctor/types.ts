@@ -40,6 +40,8 @@ export interface ObservedPrograms {
   /** program ids of from_pod and to_pod; null when that pin is missing */
   fromPod: number | null;
   toPod: number | null;
+  /** every program of a build (ProgramName) whose pin is missing, from_pod and to_pod included; absent: none */
+  missing?: string[];
 }
 
 export interface Observed {

@@ -231,6 +231,15 @@ describe('doctor scan', () => {
     expect(kinds(scan(o))).toEqual(['pin-incomplete-programs', 'pin-incomplete-programs']);
   });
 
+  it('a build missing only one of its other programs (from_uplink) is pinned in part too', () => {
+    const o = healthy();
+    o.programs[0]!.missing = ['from_uplink'];
+    const ps = scan(o);
+    expect(kinds(ps)).toEqual(['pin-incomplete-programs']);
+    expect(ps[0]!.object).toEqual({ buildId: 'b2', missing: ['from_uplink'] });
+    expect(planFixes(ps)).toEqual([{ op: 'remove-pin', name: 'progs-b2' }]);
+  });
+
   it('a map pinned under an older layout version of a current map is stale; unknown maps are left alone', () => {
     const o = healthy();
     o.pins.push('strait_ct_v0', 'strait_links_v1', 'strait_frag_v1');
