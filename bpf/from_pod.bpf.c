@@ -13,9 +13,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
-#include <linux/ip.h>
 #include <linux/pkt_cls.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "arp.h"
@@ -27,81 +25,9 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
+#include "redirect.h"
 #include "remote.h"
-
-/*
- * bpf_redirect_peer() only queues the redirect: a target that is gone is dropped
- * later by the kernel, uncounted. bpf_check_mtu() (5.12+) looks the device up and
- * fails with -EINVAL when there is none. On older kernels the call is dead code the
- * verifier removes (the CO-RE relocation makes the test a constant), and a vanished
- * target is dropped as before.
- */
-static __always_inline bool redirect_target_exists(struct __sk_buff *skb, __u32 ifindex)
-{
-	__u32 mtu = 0;
-
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_check_mtu))
-		return true;
-	return bpf_check_mtu(skb, ifindex, &mtu, 0, 0) >= 0;
-}
-
-static __always_inline bool hop_expired(const struct packet *pkt)
-{
-	if (pkt->l3_proto == ETH_P_IP)
-		return pkt->ip4->ttl <= 1;
-	return pkt->ip6->hop_limit <= 1;
-}
-
-/* Last thing before the redirect: the checksum helper invalidates pkt's pointers. */
-static __always_inline int hop_decrement(struct __sk_buff *skb, const struct packet *pkt)
-{
-	struct iphdr *ip4 = pkt->ip4;
-	__be16 *ttl_proto;
-	__be16 old;
-
-	if (pkt->l3_proto != ETH_P_IP) {
-		pkt->ip6->hop_limit--;
-		return 0;
-	}
-	/* ttl and protocol are one 16-bit word of the header checksum. */
-	ttl_proto = (__be16 *)&ip4->ttl;
-	old = *ttl_proto;
-	ip4->ttl--;
-	if (bpf_l3_csum_replace(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, check), old,
-				*ttl_proto, sizeof(__u16)) < 0)
-		return -DROP_MALFORMED;
-	return 0;
-}
-
-/*
- * The destination pod sees its gateway (our veth) as the sender, one routed hop
- * away; bpf_redirect_peer then switches netns without a trip through the backlog.
- * A packet with no hop left goes to the host stack instead, which drops it and
- * answers time exceeded as any router on the way would.
- */
-static __always_inline int redirect_to_endpoint(struct __sk_buff *skb, struct packet *pkt,
-						const struct endpoint_value *dst)
-{
-	int ret;
-
-	if (hop_expired(pkt)) {
-		count_stat(skb, STAT_TTL_EXPIRED);
-		return TC_ACT_OK;
-	}
-	if (!redirect_target_exists(skb, dst->ifindex))
-		return -DROP_REDIRECT_FAILED;
-
-	__builtin_memcpy(pkt->eth->h_dest, dst->pod_mac, ETH_ALEN);
-	__builtin_memcpy(pkt->eth->h_source, dst->host_mac, ETH_ALEN);
-	ret = hop_decrement(skb, pkt);
-	if (ret < 0)
-		return ret;
-
-	if (bpf_redirect_peer(dst->ifindex, 0) != TC_ACT_REDIRECT)
-		return -DROP_REDIRECT_FAILED;
-	count_stat(skb, STAT_REDIRECT_PEER);
-	return TC_ACT_REDIRECT;
-}
+#include "tunnel.h"
 
 /* ep, the endpoint the sender claims to be, must be the one behind this veth, with its MAC,
  * and ready. */
@@ -203,6 +129,7 @@ static __always_inline int nd_from_pod(struct __sk_buff *skb, const struct packe
 static __always_inline int handle_from_pod(struct __sk_buff *skb)
 {
 	struct endpoint_value *src = NULL, *dst;
+	struct remote_value *remote;
 	struct endpoint_key dst_key;
 	struct icmp6_nd *nd;
 	struct packet pkt;
@@ -268,11 +195,13 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	/* A reply of a connection that came in through the host stack goes back the
 	 * same way, so the host's conntrack can undo its NAT (Services). */
 	if (dst && !(ct_flags & CT_F_VIA_STACK))
-		return redirect_to_endpoint(skb, &pkt, dst);
-	if (!dst && !(ct_flags & CT_F_VIA_STACK) && remote_lookup(&pkt)) {
+		return redirect_to_endpoint(skb, &pkt, dst, STAT_REDIRECT_PEER);
+	remote = !dst && !(ct_flags & CT_F_VIA_STACK) ? remote_lookup(&pkt) : NULL;
+	if (remote) {
 		switch (datapath_routing()) {
 		case ROUTING_NATIVE: /* FIB lookup, redirect out of the uplink: not built yet */
-		case ROUTING_VXLAN:  /* tunnel key, redirect into the VXLAN device: not built yet */
+		case ROUTING_VXLAN:
+			return tunnel_to_node(skb, &pkt, src, remote);
 		default:
 			break;
 		}

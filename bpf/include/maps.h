@@ -140,6 +140,7 @@ struct {
 #define IDENTITY_WORLD 2       /* an address no known prefix covers */
 #define IDENTITY_CLUSTER 3     /* in a policy key: any pod of the cluster (namespaceSelector: {}) */
 #define IDENTITY_REMOTE_NODE 4 /* in the ipcache: another node's address (never a pod) */
+#define FIRST_POD_IDENTITY 256 /* label sets from here up; below, reserved ones (no pod) */
 #define IDENTITY_CIDR_FLAG (1U << 24)
 #define IDENTITY_NS_FLAG (1U << 25)
 

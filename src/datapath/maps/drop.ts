@@ -21,6 +21,10 @@ export const DropReason = {
   IPV6_EXT: 14,
   CT_REVOKED: 15,
   CT_MISS: 16,
+  TUNNEL_NO_REMOTE: 21,
+  TUNNEL_UNKNOWN_NODE: 22,
+  TUNNEL_SPOOF: 23,
+  TUNNEL_KEY: 24,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -45,6 +49,10 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   IPV6_EXT: 'IPv6 extension headers: too many, a second fragment header, or hop-by-hop not first',
   CT_REVOKED: 'a packet of a connection the agent cut: policy no longer allows it',
   CT_MISS: 'TCP other than a SYN, unknown to conntrack (evicted, expired or never opened), that policy denies as a new connection',
+  TUNNEL_NO_REMOTE: 'into the VXLAN device from the host stack for an address in no other node’s pod CIDR (link-local and multicast noise too)',
+  TUNNEL_UNKNOWN_NODE: 'from the VXLAN device, but the outer source is no node of the cluster',
+  TUNNEL_SPOOF: 'from the VXLAN device with a source address of a pod of this node',
+  TUNNEL_KEY: 'the tunnel metadata could not be set (to another node) or read (from one: the device is not collect_md)',
 };
 
 export const StatId = {
