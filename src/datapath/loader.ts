@@ -16,6 +16,7 @@ import { errnoOf, StraitError } from '../errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
 import { listEndpoints, listLinks, writeLink } from './endpoints.js';
+import { CONFIG_KEY, decodeConfigValue } from './maps/config.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
 import { MapName, ProgramName } from './maps/names.js';
 import { flock } from './flock.js';
@@ -124,6 +125,7 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
   adoptLinks(bpfDir);
   const oldStats = carryStatsOver(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
+  replaceOnTunnel(bpfDir, programs);
   if (oldStats) rmSync(join(bpfDir, STATS_V1), { force: true }); // no program counts there now
   for (const entry of readdirSync(bpfDir)) {
     const path = join(bpfDir, entry);
@@ -183,18 +185,35 @@ function replaceOnEndpoints(bpfDir: string, programs: Record<ProgKey, number>): 
   if (endpoints === null) return;
   try {
     const ifindexes = new Set(bpf.mapDump(endpoints).map((e) => decodeEndpointValue(e.value).ifindex));
-    for (const ifindex of ifindexes) {
-      for (const [direction, fd] of [['ingress', programs.fromPod], ['egress', programs.toPod]] as const) {
-        try {
-          if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
-        } catch (err) {
-          // The endpoint's veth went away meanwhile: its DEL or GC cleans the entry.
-          if (errnoOf(err) !== 'ENODEV') throw err;
-        }
-      }
-    }
+    // A veth gone meanwhile: its DEL or GC cleans the entry.
+    for (const ifindex of ifindexes) replaceWhereAttached(ifindex, programs.fromPod, programs.toPod);
   } finally {
     bpf.closeFd(endpoints);
+  }
+}
+
+/** The VXLAN device strait_config_v1 names gets the new tunnel programs where they run on it. */
+function replaceOnTunnel(bpfDir: string, programs: Record<ProgKey, number>): void {
+  const config = bpf.getPinned(join(bpfDir, MAPS.config));
+  if (config === null) return;
+  try {
+    const value = bpf.mapLookup(config, CONFIG_KEY);
+    const tunnel = value === null ? 0 : decodeConfigValue(value).tunnelIfindex;
+    // A device gone meanwhile: the agent makes it again, with the current build.
+    if (tunnel !== 0) replaceWhereAttached(tunnel, programs.fromTunnel, programs.toTunnel);
+  } finally {
+    bpf.closeFd(config);
+  }
+}
+
+/** Swaps the program on each tc hook of ifindex that has one; a device that is gone is skipped. */
+function replaceWhereAttached(ifindex: number, ingress: number, egress: number): void {
+  for (const [direction, fd] of [['ingress', ingress], ['egress', egress]] as const) {
+    try {
+      if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
+    } catch (err) {
+      if (errnoOf(err) !== 'ENODEV') throw err;
+    }
   }
 }
 

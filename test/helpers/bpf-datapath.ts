@@ -1,4 +1,4 @@
-// SETUP for the BPF program tests: both datapath objects loaded from a fresh
+// SETUP for the BPF program tests: every datapath object loaded from a fresh
 // `make -C bpf` into a private bpffs (so they share the pinned maps and never touch
 // /sys/fs/bpf/strait), host veth pairs whose ifindexes the kernel accepts as ctx,
 // endpoint entries written with the maps.h mirror, and counter reads. Everything is
@@ -39,6 +39,7 @@ import {
   type FragValue,
   type MapNameValue,
   type PolicyKey,
+  type ProgramNameValue,
   type TrafficCounter,
 } from '../../src/datapath/maps/index.js';
 import { rand, sh, trackLink } from './sys.js';
@@ -67,6 +68,8 @@ type BpfObject = ReturnType<typeof bpf.loadObject>;
 export interface TestDatapath {
   fromPod: number;
   toPod: number;
+  fromTunnel: number;
+  toTunnel: number;
   /** also the veth's strait_links_v1 entry, naming this address, unless it has one */
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
   /** the host veth `ifindex` carries the pod with this address (strait_links_v1) */
@@ -98,25 +101,27 @@ export function openTestDatapath(): TestDatapath {
   execFileSync('make', ['-s', '-C', join(repo, 'bpf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const pinRoot = mkdtempSync(join(tmpdir(), 'strait-bpftest-'));
   sh('mount', ['-t', 'bpf', 'bpf', pinRoot]);
-  const objects: BpfObject[] = [];
+  const objects = new Map<ProgramNameValue, BpfObject>();
   const close = (): void => {
-    for (const o of objects) o.close();
+    for (const o of objects.values()) o.close();
     sh('umount', [pinRoot], { allowFail: true });
     rmdirSync(pinRoot);
   };
   try {
-    for (const name of [ProgramName.fromPod, ProgramName.toPod])
-      objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
+    for (const name of Object.values(ProgramName))
+      objects.set(name, bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
   } catch (e) {
     close();
     throw e;
   }
-  const [from, to] = objects as [BpfObject, BpfObject];
-  const fd = (o: BpfObject, kind: 'programs' | 'maps', name: string): number => {
-    const v = o[kind][name];
+  const fd = (o: BpfObject | undefined, kind: 'programs' | 'maps', name: string): number => {
+    const v = o?.[kind][name];
     if (v === undefined) throw new Error(`object has no ${kind.slice(0, -1)} ${name}`);
     return v;
   };
+  // The maps are pinned and shared: any object's fd for one will do.
+  const from = objects.get(ProgramName.fromPod);
+  const prog = (name: ProgramNameValue): number => fd(objects.get(name), 'programs', name);
   const ncpus = bpf.numPossibleCpus();
   const counter = (map: string, index: number): TrafficCounter => {
     const buf = bpf.mapLookup(fd(from, 'maps', map), counterKey(index));
@@ -128,8 +133,10 @@ export function openTestDatapath(): TestDatapath {
   const setLink = (ifindex: number, endpoint: EndpointKey): void =>
     bpf.mapUpdate(map(MapName.links), encodeLinkKey(ifindex), encodeLinkValue(endpoint));
   return {
-    fromPod: fd(from, 'programs', ProgramName.fromPod),
-    toPod: fd(to, 'programs', ProgramName.toPod),
+    fromPod: prog(ProgramName.fromPod),
+    toPod: prog(ProgramName.toPod),
+    fromTunnel: prog(ProgramName.fromTunnel),
+    toTunnel: prog(ProgramName.toTunnel),
     setEndpoint: (family, ip, value) => {
       bpf.mapUpdate(map(MapName.endpoints), encodeEndpointKey({ family, ip }), encodeEndpointValue(value));
       // As attachEndpoint does: the veth's link entry names its first address.

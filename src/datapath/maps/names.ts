@@ -25,6 +25,9 @@ export const CT_TABLES = ['ct', 'ctPending'] as const satisfies readonly (keyof 
 export const ProgramName = {
   fromPod: 'from_pod',
   toPod: 'to_pod',
+  /** tc ingress and egress of the VXLAN device (config.tunnelIfindex) */
+  fromTunnel: 'from_tunnel',
+  toTunnel: 'to_tunnel',
 } as const;
 export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
