@@ -207,14 +207,25 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
     expect(ping(pods.a, pods.t.v4, ['-c', '1']).status).not.toBe(0);
   });
 
+  /** Three VXLAN packets (VNI 300) from n1's address `from` to n2, carrying an echo request from innerSrc to pod b. */
+  const sendVxlan = (from: string, innerSrc: string): void => {
+    const inner = ethFrame({ src: '02:00:00:00:00:99', dst: '02:00:00:00:00:98' }, ETH_P_IP, ipv4({ src: innerSrc, dst: pods.b.v4, proto: IPPROTO_ICMP }, icmpEcho(ICMP_ECHO, 99)));
+    const vxlan = Buffer.concat([Buffer.from([0x08, 0, 0, 0, 0, 0x01, 0x2c, 0]), Buffer.from(inner)]);
+    const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${from}',0))\nfor _ in range(3): s.sendto(bytes.fromhex(sys.argv[1]),('${n2!.v4}',8472))`;
+    n1!.node.ns.exec('python3', ['-c', py, vxlan.toString('hex')]);
+  };
+
   it('drops a VXLAN packet whose outer source is no known node', () => {
     n1!.node.ip(['addr', 'add', '198.18.0.99/24', 'dev', 'eth0']);
-    const inner = ethFrame({ src: '02:00:00:00:00:99', dst: '02:00:00:00:00:98' }, ETH_P_IP, ipv4({ src: '198.18.101.200', dst: pods.b.v4, proto: IPPROTO_ICMP }, icmpEcho(ICMP_ECHO, 99)));
-    const vxlan = Buffer.concat([Buffer.from([0x08, 0, 0, 0, 0, 0x01, 0x2c, 0]), Buffer.from(inner)]);
     const before = count(n2!, 'DROP_TUNNEL_UNKNOWN_NODE');
-    const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('198.18.0.99',0))\nfor _ in range(3): s.sendto(bytes.fromhex(sys.argv[1]),('${n2!.v4}',8472))`;
-    n1!.node.ns.exec('python3', ['-c', py, vxlan.toString('hex')]);
+    sendVxlan('198.18.0.99', pods.a.v4);
     expect(count(n2!, 'DROP_TUNNEL_UNKNOWN_NODE') - before).toBe(3n);
+  });
+
+  it('drops a packet from a known node that claims to come from a pod of the receiving node', () => {
+    const before = count(n2!, 'DROP_TUNNEL_SPOOF');
+    sendVxlan(n1!.v4, pods.t.v4);
+    expect(count(n2!, 'DROP_TUNNEL_SPOOF') - before).toBe(3n);
   });
 
   it('answers a packet too big for the tunnel with ICMP, and TCP finds the path MTU (IPv4 and IPv6)', () => {
