@@ -207,6 +207,22 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
     expect(ping(pods.a, pods.t.v4, ['-c', '1']).status).not.toBe(0);
   });
 
+  it('carries over an IPv6 underlay the same way (the other node named by its IPv6 address)', () => {
+    const remote = (nodeIp: string) =>
+      withMap(n1!, MapName.remote, (fd) => {
+        for (const cidr of [n2!.podV4, n2!.podV6]) bpf.mapUpdate(fd, encodeCidrKey(cidr), encodeRemoteValue({ nodeIp }));
+      });
+    remote(n2!.v6);
+    try {
+      const [rx, unknown] = [count(n2!, 'STAT_TUNNEL_RX'), count(n2!, 'DROP_TUNNEL_UNKNOWN_NODE')];
+      for (const dst of [pods.b.v4, pods.b.v6!]) expect(ping(pods.a, dst).status, dst).toBe(0);
+      expect(count(n2!, 'STAT_TUNNEL_RX') - rx).toBeGreaterThanOrEqual(4n);
+      expect(count(n2!, 'DROP_TUNNEL_UNKNOWN_NODE') - unknown).toBe(0n);
+    } finally {
+      remote(n2!.v4);
+    }
+  });
+
   /** Three VXLAN packets (VNI 300) from n1's address `from` to n2, carrying an echo request from innerSrc to pod b. */
   const sendVxlan = (from: string, innerSrc: string): void => {
     const inner = ethFrame({ src: '02:00:00:00:00:99', dst: '02:00:00:00:00:98' }, ETH_P_IP, ipv4({ src: innerSrc, dst: pods.b.v4, proto: IPPROTO_ICMP }, icmpEcho(ICMP_ECHO, 99)));
