@@ -200,6 +200,7 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	if (remote) {
 		switch (datapath_routing()) {
 		case ROUTING_NATIVE: /* FIB lookup, redirect out of the uplink: not built yet */
+			break;
 		case ROUTING_VXLAN:
 			return tunnel_to_node(skb, &pkt, src, remote);
 		default:

@@ -128,6 +128,13 @@ describe.skipIf(!isRoot)('VXLAN in BPF', () => {
       }
     });
 
+    it('native mode never takes the tunnel, though a tunnel device is configured', () => {
+      setConfig({ routing: 'native', uplinkIfindex: 0, tunnelIfindex: tunnel.ifindex });
+      const r = send(frame());
+      expect(r.moved.STAT_TUNNEL_TX).toBeUndefined();
+      expect(r.retval).not.toBe(TC_ACT_REDIRECT);
+    });
+
     it('a tunnel device that is gone: DROP_REDIRECT_FAILED, not a redirect into nothing', () => {
       const gone = createHostVeth();
       sh('ip', ['link', 'del', gone.name]);
