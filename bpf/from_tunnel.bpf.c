@@ -13,7 +13,9 @@
  *
  * The inner frame is addressed to the sending node's gateway MAC, so the device
  * took it for another host's (PACKET_OTHERHOST), which IP drops: it is retyped
- * PACKET_HOST first, for the pod and the stack alike.
+ * PACKET_HOST first. The stack needs that (a hop that runs out here is answered
+ * with time exceeded only so); bpf_redirect_peer resets it on recent kernels, but
+ * no kernel promises that.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -172,6 +172,14 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
     expect(count(n1!, 'STAT_TUNNEL_RX')).toBeGreaterThan(0n);
   });
 
+  it('answers a packet whose last hop runs out on the receiving node with time exceeded, from that node', () => {
+    // TTL 2: one hop spent by n1's from_pod, the last one is n2's, whose stack answers.
+    for (const dst of [pods.b.v4, pods.b.v6!]) {
+      const r = ping(pods.a, dst, ['-c', '1', '-t', '2']);
+      expect(r.stdout, dst).toMatch(dst.includes(':') ? /From fd5a:0:0:1::12 .*Time exceeded/ : /From 198\.18\.0\.12 .*Time to live exceeded/);
+    }
+  });
+
   it('carries the node itself → a remote pod: the stack routes into the device, to_tunnel sets the key', () => {
     const dropped = count(n1!, 'DROP_TUNNEL_NO_REMOTE');
     for (const dst of [pods.b.v4, pods.b.v6!]) expect(ping(n1!, dst).status, dst).toBe(0);
