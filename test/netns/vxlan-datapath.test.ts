@@ -16,6 +16,7 @@ import {
   decodeEndpointValue,
   EP_F_INGRESS_ISOLATED,
   EP_F_POLICY_GEN,
+  EP_F_READY,
   encodeCidrKey,
   encodeConfigValue,
   encodeEndpointKey,
@@ -213,6 +214,17 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
     // Once the ipcache knows the address, it wins over the VNI.
     setIpcache(n2!, pods.a.v4, ID_OTHER);
     expect(ping(pods.a, pods.t.v4, ['-c', '1']).status).not.toBe(0);
+  });
+
+  it('drops what the tunnel brings for a pod whose policy is not written yet (fail closed)', () => {
+    editEndpoint(n2!, pods.b, (v) => (v.flags &= ~EP_F_READY));
+    try {
+      const before = count(n2!, 'DROP_NOT_READY');
+      expect(ping(pods.a, pods.b.v4, ['-c', '1']).status).not.toBe(0);
+      expect(count(n2!, 'DROP_NOT_READY') - before).toBeGreaterThanOrEqual(1n);
+    } finally {
+      editEndpoint(n2!, pods.b, (v) => (v.flags |= EP_F_READY));
+    }
   });
 
   it('carries over an IPv6 underlay the same way (the other node named by its IPv6 address)', () => {
