@@ -29,6 +29,7 @@
 #include "policy.h"
 #include "redirect.h"
 #include "remote.h"
+#include "tunnel.h"
 
 /* ep, the endpoint the sender claims to be, must be the one behind this veth, with its MAC,
  * and ready. */
@@ -202,7 +203,8 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 		switch (datapath_routing()) {
 		case ROUTING_NATIVE:
 			return route_to_node(skb, &pkt, remote);
-		case ROUTING_VXLAN: /* tunnel key, redirect into the VXLAN device: not built yet */
+		case ROUTING_VXLAN:
+			return tunnel_to_node(skb, &pkt, src, remote);
 		default:
 			break;
 		}

@@ -28,6 +28,12 @@ enum drop_reason {
 				   * never opened), that policy denies as a new connection */
 	DROP_SPOOF_UPLINK = 17,   /* from the uplink with a local pod's source address: a pod's
 				   * packets never come from outside */
+	DROP_TUNNEL_NO_REMOTE = 21,    /* to_tunnel: from the host stack for an address in no other
+					* node's pod CIDR (link-local and multicast noise too) */
+	DROP_TUNNEL_UNKNOWN_NODE = 22, /* from_tunnel: the outer source is no node of the cluster */
+	DROP_TUNNEL_SPOOF = 23,        /* from_tunnel: the inner source is a pod of this node */
+	DROP_TUNNEL_KEY = 24,          /* tunnel metadata not set (to a node) or not read (from
+					* one: the device is not collect_md) */
 	DROP_MAX = 32,
 };
 

@@ -51,6 +51,23 @@ static __always_inline void identity_classify(const __u32 *ip, __u8 family,
 	id->cidr = identity_cidr(ip, family);
 }
 
+/*
+ * A source the ipcache does not know yet (a pod so new that this node has not seen
+ * its Pod object) takes the pod identity its node sent along (VXLAN: the VNI, set
+ * by that node's from_pod from the sender's endpoint), so its labels are judged at
+ * once rather than as an unknown address. Only a pod identity counts; a hint never
+ * overrides what the ipcache says. The namespace identity does not travel: it stays
+ * unknown (0), so until the ipcache catches up the source matches rules on its own
+ * labels, "any pod" and its CIDR, but no namespaceSelector. The outer source was
+ * checked to be a node of the cluster; like every overlay without encryption, this
+ * trusts the underlay not to forge it.
+ */
+static __always_inline void identity_hint(struct peer_identity *id, __u32 hint)
+{
+	if (id->pod == IDENTITY_ANY && hint >= FIRST_POD_IDENTITY && hint < IDENTITY_CIDR_FLAG)
+		id->pod = hint;
+}
+
 /* This node's own addresses: traffic to and from them is always allowed. */
 static __always_inline bool identity_is_host(const struct peer_identity *id)
 {

@@ -42,7 +42,9 @@
 /* What the checks of one new connection found. */
 struct policy_verdict {
 	__u32 rule_id;
-	bool by_rule; /* a policy entry allowed it (not only "not isolated" or "host") */
+	bool by_rule;   /* a policy entry allowed it (not only "not isolated" or "host") */
+	__u32 src_hint; /* in: the source's pod identity as its node said (VXLAN: the VNI), for
+			 * when the ipcache does not know the address yet (identity_hint) */
 };
 
 static __always_inline __u32 policy_slot(const struct endpoint_value *ep)
@@ -82,6 +84,8 @@ static __always_inline int policy_check(const struct endpoint_value *ep, const s
 	struct peer_identity id;
 
 	identity_classify(peer, f->tuple.family, &id);
+	if (!egress)
+		identity_hint(&id, verdict->src_hint);
 	if (identity_is_host(&id))
 		return 0;
 
@@ -156,18 +160,19 @@ static __always_inline int policy_judge(const struct flow *f, const struct endpo
 /*
  * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
  * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
- * endpoint, or NULL when the packet leaves for the stack.
+ * endpoint, or NULL when the packet leaves for the stack. src_hint: the source's pod
+ * identity as the tunnel carried it, or 0 (policy_verdict.src_hint).
  *
  * A recreated entry (STAT_CT_RECREATED) is marked CT_F_VIA_STACK whichever program
  * recreates it: whether the lost one was (a Service's DNAT) is not known, and the
  * stack path works for both.
  */
-static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
-					  const struct endpoint_value *src,
-					  const struct endpoint_value *dst, __u32 ct_flags,
-					  __u32 *hit_flags)
+static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const struct packet *pkt,
+						 const struct endpoint_value *src,
+						 const struct endpoint_value *dst, __u32 ct_flags,
+						 __u32 src_hint, __u32 *hit_flags)
 {
-	struct policy_verdict verdict = {};
+	struct policy_verdict verdict = { .src_hint = src_hint };
 	enum ct_status status;
 	struct flow f = {};
 	int ret;
@@ -214,6 +219,15 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 pass:
 	frag_record(&f.tuple, &f.frag, f.icmp_error ? FRAG_F_ICMP_ERROR : 0);
 	return 0;
+}
+
+/* The decision when the ipcache is all there is to know about the peer. */
+static __always_inline int policy_enforce(struct __sk_buff *skb, const struct packet *pkt,
+					  const struct endpoint_value *src,
+					  const struct endpoint_value *dst, __u32 ct_flags,
+					  __u32 *hit_flags)
+{
+	return policy_enforce_hinted(skb, pkt, src, dst, ct_flags, IDENTITY_ANY, hit_flags);
 }
 
 #endif /* STRAIT_POLICY_H */

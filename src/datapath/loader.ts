@@ -16,7 +16,7 @@ import { errnoOf, StraitError } from '../errors.js';
 import * as bpf from './bpf.js';
 import { ensureBpffs } from './bpffs.js';
 import { listEndpoints, listLinks, writeLink } from './endpoints.js';
-import { CONFIG_KEY, decodeConfigValue } from './maps/config.js';
+import { CONFIG_KEY, decodeConfigValue, type ConfigValue } from './maps/config.js';
 import { decodeEndpointValue } from './maps/endpoints.js';
 import { MapName, ProgramName } from './maps/names.js';
 import { flock } from './flock.js';
@@ -125,7 +125,12 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
   adoptLinks(bpfDir);
   const oldStats = carryStatsOver(bpfDir);
   replaceOnEndpoints(bpfDir, programs);
-  replaceOnUplink(bpfDir, programs.fromUplink);
+  const config = configOf(bpfDir);
+  if (config !== null) {
+    replaceOnUplink(config.uplinkIfindex, programs.fromUplink);
+    // A device gone meanwhile: the agent makes it again, with the current build.
+    if (config.tunnelIfindex !== 0) replaceWhereAttached(config.tunnelIfindex, programs.fromTunnel, programs.toTunnel);
+  }
   if (oldStats) rmSync(join(bpfDir, STATS_V1), { force: true }); // no program counts there now
   for (const entry of readdirSync(bpfDir)) {
     const path = join(bpfDir, entry);
@@ -185,36 +190,31 @@ function replaceOnEndpoints(bpfDir: string, programs: Record<ProgKey, number>): 
   if (endpoints === null) return;
   try {
     const ifindexes = new Set(bpf.mapDump(endpoints).map((e) => decodeEndpointValue(e.value).ifindex));
-    for (const ifindex of ifindexes) {
-      for (const [direction, fd] of [['ingress', programs.fromPod], ['egress', programs.toPod]] as const) {
-        try {
-          if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
-        } catch (err) {
-          // The endpoint's veth went away meanwhile: its DEL or GC cleans the entry.
-          if (errnoOf(err) !== 'ENODEV') throw err;
-        }
-      }
-    }
+    // A veth gone meanwhile: its DEL or GC cleans the entry.
+    for (const ifindex of ifindexes) replaceWhereAttached(ifindex, programs.fromPod, programs.toPod);
   } finally {
     bpf.closeFd(endpoints);
   }
 }
 
-/**
- * The uplink the agent configured (strait_config_v1) gets this build's from_uplink
- * in place, when an older from_uplink runs there: the agent attaches it, and only
- * strait's own program is replaced, never another tool's filter at that slot.
- */
-function replaceOnUplink(bpfDir: string, fromUplink: number): void {
+/** What the agent wrote in strait_config_v1 (uplink, tunnel device); null before any agent ran. */
+function configOf(bpfDir: string): ConfigValue | null {
   const config = bpf.getPinned(join(bpfDir, MAPS.config));
-  if (config === null) return;
-  let ifindex: number;
+  if (config === null) return null;
   try {
     const value = bpf.mapLookup(config, CONFIG_KEY);
-    ifindex = value === null ? 0 : decodeConfigValue(value).uplinkIfindex;
+    return value === null ? null : decodeConfigValue(value);
   } finally {
     bpf.closeFd(config);
   }
+}
+
+/**
+ * The uplink the agent configured gets this build's from_uplink in place, when an
+ * older from_uplink runs there: the agent attaches it, and only strait's own program
+ * is replaced, never another tool's filter at that slot.
+ */
+function replaceOnUplink(ifindex: number, fromUplink: number): void {
   if (ifindex === 0) return;
   try {
     const attached = bpf.tcQuery(ifindex, 'ingress');
@@ -239,6 +239,17 @@ function attachedName(id: number): string | null {
     return bpf.progInfo(fd).name;
   } finally {
     bpf.closeFd(fd);
+  }
+}
+
+/** Swaps the program on each tc hook of ifindex that has one; a device that is gone is skipped. */
+function replaceWhereAttached(ifindex: number, ingress: number, egress: number): void {
+  for (const [direction, fd] of [['ingress', ingress], ['egress', egress]] as const) {
+    try {
+      if (bpf.tcQuery(ifindex, direction) !== null) bpf.tcAttach(ifindex, direction, fd, { replace: true });
+    } catch (err) {
+      if (errnoOf(err) !== 'ENODEV') throw err;
+    }
   }
 }
 

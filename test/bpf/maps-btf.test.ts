@@ -23,6 +23,7 @@ import {
   LINKS_MAX,
   MapName,
   POLICY_MAX,
+  ProgramName,
   STAT_MAX,
 } from '../../src/datapath/maps/index.js';
 
@@ -30,7 +31,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_LRU_HASH = 9;
 const BPF_MAP_TYPE_LPM_TRIE = 11;
-const OBJECTS = ['from_pod', 'to_pod', 'from_uplink'] as const;
+const OBJECTS = Object.values(ProgramName);
 
 interface BtfMember {
   name: string;

@@ -1,4 +1,4 @@
-// SETUP for the BPF program tests: the datapath objects loaded from a fresh
+// SETUP for the BPF program tests: every datapath object loaded from a fresh
 // `make -C bpf` into a private bpffs (so they share the pinned maps and never touch
 // /sys/fs/bpf/strait), host veth pairs whose ifindexes the kernel accepts as ctx,
 // endpoint entries written with the maps.h mirror, and counter reads. Everything is
@@ -44,6 +44,7 @@ import {
   type FragValue,
   type MapNameValue,
   type PolicyKey,
+  type ProgramNameValue,
   type TrafficCounter,
 } from '../../src/datapath/maps/index.js';
 import { rand, sh, trackLink } from './sys.js';
@@ -77,6 +78,8 @@ export interface TestDatapath {
   setConfig(value: ConfigValue): void;
   /** another node's pod CIDR → that node's address (strait_remote_v1) */
   setRemote(cidr: string, nodeIp: string): void;
+  fromTunnel: number;
+  toTunnel: number;
   /** also the veth's strait_links_v1 entry, naming this address, unless it has one */
   setEndpoint(family: 4 | 6, ip: string, value: EndpointValue): void;
   /** the host veth `ifindex` carries the pod with this address (strait_links_v1) */
@@ -110,25 +113,27 @@ export function openTestDatapath(): TestDatapath {
   execFileSync('make', ['-s', '-C', join(repo, 'bpf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const pinRoot = mkdtempSync(join(tmpdir(), 'strait-bpftest-'));
   sh('mount', ['-t', 'bpf', 'bpf', pinRoot]);
-  const objects: BpfObject[] = [];
+  const objects = new Map<ProgramNameValue, BpfObject>();
   const close = (): void => {
-    for (const o of objects) o.close();
+    for (const o of objects.values()) o.close();
     sh('umount', [pinRoot], { allowFail: true });
     rmdirSync(pinRoot);
   };
   try {
-    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink])
-      objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
+    for (const name of Object.values(ProgramName))
+      objects.set(name, bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
   } catch (e) {
     close();
     throw e;
   }
-  const [from, to, uplink] = objects as [BpfObject, BpfObject, BpfObject];
-  const fd = (o: BpfObject, kind: 'programs' | 'maps', name: string): number => {
-    const v = o[kind][name];
+  const fd = (o: BpfObject | undefined, kind: 'programs' | 'maps', name: string): number => {
+    const v = o?.[kind][name];
     if (v === undefined) throw new Error(`object has no ${kind.slice(0, -1)} ${name}`);
     return v;
   };
+  // The maps are pinned and shared: any object's fd for one will do.
+  const from = objects.get(ProgramName.fromPod);
+  const prog = (name: ProgramNameValue): number => fd(objects.get(name), 'programs', name);
   const ncpus = bpf.numPossibleCpus();
   const counter = (map: string, index: number): TrafficCounter => {
     const buf = bpf.mapLookup(fd(from, 'maps', map), counterKey(index));
@@ -140,9 +145,11 @@ export function openTestDatapath(): TestDatapath {
   const setLink = (ifindex: number, endpoint: EndpointKey): void =>
     bpf.mapUpdate(map(MapName.links), encodeLinkKey(ifindex), encodeLinkValue(endpoint));
   return {
-    fromPod: fd(from, 'programs', ProgramName.fromPod),
-    toPod: fd(to, 'programs', ProgramName.toPod),
-    fromUplink: fd(uplink, 'programs', ProgramName.fromUplink),
+    fromPod: prog(ProgramName.fromPod),
+    toPod: prog(ProgramName.toPod),
+    fromTunnel: prog(ProgramName.fromTunnel),
+    toTunnel: prog(ProgramName.toTunnel),
+    fromUplink: prog(ProgramName.fromUplink),
     setConfig: (value) => bpf.mapUpdate(map(MapName.config), CONFIG_KEY, encodeConfigValue(value)),
     setRemote: (cidr, nodeIp) => bpf.mapUpdate(map(MapName.remote), encodeCidrKey(cidr), encodeRemoteValue({ nodeIp })),
     setEndpoint: (family, ip, value) => {

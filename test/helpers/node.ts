@@ -60,10 +60,11 @@ export class Node {
     return spawnCni({ ...call, config: call.config ?? this.config(), inNetns: this.ns.name });
   }
 
-  async addPod(prefix: string): Promise<NodePod> {
+  /** config: the network config of this ADD (default: the node's) */
+  async addPod(prefix: string, config?: Record<string, unknown>): Promise<NodePod> {
     const ns = createNetns(prefix);
     const id = `${prefix}-${rand()}`;
-    const r = await this.cni({ command: 'ADD', containerId: id, netns: ns.path });
+    const r = await this.cni({ command: 'ADD', containerId: id, netns: ns.path, ...(config ? { config } : {}) });
     if (r.exitCode !== 0) throw new Error(`ADD ${id}: ${r.stdout}${r.stderr}`);
     const res = r.json as { ips: { address: string }[]; interfaces: { name: string; mac: string }[] };
     const addr = (i: number) => res.ips[i]?.address.split('/')[0] ?? null;

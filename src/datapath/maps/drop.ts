@@ -22,6 +22,10 @@ export const DropReason = {
   CT_REVOKED: 15,
   CT_MISS: 16,
   SPOOF_UPLINK: 17,
+  TUNNEL_NO_REMOTE: 21,
+  TUNNEL_UNKNOWN_NODE: 22,
+  TUNNEL_SPOOF: 23,
+  TUNNEL_KEY: 24,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -47,6 +51,10 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   CT_REVOKED: 'a packet of a connection the agent cut: policy no longer allows it',
   CT_MISS: 'TCP other than a SYN, unknown to conntrack (evicted, expired or never opened), that policy denies as a new connection',
   SPOOF_UPLINK: 'from the uplink with a local pod’s source address: a pod’s packets never come from outside',
+  TUNNEL_NO_REMOTE: 'into the VXLAN device from the host stack for an address in no other node’s pod CIDR (link-local and multicast noise too)',
+  TUNNEL_UNKNOWN_NODE: 'from the VXLAN device, but the outer source is no node of the cluster',
+  TUNNEL_SPOOF: 'from the VXLAN device with a source address of a pod of this node',
+  TUNNEL_KEY: 'the tunnel metadata could not be set (to another node) or read (from one: the device is not collect_md)',
 };
 
 export const StatId = {

@@ -27,6 +27,9 @@ export const ProgramName = {
   fromPod: 'from_pod',
   toPod: 'to_pod',
   fromUplink: 'from_uplink',
+  /** tc ingress and egress of the VXLAN device (config.tunnelIfindex) */
+  fromTunnel: 'from_tunnel',
+  toTunnel: 'to_tunnel',
 } as const;
 export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
