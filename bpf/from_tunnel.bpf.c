@@ -70,9 +70,16 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 	if (!endpoint_ready(dst))
 		return -DROP_NOT_READY;
 
-	ret = policy_enforce_hinted(skb, &pkt, NULL, dst, 0, key.tunnel_id, &ct_flags);
+	/* What conntrack has not seen and opens nothing may answer a connection the
+	 * host NATed: the stack's conntrack undoes that, then to_pod (policy.h). */
+	ret = policy_enforce_hinted(skb, &pkt, NULL, dst, POLICY_F_OPENERS_ONLY, key.tunnel_id,
+				    &ct_flags);
 	if (ret < 0)
 		return ret;
+	if (ret == POLICY_TO_STACK) {
+		count_stat(skb, STAT_NODE_TO_STACK);
+		return TC_ACT_OK;
+	}
 	if (ct_flags & CT_F_VIA_STACK)
 		return TC_ACT_OK;
 	return redirect_to_endpoint(skb, &pkt, dst, STAT_TUNNEL_RX);

@@ -11,7 +11,7 @@ import { decodeCidrKey, encodeCidrKey } from '../datapath/maps/cidr.js';
 import { CONFIG_KEY, type ConfigValue, decodeConfigValue, encodeConfigValue } from '../datapath/maps/config.js';
 import { MapName } from '../datapath/maps/names.js';
 import { decodeRemoteValue, encodeRemoteValue } from '../datapath/maps/remote.js';
-import { openDatapath } from '../datapath/loader.js';
+import { openDatapath, type ProgKey } from '../datapath/loader.js';
 import { Netlink, type LinkInfo } from '../datapath/netlink.js';
 import type { RouteArgs } from '../datapath/netlink-args.js';
 import { isStraitAlias } from '../state/host-veth.js';
@@ -105,14 +105,27 @@ export function ensureTunnel(spec: TunnelSpec, netnsPath?: string): number {
 
 export const removeTunnel = (): boolean => withNetlink((nl) => nl.deleteLink(VXLAN_DEVICE));
 
-/** from_uplink on the uplink's tc ingress, the program of this build (replacing whatever strait had there). */
-export function attachUplink(bpfDir: string, stateDir: string, ifindex: number): void {
+/** Attaches this build's programs (a tc hook each) to ifindex, replacing what strait had there. */
+function attachPrograms(bpfDir: string, stateDir: string, ifindex: number, hooks: readonly ['ingress' | 'egress', ProgKey][]): void {
   const dp = openDatapath({ bpfDir, stateDir });
   try {
-    bpf.tcAttach(ifindex, 'ingress', dp.programs.fromUplink, { replace: true });
+    for (const [direction, prog] of hooks) bpf.tcAttach(ifindex, direction, dp.programs[prog], { replace: true });
   } finally {
     dp.close();
   }
+}
+
+/** from_uplink on the uplink's tc ingress. */
+export const attachUplink = (bpfDir: string, stateDir: string, ifindex: number): void => attachPrograms(bpfDir, stateDir, ifindex, [['ingress', 'fromUplink']]);
+
+/** The device, and on it from_tunnel (ingress: what arrives) and to_tunnel (egress: what the host sends). */
+export function ensureTunnelWithPrograms(bpfDir: string, stateDir: string, spec: TunnelSpec): number {
+  const ifindex = ensureTunnel(spec);
+  attachPrograms(bpfDir, stateDir, ifindex, [
+    ['ingress', 'fromTunnel'],
+    ['egress', 'toTunnel'],
+  ]);
+  return ifindex;
 }
 
 /** `table inet strait` (nft, in the agent's namespace); null removes it. */
@@ -149,7 +162,7 @@ export function nodeNetworkEffects(bpfDir: string, stateDir: string): NodeNetwor
     listRoutes: () => listRoutes(),
     addRoute: (r) => addRoute(r),
     deleteRoute: (r) => deleteRoute(r),
-    ensureTunnel: (spec) => ensureTunnel(spec),
+    ensureTunnel: (spec) => ensureTunnelWithPrograms(bpfDir, stateDir, spec),
     removeTunnel,
     attachUplink: (ifindex) => attachUplink(bpfDir, stateDir, ifindex),
     readConfig: () => readConfig(bpfDir),

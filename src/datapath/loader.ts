@@ -23,7 +23,7 @@ import { flock } from './flock.js';
 
 const PROGRAMS = ProgramName;
 const MAPS = MapName;
-type ProgKey = keyof typeof PROGRAMS;
+export type ProgKey = keyof typeof PROGRAMS;
 type MapKey = keyof typeof MAPS;
 
 export interface DatapathOptions {
