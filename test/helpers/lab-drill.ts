@@ -12,6 +12,7 @@ import { outsideNetns } from '../../src/lab/topology.js';
 export const PEER_SERVER = fileURLToPath(new URL('./peer-server.mjs', import.meta.url));
 export const POD_SERVER = fileURLToPath(new URL('./pod-server.mjs', import.meta.url));
 export const STREAM = fileURLToPath(new URL('./stream.mjs', import.meta.url));
+const REMOTE_WATCH = fileURLToPath(new URL('./remote-watch.mjs', import.meta.url));
 
 export type Place = { pod: string } | { node: number } | 'outside';
 
@@ -44,14 +45,29 @@ export class Helper {
 
 const running = new Set<Helper>();
 
-/** Starts `cmd` inside `where`'s netns (ip netns exec execs in place: the PID is the command's). */
-export function startIn(c: EmulatedCluster, where: Place, cmd: string, args: string[]): Helper {
-  const [bin, argv] = inNetns(netnsOf(c, where), cmd, args);
+function track(bin: string, argv: string[]): Helper {
   const h = new Helper(spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] }));
   running.add(h);
   void h.exited.then(() => running.delete(h));
   return h;
 }
+
+/** Starts `cmd` inside `where`'s netns (ip netns exec execs in place: the PID is the command's). */
+export const startIn = (c: EmulatedCluster, where: Place, cmd: string, args: string[]): Helper => track(...inNetns(netnsOf(c, where), cmd, args));
+
+/**
+ * Every state node i's strait_remote_v1 goes through from now on, one JSON line each
+ * (test/helpers/remote-watch.mjs, in the root mount namespace where the bpffs is).
+ */
+export async function watchRemote(c: EmulatedCluster, i: number): Promise<Helper> {
+  const h = track(NODE, [REMOTE_WATCH, c.node(i).bpfDir]);
+  await h.waitFor(/^ready$/m);
+  return h;
+}
+
+/** The JSON lines a watchRemote helper printed: each distinct state of the map (or a read error). */
+export const remoteStates = (h: Helper): (string[] | { error: string })[] =>
+  h.out.split('\n').filter((l) => l.startsWith('[') || l.startsWith('{')).map((l) => JSON.parse(l) as string[] | { error: string });
 
 /** A Node.js script of test/helpers inside a lab namespace, resolved once it printed "ready". */
 export async function startScript(c: EmulatedCluster, where: Place, script: string, args: string[]): Promise<Helper> {

@@ -6,7 +6,8 @@
 //                         (deterministic bytes) until stdin says "end"; then end the
 //                         write side, read the server's answer and print one JSON
 //                         line {sent, hash, answer, ok}. A reset or any socket error
-//                         prints {error} and exits 1.
+//                         prints {error} and exits 1. "mark" on stdin prints
+//                         "mark <bytes sent so far>".
 // Paced, not bulk: the stream is alive across the whole drill at little CPU.
 import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
@@ -56,6 +57,7 @@ function send(host, port) {
     process.exit(1);
   });
   createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'mark') console.log(`mark ${sent}`);
     if (line.trim() !== 'end') return;
     clearInterval(timer);
     sock.end();
