@@ -145,6 +145,8 @@ describe.skipIf(!isRoot)('cross-node drills: nodes and agents', () => {
 
     cl.writeManifest(nodeFile(3), nodeObject(3, true));
     for (const i of others) await eventually(() => expect(towards(cl, i, 3)).toEqual(expected(3)));
+    // Node 3's own agent lost its Node too: the answers need its routes back.
+    for (const i of others) await eventually(() => expect(towards(cl, 3, i)).toEqual(expected(i)));
     for (const from of ['n1-a', 'n2-a']) expect(reaches(cl, from, 'n3-a'), `${from} -> n3-a`).toBe(true);
 
     // Invalid: no pod CIDR at all. Reported by the other nodes' agents, and nothing routed to it.

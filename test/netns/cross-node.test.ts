@@ -11,7 +11,7 @@ import { counter, ping } from '../../src/lab/checks.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { inNetns, NODE, POD_TOOL } from '../../src/lab/run.js';
 import { nodeAddresses, OUTSIDE } from '../../src/lab/topology.js';
-import { netnsOf, PEER_SERVER, POD_SERVER, startScript, stopHelpers, type Place } from '../helpers/lab-drill.js';
+import { eventually, netnsOf, PEER_SERVER, POD_SERVER, startScript, stopHelpers, type Place } from '../helpers/lab-drill.js';
 import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills (emulated cluster)');
@@ -35,6 +35,9 @@ function askUdp(c: EmulatedCluster, from: Place, host: string, port: number): st
   return line === undefined ? null : ((JSON.parse(line) as { results: (string | null)[] }).results[0] ?? null);
 }
 
+/** 0 when node 1 has strait's nftables table (nft's exit status). */
+const masqueradeTable = (c: EmulatedCluster): number => c.exec({ node: 1 }, 'nft', ['list', 'table', 'inet', 'strait']).status;
+
 /** Both nodes' counters; `moved(i, name)` is what a counter of node i gained since. */
 function snapshot(c: EmulatedCluster): (i: number, name: string) => bigint {
   const before = [1, 2].map((i) => c.counters(i));
@@ -50,6 +53,9 @@ describe.skipIf(!isRoot)('cross-node drills (native routing)', () => {
 
   beforeAll(async () => {
     c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 1, routing: 'native', dualStack: true, name: `x${rand(3)}`, labDir: tempDir('xnode') });
+    // Who the outside host and node 2's pod see as the peer of a connection.
+    await startScript(c, 'outside', PEER_SERVER, [String(PEER_PORT)]);
+    await startScript(c, { pod: B }, PEER_SERVER, [String(PEER_PORT)]);
   }, 120_000);
 
   afterAll(async () => {
@@ -97,8 +103,8 @@ describe.skipIf(!isRoot)('cross-node drills (native routing)', () => {
 
   it('masquerade: the outside host sees the node address (v4 and v6); another node\'s pod sees the pod\'s own', async () => {
     const cl = lab();
-    await startScript(cl, 'outside', PEER_SERVER, [String(PEER_PORT)]);
-    await startScript(cl, { pod: B }, PEER_SERVER, [String(PEER_PORT)]);
+    // nft runs a moment after the agent is synced.
+    await eventually(() => expect(masqueradeTable(cl)).toBe(0));
     const [v4, v6] = cl.pod(A).ips as [string, string];
     expect(ask(cl, { pod: A }, OUTSIDE.v4, PEER_PORT)).toBe(nodeAddresses(1).v4);
     expect(ask(cl, { pod: A }, OUTSIDE.v6, PEER_PORT)).toBe(nodeAddresses(1).v6);
@@ -109,19 +115,17 @@ describe.skipIf(!isRoot)('cross-node drills (native routing)', () => {
 
   it('--masquerade false leaves no table inet strait, and the outside gets no answer back; the default brings it back', async () => {
     const cl = lab();
-    const table = (): number => cl.exec({ node: 1 }, 'nft', ['list', 'table', 'inet', 'strait']).status;
-    expect(table()).toBe(0);
+    const table = (): number => masqueradeTable(cl);
+    await eventually(() => expect(table()).toBe(0));
     await cl.restartAgent(1, { agentArgs: ['--masquerade', 'false'] });
     try {
-      expect(table()).not.toBe(0);
+      await eventually(() => expect(table()).not.toBe(0));
       // Unmasqueraded, the pod's address has no route back from the outside.
       expect(ask(cl, { pod: A }, OUTSIDE.v4, PEER_PORT, 1500)).toBeNull();
     } finally {
       await cl.restartAgent(1);
     }
-    // The masquerade table is applied a moment after sync (nft runs asynchronously).
-    for (let i = 0; i < 100 && table() !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(table()).toBe(0);
+    await eventually(() => expect(table()).toBe(0));
     expect(ask(cl, { pod: A }, OUTSIDE.v4, PEER_PORT)).toBe(nodeAddresses(1).v4);
   });
 
