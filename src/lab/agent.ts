@@ -9,12 +9,14 @@ import { BIN, processMatches, run } from './run.js';
 import type { LabNode } from './state.js';
 import { UPLINK, type Routing } from './topology.js';
 
-export function startAgent(node: LabNode, manifests: string, routing: Routing): number {
+/** `extraArgs` go after the contract's flags (e.g. `--masquerade false`). */
+export function startAgent(node: LabNode, manifests: string, routing: Routing, extraArgs: readonly string[] = []): number {
   const log = openSync(node.agentLog, 'a');
   try {
     const argv = ['--node', node.name, '--source', `dir:${manifests}`, '--state-dir', node.stateDir, '--bpf-dir', node.bpfDir, '--socket', node.socket];
     // native is the agent's default; the flag is only said when it changes something.
     if (routing !== 'native') argv.push('--routing', routing);
+    argv.push(...extraArgs);
     const child = spawn('ip', ['netns', 'exec', node.netns, BIN('strait-agent'), ...argv], {
       detached: true,
       stdio: ['ignore', log, log],

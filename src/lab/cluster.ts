@@ -213,12 +213,13 @@ export class EmulatedCluster {
     this.waitSynced();
   }
 
-  async restartAgent(i: number): Promise<void> {
+  /** Stops node i's agent and starts it again, with `agentArgs` added to the contract's flags for this run only. */
+  async restartAgent(i: number, opts: { agentArgs?: readonly string[] } = {}): Promise<void> {
     const node = this.node(i);
     const problems: string[] = [];
     await stopAgent(node, problems);
     if (problems.length > 0) throw new StraitError('E_COMMAND', problems.join('; '));
-    node.agentPid = startAgent(node, this.manifests, this.state.routing);
+    node.agentPid = startAgent(node, this.manifests, this.state.routing, opts.agentArgs);
     this.save();
     this.waitSynced(i);
   }

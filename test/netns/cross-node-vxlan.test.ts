@@ -1,0 +1,90 @@
+// VXLAN mode on the emulated cluster (two nodes, two pods each): pod traffic across
+// nodes through the collect_md device strait_vxlan, encapsulated by from_pod and
+// decapsulated by from_tunnel (counted STAT_TUNNEL_TX / STAT_TUNNEL_RX), and the MTU
+// limit: a pod whose link is wider than the tunnel (1500 over 1450) gets ICMP
+// "fragmentation needed" / "packet too big" back for a packet that cannot fit, never
+// a black hole, and a bulk TCP transfer finds the path MTU and completes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counter, iperf, ping, probe } from '../../src/lab/checks.js';
+import { EmulatedCluster } from '../../src/lab/cluster.js';
+import { UPLINK_MTU, VXLAN_OVERHEAD } from '../../src/lab/topology.js';
+import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
+
+warnIfNotRoot('cross-node drills in VXLAN mode (emulated cluster)');
+
+const TUNNEL_MTU = UPLINK_MTU - VXLAN_OVERHEAD;
+
+interface Link {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  link_index?: number;
+  linkinfo?: { info_kind?: string; info_data?: { port?: number; external?: boolean } };
+}
+
+describe.skipIf(!isRoot)('cross-node drills (VXLAN)', () => {
+  let c: EmulatedCluster | undefined;
+  const lab = (): EmulatedCluster => {
+    if (c === undefined) throw new Error('the lab is not up');
+    return c;
+  };
+  const links = (where: { pod: string } | { node: number }, dev?: string): Link[] =>
+    JSON.parse(lab().exec(where, 'ip', ['-d', '-j', 'link', 'show', ...(dev === undefined ? [] : ['dev', dev])]).stdout || '[]') as Link[];
+
+  beforeAll(async () => {
+    c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 2, routing: 'vxlan', dualStack: true, name: `v${rand(3)}`, labDir: tempDir('xvxlan') });
+  }, 120_000);
+
+  afterAll(async () => {
+    const problems = await c?.down();
+    cleanupAll();
+    expect(problems ?? []).toEqual([]);
+  }, 60_000);
+
+  it('each node has one collect_md strait_vxlan on UDP 8472 with the uplink MTU less 50, and its pods that MTU', () => {
+    for (const i of [1, 2]) {
+      const [dev] = links({ node: i }, 'strait_vxlan');
+      expect(dev?.mtu).toBe(TUNNEL_MTU);
+      expect(dev?.linkinfo).toMatchObject({ info_kind: 'vxlan', info_data: { port: 8472, external: true } });
+      for (const pod of lab().podsOf(i)) expect(links({ pod: pod.name }, 'eth0')[0]?.mtu).toBe(TUNNEL_MTU);
+    }
+  });
+
+  it('pod to pod across nodes, ping and TCP over IPv4 and IPv6 both ways, through the tunnel programs', () => {
+    const cl = lab();
+    for (const [src, dst, from, to] of [['n1-a', 'n2-a', 1, 2], ['n2-a', 'n1-a', 2, 1]] as const) {
+      for (const ip of cl.pod(dst).ips) {
+        const [tx, rx] = [counter(cl, from, 'STAT_TUNNEL_TX'), counter(cl, to, 'STAT_TUNNEL_RX')];
+        expect(ping(cl, { pod: src }, ip).ok, `${src} -> ${dst} ping ${ip}`).toBe(true);
+        expect(probe(cl, { pod: src }, ip), `${src} -> ${dst} TCP ${ip}`).toBe(dst);
+        expect(counter(cl, from, 'STAT_TUNNEL_TX') - tx, `${ip} encapsulated by n${from}`).toBeGreaterThanOrEqual(4n);
+        expect(counter(cl, to, 'STAT_TUNNEL_RX') - rx, `${ip} decapsulated by n${to}`).toBeGreaterThanOrEqual(4n);
+      }
+    }
+  });
+
+  it('a pod wider than the tunnel gets "frag needed" / "packet too big" (mtu 1450) back, and bulk TCP finds the path MTU', async () => {
+    const cl = lab();
+    // A pod configured for 1500 (both ends of its veth, as a wrong conflist would): only the tunnel is narrower.
+    const [eth0] = links({ pod: 'n1-a' }, 'eth0');
+    const peer = links({ node: 1 }).find((l) => l.ifindex === eth0?.link_index);
+    expect(peer, 'the host end of n1-a').toBeDefined();
+    for (const [where, dev] of [[{ pod: 'n1-a' }, 'eth0'], [{ node: 1 }, peer!.ifname]] as const) {
+      expect(cl.exec(where, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(UPLINK_MTU)]).status).toBe(0);
+    }
+    const [v4, v6] = cl.pod('n2-a').ips as [string, string];
+    // What fits the tunnel exactly passes with DF set; 50 bytes more comes back as ICMP.
+    const df = (ip: string, payload: number) => cl.exec({ pod: 'n1-a' }, 'ping', ['-c', '1', '-W', '2', '-M', 'do', '-s', String(payload), ip]);
+    expect(df(v4, TUNNEL_MTU - 28).status, 'v4 at the tunnel MTU').toBe(0);
+    expect(df(v6, TUNNEL_MTU - 48).status, 'v6 at the tunnel MTU').toBe(0);
+    const big4 = df(v4, UPLINK_MTU - 28);
+    expect(big4.stdout + big4.stderr).toMatch(new RegExp(`Frag needed and DF set \\(mtu = ${TUNNEL_MTU}\\)`));
+    const big6 = df(v6, UPLINK_MTU - 48);
+    expect(big6.stdout + big6.stderr).toMatch(new RegExp(`Packet too big: mtu=${TUNNEL_MTU}`));
+    // Another destination (no path MTU learnt yet): TCP starts with 1460-byte segments and must learn 1450.
+    for (const ip of cl.pod('n2-b').ips) {
+      const bps = await iperf(cl, { pod: 'n1-a' }, { pod: 'n2-b' }, ip, 1);
+      expect(bps, ip).toBeGreaterThan(1_000_000);
+    }
+  });
+});
