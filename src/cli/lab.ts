@@ -58,15 +58,14 @@ export async function lab(argv: string[]): Promise<number> {
     const [sub, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if ((values.rounds !== undefined || values.seconds !== undefined) && sub !== 'bench') throw new UsageError('--rounds and --seconds are flags of lab bench');
+    const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
+    const bench = sub === 'bench' ? await import('../lab/bench.js') : null;
+    const benchOpts = bench?.benchOptions({ ...values, dir });
     if (process.getuid?.() !== 0) {
       console.error('straitctl lab needs root: it creates network namespaces, veth pairs and bpffs mounts');
       return 1;
     }
-    const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
-    if (sub === 'bench') {
-      const bench = await import('../lab/bench.js');
-      return await bench.clusterBench(bench.benchOptions({ ...values, dir }));
-    }
+    if (bench !== null && benchOpts !== undefined) return await bench.clusterBench(benchOpts);
     const name = values.name ?? 'lab';
     switch (sub) {
       case undefined:

@@ -116,6 +116,7 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
       if (s.failure !== null) continue;
       try {
         s.servers = await startServers(s.path!, signal);
+        log(`${s.label}: ${s.path!.clientNetns} -> ${s.path!.serverIp}, iperf3 and sockperf servers pid ${s.servers.join(' and pid ')}`);
       } catch (e) {
         s.failure = (e as Error).message;
       }

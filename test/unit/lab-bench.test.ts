@@ -2,6 +2,8 @@
 // to node -> node, issue #10's targets beside the ratios they bound (met or MISSED),
 // and a setup that could not be measured shown as FAILED with its reason, never as
 // a number or a ratio.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { median, renderReport, verdicts, type SetupResult } from '../../src/lab/bench-report.js';
@@ -31,6 +33,16 @@ describe('cluster bench flags', () => {
     expect(() => benchOptions({ seconds: '1.5' })).toThrow(/--seconds/);
     expect(() => benchOptions({ name: 'abcdefghijkl' })).toThrow(/at most 11/);
     expect(() => benchOptions({ name: 'Bad-Name' })).toThrow(UsageError);
+  });
+
+  // the compiled bin/straitctl (dist/): usage errors come before the root check
+  it('straitctl lab bench takes them, and the other lab commands refuse them', () => {
+    const straitctl = (args: string[]) => spawnSync(fileURLToPath(new URL('../../bin/straitctl', import.meta.url)), args, { encoding: 'utf8' });
+    const bad = straitctl(['lab', 'bench', '--rounds', '0']);
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining('--rounds takes a whole number 1..100, not "0"')]);
+    expect(bad.stderr).toContain('lab bench [--rounds N] [--seconds S]');
+    const misplaced = straitctl(['lab', 'up', '--seconds', '2']);
+    expect([misplaced.status, misplaced.stderr]).toEqual([2, expect.stringContaining('--rounds and --seconds are flags of lab bench')]);
   });
 });
 
