@@ -48,6 +48,8 @@ class Interrupted extends Error {}
 
 interface Setup extends SetupResult {
   path: Path | null;
+  /** the datapath counters of its nodes ("n1 DROP_…"), so a failure can say where its packets went */
+  counters?: () => Map<string, bigint>;
   servers: number[];
 }
 
@@ -112,7 +114,9 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
     }
     check();
     for (const s of all.filter((x) => x.failure === null)) {
+      const before = s.counters?.();
       s.failure = reachable(s.path!);
+      if (s.failure !== null && before !== undefined && s.counters !== undefined) s.failure += moved(before, s.counters());
       if (s.failure !== null) continue;
       try {
         s.servers = await startServers(s.path!, signal);
@@ -167,9 +171,16 @@ async function buildStrait(s: Setup, routing: Routing, name: string, labDir: str
     const ip = b.ips[0];
     if (ip === undefined) throw new StraitError('E_COMMAND', 'n2-a has no address');
     s.path = { clientNetns: a.netns, serverNetns: b.netns, serverIp: ip };
+    s.counters = () => new Map(c.state.nodes.flatMap((n) => [...c.counters(n.index)].map(([k, v]) => [`${n.name} ${k}`, v] as const)));
   } catch (e) {
     s.failure = `the ${routing} cluster: ${brief((e as Error).message)}`;
   }
+}
+
+/** The counters that grew, e.g. " (meanwhile n1 STAT_TO_STACK +3, n2 DROP_POLICY_INGRESS +3)". */
+function moved(before: Map<string, bigint>, after: Map<string, bigint>): string {
+  const grew = [...after].filter(([k, v]) => v > (before.get(k) ?? 0n)).map(([k, v]) => `${k} +${v - (before.get(k) ?? 0n)}`);
+  return ` (meanwhile ${grew.join(', ') || 'no datapath counter moved'})`;
 }
 
 /** A lab error's first line, and the first line of the agent log it quotes that says what went wrong. */
