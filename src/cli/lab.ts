@@ -18,7 +18,12 @@ export const LAB_USAGE = `usage: straitctl lab [up|status|down|bench] [flags]
                   bring a cluster up and leave it running
   lab status      nodes, agents (alive, synced), pods, counters      [-o json]
   lab down        remove it all (also what a crashed \`lab up\` left)
-  lab bench       not built yet
+  lab bench [--rounds N] [--seconds S]
+                  node -> node, pod -> pod across nodes (strait native, strait
+                  VXLAN, bridge + host-local with static routes): iperf3 and TCP
+                  request/response, interleaved rounds (default 3 of 3 s), ratios
+                  to node -> node beside issue #10's targets; then all removed.
+                  Its labs are NAMEn, NAMEv and NAMEr (--name default random)
 
   --name NAME     which lab (default "lab"); --dir DIR where labs are recorded
                   (env STRAIT_LAB_DIR, default ${DEFAULT_LAB_DIR})
@@ -32,6 +37,8 @@ const FLAGS = {
   name: { type: 'string' },
   dir: { type: 'string' },
   output: { type: 'string', short: 'o' },
+  rounds: { type: 'string' },
+  seconds: { type: 'string' },
 } as const;
 
 function count(text: string | undefined, flag: string, def: number): number {
@@ -50,11 +57,15 @@ export async function lab(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true });
     const [sub, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    if (process.getuid?.() !== 0 && sub !== 'bench') {
+    if ((values.rounds !== undefined || values.seconds !== undefined) && sub !== 'bench') throw new UsageError('--rounds and --seconds are flags of lab bench');
+    const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
+    const bench = sub === 'bench' ? await import('../lab/bench.js') : null;
+    const benchOpts = bench?.benchOptions({ ...values, dir });
+    if (process.getuid?.() !== 0) {
       console.error('straitctl lab needs root: it creates network namespaces, veth pairs and bpffs mounts');
       return 1;
     }
-    const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
+    if (bench !== null && benchOpts !== undefined) return await bench.clusterBench(benchOpts);
     const name = values.name ?? 'lab';
     switch (sub) {
       case undefined:
@@ -65,8 +76,6 @@ export async function lab(argv: string[]): Promise<number> {
         return status(dir, name, values.output === 'json');
       case 'down':
         return await down(dir, name);
-      case 'bench':
-        throw new UsageError('lab bench is not built yet: run the benchmarks in bench/ (README "Benchmarks")');
       default:
         throw new UsageError(`unknown lab command "${sub}"`);
     }

@@ -4,7 +4,8 @@ const USAGE = `usage: straitctl <command>
 commands:
   lab        the emulated cluster (root): plain \`lab\` runs the main job (3 nodes x
              2 pods, pings, a NetworkPolicy, masquerade, iperf3, then all removed);
-             lab up --nodes N --pods M [--routing native|vxlan], lab status, lab down
+             lab up --nodes N --pods M [--routing native|vxlan], lab status, lab down,
+             lab bench (pods across nodes vs node to node, ratios)
   endpoints  what the datapath's endpoint map holds, with pod names   [-o json]
   drops      datapath counters: drops by reason, redirects, to stack  [-o json] [-a]
   reload     load the BPF objects again and move every endpoint to them atomically
