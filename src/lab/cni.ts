@@ -33,7 +33,8 @@ export function writeConflist(node: LabNode, routing: Routing, dualStack: boolea
   writeFileSync(node.conflist, JSON.stringify(list, null, 2));
 }
 
-function pluginConfig(node: LabNode): Record<string, unknown> {
+/** The plugin config a runtime hands bin/strait on node `node`: its conflist's name and version with its one plugin. */
+export function pluginConfig(node: LabNode): Record<string, unknown> {
   const list = JSON.parse(readFileSync(node.conflist, 'utf8')) as Conflist;
   return { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
 }

@@ -39,7 +39,8 @@ export interface Probe {
   port: number;
 }
 
-class Prober {
+/** One prober process in a pod (test/helpers/prober.mjs): batches of probes in, replies out. */
+export class Prober {
   private next = 1;
   private readonly waiting = new Map<number, (r: (string | null)[]) => void>();
   constructor(private readonly child: ChildProcess) {
@@ -159,13 +160,7 @@ export class Cluster {
   }
 
   waitSynced(timeoutS = 10): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(BIN('straitctl'), ['wait', '--synced', '--timeout', String(timeoutS), '--socket', this.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`straitctl wait --synced: ${code} ${out}\nagent log:\n${this.agentLog.slice(-3000)}`))));
-    });
+    return waitAgentSynced(this.socket, timeoutS, () => this.agentLog.slice(-3000));
   }
 
   /** Adds the pod through bin/strait (ADD returns once the agent made it ready), then starts its server and prober. */
@@ -187,13 +182,8 @@ export class Cluster {
     const ip6 = addrs.find((x) => x.includes(':'));
     const mac = result.interfaces.find((i) => i.sandbox !== undefined)?.mac ?? '';
     const gatewayMac = result.interfaces.find((i) => i.sandbox === undefined)?.mac ?? '';
-    const server = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('pod-server.mjs'), `${spec.namespace}/${spec.name}`, ...serve], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.children.push(server);
-    await waitLine(server, `server in ${spec.namespace}/${spec.name}`);
-    const prober = spawn('ip', ['netns', 'exec', netns.name, process.execPath, HELPER('prober.mjs'), '400'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.children.push(prober);
-    await waitLine(prober, `prober in ${spec.namespace}/${spec.name}`);
-    const pod = { ...spec, netns, containerId, ip, ...(ip6 === undefined ? {} : { ip6 }), mac, gatewayMac, prober: new Prober(prober) };
+    const prober = await startWorkload(netns.name, `${spec.namespace}/${spec.name}`, serve, this.children);
+    const pod = { ...spec, netns, containerId, ip, ...(ip6 === undefined ? {} : { ip6 }), mac, gatewayMac, prober };
     this.pods.push(pod);
     return pod;
   }
@@ -205,20 +195,8 @@ export class Cluster {
   }
 
   /** Runs every probe (grouped per source pod, in parallel); true where the right pod answered. */
-  async probe(probes: Probe[]): Promise<boolean[]> {
-    const bySource = new Map<ClusterPod, number[]>();
-    probes.forEach((p, i) => bySource.set(p.from, [...(bySource.get(p.from) ?? []), i]));
-    const out: boolean[] = new Array<boolean>(probes.length).fill(false);
-    await Promise.all(
-      [...bySource].map(async ([from, idx]) => {
-        const res = await from.prober.run(idx.map((i) => ({ host: probes[i]!.to.ip, port: probes[i]!.port, proto: probes[i]!.proto })));
-        idx.forEach((i, k) => {
-          const to = probes[i]!.to;
-          out[i] = res[k] === `${to.namespace}/${to.name}`;
-        });
-      }),
-    );
-    return out;
+  probe(probes: Probe[]): Promise<boolean[]> {
+    return probeAll(probes);
   }
 
   async stop(): Promise<void> {
@@ -232,4 +210,51 @@ export class Cluster {
   crash(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
+}
+
+/** `straitctl wait --synced` against an agent's socket, without blocking the event loop (probes run meanwhile). */
+export function waitAgentSynced(socket: string, timeoutS: number, logTail: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN('straitctl'), ['wait', '--synced', '--timeout', String(timeoutS), '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`straitctl wait --synced: ${code} ${out}\nagent log:\n${logTail()}`))));
+  });
+}
+
+/** A pod's workload in its netns: pod-server.mjs serving `serve` as `who`, and a prober; both added to `children`. */
+export async function startWorkload(netns: string, who: string, serve: string[], children: ChildProcess[]): Promise<Prober> {
+  const server = spawn('ip', ['netns', 'exec', netns, process.execPath, HELPER('pod-server.mjs'), who, ...serve], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(server);
+  await waitLine(server, `server in ${who}`);
+  const prober = spawn('ip', ['netns', 'exec', netns, process.execPath, HELPER('prober.mjs'), '400'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(prober);
+  await waitLine(prober, `prober in ${who}`);
+  return new Prober(prober);
+}
+
+/** What a probe needs of a pod: its prober, and the address and name it must answer from. */
+export interface ProbedPod {
+  namespace: string;
+  name: string;
+  ip: string;
+  prober: Prober;
+}
+
+/** Runs every probe (grouped per source pod, in parallel); true where the right pod answered. */
+export async function probeAll<P extends ProbedPod>(probes: { from: P; to: P; proto: 'tcp' | 'udp'; port: number }[]): Promise<boolean[]> {
+  const bySource = new Map<P, number[]>();
+  probes.forEach((p, i) => bySource.set(p.from, [...(bySource.get(p.from) ?? []), i]));
+  const out: boolean[] = new Array<boolean>(probes.length).fill(false);
+  await Promise.all(
+    [...bySource].map(async ([from, idx]) => {
+      const res = await from.prober.run(idx.map((i) => ({ host: probes[i]!.to.ip, port: probes[i]!.port, proto: probes[i]!.proto })));
+      idx.forEach((i, k) => {
+        const to = probes[i]!.to;
+        out[i] = res[k] === `${to.namespace}/${to.name}`;
+      });
+    }),
+  );
+  return out;
 }
