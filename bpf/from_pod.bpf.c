@@ -7,10 +7,10 @@
  * drops what only routers send (Router Advertisements, Redirects), enforces the
  * pod's egress policy and, for a destination on this node, that pod's ingress
  * policy (policy.h), then either hands the packet straight to the other pod with
- * bpf_redirect_peer (no host stack on the way, one hop of TTL spent), routes it
- * out of the uplink when it is for another node's pod (fib.h, native routing), or
- * passes it to the host stack for everything else: the host, Services, the
- * outside, and link control for the node to answer.
+ * bpf_redirect_peer (no host stack on the way, one hop of TTL spent), sends it to
+ * another node when it is for that node's pod (out of the uplink, fib.h, or into the
+ * VXLAN device, tunnel.h), or passes it to the host stack for everything else: the
+ * host, Services, the outside, and link control for the node to answer.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
