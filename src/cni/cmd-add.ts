@@ -14,6 +14,7 @@ import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
 import { bitsOf, ipFamily } from '../ipam/addr.js';
 import type { Result } from './result.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
+import { defaultPodMtu } from './pod-mtu.js';
 import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
 import { endpointId, reclaimOtherBootRecordsOnce, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
@@ -40,11 +41,12 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       const [dst = '', len = ''] = r.dst.split('/');
       routes.push({ family: ipFamily(dst), dst, prefixLen: Number(len) });
     }
+    const mtu = conf.mtu ?? defaultPodMtu(conf.paths.bpfDir, host);
     const wired = wirePod(
       host,
       pod,
       // A requested MAC: runtimeConfig.mac wins over CNI_ARGS MAC=, as in the reference plugins.
-      { ...owner, netnsPath, mtu: conf.mtu, addresses: leased.addresses, routes, mac: conf.runtime.mac ?? env.args.mac ?? null },
+      { ...owner, netnsPath, mtu, addresses: leased.addresses, routes, mac: conf.runtime.mac ?? env.args.mac ?? null },
       rollback,
     );
     const agent = conf.paths.agentSocket;
@@ -85,7 +87,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       cniVersion: conf.cniVersion,
       interfaces: [
         { name: wired.host.name, mac: wired.host.mac },
-        { name: wired.pod.name, mac: wired.pod.mac, sandbox: netnsPath, ...(conf.mtu !== null ? { mtu: conf.mtu } : {}) },
+        { name: wired.pod.name, mac: wired.pod.mac, sandbox: netnsPath, ...(mtu !== null ? { mtu } : {}) },
       ],
       ips: leased.addresses.map((a) => ({
         address: `${a.ip}/${bitsOf(a.family)}`,

@@ -12,7 +12,8 @@ const ready = () => {
 for (const spec of specs) {
   const [proto, port] = spec.split(':');
   if (proto === 'tcp') {
-    createServer((s) => s.end(name)).listen(Number(port), '::', ready);
+    // A prober that gives up resets the connection: that must not end the server.
+    createServer((s) => s.on('error', () => {}).end(name)).listen(Number(port), '::', ready);
   } else {
     const sock = createSocket({ type: 'udp6', ipv6Only: false });
     sock.on('message', (_msg, rinfo) => sock.send(name, rinfo.port, rinfo.address));

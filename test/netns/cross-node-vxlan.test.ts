@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counter, iperf, ping, probe } from '../../src/lab/checks.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { UPLINK_MTU, VXLAN_OVERHEAD } from '../../src/lab/topology.js';
-import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
+import { pluginConfig } from '../../src/lab/cni.js';
+import { runCni } from '../helpers/cni.js';
+import { cleanupAll, createNetns, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills in VXLAN mode (emulated cluster)');
 
@@ -47,6 +49,26 @@ describe.skipIf(!isRoot)('cross-node drills (VXLAN)', () => {
       expect(dev?.mtu).toBe(TUNNEL_MTU);
       expect(dev?.linkinfo).toMatchObject({ info_kind: 'vxlan', info_data: { port: 8472, external: true } });
       for (const pod of lab().podsOf(i)) expect(links({ pod: pod.name }, 'eth0')[0]?.mtu).toBe(TUNNEL_MTU);
+    }
+  });
+
+  it('a conflist that names no MTU gets the MTU of the tunnel device (the uplink less 50), as the agent configured it', async () => {
+    const node = lab().node(1);
+    const { mtu, ...config } = pluginConfig(node);
+    expect(mtu).toBe(TUNNEL_MTU); // the lab's own conflist says it; this one does not
+    const ns = createNetns('vxmtu');
+    const containerId = `vxmtu-${rand()}`;
+    const call = { config, containerId, netns: ns.path, inNetns: node.netns, args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=lab;K8S_POD_NAME=mtu-probe' };
+    const add = await runCni({ command: 'ADD', ...call });
+    try {
+      expect(add.exitCode, add.stdout + add.stderr).toBe(0);
+      const result = add.json as { interfaces: { sandbox?: string; mtu?: number }[] };
+      expect(result.interfaces.find((i) => i.sandbox !== undefined)?.mtu).toBe(TUNNEL_MTU);
+      const eth0 = JSON.parse(ns.exec('ip', ['-j', 'link', 'show', 'dev', 'eth0'])) as { mtu: number }[];
+      expect(eth0[0]?.mtu).toBe(TUNNEL_MTU);
+    } finally {
+      const del = await runCni({ command: 'DEL', ...call });
+      expect(del.exitCode, del.stdout + del.stderr).toBe(0);
     }
   });
 

@@ -40,9 +40,12 @@ table ip strait {
 
 // Answers each connection with the address it came from, as the server sees it.
 // And on PORT + 1 echoes what it gets, for a connection that lives across a table replace.
+// A peer that resets a connection must not take the server down with it (an
+// unhandled socket error would end the process, and every later probe be refused).
 const PEER_SERVER =
-  `const net = require('net'); net.createServer((s) => s.pipe(s)).listen(${PORT + 1}, '::', () =>` +
-  ` net.createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, ''))).listen(${PORT}, '::', () => console.log('ready')));`;
+  `const net = require('net'); const quiet = (s) => (s.on('error', () => {}), s);` +
+  ` net.createServer((s) => quiet(s).pipe(s)).listen(${PORT + 1}, '::', () =>` +
+  ` net.createServer((s) => quiet(s).end(s.remoteAddress.replace(/^::ffff:/, ''))).listen(${PORT}, '::', () => console.log('ready')));`;
 // Joins stdin and a connection to PORT + 1: each line written comes back on stdout.
 const ECHO_CLIENT = (host: string) =>
   `const s = require('net').connect(${PORT + 1}, '${host}'); process.stdin.pipe(s); s.pipe(process.stdout); s.on('close', () => process.exit(0));`;
