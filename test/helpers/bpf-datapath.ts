@@ -73,6 +73,8 @@ export interface TestDatapath {
   fromPod: number;
   toPod: number;
   fromUplink: number;
+  /** XDP, in front of from_uplink */
+  xdpUplink: number;
   /** strait_config_v1's one entry: how packets for other nodes' pods leave */
   setConfig(value: ConfigValue): void;
   /** another node's pod CIDR → that node's address (strait_remote_v1) */
@@ -117,13 +119,13 @@ export function openTestDatapath(): TestDatapath {
     rmdirSync(pinRoot);
   };
   try {
-    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink])
+    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink, ProgramName.xdpUplink])
       objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
   } catch (e) {
     close();
     throw e;
   }
-  const [from, to, uplink] = objects as [BpfObject, BpfObject, BpfObject];
+  const [from, to, uplink, xdp] = objects as [BpfObject, BpfObject, BpfObject, BpfObject];
   const fd = (o: BpfObject, kind: 'programs' | 'maps', name: string): number => {
     const v = o[kind][name];
     if (v === undefined) throw new Error(`object has no ${kind.slice(0, -1)} ${name}`);
@@ -143,6 +145,7 @@ export function openTestDatapath(): TestDatapath {
     fromPod: fd(from, 'programs', ProgramName.fromPod),
     toPod: fd(to, 'programs', ProgramName.toPod),
     fromUplink: fd(uplink, 'programs', ProgramName.fromUplink),
+    xdpUplink: fd(xdp, 'programs', ProgramName.xdpUplink),
     setConfig: (value) => bpf.mapUpdate(map(MapName.config), CONFIG_KEY, encodeConfigValue(value)),
     setRemote: (cidr, nodeIp) => bpf.mapUpdate(map(MapName.remote), encodeCidrKey(cidr), encodeRemoteValue({ nodeIp })),
     setEndpoint: (family, ip, value) => {
@@ -216,12 +219,12 @@ export interface RunResult {
   moved: Record<string, { packets: number; bytes: number }>;
 }
 
-/** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`. */
-export function runCounted(dp: TestDatapath, prog: number, ifindex: number, frame: Uint8Array): RunResult {
+/** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`; null: an XDP program (no skb ctx). */
+export function runCounted(dp: TestDatapath, prog: number, ifindex: number | null, frame: Uint8Array): RunResult {
   let retval = -1;
   let data: Uint8Array = new Uint8Array();
   const moved = countersMovedBy(dp, () => {
-    const r = bpf.progTestRun(prog, frame, { ctx: bpf.skbContext({ ifindex }) });
+    const r = bpf.progTestRun(prog, frame, ifindex === null ? {} : { ctx: bpf.skbContext({ ifindex }) });
     retval = r.retval;
     data = new Uint8Array(r.data);
   });

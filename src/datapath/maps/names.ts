@@ -22,11 +22,12 @@ export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 /** Both conntrack tables (same key and value): answered, and not answered yet. */
 export const CT_TABLES = ['ct', 'ctPending'] as const satisfies readonly (keyof typeof MapName)[];
 
-/** Entry programs: SEC("tc") function name = object file bpf/<name>.bpf.c. */
+/** Entry programs: SEC("tc") or SEC("xdp") function name = object file bpf/<name>.bpf.c. */
 export const ProgramName = {
   fromPod: 'from_pod',
   toPod: 'to_pod',
   fromUplink: 'from_uplink',
+  xdpUplink: 'xdp_uplink',
 } as const;
 export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
