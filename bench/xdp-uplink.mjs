@@ -9,8 +9,9 @@
 //   done in its context, receiving veth included, plus every ksoftirqd's);
 // - iperf3 n1-a -> n2-a (allowed, one stream) for IPERF seconds.
 // Modes: "tc" is the agent's uplink as it is (from_uplink on tc ingress); "xdp+tc"
-// adds xdp_uplink in native (driver) mode on both nodes' uplinks (veth), from the
-// build the agents pinned; "xdpgeneric+tc" the same in the generic (skb) hook, for
+// adds xdp_uplink in native (driver) mode on both nodes' uplinks (veth), loaded
+// here against each node's pinned maps (the loader does not load it: it lost
+// here); "xdpgeneric+tc" the same in the generic (skb) hook, for
 // comparison. Medians over the rounds; the order of the modes alternates.
 //   usage: node bench/xdp-uplink.mjs [rounds=5] [flood seconds=3] [iperf seconds=3]
 import { spawnSync } from 'node:child_process';
@@ -26,7 +27,7 @@ const floodSeconds = Number(process.argv[3] ?? 3);
 const iperfSeconds = Number(process.argv[4] ?? 3);
 const { EmulatedCluster } = await import('../dist/lab/cluster.js');
 const { iperf, counter } = await import('../dist/lab/checks.js');
-const { ProgramName } = await import('../dist/datapath/maps/names.js');
+const { ProgramName, XDP_UPLINK_PROGRAM } = await import('../dist/datapath/maps/names.js');
 const bpf = await import('../dist/datapath/bpf.js');
 
 const IPERF_PORT = 5201;
@@ -98,6 +99,8 @@ function programCost(tcPin, xdpPin, dstMac, srcMac, srcIp, dstIp) {
 }
 
 const releaseCpus = holdCpusAwake();
+const OBJECT = fileURLToPath(new URL(`../build/bpf/${XDP_UPLINK_PROGRAM}.bpf.o`, import.meta.url));
+const loaded = []; // [object, pin path]
 let c = null;
 try {
   c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 1, routing: 'native', dualStack: false, name: `xdpb${process.pid % 10000}` });
@@ -116,7 +119,15 @@ try {
     if (dir === undefined) throw new Error(`node ${i} has no pinned programs`);
     return join(c.node(i).bpfDir, dir, prog);
   };
-  const xdpPin = (i) => pin(i, ProgramName.xdpUplink);
+  // xdp_uplink on each node's maps (reused by name, as the loader does), pinned for `ip link`.
+  const xdpPins = [1, 2].map((i) => {
+    const obj = bpf.loadObject(OBJECT, { pinRoot: c.node(i).bpfDir });
+    const path = join(c.node(i).bpfDir, `bench-${XDP_UPLINK_PROGRAM}`);
+    loaded.push([obj, path]);
+    bpf.pinFd(obj.programs[XDP_UPLINK_PROGRAM], path);
+    return path;
+  });
+  const xdpPin = (i) => xdpPins[i - 1];
   const link = (i, ...args) => sh('ip', ['-n', ns(i), ...args]);
   const setMode = (mode) => {
     for (const i of [1, 2]) {
@@ -152,7 +163,7 @@ try {
     }
   }
   setMode('tc');
-  const cost = programCost(pin(2, ProgramName.fromUplink), pin(2, ProgramName.xdpUplink), mac(2), mac(1), n1a.ips[0], n2a.ips[0]);
+  const cost = programCost(pin(2, ProgramName.fromUplink), xdpPin(2), mac(2), mac(1), n1a.ips[0], n2a.ips[0]);
   const value = (k, scale = 1) => Object.fromEntries(MODES.map((m) => [m, median(samples[m][k]) * scale]));
   printTable(
     `xdp_uplink vs tc from_uplink alone (IPv4, veth uplinks, native XDP; median of ${rounds} interleaved rounds, flood ${floodSeconds} s, iperf3 ${iperfSeconds} s)`,
@@ -172,6 +183,10 @@ try {
       `median of ${rounds}): from_uplink ${cost.tc.toFixed(0)} ns, xdp_uplink ${cost.xdp.toFixed(0)} ns`,
   );
 } finally {
+  for (const [obj, path] of loaded) {
+    rmSync(path, { force: true });
+    obj.close();
+  }
   if (c !== null) for (const p of await c.down()) console.error(`cleanup: ${p}`);
   rmSync(tmp, { recursive: true, force: true });
   releaseCpus();

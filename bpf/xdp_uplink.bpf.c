@@ -14,6 +14,11 @@
  * with its own drop reason, a packet of a flow conntrack knows) passes, and
  * from_uplink judges it. The cost for a packet that is not for an isolated pod is
  * the one endpoint lookup from_uplink makes too.
+ *
+ * Nothing attaches it (the loader does not load it, see src/datapath/maps/names.ts):
+ * on a veth uplink the skb exists before XDP runs, so dropping there saves nothing
+ * and costs the veth's XDP path, and XDP on a veth turns off GSO on its peer, which
+ * cut allowed TCP across nodes to a quarter (bench/xdp-uplink.mjs).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

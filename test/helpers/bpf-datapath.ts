@@ -35,6 +35,7 @@ import {
   MapName,
   ProgramName,
   sumPerCpu,
+  XDP_UPLINK_PROGRAM,
   type ConfigValue,
   type CtKey,
   type CtValue,
@@ -73,7 +74,7 @@ export interface TestDatapath {
   fromPod: number;
   toPod: number;
   fromUplink: number;
-  /** XDP, in front of from_uplink */
+  /** XDP, in front of from_uplink (not loaded by the loader: XDP_UPLINK_PROGRAM) */
   xdpUplink: number;
   /** strait_config_v1's one entry: how packets for other nodes' pods leave */
   setConfig(value: ConfigValue): void;
@@ -119,7 +120,7 @@ export function openTestDatapath(): TestDatapath {
     rmdirSync(pinRoot);
   };
   try {
-    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink, ProgramName.xdpUplink])
+    for (const name of [ProgramName.fromPod, ProgramName.toPod, ProgramName.fromUplink, XDP_UPLINK_PROGRAM])
       objects.push(bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
   } catch (e) {
     close();
@@ -145,7 +146,7 @@ export function openTestDatapath(): TestDatapath {
     fromPod: fd(from, 'programs', ProgramName.fromPod),
     toPod: fd(to, 'programs', ProgramName.toPod),
     fromUplink: fd(uplink, 'programs', ProgramName.fromUplink),
-    xdpUplink: fd(xdp, 'programs', ProgramName.xdpUplink),
+    xdpUplink: fd(xdp, 'programs', XDP_UPLINK_PROGRAM),
     setConfig: (value) => bpf.mapUpdate(map(MapName.config), CONFIG_KEY, encodeConfigValue(value)),
     setRemote: (cidr, nodeIp) => bpf.mapUpdate(map(MapName.remote), encodeCidrKey(cidr), encodeRemoteValue({ nodeIp })),
     setEndpoint: (family, ip, value) => {
