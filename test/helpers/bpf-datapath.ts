@@ -35,6 +35,7 @@ import {
   MapName,
   ProgramName,
   sumPerCpu,
+  XDP_UPLINK_PROGRAM,
   type ConfigValue,
   type CtKey,
   type CtValue,
@@ -74,6 +75,8 @@ export interface TestDatapath {
   fromPod: number;
   toPod: number;
   fromUplink: number;
+  /** XDP, in front of from_uplink (not loaded by the loader: XDP_UPLINK_PROGRAM) */
+  xdpUplink: number;
   /** strait_config_v1's one entry: how packets for other nodes' pods leave */
   setConfig(value: ConfigValue): void;
   /** another node's pod CIDR → that node's address (strait_remote_v1) */
@@ -114,14 +117,18 @@ export function openTestDatapath(): TestDatapath {
   const pinRoot = mkdtempSync(join(tmpdir(), 'strait-bpftest-'));
   sh('mount', ['-t', 'bpf', 'bpf', pinRoot]);
   const objects = new Map<ProgramNameValue, BpfObject>();
+  // Not a ProgramName: nothing attaches it (README), but its tests run it on these maps.
+  let xdp: BpfObject | undefined;
   const close = (): void => {
     for (const o of objects.values()) o.close();
+    xdp?.close();
     sh('umount', [pinRoot], { allowFail: true });
     rmdirSync(pinRoot);
   };
   try {
     for (const name of Object.values(ProgramName))
       objects.set(name, bpf.loadObject(join(repo, 'build', 'bpf', `${name}.bpf.o`), { pinRoot }));
+    xdp = bpf.loadObject(join(repo, 'build', 'bpf', `${XDP_UPLINK_PROGRAM}.bpf.o`), { pinRoot });
   } catch (e) {
     close();
     throw e;
@@ -150,6 +157,7 @@ export function openTestDatapath(): TestDatapath {
     fromTunnel: prog(ProgramName.fromTunnel),
     toTunnel: prog(ProgramName.toTunnel),
     fromUplink: prog(ProgramName.fromUplink),
+    xdpUplink: fd(xdp, 'programs', XDP_UPLINK_PROGRAM),
     setConfig: (value) => bpf.mapUpdate(map(MapName.config), CONFIG_KEY, encodeConfigValue(value)),
     setRemote: (cidr, nodeIp) => bpf.mapUpdate(map(MapName.remote), encodeCidrKey(cidr), encodeRemoteValue({ nodeIp })),
     setEndpoint: (family, ip, value) => {
@@ -223,12 +231,12 @@ export interface RunResult {
   moved: Record<string, { packets: number; bytes: number }>;
 }
 
-/** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`. */
-export function runCounted(dp: TestDatapath, prog: number, ifindex: number, frame: Uint8Array): RunResult {
+/** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`; null: an XDP program (no skb ctx). */
+export function runCounted(dp: TestDatapath, prog: number, ifindex: number | null, frame: Uint8Array): RunResult {
   let retval = -1;
   let data: Uint8Array = new Uint8Array();
   const moved = countersMovedBy(dp, () => {
-    const r = bpf.progTestRun(prog, frame, { ctx: bpf.skbContext({ ifindex }) });
+    const r = bpf.progTestRun(prog, frame, ifindex === null ? {} : { ctx: bpf.skbContext({ ifindex }) });
     retval = r.retval;
     data = new Uint8Array(r.data);
   });

@@ -31,6 +31,13 @@ export const ProgramName = {
   fromTunnel: 'from_tunnel',
   toTunnel: 'to_tunnel',
 } as const;
+
+/**
+ * SEC("xdp") in bpf/xdp_uplink.bpf.c: built, verified and tested, but not in
+ * ProgramName, so the loader neither loads nor pins it and no uplink runs it. On a
+ * veth uplink it cost more than it saved (bench/xdp-uplink.mjs).
+ */
+export const XDP_UPLINK_PROGRAM = 'xdp_uplink';
 export type ProgramNameValue = (typeof ProgramName)[keyof typeof ProgramName];
 
 /** max_entries as maps.h declares them. */
