@@ -28,9 +28,8 @@
 #include "drop.h"
 #include "endpoint.h"
 #include "maps.h"
+#include "from_node.h"
 #include "parse.h"
-#include "policy.h"
-#include "redirect.h"
 #include "tunnel.h"
 
 static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
@@ -39,7 +38,6 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 	struct endpoint_value *dst;
 	struct endpoint_key ep_key;
 	struct packet pkt;
-	__u32 ct_flags;
 	int ret;
 
 	ret = tunnel_from_node(skb, &key);
@@ -67,22 +65,7 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 	dst = endpoint_lookup(&ep_key);
 	if (!dst)
 		return TC_ACT_OK;
-	if (!endpoint_ready(dst))
-		return -DROP_NOT_READY;
-
-	/* What conntrack has not seen and opens nothing may answer a connection the
-	 * host NATed: the stack's conntrack undoes that, then to_pod (policy.h). */
-	ret = policy_enforce_hinted(skb, &pkt, NULL, dst, POLICY_F_OPENERS_ONLY, key.tunnel_id,
-				    &ct_flags);
-	if (ret < 0)
-		return ret;
-	if (ret == POLICY_TO_STACK) {
-		count_stat(skb, STAT_NODE_TO_STACK);
-		return TC_ACT_OK;
-	}
-	if (ct_flags & CT_F_VIA_STACK)
-		return TC_ACT_OK;
-	return redirect_to_endpoint(skb, &pkt, dst, STAT_TUNNEL_RX);
+	return deliver_from_node(skb, &pkt, dst, key.tunnel_id, STAT_TUNNEL_RX);
 }
 
 SEC("tc")

@@ -27,9 +27,8 @@
 #include "drop.h"
 #include "endpoint.h"
 #include "maps.h"
+#include "from_node.h"
 #include "parse.h"
-#include "policy.h"
-#include "redirect.h"
 
 /* The local endpoint pkt is addressed to, or NULL: then it is none of strait's business. */
 static __always_inline struct endpoint_value *local_destination(struct __sk_buff *skb,
@@ -60,8 +59,6 @@ static __always_inline int handle_from_uplink(struct __sk_buff *skb)
 	struct endpoint_value *dst;
 	struct endpoint_key src_key;
 	struct packet pkt;
-	__u32 ct_flags;
-	int ret;
 
 	dst = local_destination(skb, &pkt);
 	if (!dst)
@@ -70,24 +67,7 @@ static __always_inline int handle_from_uplink(struct __sk_buff *skb)
 	endpoint_key_src(&pkt, &src_key);
 	if (endpoint_lookup(&src_key))
 		return -DROP_SPOOF_UPLINK;
-	if (!endpoint_ready(dst))
-		return -DROP_NOT_READY;
-
-	/* No local sender: only the destination's ingress policy applies here. What
-	 * conntrack has not seen and opens nothing goes to the stack (policy.h). */
-	ret = policy_enforce(skb, &pkt, NULL, dst, POLICY_F_OPENERS_ONLY, &ct_flags);
-	if (ret < 0)
-		return ret;
-	if (ret == POLICY_TO_STACK) {
-		count_stat(skb, STAT_NODE_TO_STACK);
-		return TC_ACT_OK;
-	}
-
-	/* A connection the pod answered through the host stack (it came in that way,
-	 * a Service's DNAT maybe): the stack sees the rest of it too. */
-	if (ct_flags & CT_F_VIA_STACK)
-		return TC_ACT_OK;
-	return redirect_to_endpoint(skb, &pkt, dst, STAT_FROM_NODE);
+	return deliver_from_node(skb, &pkt, dst, IDENTITY_ANY, STAT_FROM_NODE);
 }
 
 SEC("tc")
