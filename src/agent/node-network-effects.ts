@@ -105,11 +105,18 @@ export function ensureTunnel(spec: TunnelSpec, netnsPath?: string): number {
 
 export const removeTunnel = (): boolean => withNetlink((nl) => nl.deleteLink(VXLAN_DEVICE));
 
-/** Attaches this build's programs (a tc hook each) to ifindex, replacing what strait had there. */
+/**
+ * This build's programs (a tc hook each) on ifindex, replacing what strait had there;
+ * a hook that already runs the program is left alone, so every pass may ask.
+ */
 function attachPrograms(bpfDir: string, stateDir: string, ifindex: number, hooks: readonly ['ingress' | 'egress', ProgKey][]): void {
   const dp = openDatapath({ bpfDir, stateDir });
   try {
-    for (const [direction, prog] of hooks) bpf.tcAttach(ifindex, direction, dp.programs[prog], { replace: true });
+    for (const [direction, prog] of hooks) {
+      const fd = dp.programs[prog];
+      if (bpf.tcQuery(ifindex, direction)?.progId === bpf.progInfo(fd).id) continue;
+      bpf.tcAttach(ifindex, direction, fd, { replace: true });
+    }
   } finally {
     dp.close();
   }

@@ -51,7 +51,7 @@ export interface NodeNetworkEffects {
   ensureTunnel(spec: TunnelSpec): number;
   /** removes strait_vxlan; false when it was not there */
   removeTunnel(): boolean;
-  /** from_uplink on the uplink's tc ingress (replacing strait's own program there) */
+  /** from_uplink on the uplink's tc ingress (replacing strait's own program there); nothing when it runs there already */
   attachUplink(ifindex: number): void;
   readConfig(): ConfigValue | null;
   writeConfig(c: ConfigValue): void;
@@ -103,7 +103,6 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
   let cluster: ClusterState | null = null;
   let nodes: NodeSummary[] = [];
   let problems = new Map<string, AgentProblem>();
-  let attachedTo: number | null = null;
   let masqueradeApplied: string | null = null;
   /** the masquerade input an nft run is applying now */
   let masqueradeInFlight: string | null = null;
@@ -149,7 +148,8 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
       if (ifindex === FAILED) return found; // routes and entries would point at a device that is not there
       tunnelIfindex = ifindex;
     }
-    if (attachedTo !== up.ifindex && step(`attaching from_uplink to ${up.name}`, () => fx.attachUplink(up.ifindex))) attachedTo = up.ifindex;
+    // Every pass: a program someone detached comes back (the effect writes nothing when it runs there).
+    step(`attaching from_uplink to ${up.name}`, () => fx.attachUplink(up.ifindex));
 
     const plan = nodeNetworkPlan(t, up.name);
     // Leaving first, so nothing is sent toward a node whose route is going; then joining,

@@ -21,7 +21,10 @@ export class FakeNodeNetwork implements NodeNetworkEffects {
   readonly links = new Map<string, FakeLink>();
   routes: FakeRoute[] = [];
   tunnel: (TunnelSpec & { ifindex: number }) | null = null;
+  /** every attachment of from_uplink, by ifindex */
   attached: number[] = [];
+  /** where from_uplink runs now */
+  uplinkProgramOn: number | null = null;
   config: ConfigValue | null = null;
   readonly remote = new Map<string, string>();
   masquerade: MasqueradeInput | null | undefined = undefined;
@@ -88,9 +91,17 @@ export class FakeNodeNetwork implements NodeNetworkEffects {
     return true;
   }
 
+  /** as the real one: attaches only where from_uplink does not already run (detachUplink undoes it) */
   attachUplink(ifindex: number): void {
     this.check('attachUplink');
+    if (this.uplinkProgramOn === ifindex) return;
+    this.uplinkProgramOn = ifindex;
     this.attached.push(ifindex);
+  }
+
+  /** someone else's `tc filter del` on the uplink */
+  detachUplink(): void {
+    this.uplinkProgramOn = null;
   }
 
   readConfig(): ConfigValue | null {

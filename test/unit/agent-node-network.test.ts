@@ -87,6 +87,17 @@ describe('node network: native routing', () => {
     expect(fx.attached).toEqual([eth0]); // attached once
   });
 
+  it('from_uplink detached by someone else is attached again by the next pass', async () => {
+    const { fx, eth0 } = fakeNode();
+    const { update } = agent(fx);
+    await update(nodes(labNode(1), labNode(2)));
+    expect(fx.attached).toEqual([eth0]);
+    fx.detachUplink();
+    await update(nodes(labNode(1), labNode(2)));
+    expect(fx.uplinkProgramOn).toBe(eth0);
+    expect(fx.attached).toEqual([eth0, eth0]);
+  });
+
   it('a restart with everything in place changes nothing', async () => {
     const { fx } = fakeNode();
     const state = nodes(labNode(1), labNode(2), labNode(3));
