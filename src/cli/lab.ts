@@ -11,7 +11,8 @@ import { nodeAddresses, type Routing } from '../lab/topology.js';
 
 export const LAB_USAGE = `usage: straitctl lab [up|status|down|bench] [flags]
 
-  lab             the main job: 3 nodes x 2 pods (dual-stack, native routing), pings
+  lab [--routing native|vxlan]
+                  the main job: 3 nodes x 2 pods (dual-stack, native routing), pings
                   same-node and across nodes, a NetworkPolicy and the probes it denies,
                   masquerade to an outside host, iperf3; then everything removed
   lab up --nodes N --pods M [--routing native|vxlan] [--ipv4-only]
@@ -69,7 +70,8 @@ export async function lab(argv: string[]): Promise<number> {
     const name = values.name ?? 'lab';
     switch (sub) {
       case undefined:
-        return await (await import('../lab/main-job.js')).mainJob();
+        if (values.nodes !== undefined || values.pods !== undefined) throw new UsageError('--nodes and --pods are flags of lab up; the main job is 3 nodes × 2 pods');
+        return await (await import('../lab/main-job.js')).mainJob(routing(values.routing));
       case 'up':
         return await up(dir, name, values);
       case 'status':

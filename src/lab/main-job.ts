@@ -6,7 +6,7 @@
 import { counter, iperf, ping, probe, type Where } from './checks.js';
 import { EmulatedCluster } from './cluster.js';
 import type { LabPod } from './state.js';
-import { nodeAddresses, OUTSIDE } from './topology.js';
+import { nodeAddresses, OUTSIDE, type Routing } from './topology.js';
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -70,13 +70,13 @@ function counters(c: EmulatedCluster): void {
   }
 }
 
-export async function mainJob(): Promise<number> {
+export async function mainJob(routing: Routing = 'native'): Promise<number> {
   const r = new Report();
   let leftover = 0;
   let c: EmulatedCluster | null = null;
   try {
-    console.log(bold('strait lab: 3 nodes x 2 pods, dual-stack, native routing'));
-    c = await EmulatedCluster.up({ nodes: 3, podsPerNode: 2, routing: 'native', dualStack: true, name: `main${process.pid % 100000}`, log: (l) => console.log(`  ${l}`) });
+    console.log(bold(`strait lab: 3 nodes x 2 pods, dual-stack, ${routing} routing`));
+    c = await EmulatedCluster.up({ nodes: 3, podsPerNode: 2, routing, dualStack: true, name: `main${process.pid % 100000}`, log: (l) => console.log(`  ${l}`) });
     const a = (i: number): LabPod => c!.podsOf(i)[0]!;
     const b = (i: number): LabPod => c!.podsOf(i)[1]!;
     console.log(bold('ping, same node'));
