@@ -87,7 +87,8 @@ enum stat_id {
 	STAT_TTL_EXPIRED = 7,    /* from a pod to a local pod with TTL / hop limit 1: left to the
 				  * host stack, which answers time exceeded */
 	STAT_TO_NODE = 8,        /* from a pod, routed natively out of the uplink to another node */
-	STAT_FROM_NODE = 9, /* from another node (uplink or tunnel), straight into a local pod */
+	STAT_FROM_NODE =
+		9, /* from another node through the uplink (native routing), straight into a local pod */
 	STAT_FIB_FALLBACK = 10,  /* for another node's pod, but the FIB lookup failed: handed to the
 				  * host stack (by return code in strait_fib_v1) */
 	STAT_TUNNEL_TX = 11,     /* from a pod, encapsulated into the VXLAN device */

@@ -89,7 +89,7 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   CT_PROMOTED: 'a connection’s first answer moved it from the pending to the established conntrack table',
   TTL_EXPIRED: 'to a local pod with TTL or hop limit 1: handed to the host stack, which answers time exceeded',
   TO_NODE: 'from a pod, routed natively out of the uplink to another node',
-  FROM_NODE: 'from another node (uplink or tunnel), straight into a local pod',
+  FROM_NODE: 'from another node through the uplink (native routing), straight into a local pod',
   FIB_FALLBACK: 'for another node’s pod, but the FIB lookup failed: handed to the host stack',
   TUNNEL_TX: 'from a pod, encapsulated into the VXLAN device',
   TUNNEL_RX: 'from the VXLAN device, straight into a local pod',
