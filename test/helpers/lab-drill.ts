@@ -3,8 +3,11 @@
 // streams, monitors), stopped by PID; a node's strait routes and strait_remote_v1
 // entries as text; and bounded polling for what an agent applies a moment later.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listRemote } from '../../src/agent/node-network-effects.js';
+import * as bpf from '../../src/datapath/bpf.js';
+import { decodeIpcacheValue, encodeEndpointKey, MapName } from '../../src/datapath/maps/index.js';
 import type { EmulatedCluster } from '../../src/lab/cluster.js';
 import { inNetns, NODE } from '../../src/lab/run.js';
 import { outsideNetns } from '../../src/lab/topology.js';
@@ -93,6 +96,20 @@ export function straitRoutes(c: EmulatedCluster, i: number): string[] {
 /** Node i's strait_remote_v1 as "cidr -> node address" lines, sorted. */
 export const remoteEntries = (c: EmulatedCluster, i: number): string[] =>
   [...listRemote(c.node(i).bpfDir)].map(([cidr, ip]) => `${cidr} -> ${ip}`).sort();
+
+/** Node i's strait_ipcache_v1 identity of each address asked for (0: not in it). */
+export function ipcacheIdentities(c: EmulatedCluster, i: number, ips: readonly string[]): number[] {
+  const fd = bpf.getPinned(join(c.node(i).bpfDir, MapName.ipcache));
+  if (fd === null) throw new Error(`node ${i} has no ${MapName.ipcache}`);
+  try {
+    return ips.map((ip) => {
+      const v = bpf.mapLookup(fd, encodeEndpointKey({ family: ip.includes(':') ? 6 : 4, ip }));
+      return v === null ? 0 : decodeIpcacheValue(v).identity;
+    });
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
 
 /**
  * Retries `check` (a throwing assertion) until it passes: an agent applies a manifest

@@ -10,7 +10,8 @@ import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { nodeFile, nodeObject } from '../../src/lab/manifests.js';
 import { BIN, NODE, run } from '../../src/lab/run.js';
 import { nodeAddresses, podCidrs } from '../../src/lab/topology.js';
-import { eventually, remoteEntries, remoteStates, startIn, startScript, stopHelpers, straitRoutes, STREAM, watchRemote, type Helper } from '../helpers/lab-drill.js';
+import { IDENTITY_REMOTE_NODE } from '../../src/policy/types.js';
+import { eventually, ipcacheIdentities, remoteEntries, remoteStates, startIn, startScript, stopHelpers, straitRoutes, STREAM, watchRemote, type Helper } from '../helpers/lab-drill.js';
 import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills: nodes and agents (emulated cluster)');
@@ -136,9 +137,16 @@ describe.skipIf(!isRoot)('cross-node drills: nodes and agents', () => {
     const others = [1, 2];
     for (const i of others) await eventually(() => expect(towards(cl, i, 3)).toEqual(expected(3)));
     for (const from of ['n1-a', 'n2-a']) expect(reaches(cl, from, 'n3-a'), `${from} -> n3-a`).toBe(true);
+    // The ipcache follows too: node 3's addresses as another node, its pod by its labels.
+    const n3 = Object.values(nodeAddresses(3));
+    for (const i of others) {
+      expect(ipcacheIdentities(cl, i, n3)).toEqual([IDENTITY_REMOTE_NODE, IDENTITY_REMOTE_NODE]);
+      for (const id of ipcacheIdentities(cl, i, cl.pod('n3-a').ips)) expect(id).toBeGreaterThanOrEqual(256);
+    }
 
     cl.removeManifest(nodeFile(3));
     for (const i of others) await eventually(() => expect(towards(cl, i, 3)).toEqual(none));
+    for (const i of others) await eventually(() => expect(ipcacheIdentities(cl, i, n3)).toEqual([0, 0]));
     // The others still reach each other; node 3's pod is reachable from none of them.
     expect(towards(cl, 1, 2)).toEqual(expected(2));
     for (const from of ['n1-a', 'n2-a']) expect(unreachable(cl, from, 'n3-a'), `${from} -> n3-a`).toBe(true);
