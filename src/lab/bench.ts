@@ -5,6 +5,8 @@
 //   vxlan  pod → pod across nodes, strait with VXLAN
 //   bridge pod → pod across nodes, the reference bridge + host-local plugins with
 //          static host routes (flannel host-gw style)
+//   kvxlan node → node through the kernel's own VXLAN (a plain device, no BPF), on the
+//          reference's nodes: what a tunnel costs here before strait adds anything
 // as ratios to node → node, with issue #10's targets beside them. The two strait
 // clusters and the reference run side by side (each lab has its own underlay netns,
 // so the contract's addresses do not collide). Everything built is removed at the
@@ -18,7 +20,7 @@ import { EmulatedCluster } from './cluster.js';
 import { ReferenceCluster } from './reference.js';
 import { inNetns, run } from './run.js';
 import { checkLabName, DEFAULT_LAB_DIR } from './state.js';
-import { nodeAddresses, type Routing } from './topology.js';
+import { nodeAddresses, UPLINK_MTU, VXLAN_OVERHEAD, type Routing } from './topology.js';
 
 export interface BenchOptions {
   rounds: number;
@@ -91,7 +93,13 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
     if (signal.aborted) throw new Interrupted();
   };
   const log = (l: string): void => console.log(`  ${l}`);
-  const setups = { node: setup('node', 'node -> node'), native: setup('native', 'strait native'), vxlan: setup('vxlan', 'strait vxlan'), bridge: setup('bridge', 'bridge + host-local') };
+  const setups = {
+    node: setup('node', 'node -> node'),
+    native: setup('native', 'strait native'),
+    vxlan: setup('vxlan', 'strait vxlan'),
+    bridge: setup('bridge', 'bridge + host-local'),
+    kvxlan: setup('kvxlan', 'node -> node, kernel vxlan'),
+  };
   const all = Object.values(setups);
   const teardowns: (() => Promise<string[]>)[] = [];
   const releaseCpus = holdCpusAwake();
@@ -105,8 +113,9 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
       setups.node.path = { clientNetns: ref.nodeNetns(1), serverNetns: ref.nodeNetns(2), serverIp: nodeAddresses(2).v4 };
       const [a, b] = [ref.pod('n1-a'), ref.pod('n2-a')];
       setups.bridge.path = { clientNetns: a.netns, serverNetns: b.netns, serverIp: b.ip };
+      setups.kvxlan.path = kernelVxlan(ref.nodeNetns(1), ref.nodeNetns(2));
     } catch (e) {
-      setups.node.failure = setups.bridge.failure = `the reference cluster: ${(e as Error).message}`;
+      setups.node.failure = setups.bridge.failure = setups.kvxlan.failure = `the reference cluster: ${(e as Error).message}`;
     }
     for (const [s, routing, suffix] of [[setups.native, 'native', 'n'], [setups.vxlan, 'vxlan', 'v']] as const) {
       check();
@@ -160,6 +169,30 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
   console.log(leftover.length === 0 ? 'everything the bench built is removed' : `${leftover.length} things NOT removed (see above; \`straitctl lab down --name NAME\` retries the strait labs)`);
   if (interrupted) return 130;
   return leftover.length > 0 || all.some((s) => s.failure !== null) ? 1 : 0;
+}
+
+/** Addresses of the kernel VXLAN pair: outside every range of the cluster contract. */
+const KVXLAN = ['198.18.250.1', '198.18.250.2'] as const;
+
+/**
+ * A plain VXLAN device (VNI 42, UDP 4789, the uplink's MTU less 50) in each of two
+ * reference nodes, pointed at the other: node → node through the kernel's tunnel
+ * alone. Removed with the nodes' netns.
+ */
+function kernelVxlan(client: string, server: string): Path {
+  const nodes = [client, server] as const;
+  nodes.forEach((ns, i) => {
+    const [self, peer] = [nodeAddresses(i + 1).v4, nodeAddresses(2 - i).v4];
+    for (const args of [
+      ['link', 'add', 'kvxlan', 'type', 'vxlan', 'id', '42', 'local', self, 'remote', peer, 'dstport', '4789', 'dev', 'eth0'],
+      ['addr', 'add', `${KVXLAN[i]!}/24`, 'dev', 'kvxlan'],
+      ['link', 'set', 'kvxlan', 'mtu', String(UPLINK_MTU - VXLAN_OVERHEAD), 'up'],
+    ]) {
+      const r = run('ip', ['-n', ns, ...args]);
+      if (r.status !== 0) throw new StraitError('E_COMMAND', `ip -n ${ns} ${args.join(' ')}: ${r.stderr.trim()}`);
+    }
+  });
+  return { clientNetns: client, serverNetns: server, serverIp: KVXLAN[1] };
 }
 
 /** One strait cluster (2 nodes, 1 pod each, IPv4) and its path n1-a → n2-a; a failure is the setup's, not the bench's. */
