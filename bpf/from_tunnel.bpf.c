@@ -65,7 +65,8 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 	dst = endpoint_lookup(&ep_key);
 	if (!dst)
 		return TC_ACT_OK;
-	return deliver_from_node(skb, &pkt, dst, key.tunnel_id, STAT_TUNNEL_RX);
+	return deliver_from_node(skb, &pkt, dst, tunnel_vni_identity(key.tunnel_id),
+				 STAT_TUNNEL_RX);
 }
 
 SEC("tc")

@@ -67,7 +67,7 @@ static __always_inline int handle_from_uplink(struct __sk_buff *skb)
 	endpoint_key_src(&pkt, &src_key);
 	if (endpoint_lookup(&src_key))
 		return -DROP_SPOOF_UPLINK;
-	return deliver_from_node(skb, &pkt, dst, IDENTITY_ANY, STAT_FROM_NODE);
+	return deliver_from_node(skb, &pkt, dst, NULL, STAT_FROM_NODE);
 }
 
 SEC("tc")

@@ -6,7 +6,7 @@
  * - the host stack routed the packet in itself (`<podCIDR> dev strait_vxlan`: the
  *   node's own traffic, and what it forwards: a packet too big for from_pod to
  *   send, a Service's backend on another node): the key of the node holding the
- *   destination, the VNI the source pod's identity when a pod of this node sent it
+ *   destination, the VNI that names the source pod's label set when a pod of this node sent it
  *   (its address was checked by from_pod on the way in), else 0;
  * - anything else (an address in no other node's pod CIDR, the link-local and
  *   multicast noise a device may still send, ARP): DROP_TUNNEL_NO_REMOTE.

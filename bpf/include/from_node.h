@@ -24,9 +24,10 @@
 #include "policy.h"
 #include "redirect.h"
 
-/* src_hint: the sender's pod identity as the tunnel carried it, IDENTITY_ANY natively. */
+/* src_hint: the sender's identities as the tunnel named them (tunnel.h), NULL natively. */
 static __always_inline int deliver_from_node(struct __sk_buff *skb, struct packet *pkt,
-					     const struct endpoint_value *dst, __u32 src_hint,
+					     const struct endpoint_value *dst,
+					     const struct ipcache_value *src_hint,
 					     enum stat_id delivered)
 {
 	__u32 ct_flags;

@@ -53,19 +53,22 @@ static __always_inline void identity_classify(const __u32 *ip, __u8 family,
 
 /*
  * A source the ipcache does not know yet (a pod so new that this node has not seen
- * its Pod object) takes the pod identity its node sent along (VXLAN: the VNI, set
- * by that node's from_pod from the sender's endpoint), so its labels are judged at
- * once rather than as an unknown address. Only a pod identity counts; a hint never
- * overrides what the ipcache says. The namespace identity does not travel: it stays
- * unknown (0), so until the ipcache catches up the source matches rules on its own
- * labels, "any pod" and its CIDR, but no namespaceSelector. The outer source was
- * checked to be a node of the cluster; like every overlay without encryption, this
- * trusts the underlay not to forge it.
+ * its Pod object) takes the identities its node sent along (VXLAN: the VNI names
+ * its label set, strait_vni_v1 says what that is here: pod and namespace identity),
+ * so its labels and its namespace are judged at once rather than as an unknown
+ * address. A hint never overrides what the ipcache says, and only a pod identity
+ * counts. The outer source was checked to be a node of the cluster; like every
+ * overlay without encryption, this trusts the underlay not to forge it.
  */
-static __always_inline void identity_hint(struct peer_identity *id, __u32 hint)
+static __always_inline void identity_hint(struct peer_identity *id,
+					  const struct ipcache_value *hint)
 {
-	if (id->pod == IDENTITY_ANY && hint >= FIRST_POD_IDENTITY && hint < IDENTITY_CIDR_FLAG)
-		id->pod = hint;
+	if (!hint || id->pod != IDENTITY_ANY)
+		return;
+	if (hint->identity < FIRST_POD_IDENTITY || hint->identity >= IDENTITY_CIDR_FLAG)
+		return;
+	id->pod = hint->identity;
+	id->ns = hint->namespace;
 }
 
 /* This node's own addresses: traffic to and from them is always allowed. */

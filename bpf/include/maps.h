@@ -301,6 +301,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_fib_v1 SEC(".maps");
 
+/*
+ * The VNI of a VXLAN packet names the sender's label set the same way on every
+ * node: a 24-bit hash of it (its canonical text, as pod identities are numbered
+ * from), never a node's own identity number, which an earlier collision may have
+ * made differ between nodes. strait_identity_vni_v1 gives the sender the VNI of
+ * its pod's identity; strait_vni_v1 gives the receiver the identity and namespace
+ * identity a VNI stands for on this node. A hash two label sets share is in
+ * neither: those pods send no hint. Written by the agent for every identity of
+ * the cluster.
+ */
+#define VNI_MAX (1 << 18)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNI_MAX);
+	__type(key, __u32);   /* pod identity */
+	__type(value, __u32); /* its VNI, 1..0xffffff */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_identity_vni_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNI_MAX);
+	__type(key, __u32); /* VNI */
+	__type(value, struct ipcache_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_vni_v1 SEC(".maps");
+
 /* Connections, keyed by the tuple of the packet that opened them. A packet whose
  * tuple or reversed tuple is here is established or a reply, and skips policy. */
 struct ct_key {

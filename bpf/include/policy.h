@@ -42,9 +42,10 @@
 /* What the checks of one new connection found. */
 struct policy_verdict {
 	__u32 rule_id;
-	bool by_rule;   /* a policy entry allowed it (not only "not isolated" or "host") */
-	__u32 src_hint; /* in: the source's pod identity as its node said (VXLAN: the VNI), for
-			 * when the ipcache does not know the address yet (identity_hint) */
+	bool by_rule; /* a policy entry allowed it (not only "not isolated" or "host") */
+	/* in: the source's identities as its node said (VXLAN: what the VNI stands for),
+	 * for when the ipcache does not know the address yet (identity_hint); or NULL */
+	const struct ipcache_value *src_hint;
 };
 
 static __always_inline __u32 policy_slot(const struct endpoint_value *ep)
@@ -160,8 +161,8 @@ static __always_inline int policy_judge(const struct flow *f, const struct endpo
 /*
  * The whole decision for a packet that passed parsing, anti-spoofing and readiness.
  * src: the local sending endpoint (from_pod) or NULL; dst: the local receiving
- * endpoint, or NULL when the packet leaves for the stack. src_hint: the source's pod
- * identity as the tunnel carried it, or 0 (policy_verdict.src_hint).
+ * endpoint, or NULL when the packet leaves for the stack. src_hint: the source's
+ * identities as the tunnel named them, or NULL (policy_verdict.src_hint).
  *
  * A recreated entry (STAT_CT_RECREATED) is marked CT_F_VIA_STACK whichever program
  * recreates it: whether the lost one was (a Service's DNAT) is not known, and the
@@ -170,7 +171,8 @@ static __always_inline int policy_judge(const struct flow *f, const struct endpo
 static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const struct packet *pkt,
 						 const struct endpoint_value *src,
 						 const struct endpoint_value *dst, __u32 ct_flags,
-						 __u32 src_hint, __u32 *hit_flags)
+						 const struct ipcache_value *src_hint,
+						 __u32 *hit_flags)
 {
 	struct policy_verdict verdict = { .src_hint = src_hint };
 	enum ct_status status;
@@ -227,7 +229,7 @@ static __always_inline int policy_enforce(struct __sk_buff *skb, const struct pa
 					  const struct endpoint_value *dst, __u32 ct_flags,
 					  __u32 *hit_flags)
 {
-	return policy_enforce_hinted(skb, pkt, src, dst, ct_flags, IDENTITY_ANY, hit_flags);
+	return policy_enforce_hinted(skb, pkt, src, dst, ct_flags, NULL, hit_flags);
 }
 
 #endif /* STRAIT_POLICY_H */

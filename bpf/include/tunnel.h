@@ -11,10 +11,11 @@
  *   carries no key yet and gets one here.
  * - from_tunnel (tc ingress): the outer source must be a node (tunnel_from_node).
  *
- * The VNI carries the sending pod's identity, so the receiving node judges a pod it
- * has no ipcache entry for yet by its labels (identity.h, identity_hint). Pod
- * identities lie below IDENTITY_CIDR_FLAG (1 << 24), so they fit the 24-bit VNI; 0
- * says "no hint" (the node's own traffic).
+ * The VNI names the sending pod's label set as every node names it (a hash of the
+ * label set, strait_identity_vni_v1), so the receiving node judges a pod it has no
+ * ipcache entry for yet by its labels and namespace (strait_vni_v1, identity.h
+ * identity_hint); 0 says "no hint" (the node's own traffic, a label set whose hash
+ * another shares).
  *
  * The key is passed without its local address fields (added in 5.19): every kernel
  * takes that size, 5.10 no other, and the local address is the kernel's choice.
@@ -43,9 +44,21 @@
 #define TUNNEL_TTL 64
 #define TUNNEL_VNI_MAX 0xffffff
 
+/* The VNI that names src's label set on every node (maps.h), or 0: no hint. */
 static __always_inline __u32 tunnel_vni(const struct endpoint_value *src)
 {
-	return src->identity <= TUNNEL_VNI_MAX ? src->identity : 0;
+	__u32 identity = src->identity;
+	__u32 *vni = bpf_map_lookup_elem(&strait_identity_vni_v1, &identity);
+
+	return vni && *vni <= TUNNEL_VNI_MAX ? *vni : 0;
+}
+
+/* What a VNI stands for on this node: the sender's pod and namespace identity; NULL for none. */
+static __always_inline const struct ipcache_value *tunnel_vni_identity(__u32 vni)
+{
+	if (vni == 0)
+		return NULL;
+	return bpf_map_lookup_elem(&strait_vni_v1, &vni);
 }
 
 /* The outer header's destination: remote's node; its VNI: vni. */

@@ -13,6 +13,7 @@ import type { AgentEffects } from './effects.js';
 import { explainVerdict } from './explain.js';
 import { createNodeNetwork, type NodeNetworkOptions } from './node-network.js';
 import { createReconciler } from './reconcile-loop.js';
+import { planVni, syncVni } from './vni.js';
 
 export interface CoreOptions {
   nodeName: string;
@@ -51,6 +52,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     endpoints,
     revalidate: (current, addresses) => revalidateConntrack(maps, maps.conntrack, current, addresses),
     explain: (current, req) => explainVerdict(maps, current, req),
+    syncIdentities: (current) => syncVni(maps, planVni(current)),
     close: () => maps.close(),
     retryMs: opts.retryMs,
     nodeNetwork:

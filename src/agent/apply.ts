@@ -29,7 +29,7 @@ export interface PolicyMaps {
 export interface WriteFailure {
   /** the endpoint whose unit failed; null for a removal of the shared maps */
   ifindex: number | null;
-  op: PlanOp['op'];
+  op: PlanOp['op'] | 'vni-sync';
   error: string;
 }
 

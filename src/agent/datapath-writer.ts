@@ -16,11 +16,13 @@ import {
 import { MapName } from '../datapath/maps/names.js';
 import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
+import { decodeU32, encodeU32Key, encodeVni } from '../datapath/maps/vni.js';
 import { decodePolicyKey, decodePolicyValue, encodePolicyKey, encodePolicyValue } from '../datapath/maps/policy.js';
 import type { PolicyEntry } from '../policy/types.js';
 import { hostCidr, ipFamily } from '../ipam/addr.js';
 import type { ConntrackTable } from './conntrack.js';
 import type { AgentMaps } from './effects.js';
+import type { VniContent, VniValue } from './vni.js';
 
 /** The endpoint-map and ipcache key of an address. */
 const addressKey = (ip: string): Uint8Array => encodeEndpointKey({ family: ipFamily(ip), ip });
@@ -66,7 +68,7 @@ function conntrackTable(fd: number): ConntrackTable {
 }
 
 export class DatapathWriter implements AgentMaps {
-  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending', number>;
+  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending' | 'identityVni' | 'vni', number>;
 
   constructor(bpfDir: string) {
     const open = (name: string) => {
@@ -81,6 +83,8 @@ export class DatapathWriter implements AgentMaps {
       policy: open(MapName.policy),
       ct: open(MapName.ct),
       ctPending: open(MapName.ctPending),
+      identityVni: open(MapName.identityVni),
+      vni: open(MapName.vni),
     };
   }
 
@@ -115,6 +119,32 @@ export class DatapathWriter implements AgentMaps {
 
   delPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
     bpf.mapDelete(this.fds.policy, encodePolicyKey({ ifindex, gen: generation, ...e }));
+  }
+
+  // The VXLAN hint maps (vni.ts): pod identity → VNI, VNI → pod and namespace identity.
+
+  readVni(): VniContent {
+    const byIdentity = new Map<number, number>();
+    for (const { key, value } of bpf.mapDump(this.fds.identityVni)) byIdentity.set(decodeU32(key, 'identity'), decodeU32(value, 'vni'));
+    const byVni = new Map<number, VniValue>();
+    for (const { key, value } of bpf.mapDump(this.fds.vni)) byVni.set(decodeU32(key, 'vni'), decodeIpcacheValue(value));
+    return { byIdentity, byVni };
+  }
+
+  setIdentityVni(identity: number, vni: number): void {
+    bpf.mapUpdate(this.fds.identityVni, encodeU32Key(identity, 'identity'), encodeVni(vni));
+  }
+
+  delIdentityVni(identity: number): void {
+    bpf.mapDelete(this.fds.identityVni, encodeU32Key(identity, 'identity'));
+  }
+
+  setVni(vni: number, v: VniValue): void {
+    bpf.mapUpdate(this.fds.vni, encodeVni(vni), encodeIpcacheValue(v));
+  }
+
+  delVni(vni: number): void {
+    bpf.mapDelete(this.fds.vni, encodeVni(vni));
   }
 
   /** The endpoint-map entries of each veth (one per pod address); read once per plan. */

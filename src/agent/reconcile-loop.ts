@@ -29,6 +29,8 @@ export interface ReconcilerDeps {
   /** cuts connections the new state no longer allows; returns how many */
   revalidate: (current: DesiredState, addresses: ReadonlySet<string>) => number;
   explain: (current: DesiredState | null, req: ExplainRequest) => ExplainResult;
+  /** brings what the datapath derives from the identities alone (the VXLAN hint maps) to `current`; throws on a failed write */
+  syncIdentities?: (current: DesiredState) => number;
   close: () => void;
   /** wait before retrying after a failed write; default 500 ms */
   retryMs?: number;
@@ -94,6 +96,12 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
         : { ...adoptCurrent(maps), identities: adm.desired.identities, namespaceIds: adm.desired.namespaceIds, rules: adm.desired.rules };
     accepted = adm.accepted;
     fill = (['policy', 'ipcache', 'cidr'] as const).map((k) => ({ map: MAP_NAMES[k], entries: adm.usage[k].final, capacity: deps.capacity[k] }));
+    try {
+      deps.syncIdentities?.(current);
+    } catch (err) {
+      // Only the VXLAN hints: a new pod waits for the ipcache instead. Retried below.
+      result.failures.push({ ifindex: null, op: 'vni-sync', error: `the VXLAN hint maps: ${(err as Error).message}` });
+    }
     const cut = deps.revalidate(current, addressesOfChanged(adm.plan, endpoints));
     if (cut > 0) log.info({ connections: cut }, 'cut connections that policy no longer allows');
     if (result.written > 0) log.info({ generation, ops: result.written, ms: Math.round(performance.now() - t0) }, 'datapath updated');

@@ -5,6 +5,7 @@
 // two conntrack tables hold raw entries as maps.h lays them out.
 import type { EndpointFlags, MapsContent } from '../../src/agent/datapath-writer.js';
 import type { AgentMaps } from '../../src/agent/effects.js';
+import type { VniContent, VniValue } from '../../src/agent/vni.js';
 import type { EndpointEntry } from '../../src/datapath/endpoints.js';
 import { decodeEndpointFlags, encodeEndpointFlags, type EndpointFlagState } from '../../src/datapath/maps/endpoints.js';
 import { ipFamily, networkOf, parseCidr, parseIp } from '../../src/ipam/addr.js';
@@ -15,7 +16,8 @@ import type { Capacity } from '../../src/policy/capacity.js';
 export type FakeWrite =
   | { map: 'ipcache' | 'cidr'; key: string }
   | { map: 'policy'; ifindex: number; generation: 0 | 1; entry: PolicyEntry }
-  | { map: 'endpoints'; ifindex: number };
+  | { map: 'endpoints'; ifindex: number }
+  | { map: 'vni'; key: string };
 
 /** A conntrack table: raw key → raw value, as the kernel's hash map holds them. */
 export class FakeConntrack {
@@ -43,6 +45,8 @@ export class FakeMaps implements AgentMaps {
   readonly policy = new Map<string, PolicyEntry & { ifindex: number; generation: 0 | 1 }>();
   readonly endpoints = new Map<number, EndpointEntry[]>();
   readonly conntrack = [new FakeConntrack(), new FakeConntrack()] as const;
+  /** the VXLAN hint maps: pod identity → VNI, VNI → pod and namespace identity */
+  readonly vni: VniContent = { byIdentity: new Map(), byVni: new Map() };
   /** a write this returns true for throws */
   failWhen: ((w: FakeWrite) => boolean) | null = null;
   /** every change made (sets, deletions, flag rewrites) */
@@ -109,6 +113,23 @@ export class FakeMaps implements AgentMaps {
   }
   delCidr(cidr: string): void {
     this.del(this.cidr, cidr);
+  }
+  readVni(): VniContent {
+    return { byIdentity: new Map(this.vni.byIdentity), byVni: new Map(this.vni.byVni) };
+  }
+  setIdentityVni(identity: number, vni: number): void {
+    this.check({ map: 'vni', key: `identity ${identity}` });
+    this.put(this.vni.byIdentity, identity, vni, Infinity, 'vni');
+  }
+  delIdentityVni(identity: number): void {
+    this.del(this.vni.byIdentity, identity);
+  }
+  setVni(vni: number, v: VniValue): void {
+    this.check({ map: 'vni', key: `vni ${vni}` });
+    this.put(this.vni.byVni, vni, { ...v }, Infinity, 'vni');
+  }
+  delVni(vni: number): void {
+    this.del(this.vni.byVni, vni);
   }
   setPolicy(ifindex: number, generation: 0 | 1, e: PolicyEntry): void {
     this.check({ map: 'policy', ifindex, generation, entry: e });

@@ -7,8 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counter, iperf, ping, probe } from '../../src/lab/checks.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
-import { UPLINK_MTU, VXLAN_OVERHEAD } from '../../src/lab/topology.js';
+import { POD_PORT, UPLINK_MTU, VXLAN_OVERHEAD } from '../../src/lab/topology.js';
+import { spawnSync } from 'node:child_process';
 import { pluginConfig } from '../../src/lab/cni.js';
+import { podFile, podObject } from '../../src/lab/manifests.js';
+import { inNetns, NODE, POD_TOOL } from '../../src/lab/run.js';
 import { runCni } from '../helpers/cni.js';
 import { cleanupAll, createNetns, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
@@ -69,6 +72,50 @@ describe.skipIf(!isRoot)('cross-node drills (VXLAN)', () => {
     } finally {
       const del = await runCni({ command: 'DEL', ...call });
       expect(del.exitCode, del.stdout + del.stderr).toBe(0);
+    }
+  });
+
+  it('a new pod the receiving node has no address for yet is judged by the label set and namespace its VNI names', async () => {
+    const cl = lab();
+    const target = cl.pod('n2-a');
+    const [ip] = target.ips;
+    // A pod on n1 whose Pod object has no status.podIPs yet: n2 knows its labels
+    // (the Pod object) but not its address, as when the watch has not caught up.
+    const fresh = async (name: string, labels: Record<string, string>) => {
+      cl.writeManifest(podFile(name), podObject({ name, node: 1, labels, ips: [] }, POD_PORT));
+      cl.waitSynced();
+      const ns = createNetns(`vx${name}`);
+      const call = { config: pluginConfig(cl.node(1)), containerId: `vx-${name}-${rand()}`, netns: ns.path, inNetns: cl.node(1).netns, args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=lab;K8S_POD_NAME=${name}` };
+      const add = await runCni({ command: 'ADD', ...call });
+      expect(add.exitCode, add.stdout + add.stderr).toBe(0);
+      const probeFrom = (): boolean => {
+        const [cmd, args] = inNetns(ns.name, NODE, [POD_TOOL, 'probe', ip!, String(POD_PORT), '1500']);
+        const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 15_000 });
+        return r.status === 0 && r.stdout.trim() === target.name;
+      };
+      return { probeFrom, del: () => runCni({ command: 'DEL', ...call }) };
+    };
+    const policy = (from: object): object => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { namespace: 'lab', name: 'n2-a-in' },
+      spec: { podSelector: { matchLabels: { pod: 'n2-a' } }, ingress: [{ from: [from] }] },
+    });
+    const client = await fresh('vni-client', { role: 'client' });
+    const stranger = await fresh('vni-stranger', { role: 'stranger' });
+    try {
+      cl.writeManifest('policy-vni.json', policy({ podSelector: { matchLabels: { role: 'client' } } }));
+      cl.waitSynced();
+      expect(client.probeFrom(), 'the label set the policy allows, named by the VNI').toBe(true);
+      expect(stranger.probeFrom(), 'another label set').toBe(false);
+      // A rule that names only the namespace: the namespace identity travels too.
+      cl.writeManifest('policy-vni.json', policy({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'lab' } } }));
+      cl.waitSynced();
+      expect(stranger.probeFrom(), 'any pod of namespace lab').toBe(true);
+    } finally {
+      cl.removeManifest('policy-vni.json');
+      for (const p of [client, stranger]) expect((await p.del()).exitCode).toBe(0);
+      for (const name of ['vni-client', 'vni-stranger']) cl.removeManifest(podFile(name));
     }
   });
 

@@ -25,6 +25,8 @@ import {
   encodePolicyKey,
   encodePolicyValue,
   encodeRemoteValue,
+  encodeU32Key,
+  encodeVni,
   IDENTITY_REMOTE_NODE,
   MapName,
   ProgramName,
@@ -195,9 +197,20 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
     expect(ping(n1!, pods.b.v4).status).toBe(0);
   });
 
-  it('judges a sender the receiving ipcache does not know by the identity its VNI carries', () => {
+  it('judges a sender the receiving ipcache does not know by the label set its VNI names', () => {
     editEndpoint(n1!, pods.a, (v) => (v.identity = ID_ALLOWED));
     editEndpoint(n1!, pods.s, (v) => (v.identity = ID_OTHER));
+    // The VNI names the label set, not n1's number for it: n2 numbers the same label
+    // sets 310 and 311 (identities are per node), and its policy names its own number.
+    const [vniAllowed, vniOther] = [0x51aa01, 0x51aa02];
+    withMap(n1!, MapName.identityVni, (fd) => {
+      bpf.mapUpdate(fd, encodeU32Key(ID_ALLOWED, 'identity'), encodeVni(vniAllowed));
+      bpf.mapUpdate(fd, encodeU32Key(ID_OTHER, 'identity'), encodeVni(vniOther));
+    });
+    withMap(n2!, MapName.vni, (fd) => {
+      bpf.mapUpdate(fd, encodeVni(vniAllowed), encodeIpcacheValue({ identity: ID_ALLOWED + 10, namespace: 0 }));
+      bpf.mapUpdate(fd, encodeVni(vniOther), encodeIpcacheValue({ identity: ID_OTHER + 10, namespace: 0 }));
+    });
     let slot = 0;
     editEndpoint(n2!, pods.t, (v) => {
       v.flags |= EP_F_INGRESS_ISOLATED;
@@ -205,14 +218,14 @@ describe.skipIf(!isRoot)('VXLAN datapath between two nodes', () => {
       expect(v.flags & EP_F_POLICY_GEN).toBe(0);
     });
     withMap(n2!, MapName.policy, (fd) =>
-      bpf.mapUpdate(fd, encodePolicyKey({ ifindex: slot, gen: 0, identity: ID_ALLOWED, egress: false, protocol: 0, port: 0, portPrefixLen: 0 }), encodePolicyValue({ ruleId: 7 })),
+      bpf.mapUpdate(fd, encodePolicyKey({ ifindex: slot, gen: 0, identity: ID_ALLOWED + 10, egress: false, protocol: 0, port: 0, portPrefixLen: 0 }), encodePolicyValue({ ruleId: 7 })),
     );
     const denied = count(n2!, 'DROP_POLICY_INGRESS');
     for (const dst of [pods.t.v4, pods.t.v6!]) expect(ping(pods.a, dst).status, `allowed by VNI → ${dst}`).toBe(0);
     for (const dst of [pods.t.v4, pods.t.v6!]) expect(ping(pods.s, dst, ['-c', '1']).status, `other identity → ${dst}`).not.toBe(0);
     expect(count(n2!, 'DROP_POLICY_INGRESS') - denied).toBeGreaterThanOrEqual(2n);
     // Once the ipcache knows the address, it wins over the VNI.
-    setIpcache(n2!, pods.a.v4, ID_OTHER);
+    setIpcache(n2!, pods.a.v4, ID_OTHER + 10);
     expect(ping(pods.a, pods.t.v4, ['-c', '1']).status).not.toBe(0);
   });
 

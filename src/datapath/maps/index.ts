@@ -15,3 +15,4 @@ export * from './links.js';
 export * from './names.js';
 export * from './policy.js';
 export * from './remote.js';
+export * from './vni.js';

@@ -16,6 +16,8 @@ export const MapName = {
   remote: 'strait_remote_v1',
   config: 'strait_config_v1',
   fib: 'strait_fib_v1',
+  identityVni: 'strait_identity_vni_v1',
+  vni: 'strait_vni_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -51,3 +53,5 @@ export const CT_MAX = 1 << 18;
 export const CT_PENDING_MAX = 1 << 16;
 export const FRAG_MAX = 8192;
 export const REMOTE_MAX = 1 << 14;
+/** strait_identity_vni_v1 and strait_vni_v1 */
+export const VNI_MAX = 1 << 18;
