@@ -82,6 +82,12 @@ export interface NodeNetworkOptions {
 export interface NodeNetworkStatus {
   problems: AgentProblem[];
   nodes: NodeSummary[];
+  /**
+   * The last snapshot is reconciled: no pass waiting, no nft run in flight, no failed
+   * step waiting for its retry. Refused Nodes and a missing uplink do not count: they
+   * wait for the source or the operator, as a refused policy does.
+   */
+  settled: boolean;
 }
 
 export interface NodeNetwork {
@@ -261,7 +267,11 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
       cluster = state;
       schedule();
     },
-    status: () => ({ problems: [...problems.values()], nodes }),
+    status: () => ({
+      problems: [...problems.values()],
+      nodes,
+      settled: !scheduled && masqueradeInFlight === null && ![...problems.values()].some((p) => p.kind === 'node-network-failed'),
+    }),
     close() {
       closed = true;
       if (retry !== null) clearTimeout(retry);

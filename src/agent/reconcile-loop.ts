@@ -208,9 +208,10 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       schedule();
     },
     status(): AgentStatus {
-      const net = deps.nodeNetwork?.status() ?? { problems: [], nodes: [] };
+      const net = deps.nodeNetwork?.status() ?? { problems: [], nodes: [], settled: true };
       return {
-        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null,
+        // The node's network (routes, tunnel, masquerade) counts too: synced means usable.
+        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null && net.settled,
         sourceGeneration,
         appliedGeneration,
         endpoints: endpoints.size,

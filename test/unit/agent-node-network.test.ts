@@ -60,7 +60,7 @@ describe('node network: native routing', () => {
     expect(fx.config).toEqual({ routing: 'native', uplinkIfindex: eth0, tunnelIfindex: 0 });
     expect(fx.attached).toEqual([eth0]);
     expect(fx.masquerade).toEqual({ podCIDRs: ['198.18.101.0/24', 'fd5a:1ab:1::/64'], clusterCIDRs: ['198.18.101.0/24', '198.18.102.0/24', 'fd5a:1ab:1::/64', 'fd5a:1ab:2::/64'] });
-    expect(net.status()).toEqual({ problems: [], nodes: [expect.objectContaining({ name: 'n1', state: 'ok', self: true }), expect.objectContaining({ name: 'n2', state: 'ok' })] });
+    expect(net.status()).toEqual({ problems: [], nodes: [expect.objectContaining({ name: 'n1', state: 'ok', self: true }), expect.objectContaining({ name: 'n2', state: 'ok' })], settled: true });
 
     fx.changes = [];
     await update(nodes(labNode(1), labNode(2), labNode(3)));
@@ -85,6 +85,32 @@ describe('node network: native routing', () => {
       'route del fd5a:1ab:2::/64 via fd5a:0:0:1::12 dev eth0',
     ]);
     expect(fx.attached).toEqual([eth0]); // attached once
+  });
+
+  it('is settled once the snapshot is reconciled and nft has answered, not while a failed step waits for its retry', async () => {
+    const { fx } = fakeNode();
+    let release!: () => void;
+    const nftAnswers = new Promise<void>((r) => (release = r));
+    const write = fx.applyMasquerade.bind(fx);
+    // The real effect settles when nft answers: the loop must wait for that promise.
+    const deferred = (m: Parameters<typeof write>[0]): Promise<void> => {
+      write(m);
+      return nftAnswers;
+    };
+    Object.assign(fx, { applyMasquerade: deferred });
+    const { net } = agent(fx, { retryMs: 60_000 });
+    net.update(nodes(labNode(1), labNode(2)));
+    expect(net.status().settled).toBe(false); // the pass has not run yet
+    await tick();
+    expect(fx.routes).not.toEqual([]);
+    expect(net.status().settled).toBe(false); // nft has not answered
+    release();
+    await eventually(() => net.status().settled);
+    fx.failWhen = (effect) => effect === 'addRoute';
+    net.update(nodes(labNode(1), labNode(2), labNode(3)));
+    await tick();
+    expect(net.status().problems.map((p) => p.kind)).toContain('node-network-failed');
+    expect(net.status().settled).toBe(false);
   });
 
   it('from_uplink detached by someone else is attached again by the next pass', async () => {
@@ -230,7 +256,7 @@ describe('node network: native routing', () => {
     expect(fx.routes).toHaveLength(1);
     expect(fx.attached).toEqual([]);
     expect(fx.masquerade).toBeUndefined();
-    expect(net.status()).toEqual({ problems: [], nodes: [] });
+    expect(net.status()).toEqual({ problems: [], nodes: [], settled: true });
   });
 
   it('nothing happens before the first snapshot', async () => {
@@ -240,7 +266,7 @@ describe('node network: native routing', () => {
     await tick();
     expect(fx.routes).toHaveLength(1);
     expect(fx.attached).toEqual([]);
-    expect(net.status()).toEqual({ problems: [], nodes: [] });
+    expect(net.status()).toEqual({ problems: [], nodes: [], settled: true });
   });
 });
 
