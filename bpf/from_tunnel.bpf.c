@@ -49,11 +49,8 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 	ret = parse_eth(skb, &pkt);
 	if (ret < 0)
 		return ret;
-	if (pkt.l3_proto == ETH_P_IP)
-		ret = parse_ipv4(&pkt);
-	else if (pkt.l3_proto == ETH_P_IPV6)
-		ret = parse_ipv6(&pkt);
-	else
+	ret = parse_ip(&pkt);
+	if (ret == PARSE_NOT_IP)
 		return TC_ACT_OK;
 	if (ret < 0)
 		return ret;

@@ -36,20 +36,8 @@ static __always_inline struct endpoint_value *local_destination(struct __sk_buff
 {
 	struct endpoint_key key;
 
-	if (parse_eth(skb, pkt) < 0)
+	if (parse_eth(skb, pkt) < 0 || parse_ip(pkt) != 0)
 		return NULL;
-	switch (pkt->l3_proto) {
-	case ETH_P_IP:
-		if (parse_ipv4(pkt) < 0)
-			return NULL;
-		break;
-	case ETH_P_IPV6:
-		if (parse_ipv6(pkt) < 0)
-			return NULL;
-		break;
-	default:
-		return NULL;
-	}
 	endpoint_key_dst(pkt, &key);
 	return endpoint_lookup(&key);
 }

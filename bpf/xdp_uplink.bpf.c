@@ -113,20 +113,8 @@ static __always_inline int handle_xdp_uplink(struct xdp_md *ctx)
 	struct flow f = {};
 	int ret;
 
-	if (xdp_parse_eth(ctx, &pkt) < 0)
+	if (xdp_parse_eth(ctx, &pkt) < 0 || parse_ip(&pkt) != 0)
 		return XDP_PASS;
-	switch (pkt.l3_proto) {
-	case ETH_P_IP:
-		if (parse_ipv4(&pkt) < 0)
-			return XDP_PASS;
-		break;
-	case ETH_P_IPV6:
-		if (parse_ipv6(&pkt) < 0)
-			return XDP_PASS;
-		break;
-	default:
-		return XDP_PASS;
-	}
 
 	endpoint_key_dst(&pkt, &key);
 	dst = endpoint_lookup(&key);

@@ -30,10 +30,9 @@ struct packet {
 	};
 };
 
-static __always_inline int parse_eth(struct __sk_buff *skb, struct packet *pkt)
+/* The Ethernet header of a frame at data; tc and XDP contexts both end up here. */
+static __always_inline int parse_eth_at(void *data, void *data_end, struct packet *pkt)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > data_end)
@@ -43,6 +42,11 @@ static __always_inline int parse_eth(struct __sk_buff *skb, struct packet *pkt)
 	pkt->eth = eth;
 	pkt->l3_proto = bpf_ntohs(eth->h_proto);
 	return 0;
+}
+
+static __always_inline int parse_eth(struct __sk_buff *skb, struct packet *pkt)
+{
+	return parse_eth_at((void *)(long)skb->data, (void *)(long)skb->data_end, pkt);
 }
 
 /*
@@ -84,6 +88,21 @@ static __always_inline int parse_ipv6(struct packet *pkt)
 static __always_inline bool ipv6_addr_is_link_local(const struct in6_addr *a)
 {
 	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80;
+}
+
+#define PARSE_NOT_IP 1
+
+/*
+ * After parse_eth: the IPv4 or IPv6 header, as parse_ipv4()/parse_ipv6() check it;
+ * PARSE_NOT_IP for any other ethertype (ARP, ...), which each program decides on.
+ */
+static __always_inline int parse_ip(struct packet *pkt)
+{
+	if (pkt->l3_proto == ETH_P_IP)
+		return parse_ipv4(pkt);
+	if (pkt->l3_proto == ETH_P_IPV6)
+		return parse_ipv6(pkt);
+	return PARSE_NOT_IP;
 }
 
 /* ff00::/8 or fe80::/10: an address that means something on this link only. */

@@ -20,17 +20,7 @@
 
 static __always_inline int xdp_parse_eth(struct xdp_md *ctx, struct packet *pkt)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-
-	if ((void *)(eth + 1) > data_end)
-		return -DROP_MALFORMED;
-
-	pkt->data_end = data_end;
-	pkt->eth = eth;
-	pkt->l3_proto = bpf_ntohs(eth->h_proto);
-	return 0;
+	return parse_eth_at((void *)(long)ctx->data, (void *)(long)ctx->data_end, pkt);
 }
 
 /* Handlers return XDP_PASS or a negated enum drop_reason (counted under it, bytes as tc counts them). */
