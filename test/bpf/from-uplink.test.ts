@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { EP_F_INGRESS_ISOLATED, IDENTITY_CLUSTER } from '../../src/datapath/maps/index.js';
 import { createHostVeth, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
-import { arpRequest, BROADCAST, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, IPPROTO_TCP, ipv4, ipv4Checksum, ipv6, TCP_ACK, TCP_SYN, u16, udp } from '../helpers/pktgen.js';
+import { arpRequest, BROADCAST, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ethFrame, IPPROTO_TCP, ipv4, ipv6, routedFrame, TCP_ACK, TCP_SYN, udp } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
 import { A, B, fromPodFrame, ip, l3, NODE, NODES_BLOCK, one, PEER_NODE, PING, REMOTE, TCP, toPodFrame, WORLD, type L4 } from '../helpers/policy-world.js';
 import { isRoot, sh, warnIfNotRoot } from '../helpers/sys.js';
@@ -21,7 +21,6 @@ const UPLINK_MAC = '02:00:5e:00:00:01';
 const PEER_MAC = '02:00:5e:00:00:02';
 const REMOTE_CIDR = { v4: '10.244.9.0/24', v6: 'fd00:244:9::/64' };
 
-const bytes = (mac: string): number[] => mac.split(':').map((h) => parseInt(h, 16));
 
 describe.skipIf(!isRoot)('from_uplink and native routing', () => {
   const bpfWorld = world.useWorld();
@@ -31,24 +30,13 @@ describe.skipIf(!isRoot)('from_uplink and native routing', () => {
     const a = ip(A, family);
     const b = ip(B, family);
     const remote = ip(REMOTE, family);
-    const ttlAt = 14 + (family === 4 ? 8 : 7);
 
     /** A frame the other node sends this one: `src` to `dst`. */
     const fromNode = (src: string, dst: string, l4: L4): Uint8Array =>
       ethFrame({ src: PEER_MAC, dst: UPLINK_MAC }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, src, dst, l4));
 
     /** `frame` as B receives it: B's MACs, one hop spent, the IPv4 checksum following. */
-    const deliveredToB = (frame: Uint8Array): number[] => {
-      const out = frame.slice();
-      out.set(bytes(B.podMac), 0);
-      out.set(bytes(B.hostMac), 6);
-      out[ttlAt] = (out[ttlAt] ?? 0) - 1;
-      if (family === 4) {
-        out.set([0, 0], 24);
-        out.set(u16(ipv4Checksum(out.subarray(14, 34))), 24);
-      }
-      return [...out];
-    };
+    const deliveredToB = (frame: Uint8Array): number[] => routedFrame(frame, { dst: B.podMac, src: B.hostMac });
 
     it('to a ready local pod without ingress policy: redirect_peer with its MACs, one hop spent', () => {
       const frame = fromNode(remote, b, TCP(8080));

@@ -50,6 +50,25 @@ export function ipv4Checksum(h: Uint8Array): number {
 }
 
 /**
+ * `frame` (Ethernet, then IPv4 or IPv6) as one routed hop leaves it: these MACs, the
+ * TTL / hop limit down by one, and the IPv4 header checksum following them.
+ */
+export function routedFrame(frame: Uint8Array, eth: EthArgs): number[] {
+  const out = frame.slice();
+  out.set(macBytes(eth.dst), 0);
+  out.set(macBytes(eth.src), 6);
+  const ipv4 = out[12] === ETH_P_IP >> 8 && out[13] === (ETH_P_IP & 0xff);
+  const ttlAt = 14 + (ipv4 ? 8 : 7);
+  out[ttlAt] = (out[ttlAt] ?? 0) - 1;
+  if (ipv4) {
+    const headerEnd = 14 + ((out[14] ?? 0) & 0x0f) * 4;
+    out.set([0, 0], 24);
+    out.set(u16(ipv4Checksum(out.subarray(14, headerEnd))), 24);
+  }
+  return [...out];
+}
+
+/**
  * A TCP or UDP segment with its checksum filled in over the pseudo-header of src
  * and dst (RFC 793, 768, 8200 8.1), for frames a real stack receives.
  */
