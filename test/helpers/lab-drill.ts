@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { listRemote } from '../../src/agent/node-network-effects.js';
 import * as bpf from '../../src/datapath/bpf.js';
 import { decodeIpcacheValue, encodeEndpointKey, MapName } from '../../src/datapath/maps/index.js';
-import type { EmulatedCluster } from '../../src/lab/cluster.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { EmulatedCluster, type UpOptions } from '../../src/lab/cluster.js';
 import { inNetns, NODE } from '../../src/lab/run.js';
+import { cleanupAll, rand, tempDir } from './sys.js';
 import { outsideNetns } from '../../src/lab/topology.js';
 
 export const PEER_SERVER = fileURLToPath(new URL('./peer-server.mjs', import.meta.url));
@@ -91,6 +93,30 @@ export async function stopHelpers(): Promise<void> {
 export function straitRoutes(c: EmulatedCluster, i: number): string[] {
   const lines = ['-4', '-6'].flatMap((f) => c.exec({ node: i }, 'ip', [f, 'route', 'show', 'proto', '200']).stdout.split('\n'));
   return lines.map((l) => l.trim()).filter((l) => l !== '').sort();
+}
+
+/**
+ * An emulated cluster for the tests of one describe block: up before them (then
+ * `ready`, e.g. servers in it), and down after them, with every helper process,
+ * asserting that nothing was left. Call it inside the describe; the function it
+ * returns gives the cluster to the tests.
+ */
+export function useLab(opts: Pick<UpOptions, 'nodes' | 'podsPerNode' | 'routing'> & { prefix: string }, ready?: (c: EmulatedCluster) => Promise<void>): () => EmulatedCluster {
+  let c: EmulatedCluster | undefined;
+  beforeAll(async () => {
+    c = await EmulatedCluster.up({ nodes: opts.nodes, podsPerNode: opts.podsPerNode, routing: opts.routing, dualStack: true, name: `${opts.prefix}${rand(3)}`, labDir: tempDir(`lab-${opts.prefix}`) });
+    await ready?.(c);
+  }, 120_000);
+  afterAll(async () => {
+    await stopHelpers();
+    const problems = await c?.down();
+    cleanupAll();
+    expect(problems ?? []).toEqual([]);
+  }, 60_000);
+  return () => {
+    if (c === undefined) throw new Error('the lab is not up');
+    return c;
+  };
 }
 
 /** Node i's strait_remote_v1 as "cidr -> node address" lines, sorted. */

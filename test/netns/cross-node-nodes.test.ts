@@ -4,15 +4,15 @@
 // outside the agent the whole time), and a node that joins, leaves, comes back and
 // turns invalid: the other nodes' routes and entries follow its Node object, and so
 // does whether its pods can be reached.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ping, probe } from '../../src/lab/checks.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { nodeFile, nodeObject } from '../../src/lab/manifests.js';
 import { BIN, NODE, run } from '../../src/lab/run.js';
 import { nodeAddresses, podCidrs } from '../../src/lab/topology.js';
 import { IDENTITY_REMOTE_NODE } from '../../src/policy/types.js';
-import { eventually, ipcacheIdentities, remoteEntries, remoteStates, startIn, startScript, stopHelpers, straitRoutes, STREAM, watchRemote, type Helper } from '../helpers/lab-drill.js';
-import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
+import { eventually, type Helper, ipcacheIdentities, remoteEntries, remoteStates, startIn, startScript, straitRoutes, STREAM, useLab, watchRemote } from '../helpers/lab-drill.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills: nodes and agents (emulated cluster)');
 
@@ -73,22 +73,7 @@ function unreachable(c: EmulatedCluster, from: string, to: string): boolean {
 }
 
 describe.skipIf(!isRoot)('cross-node drills: nodes and agents', () => {
-  let c: EmulatedCluster | undefined;
-  const lab = (): EmulatedCluster => {
-    if (c === undefined) throw new Error('the lab is not up');
-    return c;
-  };
-
-  beforeAll(async () => {
-    c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 1, routing: 'native', dualStack: true, name: `y${rand(3)}`, labDir: tempDir('xnodes') });
-  }, 120_000);
-
-  afterAll(async () => {
-    await stopHelpers();
-    const problems = await c?.down();
-    cleanupAll();
-    expect(problems ?? []).toEqual([]);
-  }, 60_000);
+  const lab = useLab({ nodes: 2, podsPerNode: 1, routing: 'native', prefix: 'y' });
 
   it('an agent restart on node 1 while streams run from and to its pod: every byte arrives, no reset, no route or entry flapped', async () => {
     const cl = lab();

@@ -4,16 +4,17 @@
 // limit: a pod whose link is wider than the tunnel (1500 over 1450) gets ICMP
 // "fragmentation needed" / "packet too big" back for a packet that cannot fit, never
 // a black hole, and a bulk TCP transfer finds the path MTU and completes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { counter, iperf, ping, probe } from '../../src/lab/checks.js';
-import { EmulatedCluster } from '../../src/lab/cluster.js';
+
 import { POD_PORT, UPLINK_MTU, VXLAN_OVERHEAD } from '../../src/lab/topology.js';
 import { spawnSync } from 'node:child_process';
 import { pluginConfig } from '../../src/lab/cni.js';
 import { podFile, podObject } from '../../src/lab/manifests.js';
 import { inNetns, NODE, POD_TOOL } from '../../src/lab/run.js';
 import { runCni } from '../helpers/cni.js';
-import { cleanupAll, createNetns, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
+import { useLab } from '../helpers/lab-drill.js';
+import { createNetns, isRoot, rand, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills in VXLAN mode (emulated cluster)');
 
@@ -28,23 +29,9 @@ interface Link {
 }
 
 describe.skipIf(!isRoot)('cross-node drills (VXLAN)', () => {
-  let c: EmulatedCluster | undefined;
-  const lab = (): EmulatedCluster => {
-    if (c === undefined) throw new Error('the lab is not up');
-    return c;
-  };
+  const lab = useLab({ nodes: 2, podsPerNode: 2, routing: 'vxlan', prefix: 'v' });
   const links = (where: { pod: string } | { node: number }, dev?: string): Link[] =>
     JSON.parse(lab().exec(where, 'ip', ['-d', '-j', 'link', 'show', ...(dev === undefined ? [] : ['dev', dev])]).stdout || '[]') as Link[];
-
-  beforeAll(async () => {
-    c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 2, routing: 'vxlan', dualStack: true, name: `v${rand(3)}`, labDir: tempDir('xvxlan') });
-  }, 120_000);
-
-  afterAll(async () => {
-    const problems = await c?.down();
-    cleanupAll();
-    expect(problems ?? []).toEqual([]);
-  }, 60_000);
 
   it('each node has one collect_md strait_vxlan on UDP 8472 with the uplink MTU less 50, and its pods that MTU', () => {
     for (const i of [1, 2]) {

@@ -6,13 +6,13 @@
 // from_uplink hands the replies of that flow back to the stack to be un-NATed).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { counter, ping } from '../../src/lab/checks.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { inNetns, NODE, POD_TOOL } from '../../src/lab/run.js';
 import { nodeAddresses, OUTSIDE } from '../../src/lab/topology.js';
-import { eventually, netnsOf, PEER_SERVER, POD_SERVER, startScript, stopHelpers, type Place } from '../helpers/lab-drill.js';
-import { cleanupAll, isRoot, rand, tempDir, warnIfNotRoot } from '../helpers/sys.js';
+import { eventually, netnsOf, PEER_SERVER, type Place, POD_SERVER, startScript, useLab } from '../helpers/lab-drill.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills (emulated cluster)');
 
@@ -45,25 +45,11 @@ function snapshot(c: EmulatedCluster): (i: number, name: string) => bigint {
 }
 
 describe.skipIf(!isRoot)('cross-node drills (native routing)', () => {
-  let c: EmulatedCluster | undefined;
-  const lab = (): EmulatedCluster => {
-    if (c === undefined) throw new Error('the lab is not up');
-    return c;
-  };
-
-  beforeAll(async () => {
-    c = await EmulatedCluster.up({ nodes: 2, podsPerNode: 1, routing: 'native', dualStack: true, name: `x${rand(3)}`, labDir: tempDir('xnode') });
+  const lab = useLab({ nodes: 2, podsPerNode: 1, routing: 'native', prefix: 'x' }, async (c) => {
     // Who the outside host and node 2's pod see as the peer of a connection.
     await startScript(c, 'outside', PEER_SERVER, [String(PEER_PORT)]);
     await startScript(c, { pod: B }, PEER_SERVER, [String(PEER_PORT)]);
-  }, 120_000);
-
-  afterAll(async () => {
-    await stopHelpers();
-    const problems = await c?.down();
-    cleanupAll();
-    expect(problems ?? []).toEqual([]);
-  }, 60_000);
+  });
 
   it('forwarding off and FORWARD DROP on both nodes: ping and TCP across nodes, v4 and v6, through STAT_TO_NODE and STAT_FROM_NODE', () => {
     const cl = lab();
