@@ -13,7 +13,7 @@ import type { AgentEffects } from './effects.js';
 import { explainVerdict } from './explain.js';
 import { createNodeNetwork, type NodeNetworkOptions } from './node-network.js';
 import { createReconciler } from './reconcile-loop.js';
-import { planVni, syncVni } from './vni.js';
+import { createVniSync, planVni } from './vni.js';
 
 export interface CoreOptions {
   nodeName: string;
@@ -43,6 +43,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
   const orphans = maps.deleteOrphanPolicy(new Set(links.keys()));
   const capacity: Capacity = { ...opts.limit };
   for (const k of ['policy', 'ipcache', 'cidr'] as const) capacity[k] = Math.min(opts.limit[k], opts.capacity?.[k] ?? opts.limit[k]);
+  const syncIdentities = createVniSync(maps);
   const core = createReconciler({
     nodeName: opts.nodeName,
     log,
@@ -52,7 +53,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     endpoints,
     revalidate: (current, addresses) => revalidateConntrack(maps, maps.conntrack, current, addresses),
     explain: (current, req) => explainVerdict(maps, current, req),
-    syncIdentities: (current) => syncVni(maps, planVni(current)),
+    syncIdentities: (current) => syncIdentities(planVni(current)),
     close: () => maps.close(),
     retryMs: opts.retryMs,
     nodeNetwork:

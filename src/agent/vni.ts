@@ -55,9 +55,24 @@ export function planVni(state: Pick<DesiredState, 'identities' | 'podNamespaces'
   return out;
 }
 
-/** Writes only what differs (removals first); returns how many writes it made. */
-export function syncVni(maps: VniMaps, want: VniContent): number {
-  const have = maps.readVni();
+/**
+ * The agent's writer of the two maps: the first call (and the first after a failed
+ * write) reads them back, as adoption does; later ones diff against what the last
+ * call wrote, so an unchanged cluster costs no map reads.
+ */
+export function createVniSync(maps: VniMaps): (want: VniContent) => number {
+  let written: VniContent | null = null;
+  return (want) => {
+    const have = written ?? maps.readVni();
+    written = null; // unknown until every write below has landed
+    const n = syncVni(maps, want, have);
+    written = want;
+    return n;
+  };
+}
+
+/** Writes only what differs from `have` (removals first); returns how many writes it made. */
+export function syncVni(maps: VniMaps, want: VniContent, have: VniContent = maps.readVni()): number {
   const writes: (() => void)[] = [];
   for (const id of have.byIdentity.keys()) if (!want.byIdentity.has(id)) writes.push(() => maps.delIdentityVni(id));
   for (const vni of have.byVni.keys()) if (!want.byVni.has(vni)) writes.push(() => maps.delVni(vni));

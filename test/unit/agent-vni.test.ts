@@ -2,10 +2,10 @@
 // its canonical text, the same on every node whatever numbers each node gave its
 // identities; a hash two label sets share is left out on both sides; the agent
 // writes only what changed, and keeps the maps in step with its identities.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { adoptDatapath } from '../../src/agent/adopt.js';
 import type { AgentCore } from '../../src/agent/core.js';
-import { planVni, syncVni, vniOf, type VniContent } from '../../src/agent/vni.js';
+import { createVniSync, planVni, syncVni, vniOf, type VniContent } from '../../src/agent/vni.js';
 import type { Capacity } from '../../src/policy/capacity.js';
 import type { IdentityInfo } from '../../src/policy/types.js';
 import { capturingLogger, until } from '../helpers/agent-wait.js';
@@ -67,6 +67,26 @@ describe('VXLAN hint maps: writing', () => {
     expect(syncVni(maps, want([[300, web]]))).toBe(2);
     expect([...maps.vni.byIdentity]).toEqual([[300, vniOf(web)]]);
     expect([...maps.vni.byVni]).toEqual([[vniOf(web), { identity: 300, namespace: 0 }]]);
+  });
+
+  it("the agent's writer reads the maps back only at first and after a failed write", () => {
+    const maps = new FakeMaps(BIG);
+    const reads = vi.spyOn(maps, 'readVni');
+    const sync = createVniSync(maps);
+    const web = info('x', { app: 'web' });
+    const db = info('x', { app: 'db' });
+    const want = (ids: [number, IdentityInfo][]): VniContent => planVni({ identities: new Map(ids), podNamespaces: new Map() });
+    expect(sync(want([[300, web]]))).toBe(2);
+    expect(sync(want([[300, web], [301, db]]))).toBe(2);
+    expect(sync(want([[300, web], [301, db]]))).toBe(0);
+    expect(reads).toHaveBeenCalledTimes(1);
+    maps.failWhen = (w) => w.map === 'vni';
+    expect(() => sync(want([[300, web]]))).not.toThrow(); // removals only: deletions do not fail here
+    expect(() => sync(want([[300, web], [302, info('x', { app: 'cache' })]]))).toThrow();
+    maps.failWhen = null;
+    expect(sync(want([[300, web], [302, info('x', { app: 'cache' })]]))).toBe(2);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect([...maps.vni.byIdentity.keys()].sort()).toEqual([300, 302]);
   });
 
   it('the agent keeps them in step with the identities of the cluster', async () => {
