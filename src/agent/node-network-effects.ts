@@ -47,11 +47,11 @@ export function findUplink(addresses: readonly string[], name: string | null, ne
       const l = nl.getLink(name);
       return l === null ? null : pick(l);
     }
-    for (const l of nl.listLinks()) {
-      if (isStraitAlias(l.alias)) continue; // a pod's veth never holds the node's address
-      if (nl.listAddresses(l.name).some((a) => addresses.includes(a.address))) return pick(l);
-    }
-    return null;
+    // One dump of every link's addresses, not one per link (a node has a veth per pod).
+    const holders = new Set(nl.listAddresses().filter((a) => addresses.includes(a.address)).map((a) => a.ifindex));
+    // A pod's veth never holds the node's address.
+    const l = nl.listLinks().find((x) => holders.has(x.ifindex) && !isStraitAlias(x.alias));
+    return l === undefined ? null : pick(l);
   }, netnsPath);
 }
 
