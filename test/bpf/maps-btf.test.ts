@@ -23,12 +23,15 @@ import {
   LINKS_MAX,
   MapName,
   POLICY_MAX,
+  REMOTE_MAX,
   ProgramName,
   STAT_MAX,
+  VNI_MAX,
 } from '../../src/datapath/maps/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BPF_MAP_TYPE_HASH = 1;
+const BPF_MAP_TYPE_ARRAY = 2;
 const BPF_MAP_TYPE_LRU_HASH = 9;
 const BPF_MAP_TYPE_LPM_TRIE = 11;
 const OBJECTS = Object.values(ProgramName);
@@ -161,9 +164,22 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
     [MapName.ct, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_MAX],
     [MapName.ctPending, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_PENDING_MAX],
     [MapName.frag, BPF_MAP_TYPE_LRU_HASH, 'frag_key', 'frag_value', FRAG_MAX],
+    [MapName.remote, BPF_MAP_TYPE_LPM_TRIE, 'cidr_key', 'remote_value', REMOTE_MAX],
   ] as const)('policy map %s: type %i, key %s, value %s, max_entries %i', (name, type, key, value, max) => {
     const m = btf.mapDef(name);
     expect([m.type, m.key.name, m.value.name, m.maxEntries]).toEqual([type, key, value, max]);
+  });
+
+  // Keyed by a u32 (config: the one slot 0; the VXLAN hint maps: an identity, a VNI).
+  it.each([
+    [MapName.config, BPF_MAP_TYPE_ARRAY, 'config_value', 1],
+    [MapName.identityVni, BPF_MAP_TYPE_HASH, null, VNI_MAX],
+    [MapName.vni, BPF_MAP_TYPE_HASH, 'ipcache_value', VNI_MAX],
+  ] as const)('map %s: type %i, a u32 key, value %s, max_entries %i', (name, type, value, max) => {
+    const m = btf.mapDef(name);
+    expect([m.type, m.key.kind, m.key.size, m.maxEntries]).toEqual([type, 'INT', 4, max]);
+    if (value === null) expect([m.value.kind, m.value.size]).toEqual(['INT', 4]);
+    else expect(m.value.name).toBe(value);
   });
 
   it('enum drop_reason matches drop.ts, value for value', () => {
