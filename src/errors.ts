@@ -62,6 +62,8 @@ export const ErrorCodes = [
   'E_METHOD_NOT_ALLOWED',
   'E_TOO_LARGE',
   'E_SOCKET_IN_USE',
+  /** the agent is shutting down: no new CNI calls (the shim takes it as unreachable) */
+  'E_AGENT_CLOSING',
   // the agent's sources and policy model
   'E_SOURCE',
   'E_OBJECT_INVALID',

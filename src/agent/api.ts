@@ -1,15 +1,20 @@
-// The agent's local API: JSON over HTTP/1.1 on a unix socket, for the CNI plugin
-// (register/remove an endpoint) and straitctl (status, policy, explain). Only root
-// reaches it (mode 0600); it depends on AgentCore alone.
+// The agent's local API: JSON over HTTP/1.1 on a unix socket, for bin/strait (the
+// CNI calls it forwards, docs/cni-agent.md), a plugin run directly (register/remove
+// an endpoint) and straitctl (status, policy, explain). Only root reaches it (mode
+// 0600); it depends on AgentCore and the CNI service alone.
 import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { canonicalIp } from '../ipam/addr.js';
 import type { LocalEndpoint, Protocol } from '../policy/types.js';
-import { StraitError, type ErrorCode } from '../errors.js';
+import { StraitError } from '../errors.js';
+import { ApiError } from './api-error.js';
+
+export { ApiError } from './api-error.js';
 import type { Logger } from '../util/log.js';
 import type { AgentCore, ExplainRequest } from './core.js';
+import { parseForwardedCall, type CniService } from './cni-service.js';
 
 export interface ApiServerOptions {
   socketPath: string;
@@ -17,28 +22,17 @@ export interface ApiServerOptions {
   log: Logger;
   /** request bodies larger than this are refused (413) */
   maxBodyBytes?: number;
+  /** serves POST /v1/cni, the calls bin/strait forwards (docs/cni-agent.md) */
+  cni?: CniService;
 }
+
+// A forwarded call carries up to 1 MiB of stdin, JSON-escaped, and its environment.
+const CNI_MAX_BODY_BYTES = 8 << 20;
 
 export interface ApiServer {
   readonly socketPath: string;
   /** stops accepting, drops open connections, removes the socket file */
   close(): Promise<void>;
-}
-
-/**
- * A StraitError with the HTTP status the API answers it with: the API is a boundary
- * like the CNI's, so the status is decided here, not by the layers below. What the
- * core throws is answered 500 with its own code.
- */
-export class ApiError extends StraitError {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly status: number,
-    code: ErrorCode,
-    message: string,
-  ) {
-    super(code, message);
-  }
 }
 
 const bad = (message: string) => new ApiError(400, 'E_BAD_REQUEST', message);
@@ -50,10 +44,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await removeStaleSocket(socketPath);
 
   const server = createServer((req, res) => {
-    handle(req, res, core, maxBody).then(
-      ({ status, body }) => {
-        log.debug({ method: req.method, url: req.url, status }, 'api request');
-        send(res, status, body);
+    handle(req, res, core, maxBody, opts.cni).then(
+      (reply) => {
+        log.debug({ method: req.method, url: req.url, status: reply.status }, 'api request');
+        if ('text' in reply) sendText(res, reply);
+        else send(res, reply.status, reply.body);
       },
       (e: unknown) => {
         const err = toApiError(e);
@@ -124,14 +119,23 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A CNI call's answer: exactly what the plugin prints, its exit code in a header. */
+function sendText(res: ServerResponse, reply: TextReply): void {
+  if (res.headersSent) return;
+  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply.text), ...reply.headers });
+  res.end(reply.text);
+}
+
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   return new ApiError(500, e instanceof StraitError ? e.code : 'E_INTERNAL', e instanceof Error ? e.message : String(e));
 }
 
-interface Reply { status: number; body: unknown }
+interface JsonReply { status: number; body: unknown }
+interface TextReply { status: number; text: string; headers: Record<string, string> }
+type Reply = JsonReply | TextReply;
 
-async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number): Promise<Reply> {
+async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number, cni: CniService | undefined): Promise<Reply> {
   const url = requestUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const path = url.pathname;
@@ -142,6 +146,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore
     }
   };
 
+  if (path === '/v1/cni') {
+    allow(['POST']);
+    if (cni === undefined) throw new ApiError(503, 'E_AGENT_CLOSING', 'this strait-agent does not serve CNI calls');
+    const out = await cni.handle(parseForwardedCall(await readJson(req, CNI_MAX_BODY_BYTES)));
+    return {
+      status: 200,
+      text: out.stdout,
+      headers: { 'strait-cni-exit': String(out.exitCode), 'strait-cni-duration-us': String(out.durationUs) },
+    };
+  }
   if (path === '/v1/endpoints') {
     allow(['POST']);
     const ep = parseEndpoint(await readJson(req, maxBody));

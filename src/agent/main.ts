@@ -3,12 +3,16 @@
 // Exiting never touches the datapath: programs stay attached and maps pinned, and
 // the next agent adopts them.
 import type { ApiServer } from './api.js';
+import type { CniService } from './cni-service.js';
 import type { AgentCore } from './core.js';
 import { UsageError } from '../errors.js';
 import { AGENT_USAGE, parseAgentFlags, type AgentFlags } from './options.js';
 import type { DirSource } from './sources/dir.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
+
+/** How long a stopping agent lets CNI calls in flight finish. */
+const CNI_DRAIN_MS = 5000;
 
 async function main(): Promise<number> {
   let flags: AgentFlags | null;
@@ -32,6 +36,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
   let core: AgentCore | null = null;
   let source: DirSource | null = null;
   let api: ApiServer | null = null;
+  let cni: CniService | null = null;
+  let delQueue: { close(): void } | null = null;
   let stopping = false;
   let signalled!: () => void;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
@@ -50,7 +56,10 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
   process.on('SIGINT', onSignal);
 
   const shutdown = async (code: number): Promise<number> => {
-    // The API first, so no new endpoint arrives at a core that is closing.
+    // CNI calls first (those in flight end, bounded), then the API, so no new endpoint
+    // arrives at a core that is closing.
+    delQueue?.close();
+    await cni?.close(CNI_DRAIN_MS);
     await api?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the api failed'));
     source?.close();
     await core?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the core failed'));
@@ -97,7 +106,13 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
         return { ...s, synced: s.synced && src.isCurrent() };
       },
     };
-    api = await startApiServer({ socketPath: flags.socketPath, core: answering, log: log.child({ component: 'api' }) });
+    // DELs queued while no agent listened run before anything new can arrive.
+    const { createCniService } = await import('./cni-service.js');
+    const service = createCniService({ core: inner, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log: log.child({ component: 'cni' }) });
+    cni = service;
+    const { startDelQueue } = await import('./del-queue.js');
+    delQueue = await startDelQueue(flags.stateDir, (call) => service.handle(call), log.child({ component: 'del-queue' }));
+    api = await startApiServer({ socketPath: flags.socketPath, core: answering, cni: service, log: log.child({ component: 'api' }) });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     log.info({ socket: flags.socketPath }, 'strait-agent ready');

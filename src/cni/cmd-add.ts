@@ -15,7 +15,6 @@ import { bitsOf, ipFamily } from '../ipam/addr.js';
 import type { Result } from './result.js';
 import { attachEndpoint, withDatapath } from './fastpath.js';
 import { defaultPodMtu } from './pod-mtu.js';
-import { awaitAgentReady, tellAgentGone } from './agent-handshake.js';
 import { endpointId, reclaimOtherBootRecordsOnce, removeEndpointRecord, writeEndpointRecord } from '../state/endpoint-record.js';
 import { currentBootId } from '../util/boot-id.js';
 
@@ -49,7 +48,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       { ...owner, netnsPath, mtu, addresses: leased.addresses, routes, mac: conf.runtime.mac ?? env.args.mac ?? null },
       rollback,
     );
-    const agent = conf.paths.agentSocket;
+    const agent = ctx.agent;
     withDatapath(conf, (dp) => attachEndpoint(dp, wired, leased.addresses, rollback, { ready: agent === null }));
     writeEndpointRecord(conf.paths.stateDir, {
       ...owner,
@@ -66,18 +65,14 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     if (agent !== null) {
       // The agent may hold the endpoint even when the wait fails: withdraw it with the
       // rest, or its policy entries outlive the veth.
-      rollback.add('unregister from the agent', () => tellAgentGone(agent, endpointId(owner)));
-      await awaitAgentReady(
-        agent,
-        {
-          id: endpointId(owner),
-          ifindex: wired.host.ifindex,
-          ips: leased.addresses.map((a) => a.ip),
-          podNamespace: env.args.k8s.namespace ?? null,
-          podName: env.args.k8s.name ?? null,
-        },
-        ctx.processEnv,
-      );
+      rollback.add('unregister from the agent', () => agent.gone(endpointId(owner)));
+      await agent.ready({
+        id: endpointId(owner),
+        ifindex: wired.host.ifindex,
+        ips: leased.addresses.map((a) => a.ip),
+        podNamespace: env.args.k8s.namespace ?? null,
+        podName: env.args.k8s.name ?? null,
+      });
     }
     ensureForwarding(leased.addresses.map((a) => a.family));
     rollback.commit();

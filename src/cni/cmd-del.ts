@@ -16,7 +16,6 @@ import { currentBootId } from '../util/boot-id.js';
 import { ownerOf, type CommandContext, type Owner } from './context.js';
 import { endpointId, ofOtherBoot, readEndpointRecord, removeEndpointRecord, type EndpointRecord } from '../state/endpoint-record.js';
 import { ipamDriver } from './ipam-driver.js';
-import { tellAgentGone } from './agent-handshake.js';
 import { forgetEndpoints, forgetLinkEntries } from './fastpath.js';
 import { hostVethName, ownerAlias } from '../state/host-veth.js';
 import { unwirePod } from './wiring.js';
@@ -36,8 +35,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     if (veth !== null) forgetLinkEntries(bpfDir, [veth.ifindex]);
     const removedVeth = unwirePod(host, owner);
     removeEndpointRecord(stateDir, owner);
-    const agent = ctx.conf.paths.agentSocket;
-    if (agent !== null) await tellAgentGone(agent, endpointId(owner));
+    await ctx.agent?.gone(endpointId(owner));
     ipam.del(owner);
     ctx.log.info({ owner, removedVeth, forgotten }, 'endpoint deleted');
   } finally {

@@ -24,6 +24,8 @@ export interface NetConf {
   mtu: number | null;
   dns: Dns | null;
   paths: { stateDir: string; bpfDir: string; agentSocket: string | null };
+  /** how long ADD waits for the agent to make a new endpoint ready (null: the default) */
+  agentTimeoutMs: number | null;
   logFile: string | null;
   /** null: the logger's defaults (warn on stderr, info in the log file) */
   logLevel: LogLevel | null;
@@ -52,6 +54,7 @@ const KNOWN_KEYS = new Set([
   'stateDir',
   'bpfDir',
   'agentSocket',
+  'agentTimeoutMs',
   'logFile',
   'logLevel',
   'dns',
@@ -237,6 +240,15 @@ export function parseConfig(stdin: string | Buffer, command: CniCommand, env: No
   };
   const logFile = optAbsPath(obj, 'logFile') ?? null;
 
+  let agentTimeoutMs: number | null = null;
+  if (obj.agentTimeoutMs !== undefined) {
+    if (!isInteger(obj.agentTimeoutMs)) throw wrongType('agentTimeoutMs', 'an integer', obj.agentTimeoutMs);
+    if (obj.agentTimeoutMs < 1 || obj.agentTimeoutMs > 600_000) {
+      throw errors.config(`field 'agentTimeoutMs' must be in 1..600000, got ${obj.agentTimeoutMs}`);
+    }
+    agentTimeoutMs = obj.agentTimeoutMs;
+  }
+
   const logLevel = optString(obj, 'logLevel') ?? null;
   if (logLevel !== null && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw errors.config(`field 'logLevel' must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
@@ -282,6 +294,7 @@ export function parseConfig(stdin: string | Buffer, command: CniCommand, env: No
     mtu,
     dns,
     paths,
+    agentTimeoutMs,
     logFile,
     logLevel: logLevel as LogLevel | null,
     runtime,

@@ -40,9 +40,17 @@ export function errorReply(thrown: unknown, cniVersion: string): ErrorReply {
 // pipe is full.
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+/** What the plugin prints of an object: its JSON on one line. */
+export const jsonLine = (obj: unknown): string => `${JSON.stringify(obj)}\n`;
+
 /** JSON plus a newline, fully written to `fd` (stdout by default) before returning. */
 export function writeJson(obj: unknown, fd = 1): void {
-  const buf = Buffer.from(`${JSON.stringify(obj)}\n`, 'utf8');
+  writeAll(jsonLine(obj), fd);
+}
+
+/** `text` fully written to `fd` (stdout by default) before returning. */
+export function writeAll(text: string, fd = 1): void {
+  const buf = Buffer.from(text, 'utf8');
   let off = 0;
   while (off < buf.length) {
     try {

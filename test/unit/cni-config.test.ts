@@ -21,6 +21,7 @@ describe('parseConfig: a minimal config', () => {
       mtu: null,
       dns: null,
       paths: { stateDir: '/var/lib/strait', bpfDir: '/sys/fs/bpf/strait', agentSocket: null },
+      agentTimeoutMs: null,
       logFile: null,
       logLevel: null,
       runtime: { ips: [], mac: null, raw: {} },
@@ -28,6 +29,12 @@ describe('parseConfig: a minimal config', () => {
       validAttachments: [],
       raw: BASE,
     });
+  });
+  it('takes agentTimeoutMs as a whole number of milliseconds in 1..600000', () => {
+    expect(conf({ agentTimeoutMs: 2500 }).agentTimeoutMs).toBe(2500);
+    expect(() => conf({ agentTimeoutMs: '2500' })).toThrow(/field 'agentTimeoutMs' must be an integer, got string/);
+    expect(() => conf({ agentTimeoutMs: 0 })).toThrow(/must be in 1\.\.600000, got 0/);
+    expect(() => conf({ agentTimeoutMs: 1.5 })).toThrow(/must be an integer/);
   });
   it('reads a Buffer as UTF-8', () => {
     expect(parseConfig(Buffer.from(JSON.stringify({ ...BASE, name: 'net-1' })), 'DEL', {}).name).toBe('net-1');
