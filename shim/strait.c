@@ -838,12 +838,15 @@ int main(int argc, char **argv)
 		     STDIN_MAX);
 	scan_config();
 
+	// Only an absolute path names an agent. A relative one is the Node plugin's to refuse
+	// (7 in the config, 4 in the environment): it does so in its own order of checks,
+	// so the error is the one a standalone call gives.
 	const char *env = getenv("STRAIT_AGENT_SOCKET");
-	if (g.has_sock || (env && *env))
-		return agent(
-			abs_path(g.has_sock, &g.sock, "agentSocket", "STRAIT_AGENT_SOCKET", NULL),
-			g.has_sock);
-	if (access(DEFAULT_SOCKET, F_OK) == 0)
+	if (g.has_sock && g.sock.p[0] == '/')
+		return agent(g.sock.p, 1);
+	if (!g.has_sock && env && *env == '/')
+		return agent(env, 0);
+	if (!g.has_sock && !(env && *env) && access(DEFAULT_SOCKET, F_OK) == 0)
 		return agent(DEFAULT_SOCKET, 0);
 	standalone(argc, argv);
 }

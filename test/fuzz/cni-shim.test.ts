@@ -1,6 +1,6 @@
-// FUZZ: the native shim (bin/strait, shim/strait.c) on random stdin and commands, always
-// in agent mode (never the Node plugin, so a case costs one exec): against an agent
-// that is not there, and one that echoes. Properties: it never crashes (exit 0 or 1),
+// FUZZ: the native shim (bin/strait, shim/strait.c) on random stdin and commands, in
+// agent mode against an agent that is not there and one that echoes; a relative
+// agentSocket in the config runs the Node plugin, which refuses it before any effect. Properties: it never crashes (exit 0 or 1),
 // stdout is one JSON line or empty and only empty for a queued DEL, the queue holds
 // exactly that DEL and no temp file, and what reaches an agent is stdin byte-exact.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
