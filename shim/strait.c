@@ -24,6 +24,7 @@
 
 #define STDIN_MAX (1u << 20)
 #define ANSWER_MAX (16u << 20)
+#define HEAD_MAX (64u << 10)
 #define DEFAULT_SOCKET "/run/strait/agent.sock"
 #define DEFAULT_STATE_DIR "/var/lib/strait"
 #define DEFAULT_TIMEOUT_MS 10000L
@@ -582,8 +583,8 @@ struct answer {
 	int status;
 	int exit_code; // strait-cni-exit, -1 when missing or not 0/1
 	int chunked;
-	const char *duration; // strait-cni-duration-us, NUL-terminated in the buffer
-	const char *body;
+	char duration[24]; // strait-cni-duration-us, "?" when missing
+	size_t body_off;   // an offset, as the buffer moves when it grows
 	size_t body_len;
 	long content_length; // -1: until EOF
 };
@@ -595,7 +596,7 @@ static int parse_head(struct buf *a, struct answer *r)
 	if (!end)
 		return 0;
 	end[2] = 0; // the head as a C string, each line ending in CRLF
-	r->body = end + 4;
+	r->body_off = (size_t)(end + 4 - a->p);
 	r->exit_code = -1;
 	r->content_length = -1;
 	if (strncmp(a->p, "HTTP/1.", 7) || a->p[8] != ' ' ||
@@ -621,7 +622,7 @@ static int parse_head(struct buf *a, struct answer *r)
 		} else if (strcasecmp(line, "strait-cni-exit") == 0) {
 			r->exit_code = strcmp(v, "0") == 0 ? 0 : strcmp(v, "1") == 0 ? 1 : -1;
 		} else if (strcasecmp(line, "strait-cni-duration-us") == 0) {
-			r->duration = v;
+			snprintf(r->duration, sizeof(r->duration), "%s", v);
 		} else if (strcasecmp(line, "transfer-encoding") == 0) {
 			r->chunked = 1;
 		}
@@ -672,9 +673,10 @@ static const char *exchange(const char *path, const struct buf *req, struct buf 
 		return "no answer within the timeout (sending)";
 	int head = 0;
 	for (;;) {
-		if (head == 0 && (head = parse_head(ans, r)) < 0)
+		if (head == 0 &&
+		    ((head = parse_head(ans, r)) < 0 || (!head && ans->len > HEAD_MAX)))
 			return "a malformed HTTP answer";
-		size_t have = head ? ans->len - (size_t)(r->body - ans->p) : 0;
+		size_t have = head ? ans->len - r->body_off : 0;
 		if (head && r->content_length >= 0 && have >= (size_t)r->content_length) {
 			r->body_len = (size_t)r->content_length;
 			return NULL;
@@ -723,15 +725,16 @@ static int unreachable(const char *sock, const char *why, const struct buf *body
 }
 
 // The agent's error.message in an answer's body if it has one, else its first 200 bytes.
-static const char *agent_message(const struct answer *r)
+static const char *agent_message(const struct answer *r, const char *body)
 {
 	static struct buf m;
-	const char *k = memmem(r->body, r->body_len, "\"message\"", 9);
-	struct scan s = { k ? k + 9 : r->body, r->body + r->body_len };
+	const char *k = memmem(body, r->body_len, "\"message\"", 9);
+	struct scan s = { k ? k + 9 : body, body + r->body_len };
+	buf_add(&m, "", 0);
 	if (k && eat(&s, ':') && (ws(&s), str(&s, &m) == 0))
 		return m.p;
 	m.len = 0;
-	buf_add(&m, r->body, r->body_len < 200 ? r->body_len : 200);
+	buf_add(&m, body, r->body_len < 200 ? r->body_len : 200);
 	while (m.len && (m.p[m.len - 1] == '\n' || m.p[m.len - 1] == ' '))
 		m.p[--m.len] = 0;
 	return m.p;
@@ -747,7 +750,7 @@ static long timeout_ms(void)
 static int agent(const char *sock, int from_config)
 {
 	struct buf body = { 0 }, req = { 0 }, ans = { 0 };
-	struct answer r = { 0 };
+	struct answer r = { .duration = "?" };
 	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		fail(from_config ? 7 : 4, NULL, "%s '%s' is longer than a unix socket path can be",
 		     from_config ? "field 'agentSocket'" : "STRAIT_AGENT_SOCKET", sock);
@@ -788,20 +791,21 @@ static int agent(const char *sock, int from_config)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		buf_fmt(&t, "strait: agent %s answered in %ld us (agent work %s us)\n", sock,
 			(now.tv_sec - g.t0.tv_sec) * 1000000L + (now.tv_nsec - g.t0.tv_nsec) / 1000,
-			r.duration ? r.duration : "?");
+			r.duration);
 		if (write_all(2, t.p, t.len, NULL)) {
 		}
 	}
 	if (r.status == 503)
-		return unreachable(sock, agent_message(&r), &body);
+		return unreachable(sock, agent_message(&r, ans.p + r.body_off), &body);
 	if (r.status != 200)
 		fail(11, "the shim and the agent are of different builds",
-		     "strait agent at %s answered %d: %s", sock, r.status, agent_message(&r));
+		     "strait agent at %s answered %d: %s", sock, r.status,
+		     agent_message(&r, ans.p + r.body_off));
 	if (r.chunked || r.exit_code < 0)
 		fail(11, "the shim and the agent are of different builds",
 		     "strait agent at %s answered 200 %s", sock,
 		     r.chunked ? "with a chunked body" : "without a strait-cni-exit of 0 or 1");
-	if (write_all(1, r.body, r.body_len, NULL))
+	if (write_all(1, ans.p + r.body_off, r.body_len, NULL))
 		return 1;
 	return r.exit_code;
 }

@@ -133,6 +133,15 @@ describe('a 200 answer', () => {
     expect([r.code, r.stdout, r.stderr]).toEqual([Number(exit), body, '']);
   });
 
+  it('of several MiB (read in many pieces) printed whole, the headers still read', async () => {
+    const body = `${JSON.stringify({ cniVersion: '1.0.0', dns: { search: Array.from({ length: 300_000 }, (_, i) => `d${i}.example`) } })}\n`;
+    const a = await agent(ok(body, '1', { 'strait-cni-duration-us': '98765' }));
+    const r = await runShim({ ...cniEnv('ADD'), STRAIT_SHIM_TRACE: '1' }, conf({ agentSocket: a.socket }));
+    expect(body.length).toBeGreaterThan(4 << 20);
+    expect([r.code, r.stdout.length, r.stdout === body]).toEqual([1, body.length, true]);
+    expect(r.stderr).toContain('(agent work 98765 us)');
+  });
+
   it('with STRAIT_SHIM_TRACE=1: one line on stderr with the round trip and the agent work', async () => {
     const a = await agent(ok(''));
     const r = await runShim({ ...cniEnv('DEL'), STRAIT_SHIM_TRACE: '1' }, conf({ agentSocket: a.socket }));
