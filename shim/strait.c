@@ -404,26 +404,28 @@ static int scan_value(struct scan *s, const struct buf *key)
 {
 	struct buf *want = NULL;
 	int *has = NULL;
-	if (strcmp(key->p, "agentSocket") == 0)
+	const char *k = strlen(key->p) == key->len ? key->p : ""; // "\u0000" in it: none of ours
+	if (strcmp(k, "agentSocket") == 0)
 		want = &g.sock, has = &g.has_sock;
-	else if (strcmp(key->p, "stateDir") == 0)
+	else if (strcmp(k, "stateDir") == 0)
 		want = &g.state_dir, has = &g.has_state_dir;
-	else if (strcmp(key->p, "cniVersion") == 0)
+	else if (strcmp(k, "cniVersion") == 0)
 		want = &g.cni_version, has = &g.has_cni_version;
 	ws(s);
 	if (want && s->p < s->end && *s->p == '"') {
 		want->len = 0;
 		buf_add(want, "", 0);
 		// A NUL inside makes no path: as if absent, the agent or the Node plugin says why.
-		*has = str(s, want) == 0 && strlen(want->p) == want->len;
-		return *has ? 0 : -1;
+		int rc = str(s, want);
+		*has = rc == 0 && strlen(want->p) == want->len;
+		return rc;
 	}
 	if (has)
 		*has = 0;
 	const char *from = s->p;
 	if (skip(s))
 		return -1;
-	if (strcmp(key->p, "agentTimeoutMs") == 0)
+	if (strcmp(k, "agentTimeoutMs") == 0)
 		g.timeout_ms = timeout_of(from, (size_t)(s->p - from));
 	return 0;
 }

@@ -191,6 +191,18 @@ describe('which socket', () => {
     expect([r.code, r.stdout]).toEqual([0, 'A']);
   });
 
+  it('a key or value holding \\u0000 is not the agentSocket; the rest of the config still counts', async () => {
+    const [a, b] = [await agent(ok('A')), await agent(ok('B'))];
+    for (const [stdin, want] of [
+      [`{"agentSocket":"${a.socket}","agentSocket\\u0000":"${b.socket}"}`, 'A'],
+      [`{"agentSocket":"${a.socket}","stateDir":"/x\\u0000y"}`, 'A'],
+      [`{"agentSocket":"${b.socket}","agentSocket":"${a.socket}\\u0000x"}`, 'B'],
+    ] as const) {
+      const r = await runShim({ ...cniEnv('ADD'), STRAIT_AGENT_SOCKET: b.socket }, `{"cniVersion":"1.0.0",${stdin.slice(1)}`);
+      expect([r.stdout, stdin]).toEqual([want, stdin]);
+    }
+  });
+
   it('invalid JSON: its agentSocket counts as absent, STRAIT_AGENT_SOCKET is used', async () => {
     const [a, b] = [await agent(ok('A')), await agent(ok('B'))];
     for (const bad of [`{"agentSocket":"${a.socket}",`, `{"agentSocket":"${a.socket}"} x`, `{"agentSocket":"${a.socket}","n":01}`]) {
