@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, then the
-# builds of scripts/build.sh (the CNI shim bin/strait, the native addon, the BPF objects, the compiled TypeScript
-# and the CNI bundle). Every step is skipped when its output is up to date,
-# so running it again costs well under a second.
+# builds of scripts/build.sh (the CNI shim bin/strait, the native addon, the BPF objects,
+# the compiled TypeScript and the CNI bundle). Every step is skipped when its output is
+# up to date, so running it again costs well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
