@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds what the executables need, on a set-up checkout (scripts/setup.sh installs
 # the toolchain, Node.js 24 and the npm packages; this installs nothing):
+#   shim    the CNI plugin runtimes exec, bin/strait: static C, libc only (shim/strait.c)
 #   addon   the native addon, build/Release/strait.node, against Node.js 24's headers
 #   bpf     the BPF objects, build/bpf/*.bpf.o (make: only what is stale)
 #   ts      the TypeScript, dist/, and the CNI plugin's bundle, dist/cni-bundle
-# No argument builds all three; `npm run build` runs this. Each step builds
+# No argument builds all four; `npm run build` runs this. Each step builds
 # unconditionally: knowing when one is up to date is setup.sh's job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,14 @@ say() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 # no npm start-up, and no warnings about that npmrc.
 [ -x tools/node24/bin/node ] && [ -d node_modules/.bin ] || { say "not set up: run scripts/setup.sh first"; exit 1; }
 . scripts/node-env.sh
+
+shim() {
+  say "the CNI shim, bin/strait"
+  # Static, so it runs on any host; built aside and renamed over, so a runtime that
+  # execs bin/strait during a rebuild gets the old binary or the new one, never half.
+  cc -std=c11 -O2 -Wall -Wextra -Werror -static -o bin/.strait.tmp shim/strait.c
+  mv -f bin/.strait.tmp bin/strait
+}
 
 addon() {
   local version
@@ -44,10 +53,10 @@ ts() {
 }
 
 steps=("$@")
-((${#steps[@]})) || steps=(addon bpf ts)
+((${#steps[@]})) || steps=(shim addon bpf ts)
 for step in "${steps[@]}"; do
   case $step in
-    addon | bpf | ts) "$step" ;;
-    *) say "unknown step '$step' (addon, bpf, ts)"; exit 2 ;;
+    shim | addon | bpf | ts) "$step" ;;
+    *) say "unknown step '$step' (shim, addon, bpf, ts)"; exit 2 ;;
   esac
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# clang-format for every C, C++ and BPF source: the BPF C in kernel style (.clang-format),
+# clang-format for every C, C++ and BPF source: the BPF C and the CNI shim (shim/) in kernel
+# style (.clang-format),
 # the C++ addon in its own (native/.clang-format).
 #   bash scripts/format.sh           formats them in place
 #   bash scripts/format.sh --check   changes nothing; exit 1 naming each file that differs
@@ -15,7 +16,7 @@ command -v "$CLANG_FORMAT" >/dev/null || {
   exit 1
 }
 
-mapfile -t files < <(find bpf native test scripts -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) | sort)
+mapfile -t files < <(find bpf native shim test scripts -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) | sort)
 
 if [ "${1:-}" != --check ]; then
   "$CLANG_FORMAT" -i "${files[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes this checkout ready to run: Debian packages, Node.js 24, npm packages, then the
-# builds of scripts/build.sh (the native addon, the BPF objects, the compiled TypeScript
-# and the CNI bundle). Every step is skipped when its output is up to date,
-# so running it again costs well under a second.
+# builds of scripts/build.sh (the CNI shim bin/strait, the native addon, the BPF objects,
+# the compiled TypeScript and the CNI bundle). Every step is skipped when its output is
+# up to date, so running it again costs well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +85,7 @@ newer_than() { # newer_than TARGET SOURCES... : true when a source is newer than
 # which of them are stale. The addon is rebuilt too when the node it was built
 # against changed (build/.node-version).
 stale=()
+if newer_than bin/strait shim; then stale+=(shim); fi
 if newer_than build/Release/strait.node native binding.gyp || [ "$(cat build/.node-version 2>/dev/null)" != "$node_version" ]; then
   stale+=(addon)
 fi

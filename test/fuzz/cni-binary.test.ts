@@ -45,8 +45,11 @@ function expectedError(c: Case): object | null {
 function confinePaths(conf: Json, dir: string): Json {
   if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) return conf;
   const out: JsonObject = { ...conf };
-  for (const k of ['stateDir', 'bpfDir', 'logFile', 'agentSocket'])
+  for (const k of ['stateDir', 'bpfDir', 'logFile'])
     if (typeof out[k] === 'string' && out[k].startsWith('/')) out[k] = join(dir, k);
+  // An absolute agentSocket makes bin/strait (the shim) hand the call to an agent
+  // instead of the Node plugin: that mode has its own fuzz, test/fuzz/cni-shim.test.ts.
+  if (typeof out.agentSocket === 'string' && out.agentSocket.startsWith('/')) delete out.agentSocket;
   const ipam = out.ipam;
   if (ipam !== null && typeof ipam === 'object' && !Array.isArray(ipam) && typeof ipam.dataDir === 'string' && ipam.dataDir.startsWith('/'))
     out.ipam = { ...ipam, dataDir: join(dir, 'dataDir') };

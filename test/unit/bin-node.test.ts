@@ -1,7 +1,8 @@
 // bin/* run on the project's Node.js 24 (tools/node24, made by scripts/setup.sh),
 // whatever `node` comes first on PATH, and also through a link in another directory
 // (a runtime's CNI bin dir) and with no environment at all: containerd and podman
-// exec the plugin that way.
+// exec the plugin that way. bin/strait is the static C shim (shim/strait.c): it runs
+// Node only in standalone mode, for a call other than VERSION.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,15 +40,16 @@ function run(path: string, args: string[], env: Record<string, string>, stdin = 
 
 const major = (v: string) => Number(v.split('.')[0]);
 
+// bin/strait standalone: an ADD the Node plugin refuses (no CNI_CONTAINERID...), exit 1.
 describe.each([
-  ['strait', [], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}'],
-  ['straitctl', ['version'], {}, ''],
-  ['strait-agent', ['--help'], {}, ''],
-] as const)('bin/%s', (name, args, extraEnv, stdin) => {
+  ['strait', [], { CNI_COMMAND: 'ADD' }, '{"cniVersion":"1.0.0"}', 1],
+  ['straitctl', ['version'], {}, '', 0],
+  ['strait-agent', ['--help'], {}, '', 0],
+] as const)('bin/%s', (name, args, extraEnv, stdin, code) => {
   it('runs on Node.js 24 when another node is first on PATH', () => {
     const r = run(join(ROOT, 'bin', name), [...args], { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, ...extraEnv }, stdin);
     expect(r.stderr).not.toContain('the node on PATH ran');
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(code);
     expect(major(r.node)).toBeGreaterThanOrEqual(24);
   });
 
@@ -56,7 +58,24 @@ describe.each([
     mkdirSync(join(link, '..'));
     symlinkSync(join(ROOT, 'bin', name), link);
     const r = run(link, [...args], { ...extraEnv }, stdin);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(code);
     expect(major(r.node)).toBeGreaterThanOrEqual(24);
+  });
+});
+
+describe('bin/strait, the shim', () => {
+  it('answers VERSION without starting any node', () => {
+    const r = run(join(ROOT, 'bin/strait'), [], { PATH: `${dir}:/usr/bin:/bin`, CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+    expect([r.code, r.node, r.stderr]).toEqual([0, '', '']);
+  });
+
+  it('is a static ELF: no program interpreter, no dynamic section, so it runs on any host', () => {
+    const elf = readFileSync(join(ROOT, 'bin/strait'));
+    expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(elf[4]).toBe(2); // 64-bit, the only layout read below
+    const [phoff, phentsize, phnum] = [Number(elf.readBigUInt64LE(0x20)), elf.readUInt16LE(0x36), elf.readUInt16LE(0x38)];
+    const types = Array.from({ length: phnum }, (_, i) => elf.readUInt32LE(phoff + i * phentsize));
+    expect(types).toContain(1); // PT_LOAD: the header was read right
+    expect(types.filter((t) => t === 2 || t === 3)).toEqual([]); // PT_DYNAMIC, PT_INTERP
   });
 });
