@@ -4,7 +4,6 @@
 // their own steps (the agent registration included), DEL frees the address last,
 // and STATUS says 50 while the agent it needs is down.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import * as bpf from '../../src/datapath/bpf.js';
 import { listEndpoints } from '../../src/datapath/endpoints.js';
@@ -12,6 +11,8 @@ import { encodeEndpointKey, encodeEndpointValue } from '../../src/datapath/maps/
 import { ENDPOINTS_MAX, MapName } from '../../src/datapath/maps/names.js';
 import { listEndpointRecords } from '../../src/state/endpoint-record.js';
 import { runCni, straitConfig } from '../helpers/cni.js';
+import { coreAgent } from '../helpers/core-agent.js';
+import { FakeCore } from '../helpers/fake-core.js';
 import { leaseCount } from '../helpers/leases.js';
 import { bpffsDir, cleanupAll, createNetns, hostLinkExists, hostRoutes, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
@@ -21,23 +22,6 @@ const hostVethOf = (r: Record<string, unknown> | null): string => (r as { interf
 const podIp = (r: Record<string, unknown> | null): string => (r as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
 const vethsWithAlias = (network: string, where: string[] = []): number =>
   sh('ip', [...where, '-o', 'link', 'show']).split('\n').filter((l) => l.includes(`alias strait/${network}/`)).length;
-
-/** A stand-in for strait-agent on a unix socket: answers POST with `postStatus`, logs every request. */
-async function fakeAgent(postStatus: number, onRequest: (method: string, url: string) => void = () => {}): Promise<{ socket: string; seen: string[]; server: Server }> {
-  const socket = join(tempDir('fake-agent'), 'agent.sock');
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      seen.push(`${req.method} ${req.url}`);
-      onRequest(req.method ?? '', req.url ?? '');
-      const status = req.method === 'POST' ? postStatus : 200;
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { ok: true } : { error: { code: 'E_TEST', message: 'refused by the test' } }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(socket, r));
-  return { socket, seen, server };
-}
 
 describe.skipIf(!isRoot)('rollback and error codes', () => {
   afterAll(() => cleanupAll());
@@ -86,22 +70,26 @@ describe.skipIf(!isRoot)('rollback and error codes', () => {
     expect(listEndpointRecords(stateDir)).toEqual([]);
   });
 
-  it('a failed ADD unregisters the endpoint from the agent it registered with', async () => {
-    const agent = await fakeAgent(503);
+  it('an ADD whose policy never lands is 11 after agentTimeoutMs, unregisters the endpoint and leaves nothing', async () => {
+    const stateDir = tempDir('rbag');
+    const network = `rbag-${rand(2)}`;
+    const core = new FakeCore();
+    core.register = () => new Promise(() => {}); // the reconcile pass never ends
+    const config = straitConfig({ name: network, stateDir, v4: '198.18.42.0/24', extra: { agentTimeoutMs: 300 } });
+    const agent = await coreAgent(core, { stateDir, bpfDir: config.bpfDir as string });
     try {
-      const stateDir = tempDir('rbag');
-      const network = `rbag-${rand(2)}`;
-      const config = straitConfig({ name: network, stateDir, v4: '198.18.42.0/24', extra: { agentSocket: agent.socket } });
       const ns = createNetns('rbag');
       const id = `rbag-${rand()}`;
-      const r = await runCni({ command: 'ADD', config, containerId: id, netns: ns.path });
+      const r = await runCni({ command: 'ADD', config: { ...config, agentSocket: agent.socket }, containerId: id, netns: ns.path });
       expect(r.json).toMatchObject({ code: 11 });
-      const eid = encodeURIComponent(`${network}/${id}/eth0`);
-      expect(agent.seen).toEqual(['POST /v1/endpoints', `DELETE /v1/endpoints/${eid}`]);
+      expect(r.json!.msg).toMatch(/did not make endpoint .* ready within 300 ms/);
+      expect(core.registered.map((e) => e.id)).toEqual([`${network}/${id}/eth0`]);
+      expect(core.removed).toEqual([`${network}/${id}/eth0`]);
       expect(leaseCount(stateDir, network)).toBe(0);
       expect(vethsWithAlias(network)).toBe(0);
+      expect(listEndpointRecords(stateDir)).toEqual([]);
     } finally {
-      agent.server.close();
+      await agent.close();
     }
   });
 
@@ -111,39 +99,47 @@ describe.skipIf(!isRoot)('rollback and error codes', () => {
     let atDelete: { leases: number; veth: boolean; routed: boolean } | null = null;
     let veth = '';
     let ip = '';
-    const agent = await fakeAgent(200, (method) => {
-      if (method === 'DELETE') atDelete = { leases: leaseCount(stateDir, network), veth: hostLinkExists(veth), routed: hostRoutes(4).includes(`${ip} `) };
-    });
+    const core = new FakeCore();
+    core.removeEndpoint = () => {
+      atDelete = { leases: leaseCount(stateDir, network), veth: hostLinkExists(veth), routed: hostRoutes(4).includes(`${ip} `) };
+      return Promise.resolve();
+    };
+    const config = straitConfig({ name: network, stateDir, v4: '198.18.43.0/24' });
+    const agent = await coreAgent(core, { stateDir, bpfDir: config.bpfDir as string });
     try {
-      const config = straitConfig({ name: network, stateDir, v4: '198.18.43.0/24', extra: { agentSocket: agent.socket } });
+      const viaAgent = { ...config, agentSocket: agent.socket };
       const ns = createNetns('rbdel');
       const id = `rbdel-${rand()}`;
-      const add = await runCni({ command: 'ADD', config, containerId: id, netns: ns.path });
+      const add = await runCni({ command: 'ADD', config: viaAgent, containerId: id, netns: ns.path });
       expect(add.exitCode, add.stdout).toBe(0);
       [veth, ip] = [hostVethOf(add.json), podIp(add.json)];
-      const del = await runCni({ command: 'DEL', config, containerId: id, netns: ns.path });
+      const del = await runCni({ command: 'DEL', config: viaAgent, containerId: id, netns: ns.path });
       expect(del.exitCode, del.stdout).toBe(0);
       expect(atDelete).toEqual({ leases: 1, veth: false, routed: false });
       expect(leaseCount(stateDir, network)).toBe(0);
     } finally {
-      agent.server.close();
+      await agent.close();
     }
   });
 
-  it('STATUS is 50 when the configured agent does not answer, 0 when it does', async () => {
+  it('STATUS is 50 when the configured agent does not answer or its last pass failed, 0 when it is well', async () => {
     const stateDir = tempDir('rbst');
     const config = straitConfig({ name: `rbst-${rand(2)}`, stateDir, v4: '198.18.44.0/24', extra: { agentSocket: join(stateDir, 'nobody.sock') } });
     const down = await runCni({ command: 'STATUS', config });
     expect(down.exitCode).toBe(1);
     expect(down.json).toMatchObject({ code: 50 });
     expect(down.json!.msg).toMatch(/nobody\.sock/);
-    const agent = await fakeAgent(200);
+    const core = new FakeCore();
+    const agent = await coreAgent(core, { stateDir, bpfDir: config.bpfDir as string });
     try {
       const up = await runCni({ command: 'STATUS', config: { ...config, agentSocket: agent.socket } });
       expect(up.exitCode, up.stdout).toBe(0);
-      expect(agent.seen).toEqual(['GET /v1/status']);
+      core.statusValue = { ...core.statusValue, lastError: 'writing strait_policy_v1: E2BIG' };
+      const failing = await runCni({ command: 'STATUS', config: { ...config, agentSocket: agent.socket } });
+      expect(failing.json).toMatchObject({ code: 50 });
+      expect(String(failing.json!.details)).toMatch(/last reconcile pass failed: writing strait_policy_v1: E2BIG/);
     } finally {
-      agent.server.close();
+      await agent.close();
     }
   });
 

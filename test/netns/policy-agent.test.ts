@@ -207,7 +207,7 @@ describe.skipIf(!isRoot)('strait-agent', () => {
     const r = await runCni({ command: 'ADD', config, containerId: `nocl-${rand()}`, netns: ns.path, args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=p;K8S_POD_NAME=late' });
     expect(r.exitCode).toBe(1);
     expect(r.json).toMatchObject({ code: 11 });
-    expect(String(r.json!.details)).toMatch(/nobody-listens\.sock/);
+    expect(String(r.json!.msg)).toMatch(/nobody-listens\.sock is not reachable/);
     expect(leaseCount(c.stateDir, c.network)).toBe(before);
     expect(ns.exec('ip', ['link', 'show'])).not.toContain('eth0');
     expect(sh('ip', ['-o', 'link', 'show']).includes(`strait/${c.network}/nocl-`)).toBe(false);
