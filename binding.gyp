@@ -12,6 +12,7 @@
         'native/nlconv.cc',
         'native/netlink.cc',
         'native/netlink_link.cc',
+        'native/netlink_async.cc',
         'native/netlink_vxlan.cc',
         'native/netlink_addr.cc',
         'native/netlink_route.cc',

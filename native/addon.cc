@@ -10,6 +10,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::NetlinkHandle::Register(env, exports);
+  strait::RegisterNetlinkAsync(env, exports);
   strait::RegisterFlock(env, exports);
   strait::RegisterBpfObject(env, exports);
   strait::RegisterBpfMap(env, exports);

@@ -64,4 +64,7 @@ class NetlinkHandle : public Napi::ObjectWrap<NetlinkHandle> {
   std::string where_;  // the namespace path, or "current netns", for messages
 };
 
+// deleteLinkAsync(name) → Promise<boolean>, in native/netlink_async.cc.
+void RegisterNetlinkAsync(Napi::Env env, Napi::Object exports);
+
 }  // namespace strait

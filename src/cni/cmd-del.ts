@@ -33,7 +33,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     // Its link entry goes with the veth, whatever the endpoint map still names: a DEL
     // killed after forgetting the entries left the link entry and nothing to find it by.
     if (veth !== null) forgetLinkEntries(bpfDir, [veth.ifindex]);
-    const removedVeth = unwirePod(host, owner);
+    const removedVeth = await unwirePod(host, owner, (err) => ctx.log.warn({ err: err.message }, 'deleting the host veth failed late'));
     removeEndpointRecord(stateDir, owner);
     await ctx.agent?.gone(endpointId(owner));
     ipam.del(owner);

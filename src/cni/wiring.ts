@@ -105,8 +105,8 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
 }
 
 /** Removes the pair by its host end; false when it was already gone. */
-export function unwirePod(host: Netlink, a: Owner): boolean {
-  return host.deleteLink(hostVethName(a));
+export function unwirePod(host: Netlink, a: Owner, onLateError: (err: Error) => void): Promise<boolean> {
+  return host.deleteLinkEarly(hostVethName(a), onLateError);
 }
 
 function familiesOf(addresses: readonly PodAddress[]): (4 | 6)[] {

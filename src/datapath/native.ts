@@ -170,6 +170,8 @@ export interface NativeSkbLayout {
 export interface NativeBinding {
   /** Absent path: the calling process's namespace. Throws code ENOENT / ENOTNETNS for bad paths. */
   openNetlink(netnsPath?: string): NativeNetlinkHandle;
+  /** RTM_DELLINK in this process's namespace on libuv's pool: true deleted, false there was none. */
+  deleteLinkAsync(name: string): Promise<boolean>;
   /** flock(2); false only when !wait and the lock is held elsewhere. */
   flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean;
 

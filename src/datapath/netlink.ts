@@ -8,7 +8,7 @@
 // E_NETLINK, or E_SYSCALL for entering the namespace) with `.errnoName` ('EEXIST',
 // 'ENODEV', ...), `.errno` and `.syscall`, and bad arguments throw InvalidArgError
 // (code ERR_INVALID_ARG).
-import { syscall } from '../errors.js';
+import { fromAddon, syscall } from '../errors.js';
 import { native, type NativeLink, type NativeNetlinkHandle } from './native.js';
 import { formatIpBytes, formatMac, ipBytes, macBytes, prefixLen } from './addr-bytes.js';
 import { InvalidArgError } from './invalid-arg.js';
@@ -190,6 +190,41 @@ export class Netlink {
   /** true when deleted, false when it was already gone. */
   deleteLink(name: string): boolean {
     return syscall(() => this.handle.deleteLink(ifName(name)));
+  }
+
+  /**
+   * deleteLink without holding this thread through the kernel's teardown: the
+   * request runs on another thread, and this resolves once the link has left the
+   * namespace (polled through this handle, which must act in the process's own
+   * namespace). Every later link, address or route change takes the RTNL lock after
+   * the delete's, so nothing can meet the old device. The kernel's answer, 20-30 ms
+   * on, settles in the background; its failure, if any, is passed to `onLateError`.
+   */
+  async deleteLinkEarly(name: string, onLateError: (err: Error) => void): Promise<boolean> {
+    const n = ifName(name);
+    if (this.getLink(n) === null) return false;
+    const state: { done: boolean; ok: boolean; err: Error | null; early: boolean } = { done: false, ok: false, err: null, early: false };
+    void native()
+      .deleteLinkAsync(n)
+      .then(
+        (ok) => (state.ok = ok),
+        (e: unknown) => (state.err = fromAddon(e) as Error),
+      )
+      .finally(() => {
+        state.done = true;
+        if (state.early && state.err !== null) onLateError(state.err);
+      });
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1));
+      if (state.done) {
+        if (state.err !== null) throw state.err;
+        return state.ok;
+      }
+      if (this.getLink(n) === null) {
+        state.early = true;
+        return true;
+      }
+    }
   }
 
   /** The family follows the address. EEXIST when already present. */

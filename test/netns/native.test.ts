@@ -177,6 +177,22 @@ describe.skipIf(!isRoot)('native addon in throwaway namespaces', () => {
     expect(pod.getLink('eth0')).toBeNull(); // the peer went with it
   });
 
+  it('deleteLinkEarly returns once the link and its routes are gone, before the kernel has answered', async () => {
+    const name = `de${suffix}`.slice(0, 15);
+    host.createVeth({ name, peerName: 'eth1', peerNetnsPath: nsPath });
+    host.setLinkUp(name);
+    host.addRoute({ dst: '198.18.0.77', prefixLen: 32, ifname: name, scope: 'link' });
+    const late: Error[] = [];
+    expect(await host.deleteLinkEarly(name, (e) => late.push(e))).toBe(true);
+    expect(host.getLink(name)).toBeNull();
+    expect(pod.getLink('eth1')).toBeNull();
+    // A route through it is gone too: a new device may take that address at once.
+    expect(host.listRoutes(4).some((r) => r.dst === '198.18.0.77')).toBe(false);
+    expect(await host.deleteLinkEarly(name, (e) => late.push(e))).toBe(false);
+    await new Promise((r) => setTimeout(r, 200)); // the kernel's late answer
+    expect(late).toEqual([]);
+  });
+
   it('rejects namespace paths that are missing or not a network namespace', () => {
     expect(errnoThrown(() => Netlink.open(`/run/netns/strait-t-missing-${suffix}`))).toBe('ENOENT');
     const regular = existsSync('/etc/hostname') ? '/etc/hostname' : join(tmp, 'regular');

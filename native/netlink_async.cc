@@ -1,0 +1,90 @@
+// deleteLinkAsync(name): RTM_DELLINK off the JS thread. The kernel answers a link
+// delete only after its teardown has waited out an RCU grace period (rcu_barrier in
+// netdev_run_todo, some 20-30 ms), long after the device left the namespace; on the
+// agent's one thread that wait would stall every other call. So the request runs on
+// libuv's pool (its threads never change namespace: they act in the process's own)
+// with a socket of its own, since an nl_sock is not shared across threads.
+#include <napi.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "netlink.h"
+
+namespace strait {
+
+namespace {
+
+class DeleteLinkWorker : public Napi::AsyncWorker {
+ public:
+  DeleteLinkWorker(Napi::Env env, std::string name)
+      : Napi::AsyncWorker(env),
+        name_(std::move(name)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { err_ = Delete(); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ == 0 || err_ == ENODEV) {
+      deferred_.Resolve(Napi::Boolean::New(env, err_ == 0));
+      return;
+    }
+    std::string msg = "rtnl_link_delete " + name_ + ": " + std::strerror(err_);
+    Napi::Error e = Napi::Error::New(env, msg);
+    e.Set("code", Napi::String::New(env, ErrnoName(err_)));
+    e.Set("errno", Napi::Number::New(env, err_));
+    e.Set("syscall", Napi::String::New(env, "rtnl_link_delete"));
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  // 0, or the positive errno of the failure (ENODEV: there was no such link).
+  int Delete() const {
+    nl_sock* sock = nl_socket_alloc();
+    if (!sock) return ENOMEM;
+    int rc = nl_connect(sock, NETLINK_ROUTE);
+    rtnl_link* link = rc < 0 ? nullptr : rtnl_link_alloc();
+    if (rc >= 0 && !link) rc = -NLE_NOMEM;
+    if (link) {
+      rtnl_link_set_name(link, name_.c_str());
+      rc = rtnl_link_delete(sock, link);
+      rtnl_link_put(link);
+    }
+    nl_socket_free(sock);
+    return rc < 0 ? NlErrorToErrno(rc) : 0;
+  }
+
+  std::string name_;
+  Napi::Promise::Deferred deferred_;
+  int err_ = 0;
+};
+
+Napi::Value DeleteLinkAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    ThrowInvalidArg(env, "deleteLinkAsync(name): name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.size() > 15)
+    ThrowInvalidArg(env, "deleteLinkAsync(name): not an interface name");
+  auto* worker = new DeleteLinkWorker(env, name);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();  // the worker deletes itself once it has settled the promise
+  return p;
+}
+
+}  // namespace
+
+void RegisterNetlinkAsync(Napi::Env env, Napi::Object exports) {
+  exports.Set("deleteLinkAsync", Napi::Function::New<DeleteLinkAsync>(env, "deleteLinkAsync"));
+}
+
+}  // namespace strait
