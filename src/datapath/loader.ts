@@ -9,7 +9,7 @@
 // The build id is a hash of the object files, so installing a newer build is what
 // triggers the atomic replacement; maps, and with them all state, are kept.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errnoOf, StraitError } from '../errors.js';
@@ -46,7 +46,29 @@ export function defaultObjectDir(): string {
 
 const objectPath = (dir: string, prog: string) => join(dir, `${prog}.bpf.o`);
 
+// The agent opens the datapath for every CNI call it serves: the objects are hashed
+// again only when one of them changed on disk (a new build installed under it).
+const buildIds = new Map<string, { stamp: string; id: string }>();
+
 export function buildIdOf(objectDir: string): string {
+  const stamp = Object.values(PROGRAMS)
+    .map((prog) => {
+      try {
+        const st = statSync(objectPath(objectDir, prog), { bigint: true });
+        return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join(',');
+  const known = buildIds.get(objectDir);
+  if (known?.stamp === stamp) return known.id;
+  const id = hashObjects(objectDir);
+  buildIds.set(objectDir, { stamp, id });
+  return id;
+}
+
+function hashObjects(objectDir: string): string {
   const h = createHash('sha256');
   for (const prog of Object.values(PROGRAMS)) {
     try {
