@@ -10,15 +10,21 @@
 //   lock                   flock(2)ed for the length of every ADD/DEL/GC
 //   .tmp-*                 a write in progress (or abandoned by a crash); ignored
 //
-// Each file is written whole to a temp file in the same directory, fsynced, then
-// linked (leases: fails if the address is taken, like O_EXCL) or renamed (the
-// round-robin marker) into place, so readers see the old file or the new one.
+// Each file is written whole to a temp file in the same directory, then linked
+// (leases: fails if the address is taken, like O_EXCL) or renamed (the round-robin
+// marker) into place, so readers see the old file or the new one.
+//
+// Nothing is fsynced. A killed process leaves its writes in the page cache, whole, so
+// they hold against any crash short of the machine's. And a machine that crashed
+// reboots: every lease of the earlier boot is released then (bootId), since no pod of
+// that boot is alive, so a lease lost or torn by the crash costs nothing that would
+// not be freed anyway. A torn file is skipped by every reader. fsync was four disk
+// flushes in every ADD, on the agent's one thread.
 // Node has no flock, so the lock comes in as a Locker (the native addon's flock).
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
-  fsyncSync,
   linkSync,
   mkdirSync,
   openSync,
@@ -190,7 +196,6 @@ export class DiskStore implements LeaseStore {
     } finally {
       this.unlinkQuietly(tmp);
     }
-    this.syncDir();
   }
 
   releaseIp(ip: string): Lease | null {
@@ -200,15 +205,12 @@ export class DiskStore implements LeaseStore {
     const lease = this.readLease(canonical);
     // A corrupt file is left for a person to look at; list() never reports it either.
     if (lease === null || !this.remove(canonical)) return null;
-    this.syncDir();
     return lease;
   }
 
   releaseByOwner(containerId: string, ifname: string): Lease[] {
     this.mustHoldLock('releaseByOwner');
-    const gone = this.list().filter((l) => sameOwner(l, containerId, ifname) && this.remove(l.ip));
-    if (gone.length > 0) this.syncDir();
-    return gone;
+    return this.list().filter((l) => sameOwner(l, containerId, ifname) && this.remove(l.ip));
   }
 
   lastReserved(setIndex: number): string | null {
@@ -234,7 +236,6 @@ export class DiskStore implements LeaseStore {
       this.unlinkQuietly(tmp);
       throw errors.io(`cannot record the last reserved address of range set ${setIndex}`, '', e);
     }
-    this.syncDir();
   }
 
   private path(name: string): string {
@@ -269,14 +270,13 @@ export class DiskStore implements LeaseStore {
     return lease;
   }
 
-  /** Writes data to a fresh, fsynced temp file in the directory; returns its path. */
+  /** Writes data to a fresh temp file in the directory; returns its path. */
   private writeTemp(data: string): string {
     const tmp = this.path(`${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     this.io('write a temp file', () => {
       const fd = openSync(tmp, 'wx', 0o600);
       try {
         writeFileSync(fd, data);
-        fsyncSync(fd);
       } catch (e) {
         closeSync(fd);
         this.unlinkQuietly(tmp);
@@ -304,17 +304,5 @@ export class DiskStore implements LeaseStore {
     } catch {
       // best effort: a leftover .tmp- file is ignored by every reader
     }
-  }
-
-  /** Makes the directory entries (new links, renames, unlinks) durable. */
-  private syncDir(): void {
-    this.io('sync the directory', () => {
-      const fd = openSync(this.dir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    });
   }
 }
