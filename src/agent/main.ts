@@ -2,6 +2,7 @@
 // the local API lets the CNI plugin and straitctl in, and a signal closes all three.
 // Exiting never touches the datapath: programs stay attached and maps pinned, and
 // the next agent adopts them.
+import './threadpool.js';
 import type { ApiServer } from './api.js';
 import type { CniService } from './cni-service.js';
 import type { AgentCore } from './core.js';
