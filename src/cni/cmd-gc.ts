@@ -28,7 +28,9 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
       if (owner?.network !== ctx.conf.name) continue;
       if (!isValid(owner.containerId, owner.ifname)) stale.add(link.name);
     }
-    for (const name of stale) host.deleteLink(name);
+    for (const name of stale) {
+      await host.deleteLinkEarly(name, (err) => ctx.log.warn({ err: err.message, veth: name }, 'deleting a stale veth failed late'));
+    }
 
     // Records of this network whose owner is not valid, and map entries (of any
     // network sharing the pin dir) whose veth no longer exists.
