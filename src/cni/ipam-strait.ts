@@ -29,12 +29,10 @@ export function straitIpam(ctx: CommandContext): IpamDriver {
 
   return {
     add(o, requested, stamp, rollback) {
-      const before = new Set(ipam.leasesOf(owner(o)).map((l) => l.ip));
-      const allocations = ipam.allocate({ ...owner(o), ...stamp }, requested);
-      const fresh = allocations.map((a) => a.ip).filter((ip) => !before.has(ip));
+      const { all, fresh } = ipam.allocateMarked({ ...owner(o), ...stamp }, requested);
       rollback.add('release the leases this ADD made', () => ipam.releaseAddresses(owner(o), fresh));
       return {
-        addresses: allocations.map((a) => ({ family: a.family, ip: a.ip })),
+        addresses: all.map((a) => ({ family: a.family, ip: a.ip })),
         routes: cfg.routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),
         dns: undefined,
       };

@@ -69,6 +69,11 @@ export class Ipam {
    * the owner holds nothing in (an ADD that died half-way) get new addresses.
    */
   allocate(owner: IpamOwner, requested: readonly string[] = []): Allocation[] {
+    return this.allocateMarked(owner, requested).all;
+  }
+
+  /** allocate, also saying which addresses this call leased (not held before): the undo of an ADD frees only those. */
+  allocateMarked(owner: IpamOwner, requested: readonly string[] = []): { all: Allocation[]; fresh: string[] } {
     return this.store.withLock(() => {
       const listed = this.store.list();
       const reclaimed = new Set(owner.bootId === undefined ? [] : this.releaseOtherBoots(listed, owner.bootId).map((l) => l.ip));
@@ -77,7 +82,7 @@ export class Ipam {
       const heldIps = new Set([...held.values()].map((a) => a.ip));
       const wanted = requested.filter((r) => !heldIps.has(canonicalIp(withoutPrefix(r)) ?? r));
       const missing = new Set([...this.sets.keys()].filter((i) => !held.has(i)));
-      if (missing.size === 0 && wanted.length === 0) return [...held.values()].sort(bySet);
+      if (missing.size === 0 && wanted.length === 0) return { all: [...held.values()].sort(bySet), fresh: [] };
 
       const inUse = new Map(leases.map((l) => [l.ip, describeHolder(l)]));
       const picked = pick({
@@ -89,7 +94,7 @@ export class Ipam {
       });
       this.reserveAll(owner, picked, inUse);
       const fresh = picked.map((p) => toAllocation(p.setIndex, p.range, p.value));
-      return [...held.values(), ...fresh].sort(bySet);
+      return { all: [...held.values(), ...fresh].sort(bySet), fresh: fresh.map((a) => a.ip) };
     });
   }
 

@@ -96,6 +96,18 @@ describe.each(stores)('Ipam over the %s store', (_, makeStore) => {
     expect(store.list()).toHaveLength(2);
   });
 
+  it('says which addresses a call leased itself, so the undo of an ADD frees only those', () => {
+    const { ipam } = make();
+    {
+      const first = ipam.allocateMarked(A, []);
+      expect(first.fresh).toEqual(first.all.map((a) => a.ip));
+      expect(ipam.allocateMarked(A, []).fresh).toEqual([]); // a retry holds them already
+    }
+    const half = make();
+    half.store.withLock(() => half.store.reserve({ ip: '198.18.0.12', setIndex: 0, containerId: 'aaaa', ifname: 'eth0', createdAt: 'x' }));
+    expect(half.ipam.allocateMarked(A, []).fresh).toEqual(['fd5a::2']);
+  });
+
   it('names the holder of a requested address', () => {
     const { ipam } = make();
     ipam.allocate(A, ['198.18.0.11']);
