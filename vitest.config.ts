@@ -39,6 +39,18 @@ export default defineConfig({
         },
       },
       {
+        // The CNI contract again, every call through a real strait-agent
+        // (test/helpers/cni-agents.ts): bin/strait forwards what it ran standalone above.
+        test: {
+          name: 'netns-agent',
+          include: ['test/netns/cni-*.test.ts', 'test/fuzz/cni-binary.test.ts'],
+          env: { STRAIT_TEST_CNI_MODE: 'agent' },
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
