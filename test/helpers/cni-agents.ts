@@ -7,11 +7,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bpffsDir, onCleanup, tempDir } from './sys.js';
+import { bpffsDir, isRoot, onCleanup, tempDir } from './sys.js';
 
 const BIN = (n: string) => fileURLToPath(new URL(`../../bin/${n}`, import.meta.url));
 
-export const agentMode = process.env.STRAIT_TEST_CNI_MODE === 'agent';
+const asked = process.env.STRAIT_TEST_CNI_MODE === 'agent';
+if (asked && !isRoot) console.warn('\n*** STRAIT_TEST_CNI_MODE=agent ignored: strait-agent needs root; calls run standalone ***\n');
+/** Calls of the contract tests go through a real strait-agent. */
+export const agentMode = asked && isRoot;
 
 export interface AgentDirs {
   stateDir: string;
@@ -94,17 +97,22 @@ const pathOf = (v: unknown, env: string | undefined, fallback: string | null): s
   typeof v === 'string' ? (isAbsolute(v) ? resolve(v) : null) : env !== undefined ? (isAbsolute(env) ? resolve(env) : null) : fallback;
 
 /**
- * The socket of the agent serving `config` in `inNetns` (started on first use). A config
- * whose stateDir or bpfDir is not a usable absolute path (an error test) or is the
- * machine's default (never touched by tests) goes to a spare agent of its own dirs: the
- * agent parses a call before it checks its dirs, so the error is the plugin's.
+ * The agent serving `config` in `inNetns` (started on first use): its socket, and the
+ * variables the call needs besides. A config whose stateDir or bpfDir is not a usable
+ * absolute path (an error test), or that names none (the machine's default, never
+ * touched by tests), goes to a spare agent of its own dirs, given as the node's
+ * STRAIT_STATE_DIR and STRAIT_BPF_DIR where the call sets neither: the agent parses a
+ * call before it checks the dirs, so an error is the plugin's.
  */
-export function agentSocketFor(config: Record<string, unknown>, env: Record<string, string | undefined>, inNetns?: string): string {
+export function agentFor(config: Record<string, unknown>, env: Record<string, string | undefined>, inNetns?: string): { socket: string; env: Record<string, string> } {
   let stateDir = pathOf(config.stateDir, env.STRAIT_STATE_DIR, null);
   let bpfDir = pathOf(config.bpfDir, env.STRAIT_BPF_DIR, null);
+  const extra: Record<string, string> = {};
   if (stateDir === null || bpfDir === null) {
     spare ??= { stateDir: tempDir('spare-agent-state'), bpfDir: bpffsDir('spare-agent') };
     ({ stateDir, bpfDir } = spare);
+    if (config.stateDir === undefined && env.STRAIT_STATE_DIR === undefined) extra.STRAIT_STATE_DIR = stateDir;
+    if (config.bpfDir === undefined && env.STRAIT_BPF_DIR === undefined) extra.STRAIT_BPF_DIR = bpfDir;
   }
   const key = `${inNetns ?? ''}\0${stateDir}\0${bpfDir}`;
   let a = served.get(key);
@@ -112,5 +120,12 @@ export function agentSocketFor(config: Record<string, unknown>, env: Record<stri
     a = new CniAgent({ stateDir, bpfDir, ...(inNetns === undefined ? {} : { inNetns }) }).start();
     served.set(key, a);
   }
-  return a.socket;
+  return { socket: a.socket, env: extra };
+}
+
+/** For a test that runs bin/strait on raw stdin (no config object to add agentSocket to): the variables of agent mode. */
+export function agentEnv(inNetns?: string): Record<string, string> {
+  if (!agentMode) return {};
+  const a = agentFor({}, {}, inNetns);
+  return { STRAIT_AGENT_SOCKET: a.socket, ...a.env };
 }

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { agentMode, agentSocketFor } from './cni-agents.js';
+import { agentFor, agentMode } from './cni-agents.js';
 import { bpffsDir } from './sys.js';
 
 export const STRAIT_BIN = fileURLToPath(new URL('../../bin/strait', import.meta.url));
@@ -45,11 +45,12 @@ export function spawnCni(call: CniCall): ChildProcessWithoutNullStreams {
     ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
   };
   const bin = call.bin ?? STRAIT_BIN;
-  const config = viaAgent(call, env) ? { ...call.config, agentSocket: agentSocketFor(call.config, { ...env, ...call.extraEnv }, call.inNetns) } : call.config;
+  const agent = viaAgent(call, env) ? agentFor(call.config, { ...env, ...call.extraEnv }, call.inNetns) : null;
+  const config = agent === null ? call.config : { ...call.config, agentSocket: agent.socket };
   // ip netns exec execs the plugin: the child's PID is the plugin's, to kill.
   const [cmd, args] = call.inNetns === undefined ? [bin, []] : ['ip', ['netns', 'exec', call.inNetns, bin]];
   const child = spawn(cmd, args, {
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...call.extraEnv },
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...agent?.env, ...call.extraEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin.on('error', () => {}); // a plugin killed before reading its stdin
