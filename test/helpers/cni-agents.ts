@@ -87,8 +87,14 @@ export class CniAgent {
 const served = new Map<string, CniAgent>();
 let spare: AgentDirs | null = null;
 
-onCleanup(() => {
+const killAll = (): void => {
   for (const a of running) a.kill();
+};
+// A worker that ends without its afterAll (a crash, a timeout) still leaves no agent.
+process.once('exit', killAll);
+
+onCleanup(() => {
+  killAll();
   served.clear();
   spare = null; // its dirs are removed with the others
 });
