@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Five tiers run by one command: unit tests (no root) in parallel; fuzz tests; BPF program
 // tests through BPF_PROG_TEST_RUN, netns integration tests (root, real kernel) and
@@ -50,6 +50,8 @@ export default defineConfig({
             'test/fuzz/cni-binary.test.ts',
             'test/netns/{fastpath,doctor,service,drill-churn,drill-reboot,hostile-link}.test.ts',
           ],
+          // These start, kill and restart agents of their own in either project.
+          exclude: [...configDefaults.exclude, 'test/netns/cni-agent-kill.test.ts', 'test/netns/cni-del-queue.test.ts'],
           env: { STRAIT_TEST_CNI_MODE: 'agent' },
           fileParallelism: false,
           testTimeout: 120_000,
