@@ -122,7 +122,7 @@ export function agentFor(config: Record<string, unknown>, env: Record<string, st
   }
   const key = `${inNetns ?? ''}\0${stateDir}\0${bpfDir}`;
   let a = served.get(key);
-  if (a === undefined || !a.alive) {
+  if (!a?.alive) {
     a = new CniAgent({ stateDir, bpfDir, ...(inNetns === undefined ? {} : { inNetns }) }).start();
     served.set(key, a);
   }
