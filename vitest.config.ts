@@ -48,7 +48,7 @@ export default defineConfig({
           include: [
             'test/netns/cni-*.test.ts',
             'test/fuzz/cni-binary.test.ts',
-            'test/netns/{fastpath,doctor,service,drill-churn,drill-reboot,hostile-link}.test.ts',
+            'test/netns/{fastpath,doctor,service,drill-churn,hostile-link}.test.ts',
           ],
           // These start, kill and restart agents of their own in either project.
           exclude: [...configDefaults.exclude, 'test/netns/cni-agent-kill.test.ts', 'test/netns/cni-del-queue.test.ts'],
