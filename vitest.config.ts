@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Five tiers run by one command: unit tests (no root) in parallel; fuzz tests; BPF program
 // tests through BPF_PROG_TEST_RUN, netns integration tests (root, real kernel) and
@@ -35,6 +35,26 @@ export default defineConfig({
           include: ['test/netns/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // The CNI contract again, every call through a real strait-agent
+        // (test/helpers/cni-agents.ts): bin/strait forwards what it ran standalone above.
+        // The files whose pods come from bin/strait and whose assertions are about what
+        // it made or left; the datapath-only and own-agent files run once, above.
+        test: {
+          name: 'netns-agent',
+          include: [
+            'test/netns/cni-*.test.ts',
+            'test/fuzz/cni-binary.test.ts',
+            'test/netns/{fastpath,doctor,service,drill-churn,hostile-link}.test.ts',
+          ],
+          // These start, kill and restart agents of their own in either project.
+          exclude: [...configDefaults.exclude, 'test/netns/cni-agent-kill.test.ts', 'test/netns/cni-del-queue.test.ts'],
+          env: { STRAIT_TEST_CNI_MODE: 'agent' },
+          fileParallelism: false,
+          testTimeout: 120_000,
           hookTimeout: 60_000,
         },
       },

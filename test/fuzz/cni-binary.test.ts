@@ -3,7 +3,9 @@
 // no call reaches an effect (no netns, veth, lease or map is touched). Properties:
 // exit code 1, exactly one line on stdout holding the error object the in-process
 // run predicts (so request.ts is what the binary does), and nothing left in the
-// state dir but the log file the config asked for.
+// state dir but the log file the config asked for. In the netns-agent project every
+// call goes through a real strait-agent (STRAIT_AGENT_SOCKET), its dirs standing in for
+// the confined ones, and its state dir must be as it was.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,8 @@ import { parseRequest, sniffVersion } from '../../src/cni/request.js';
 import { versionReply } from '../../src/cni/version.js';
 import { parseIpamConfig } from '../../src/ipam/config.js';
 import { STRAIT_BIN } from '../helpers/cni.js';
+import { agentEnv } from '../helpers/cni-agents.js';
+import { cleanupAll } from '../helpers/sys.js';
 import { cniEnv, mutatedConf } from './cni-inputs.js';
 import type { Json, JsonObject } from './mutate.js';
 import { FUZZ_SEED } from './seed.js';
@@ -41,12 +45,13 @@ function expectedError(c: Case): object | null {
   }
 }
 
-/** Every absolute path in the config moved under `dir`: nothing outside it can be written. */
-function confinePaths(conf: Json, dir: string): Json {
+/** Every absolute path in the config moved under `dir` (stateDir and bpfDir: the agent's, in agent mode): nothing else can be written. */
+function confinePaths(conf: Json, dir: string, agent: Record<string, string>): Json {
   if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) return conf;
   const out: JsonObject = { ...conf };
-  for (const k of ['stateDir', 'bpfDir', 'logFile'])
-    if (typeof out[k] === 'string' && out[k].startsWith('/')) out[k] = join(dir, k);
+  const to = { stateDir: agent.STRAIT_STATE_DIR ?? join(dir, 'stateDir'), bpfDir: agent.STRAIT_BPF_DIR ?? join(dir, 'bpfDir'), logFile: join(dir, 'logFile') };
+  for (const k of ['stateDir', 'bpfDir', 'logFile'] as const)
+    if (typeof out[k] === 'string' && out[k].startsWith('/')) out[k] = to[k];
   // An absolute agentSocket makes bin/strait (the shim) hand the call to an agent
   // instead of the Node plugin: that mode has its own fuzz, test/fuzz/cni-shim.test.ts.
   if (typeof out.agentSocket === 'string' && out.agentSocket.startsWith('/')) delete out.agentSocket;
@@ -70,10 +75,15 @@ function exec(c: Case): Promise<{ code: number; stdout: string }> {
 
 describe('fuzz: bin/strait as a runtime calls it', () => {
   let dir: string;
+  let agent: Record<string, string>;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'strait-binfuzz-'));
+    agent = agentEnv();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    cleanupAll();
+  });
 
   it(`${CASES} refused calls: exit 1, the predicted error object, nothing written`, async () => {
     const gen = fc.tuple(cniEnv, mutatedConf, fc.boolean()).map(([env, { conf }, keepEnv]): Case => {
@@ -82,7 +92,7 @@ describe('fuzz: bin/strait as a runtime calls it', () => {
     });
     /** `raw` with every path it names under `d`, and the error that must come out. */
     const confined = (raw: Case, d: string) => {
-      const c: Case = { env: { ...raw.env, STRAIT_STATE_DIR: join(d, 'env-state') }, stdin: JSON.stringify(confinePaths(JSON.parse(raw.stdin) as Json, d)) };
+      const c: Case = { env: { ...raw.env, STRAIT_STATE_DIR: join(d, 'env-state'), ...agent }, stdin: JSON.stringify(confinePaths(JSON.parse(raw.stdin) as Json, d, agent)) };
       return { ...c, expected: c.env.CNI_COMMAND === 'VERSION' ? versionReply() : expectedError(c) };
     };
     const cases: Case[] = [{ env: { CNI_COMMAND: 'VERSION' }, stdin: '"not a config"' }];
@@ -90,6 +100,9 @@ describe('fuzz: bin/strait as a runtime calls it', () => {
       for (const raw of fc.sample(gen, { numRuns: CASES, seed })) if (cases.length < CASES && confined(raw, dir).expected !== null) cases.push(raw);
     }
 
+    const agentState = agent.STRAIT_STATE_DIR;
+    const agentFiles = () => (agentState === undefined ? [] : readdirSync(agentState, { recursive: true }).map(String).sort());
+    const before = agentFiles();
     const failures: string[] = [];
     let next = 0;
     const worker = async (w: number): Promise<void> => {
@@ -113,5 +126,6 @@ describe('fuzz: bin/strait as a runtime calls it', () => {
     };
     await Promise.all(Array.from({ length: PARALLEL }, (_, w) => worker(w)));
     expect(failures.slice(0, 5)).toEqual([]);
+    expect(agentFiles()).toEqual(before);
   });
 });

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { agentFor, agentMode } from './cni-agents.js';
 import { bpffsDir } from './sys.js';
 
 export const STRAIT_BIN = fileURLToPath(new URL('../../bin/strait', import.meta.url));
@@ -44,15 +45,22 @@ export function spawnCni(call: CniCall): ChildProcessWithoutNullStreams {
     ...(call.args !== undefined ? { CNI_ARGS: call.args } : {}),
   };
   const bin = call.bin ?? STRAIT_BIN;
+  const agent = viaAgent(call, env) ? agentFor(call.config, { ...env, ...call.extraEnv }, call.inNetns) : null;
+  const config = agent === null ? call.config : { ...call.config, agentSocket: agent.socket };
   // ip netns exec execs the plugin: the child's PID is the plugin's, to kill.
   const [cmd, args] = call.inNetns === undefined ? [bin, []] : ['ip', ['netns', 'exec', call.inNetns, bin]];
   const child = spawn(cmd, args, {
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...call.extraEnv },
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...agent?.env, ...call.extraEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin.on('error', () => {}); // a plugin killed before reading its stdin
-  child.stdin.end(JSON.stringify(call.config));
+  child.stdin.end(JSON.stringify(config));
   return child;
+}
+
+/** In agent mode, bin/strait itself with no agentSocket of the test's own and a command the shim forwards. */
+function viaAgent(call: CniCall, env: Record<string, string>): boolean {
+  return agentMode && call.bin === undefined && !('agentSocket' in call.config) && env.CNI_COMMAND !== 'VERSION';
 }
 
 export function runCni(call: CniCall): Promise<CniReply> {

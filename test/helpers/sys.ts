@@ -63,7 +63,15 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
+const cleanups: (() => void)[] = [];
+
+/** Runs first in every cleanupAll (e.g. stopping the agents that serve a bpffs before it is unmounted). */
+export function onCleanup(fn: () => void): void {
+  cleanups.push(fn);
+}
+
 export function cleanupAll(): void {
+  for (const fn of cleanups) fn();
   unmountAll();
   for (const n of namespaces) sh('ip', ['netns', 'del', n], { allowFail: true });
   namespaces.clear();

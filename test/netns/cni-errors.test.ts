@@ -2,6 +2,7 @@
 // message naming the problem, and leaves no lease, interface or route behind.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { agentEnv } from '../helpers/cni-agents.js';
 import { runCni, straitConfig, STRAIT_BIN } from '../helpers/cni.js';
 import { cleanupAll, createNetns, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 import { leaseCount } from '../helpers/leases.js';
@@ -14,7 +15,7 @@ function vethsWithAlias(network: string): number {
 
 function rawCall(stdin: string, env: Record<string, string>): Promise<{ code: number; json: Record<string, unknown> }> {
   return new Promise((resolve) => {
-    const child = spawn(STRAIT_BIN, [], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(STRAIT_BIN, [], { env: { PATH: process.env.PATH, ...agentEnv(), ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => resolve({ code: code ?? -1, json: JSON.parse(out) as Record<string, unknown> }));
