@@ -38,8 +38,8 @@ int NlErrorToErrno(int nlerr) {
   }
 }
 
-[[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& op,
-                             const std::string& object, const std::string& detail) {
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& op, const std::string& object,
+                       const std::string& detail) {
   std::string msg = op;
   if (!object.empty()) msg += " " + object;
   msg += ": ";
@@ -49,15 +49,25 @@ int NlErrorToErrno(int nlerr) {
   e.Set("code", Napi::String::New(env, ErrnoName(err)));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, op));
-  throw e;
+  return e;
+}
+
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& op,
+                             const std::string& object, const std::string& detail) {
+  throw ErrnoError(env, err, op, object, detail);
+}
+
+Napi::Error CodeError(Napi::Env env, const std::string& code, const std::string& op,
+                      const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("syscall", Napi::String::New(env, op));
+  return e;
 }
 
 [[noreturn]] void ThrowCode(Napi::Env env, const std::string& code, const std::string& op,
                             const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("syscall", Napi::String::New(env, op));
-  throw e;
+  throw CodeError(env, code, op, message);
 }
 
 [[noreturn]] void ThrowInvalidArg(Napi::Env env, const std::string& message) {

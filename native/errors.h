@@ -21,6 +21,14 @@ std::string ErrnoName(int err);
 // kernel (or libc) most likely meant. Unknown codes become EIO.
 int NlErrorToErrno(int nlerr);
 
+// The error ThrowErrno throws, for a caller that must reject a promise with it.
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& op, const std::string& object,
+                       const std::string& detail = "");
+
+// The error ThrowCode throws.
+Napi::Error CodeError(Napi::Env env, const std::string& code, const std::string& op,
+                      const std::string& message);
+
 // Throws Napi::Error "<op> <object>: <strerror>[: <detail>]" with code/errno/syscall.
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& op,
                              const std::string& object, const std::string& detail = "");

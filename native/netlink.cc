@@ -52,9 +52,19 @@ Napi::Value NetlinkHandle::Open(const Napi::CallbackInfo& info) {
   return env.GetInstanceData<AddonData>()->netlinkHandle.New({path});
 }
 
+Napi::Value NetlinkHandle::Wrap(Napi::Env env, nl_sock* sock, const std::string& where) {
+  return env.GetInstanceData<AddonData>()->netlinkHandle.New(
+      {Napi::External<nl_sock>::New(env, sock), Napi::String::New(env, where)});
+}
+
 NetlinkHandle::NetlinkHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<NetlinkHandle>(info) {
   Napi::Env env = info.Env();
+  if (info.Length() == 2 && info[0].IsExternal()) {  // from Wrap: connected already
+    where_ = info[1].As<Napi::String>().Utf8Value();
+    sock_ = NlSocket::Adopt(info[0].As<Napi::External<nl_sock>>().Data());
+    return;
+  }
   if (info.Length() == 0 || info[0].IsUndefined() || info[0].IsNull()) {
     where_ = "current netns";
     sock_ = NlSocket::Open(env, -1, where_);

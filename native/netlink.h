@@ -24,6 +24,9 @@ class NetlinkHandle : public Napi::ObjectWrap<NetlinkHandle> {
   // new NetlinkHandle(netnsPath?): opens the socket (see NlSocket::Open).
   explicit NetlinkHandle(const Napi::CallbackInfo& info);
 
+  // A handle over a socket connected elsewhere (openNetlinkAsync's worker), which it owns.
+  static Napi::Value Wrap(Napi::Env env, nl_sock* sock, const std::string& where);
+
  private:
   static Napi::Value Open(const Napi::CallbackInfo& info);
 
@@ -64,7 +67,8 @@ class NetlinkHandle : public Napi::ObjectWrap<NetlinkHandle> {
   std::string where_;  // the namespace path, or "current netns", for messages
 };
 
-// deleteLinkAsync(name) → Promise<boolean>, in native/netlink_async.cc.
+// deleteLinkAsync(name) → Promise<boolean> and openNetlinkAsync(netnsPath) →
+// Promise<NetlinkHandle>, in native/netlink_async.cc.
 void RegisterNetlinkAsync(Napi::Env env, Napi::Object exports);
 
 }  // namespace strait

@@ -1,3 +1,10 @@
+// Netlink work that would hold the JS thread for long, done on libuv's pool instead
+// (its threads never change namespace: they act in the process's own, and a
+// namespace is entered only on a fresh thread of RunInNetns).
+//
+// openNetlinkAsync(netnsPath): a handle acting in a pod's namespace. Entering it
+// takes a thread start and a setns, about a millisecond of an ADD.
+//
 // deleteLinkAsync(name): RTM_DELLINK off the JS thread. The kernel answers a link
 // delete only after its teardown has waited out an RCU grace period (rcu_barrier in
 // netdev_run_todo, some 20-30 ms), long after the device left the namespace; on the
@@ -16,6 +23,8 @@
 
 #include "errors.h"
 #include "netlink.h"
+#include "netns.h"
+#include "nlsock.h"
 
 namespace strait {
 
@@ -81,10 +90,62 @@ Napi::Value DeleteLinkAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+class OpenNetlinkWorker : public Napi::AsyncWorker {
+ public:
+  OpenNetlinkWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env),
+        path_(std::move(path)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    UniqueFd ns;
+    openErr_ = TryOpenNetns(path_, &ns, &op_);
+    if (openErr_ == 0) sock_ = NlSocket::Connect(ns.get(), &setnsErr_, &nlerr_);
+  }
+
+  // Errors as Netlink.open's, so the caller maps them the same way.
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (openErr_ > 0) return deferred_.Reject(ErrnoError(env, openErr_, op_, path_).Value());
+    if (openErr_ < 0)
+      return deferred_.Reject(
+          CodeError(env, kNotNetnsCode, op_, "open " + path_ + ": not a network namespace")
+              .Value());
+    if (setnsErr_ != 0) return deferred_.Reject(ErrnoError(env, setnsErr_, "setns", path_).Value());
+    if (!sock_)
+      return deferred_.Reject(
+          ErrnoError(env, NlErrorToErrno(nlerr_), "nl_connect", path_, nl_geterror(nlerr_))
+              .Value());
+    deferred_.Resolve(NetlinkHandle::Wrap(env, sock_, path_));
+  }
+
+ private:
+  std::string path_;
+  Napi::Promise::Deferred deferred_;
+  const char* op_ = "";
+  int openErr_ = 0;
+  int setnsErr_ = 0;
+  int nlerr_ = 0;
+  nl_sock* sock_ = nullptr;
+};
+
+Napi::Value OpenNetlinkAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    ThrowInvalidArg(env, "openNetlinkAsync(netnsPath): a path");
+  auto* worker = new OpenNetlinkWorker(env, info[0].As<Napi::String>().Utf8Value());
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
 }  // namespace
 
 void RegisterNetlinkAsync(Napi::Env env, Napi::Object exports) {
   exports.Set("deleteLinkAsync", Napi::Function::New<DeleteLinkAsync>(env, "deleteLinkAsync"));
+  exports.Set("openNetlinkAsync", Napi::Function::New<OpenNetlinkAsync>(env, "openNetlinkAsync"));
 }
 
 }  // namespace strait

@@ -28,18 +28,25 @@ UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-UniqueFd OpenNetns(Napi::Env env, const std::string& path) {
+int TryOpenNetns(const std::string& path, UniqueFd* out, const char** op) {
+  *op = "open";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) ThrowErrno(env, errno, "open", path);
+  if (fd < 0) return errno;
   UniqueFd owned(fd);
   // Any file answers open(); only nsfs files answer NS_GET_NSTYPE (others: ENOTTY).
-  int type = ::ioctl(fd, NS_GET_NSTYPE);
-  if (type != CLONE_NEWNET) {
-    ThrowCode(env, kNotNetnsCode, "ioctl(NS_GET_NSTYPE)",
-              "open " + path + ": not a network namespace" +
-                  (type < 0 ? "" : " (another kind of namespace)"));
-  }
-  return owned;
+  *op = "ioctl(NS_GET_NSTYPE)";
+  if (::ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) return -1;
+  *out = std::move(owned);
+  return 0;
+}
+
+UniqueFd OpenNetns(Napi::Env env, const std::string& path) {
+  UniqueFd fd;
+  const char* op = "";
+  int err = TryOpenNetns(path, &fd, &op);
+  if (err > 0) ThrowErrno(env, err, op, path);
+  if (err < 0) ThrowCode(env, kNotNetnsCode, op, "open " + path + ": not a network namespace");
+  return fd;
 }
 
 int RunInNetns(int nsFd, const std::function<void()>& fn) {

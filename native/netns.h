@@ -35,6 +35,10 @@ class UniqueFd {
 // Throws: code = errno name from open(2) (e.g. 'ENOENT'), or 'ENOTNETNS'.
 UniqueFd OpenNetns(Napi::Env env, const std::string& path);
 
+// OpenNetns off the JS thread: 0 and the fd in *out, else the errno of open(2), or
+// -1 for "not a network namespace". *op names the step that failed.
+int TryOpenNetns(const std::string& path, UniqueFd* out, const char** op);
+
 // Runs `fn` on a fresh thread that first enters the network namespace behind
 // `nsFd`; blocks until the thread ends. Returns 0, or the errno of a failed
 // setns/thread start (fn then did not run). An exception thrown by fn is rethrown

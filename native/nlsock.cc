@@ -23,7 +23,7 @@ namespace {
 
 // Allocates and connects; returns the socket or sets *nlerr. Runs on whichever
 // thread's namespace the socket must belong to.
-nl_sock* Connect(int* nlerr) {
+nl_sock* ConnectHere(int* nlerr) {
   nl_sock* sock = nl_socket_alloc();
   if (!sock) {
     *nlerr = -NLE_NOMEM;
@@ -40,17 +40,25 @@ nl_sock* Connect(int* nlerr) {
 
 }  // namespace
 
-std::unique_ptr<NlSocket> NlSocket::Open(Napi::Env env, int nsFd, const std::string& where) {
+nl_sock* NlSocket::Connect(int nsFd, int* setnsErr, int* nlerr) {
   nl_sock* sock = nullptr;
-  int nlerr = 0;
-  if (nsFd < 0) {
-    sock = Connect(&nlerr);
-  } else {
-    int err = RunInNetns(nsFd, [&] { sock = Connect(&nlerr); });
-    if (err != 0) ThrowErrno(env, err, "setns", where);
-  }
-  if (!sock) ThrowErrno(env, NlErrorToErrno(nlerr), "nl_connect", where, nl_geterror(nlerr));
+  *setnsErr = 0;
+  *nlerr = 0;
+  if (nsFd < 0) return ConnectHere(nlerr);
+  *setnsErr = RunInNetns(nsFd, [&] { sock = ConnectHere(nlerr); });
+  return sock;
+}
 
+std::unique_ptr<NlSocket> NlSocket::Open(Napi::Env env, int nsFd, const std::string& where) {
+  int setnsErr = 0;
+  int nlerr = 0;
+  nl_sock* sock = Connect(nsFd, &setnsErr, &nlerr);
+  if (setnsErr != 0) ThrowErrno(env, setnsErr, "setns", where);
+  if (!sock) ThrowErrno(env, NlErrorToErrno(nlerr), "nl_connect", where, nl_geterror(nlerr));
+  return Adopt(sock);
+}
+
+std::unique_ptr<NlSocket> NlSocket::Adopt(nl_sock* sock) {
   // Ask the kernel to explain its refusals (best effort: old kernels lack it).
   int one = 1;
   setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);

@@ -23,6 +23,13 @@ class NlSocket {
   // socket acts there for its whole life. Throws a JS error on failure.
   static std::unique_ptr<NlSocket> Open(Napi::Env env, int nsFd, const std::string& where);
 
+  // Open's first half, without N-API (for a worker thread): the connected socket, or
+  // null with *setnsErr (errno of entering nsFd) or *nlerr (libnl's) set.
+  static nl_sock* Connect(int nsFd, int* setnsErr, int* nlerr);
+
+  // Open's second half, on the JS thread: takes ownership of a connected socket.
+  static std::unique_ptr<NlSocket> Adopt(nl_sock* sock);
+
   ~NlSocket();
   NlSocket(const NlSocket&) = delete;
   NlSocket& operator=(const NlSocket&) = delete;

@@ -7,7 +7,7 @@ import { Rollback } from '../util/rollback.js';
 import { ownerOf, type CommandContext } from './context.js';
 import { ipamDriver } from './ipam-driver.js';
 import { withoutPrefix } from '../ipam/addr.js';
-import { openPodNetns } from './netns.js';
+import { openPodNetnsAsync } from './netns.js';
 import { ensureForwarding } from './sysctl.js';
 import { hostVethName } from '../state/host-veth.js';
 import { GATEWAY, wirePod, type ExtraRoute } from './wiring.js';
@@ -26,7 +26,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   // Config (IPAM ranges included) is validated first, then the namespace is opened:
   // bad input of either kind must fail before any lease exists.
   const ipam = await ipamDriver(ctx);
-  const pod = openPodNetns(netnsPath);
+  const pod = await openPodNetnsAsync(netnsPath);
   const host = Netlink.open();
   const bootId = currentBootId(ctx.processEnv);
   try {

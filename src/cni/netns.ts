@@ -7,9 +7,22 @@ export function openPodNetns(path: string): Netlink {
   try {
     return Netlink.open(path);
   } catch (err) {
-    const code = errnoOf(err);
-    if (code === 'ENOENT') throw errors.netns(`network namespace ${path} does not exist`, path, err);
-    if (code === 'ENOTNETNS') throw errors.netns(`${path} is not a network namespace`, path, err);
-    throw errors.netns(`cannot enter network namespace ${path}: ${(err as Error).message}`, path, err);
+    throw netnsError(path, err);
   }
+}
+
+/** openPodNetns with the namespace entered off this thread: the agent serves other calls meanwhile. */
+export async function openPodNetnsAsync(path: string): Promise<Netlink> {
+  try {
+    return await Netlink.openAsync(path);
+  } catch (err) {
+    throw netnsError(path, err);
+  }
+}
+
+function netnsError(path: string, err: unknown): Error {
+  const code = errnoOf(err);
+  if (code === 'ENOENT') return errors.netns(`network namespace ${path} does not exist`, path, err);
+  if (code === 'ENOTNETNS') return errors.netns(`${path} is not a network namespace`, path, err);
+  return errors.netns(`cannot enter network namespace ${path}: ${(err as Error).message}`, path, err);
 }

@@ -170,6 +170,8 @@ export interface NativeSkbLayout {
 export interface NativeBinding {
   /** Absent path: the calling process's namespace. Throws code ENOENT / ENOTNETNS for bad paths. */
   openNetlink(netnsPath?: string): NativeNetlinkHandle;
+  /** openNetlink(netnsPath) with the namespace entered off the JS thread; rejects as openNetlink throws. */
+  openNetlinkAsync(netnsPath: string): Promise<NativeNetlinkHandle>;
   /** RTM_DELLINK in this process's namespace on libuv's pool: true deleted, false there was none. */
   deleteLinkAsync(name: string): Promise<boolean>;
   /** flock(2); false only when !wait and the lock is held elsewhere. */

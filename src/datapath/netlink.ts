@@ -140,6 +140,16 @@ export class Netlink {
     return new Netlink(syscall(() => native().openNetlink(path)));
   }
 
+  /** open(netnsPath), entering the namespace off this thread (a thread start and a setns). */
+  static async openAsync(netnsPath: string): Promise<Netlink> {
+    const path = checkNetnsPath(netnsPath);
+    try {
+      return new Netlink(await native().openNetlinkAsync(path));
+    } catch (e) {
+      throw fromAddon(e);
+    }
+  }
+
   /** Closes the socket; later calls throw EBADF. Idempotent. */
   close(): void {
     syscall(() => this.handle.close());
