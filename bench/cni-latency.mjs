@@ -118,6 +118,8 @@ const burstSecs = Object.fromEntries(names.map((n) => [n, []]));
 /** the shim's own part, ms: its process's wall time, and its time to the whole answer, each minus the agent's work */
 const shim = { wall: [], inside: [], agentWork: [] };
 const startup = [];
+/** ms of `strait VERSION`, which the shim answers alone: what starting and ending its process costs */
+const shimAlone = [];
 
 async function call(n, command, pod, { traced = false } = {}) {
   const { bin, config, env } = plugins[n];
@@ -162,6 +164,7 @@ try {
     const t0 = process.hrtime.bigint();
     sh(process.execPath, ['-e', '0']);
     startup.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    shimAlone.push((await cniCall(BIN('strait'), 'VERSION', {}, { containerId: '', netns: '' })).ms);
     for (const n of order(i)) {
       const pod = { ns: newNetns(), containerId: `bench-${n.replace(' ', '')}-${i}-${tag}` };
       add[n].push(await call(n, 'ADD', pod, { traced: true }));
@@ -196,7 +199,8 @@ try {
   );
   console.log(
     `\nshim round trip through the agent (${shim.wall.length} ADDs and DELs): process wall time minus agent work p50 ${median(shim.wall).toFixed(2)} ms, p99 ${percentile(shim.wall, 99).toFixed(2)} ms;` +
-      ` start to whole answer minus agent work p50 ${median(shim.inside).toFixed(2)} ms, p99 ${percentile(shim.inside, 99).toFixed(2)} ms; agent work p50 ${median(shim.agentWork).toFixed(2)} ms`,
+      ` start to whole answer minus agent work p50 ${median(shim.inside).toFixed(2)} ms, p99 ${percentile(shim.inside, 99).toFixed(2)} ms; agent work p50 ${median(shim.agentWork).toFixed(2)} ms;` +
+      ` the shim's process alone (VERSION, no agent) p50 ${median(shimAlone).toFixed(2)} ms`,
   );
   const ratio = (f, n) => f(n) / f(BRIDGE);
   printTargets('issue #11 targets (strait through the agent)', [
