@@ -19,12 +19,12 @@ export function requireRoot(what) {
   }
 }
 
-/** Runs a CNI plugin binary with env + stdin; resolves with exit code, stdout and elapsed ms. */
-export function cniCall(bin, command, config, { containerId, netns, ifname = 'eth0', path = '/usr/lib/cni' }) {
+/** Runs a CNI plugin binary with env (+ `env`) and stdin; resolves with stdout, stderr and elapsed ms. */
+export function cniCall(bin, command, config, { containerId, netns, ifname = 'eth0', path = '/usr/lib/cni', env = {} }) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(bin, [], {
-      env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: path },
+      env: { ...env, PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: path },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -35,7 +35,7 @@ export function cniCall(bin, command, config, { containerId, netns, ifname = 'et
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (code !== 0) reject(new Error(`${bin} ${command} failed (${code}): ${out} ${err}`));
-      else resolve({ ms, out });
+      else resolve({ ms, out, err });
     });
     child.stdin.end(JSON.stringify(config));
   });
@@ -52,15 +52,33 @@ export const median = (v) => percentile(v, 50);
 
 /**
  * rows: [{ metric, unit, values: {name: number}, better: 'lower'|'higher' }]
- * Prints every column and the ratio of `subject` against each baseline.
+ * Prints every column and the ratio of `subject` (a column, or several) against each baseline.
  */
 export function printTable(title, columns, subject, baselines, rows) {
-  const head = ['metric', ...columns, ...baselines.map((b) => `${subject}/${b}`)];
+  const subjects = [subject].flat();
+  const pairs = subjects.flatMap((s) => baselines.map((b) => [s, b]));
+  const head = ['metric', ...columns, ...pairs.map(([s, b]) => `${s}/${b}`)];
   const body = rows.map((r) => [
     `${r.metric} (${r.unit}, ${r.better} is better)`,
     ...columns.map((c) => fmt(r.values[c])),
-    ...baselines.map((b) => (r.values[b] && r.values[subject] ? `${(r.values[subject] / r.values[b]).toFixed(2)}x` : '-')),
+    ...pairs.map(([s, b]) => (r.values[b] && r.values[s] ? `${(r.values[s] / r.values[b]).toFixed(2)}x` : '-')),
   ]);
+  printRows(title, head, body);
+}
+
+/**
+ * targets: [{ target, value, bound: 'max'|'min', limit, unit }]: each measured figure
+ * beside the bound it must keep, met or MISSED (no figure: '-', neither).
+ */
+export function printTargets(title, targets) {
+  const body = targets.map((t) => {
+    const ok = Number.isFinite(t.value) ? (t.bound === 'max' ? t.value <= t.limit : t.value >= t.limit) : null;
+    return [t.target, Number.isFinite(t.value) ? `${fmt(t.value)}${t.unit}` : '-', `${t.bound === 'max' ? '<=' : '>='} ${t.limit}${t.unit}`, ok === null ? '-' : ok ? 'met' : 'MISSED'];
+  });
+  printRows(title, ['target', 'measured', 'bound', 'verdict'], body);
+}
+
+function printRows(title, head, body) {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(`\n${title}\n`);

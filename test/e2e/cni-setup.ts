@@ -75,6 +75,8 @@ export interface StraitPluginOptions {
   logFile: string;
   v4: string;
   v6?: string;
+  /** agent mode: the node's strait-agent socket (test/e2e/agent.ts); absent: standalone */
+  agentSocket?: string;
 }
 
 /** strait's entry in a conflist (no name or cniVersion: the list carries those). */
@@ -84,6 +86,7 @@ export function straitPlugin(o: StraitPluginOptions): Record<string, unknown> {
     stateDir: o.stateDir,
     bpfDir: o.bpfDir,
     logFile: o.logFile,
+    ...(o.agentSocket === undefined ? {} : { agentSocket: o.agentSocket }),
     ipam: { type: 'strait', ranges: [[{ subnet: o.v4 }], ...(o.v6 ? [[{ subnet: o.v6 }]] : [])] },
   };
 }
@@ -113,6 +116,8 @@ export interface LoggedRequest {
   args: Record<string, string>;
   runtimeConfig: Record<string, unknown>;
   prevResult: boolean;
+  /** the process that ran the call: the agent's PID in agent mode, the plugin's standalone */
+  pid: number;
 }
 
 export function loggedRequests(logFile: string): LoggedRequest[] {
@@ -141,6 +146,8 @@ export interface EndpointRow {
   pod: string | null;
   network: string | null;
   containerId: string | null;
+  /** READY in the endpoint map: in agent mode only the agent's reconcile pass sets it */
+  ready: boolean;
 }
 
 /** `straitctl endpoints -o json`: the endpoint map joined with ADD's records. */

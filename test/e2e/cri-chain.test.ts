@@ -2,11 +2,11 @@
 // bandwidth plugins work on strait's result with the capabilities the runtime fills
 // in (Go-style keys: HostPort, ContainerPort, IngressRate), a host port on
 // 127.0.0.1 reaches the pod, bandwidth's qdisc sits on strait's host veth, and
-// Stop/Remove take all of it away again.
+// Stop/Remove take all of it away again. Through the node's strait-agent, and standalone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { bpffsDir, cleanupAll, portmapChainsGuard, tempDir } from '../helpers/sys.js';
@@ -28,6 +28,7 @@ import {
   straitPlugin,
   writeConflist,
 } from './cni-setup.js';
+import { callsServedBy, endpointsReadyVia, startAgent, type CniMode, type E2eAgent } from './agent.js';
 import { buildTestImages, IMAGE } from './image.js';
 import { e2eSkipReason, waitFor } from './wait.js';
 
@@ -50,12 +51,13 @@ function fetchTcp(host: string, port: number): Promise<string> {
 
 const natRules = (): string => execFileSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' });
 
-describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CRI', () => {
+describe.skipIf(skip !== null).each<CniMode>(['agent', 'standalone'])('strait + portmap + bandwidth under containerd CRI (%s)', (mode) => {
   let dir = '';
   let stateDir = '';
   let bpfDir = '';
   let logFile = '';
   let node: CriNode | null = null;
+  let agent: E2eAgent | null = null;
   let cri: CriClient | null = null;
   let sandboxes = new Set<string>();
 
@@ -70,11 +72,13 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     logFile = join(dir, 'strait.log');
     const images = buildTestImages(join(dir, 'images'));
     const binDir = cniBinDir(join(dir, 'cni-bin'));
+    if (mode === 'agent') agent = await startAgent(join(dir, 'agent'), { stateDir, bpfDir });
+    const agentSocket = agent ? { agentSocket: agent.socket } : {};
     const confDir = join(dir, 'cni-conf');
     writeConflist(
       confDir,
       '10-strait.conflist',
-      conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 }), PORTMAP, BANDWIDTH]),
+      conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6, ...agentSocket }), PORTMAP, BANDWIDTH]),
     );
     node = await startCriNode(dir, { cniBinDir: binDir, cniConfDir: confDir, imageArchive: images.archive });
     cri = node.cri;
@@ -83,7 +87,9 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
 
   afterAll(async () => {
     await node?.stop();
-    keepLogs('chain', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    await agent?.stop();
+    if (agent) writeFileSync(join(dir, 'agent.log'), agent.log());
+    keepLogs(`chain-${mode}`, { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log'), 'agent.log': join(dir, 'agent.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
     restorePortmapChains();
@@ -120,6 +126,7 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     const [ep] = straitctlEndpoints(bpfDir, stateDir).filter((e) => e.pod === 'e2e/web' && e.family === 4);
     expect(ep?.ip).toBe(status.network!.ip);
     const veth = ep!.hostVeth!;
+    endpointsReadyVia(mode, agent, straitctlEndpoints(bpfDir, stateDir));
 
     // portmap: the host port answers from the pod (the server may need a moment).
     await waitFor('the pod to answer on 127.0.0.1:hostPort', () =>
@@ -142,6 +149,8 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     expect(natRules()).not.toContain(`--dport ${hostPort}`);
     expect(leftovers({ stateDir, bpfDir, network: NETWORK, routePrefixes: ROUTE_PREFIXES })).toEqual(NOTHING_LEFT);
     expect(cachedResults(NETWORK)).toEqual([]);
+    callsServedBy(mode, agent, loggedRequests(logFile).filter((r) => r.containerId === id));
+    if (agent) expect(agent.status().endpoints).toBe(0);
     expect(loggedErrors(logFile)).toEqual([]);
   });
 
@@ -156,6 +165,8 @@ describe.skipIf(skip !== null)('strait + portmap + bandwidth under containerd CR
     await expect(client.runPodSandbox(config)).rejects.toThrow(/plugin type="bandwidth" failed \(add\): create ingress qdisc: file exists/);
     const calls = loggedRequests(logFile).filter((r) => r.args.K8S_POD_NAME === 'egress');
     expect(calls.map((c) => c.cmd)).toEqual(expect.arrayContaining(['ADD', 'DEL']));
+    callsServedBy(mode, agent, calls);
+    if (agent) expect(agent.status().endpoints).toBe(0);
     expect(leftovers({ stateDir, bpfDir, network: NETWORK, routePrefixes: ROUTE_PREFIXES })).toEqual(NOTHING_LEFT);
     expect(cachedResults(NETWORK)).toEqual([]);
     const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });

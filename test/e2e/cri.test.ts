@@ -1,10 +1,11 @@
 // The Kubernetes node path: containerd's CRI plugin runs strait for each pod
 // sandbox, exactly as under a kubelet (docs/runtimes.md: K8S_* CNI_ARGS in random order,
 // DEL on StopPodSandbox with the netns, a second DEL without netns or prevResult on
-// RemovePodSandbox, loopback on lo). Our CRI client plays the kubelet.
+// RemovePodSandbox, loopback on lo). Our CRI client plays the kubelet. Through the
+// node's strait-agent (as on a Kubernetes node), and standalone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bpffsDir, cleanupAll, hostLinkExists, tempDir } from '../helpers/sys.js';
 import type { CriClient, PodSandboxConfig } from './cri-client.js';
@@ -23,6 +24,7 @@ import {
   straitPlugin,
   writeConflist,
 } from './cni-setup.js';
+import { callsServedBy, endpointsReadyVia, startAgent, type CniMode, type E2eAgent } from './agent.js';
 import { buildTestImages, IMAGE } from './image.js';
 import { e2eSkipReason } from './wait.js';
 
@@ -32,12 +34,13 @@ const V6 = 'fd5a:70::/64';
 const ROUTE_PREFIXES = ['198.18.70.', 'fd5a:70:'];
 const skip = e2eSkipReason('containerd CRI e2e tests', ['containerd', 'ctr', 'runc', 'containerd-shim-runc-v2']);
 
-describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
+describe.skipIf(skip !== null).each<CniMode>(['agent', 'standalone'])('containerd CRI plugin drives strait (%s)', (mode) => {
   let dir = '';
   let stateDir = '';
   let bpfDir = '';
   let logFile = '';
   let node: CriNode | null = null;
+  let agent: E2eAgent | null = null;
   let cri: CriClient | null = null;
   let sandboxes = new Set<string>();
 
@@ -50,7 +53,9 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
     const images = buildTestImages(join(dir, 'images'));
     const binDir = cniBinDir(join(dir, 'cni-bin'));
     const confDir = join(dir, 'cni-conf');
-    writeConflist(confDir, '10-strait.conflist', conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 })]));
+    if (mode === 'agent') agent = await startAgent(join(dir, 'agent'), { stateDir, bpfDir });
+    const agentSocket = agent ? { agentSocket: agent.socket } : {};
+    writeConflist(confDir, '10-strait.conflist', conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6, ...agentSocket })]));
     node = await startCriNode(dir, { cniBinDir: binDir, cniConfDir: confDir, imageArchive: images.archive });
     cri = node.cri;
     sandboxes = node.sandboxes;
@@ -58,7 +63,9 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
 
   afterAll(async () => {
     await node?.stop();
-    keepLogs('cri', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    await agent?.stop();
+    if (agent) writeFileSync(join(dir, 'agent.log'), agent.log());
+    keepLogs(`cri-${mode}`, { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log'), 'agent.log': join(dir, 'agent.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
   });
@@ -106,6 +113,7 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
       expect(mine.map((e) => e.ip).sort()).toEqual([...ips[i]!].sort());
       expect(mine.every((e) => e.containerId === [a, b][i]!.id && e.network === NETWORK)).toBe(true);
     }
+    endpointsReadyVia(mode, agent, endpoints);
 
     // Traffic both ways, v4 and v6: ping, and a TCP exchange with the other pod's server.
     const exec = (p: { containerId: string }, cmd: string[]) => client.execSync(p.containerId, cmd, 10);
@@ -145,6 +153,8 @@ describe.skipIf(skip !== null)('containerd CRI plugin drives strait', () => {
       expect(del2.netns).toBeNull();
       expect(del2.prevResult).toBe(false);
     }
+    callsServedBy(mode, agent, loggedRequests(logFile).filter((r) => r.containerId === a.id || r.containerId === b.id));
+    if (agent) expect(agent.status().endpoints).toBe(0);
     expect(loggedErrors(logFile)).toEqual([]);
   });
 });

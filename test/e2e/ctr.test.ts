@@ -3,7 +3,9 @@
 // (docs/runtimes.md). So this file — and only this one — puts 10-strait.conflist and a
 // strait link into those system directories, and puts back whatever was there.
 // CNI_CONTAINERID is `<namespace>-<id>`; ADD gets /proc/<pid>/ns/net and DEL, sent
-// when the task has exited, an empty CNI_NETNS.
+// when the task has exited, an empty CNI_NETNS. It runs twice: through the node's
+// strait-agent (the conflist names its socket) and standalone (a Node plugin per call),
+// the mode of every `ctr` user without an agent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import {
   straitctlEndpoints,
   straitPlugin,
 } from './cni-setup.js';
+import { callsServedBy, endpointsReadyVia, startAgent, type CniMode, type E2eAgent } from './agent.js';
 import { buildTestImages, IMAGE } from './image.js';
 import { e2eSkipReason, waitFor } from './wait.js';
 
@@ -93,12 +96,13 @@ function isSymlink(p: string): boolean {
 const confFiles = (dir: string): string[] =>
   existsSync(dir) ? readdirSync(dir).filter((f) => /\.(conf|conflist|json)$/.test(f)).sort() : [];
 
-describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
+describe.skipIf(skip !== null).each<CniMode>(['agent', 'standalone'])('ctr run --cni drives strait (%s)', (mode) => {
   let dir = '';
   let stateDir = '';
   let bpfDir = '';
   let logFile = '';
   let ctd: Containerd | null = null;
+  let agent: E2eAgent | null = null;
   let system: SystemFiles | null = null;
   let straitConf: Record<string, unknown> = {};
   const running = new Map<string, ChildProcess>();
@@ -117,7 +121,8 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
     }
     // Not a tempDir: cleanupAll must never delete a file we moved aside.
     system = new SystemFiles(mkdtempSync(join(tmpdir(), 'strait-e2e-ctr-backup-')));
-    const plugin = straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 });
+    if (mode === 'agent') agent = await startAgent(join(dir, 'agent'), { stateDir, bpfDir });
+    const plugin = straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6, ...(agent ? { agentSocket: agent.socket } : {}) });
     straitConf = { cniVersion: '1.0.0', name: NETWORK, ...plugin };
     const sys = system;
     sys.mkdirs(CONF_DIR);
@@ -143,7 +148,9 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
     }
     await ctd?.stop();
     system?.restore();
-    keepLogs('ctr', { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log') });
+    await agent?.stop();
+    if (agent) writeFileSync(join(dir, 'agent.log'), agent.log());
+    keepLogs(`ctr-${mode}`, { 'strait.log': logFile, 'containerd.log': join(dir, 'containerd', 'containerd.log'), 'agent.log': join(dir, 'agent.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
   });
@@ -175,6 +182,7 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
     for (const id of ids) ctrRun(id);
     await waitFor('both tasks to run with their endpoints', () => ids.every((id) => endpointsOf(id).length === 2 && (ctd!.ctr(NS, ['tasks', 'ls']).stdout.split('\n').find((l) => l.startsWith(id)) ?? '').includes('RUNNING')), 30_000, 100);
     const [a, b] = ids as [string, string];
+    endpointsReadyVia(mode, agent, ids.flatMap(endpointsOf));
     const ip = (id: string, family: 4 | 6) => endpointsOf(id).find((e) => e.family === family)!.ip;
 
     // The container sees on eth0 the address strait leased.
@@ -206,6 +214,8 @@ describe.skipIf(skip !== null)('ctr run --cni drives strait', () => {
       expect(calls[0]!.args).toEqual({});
       expect(calls[1]!.netns).toBeNull();
     }
+    callsServedBy(mode, agent, loggedRequests(logFile).filter((r) => ids.some((id) => r.containerId === `${NS}-${id}`)));
+    if (agent) expect(agent.status().endpoints).toBe(0);
     expect(loggedErrors(logFile)).toEqual([]);
   });
 });

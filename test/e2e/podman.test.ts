@@ -2,7 +2,8 @@
 // network config dir holding only our conflist). podman calls VERSION with
 // CNI_NETNS, CNI_IFNAME and CNI_PATH set to `dummy` — strait answers those before
 // reading any config, so they are seen through a recording shim in the CNI bin dir.
-// `--ip` and `--mac-address` arrive as CNI_ARGS IP= and MAC=.
+// `--ip` and `--mac-address` arrive as CNI_ARGS IP= and MAC=. Through the node's
+// strait-agent, and standalone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import {
   keepLogs,
   leftovers,
   loggedErrors,
+  loggedRequests,
   NOTHING_LEFT,
   recordedCalls,
   straitctlEndpoints,
@@ -24,6 +26,7 @@ import {
   writeConflist,
   type RecordedCall,
 } from './cni-setup.js';
+import { callsServedBy, endpointsReadyVia, startAgent, type CniMode, type E2eAgent } from './agent.js';
 import { buildTestImages } from './image.js';
 import { e2eSkipReason } from './wait.js';
 
@@ -41,7 +44,7 @@ interface NetworkSettings {
   MacAddress: string;
 }
 
-describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
+describe.skipIf(skip !== null).each<CniMode>(['agent', 'standalone'])('podman (CNI backend) drives strait (%s)', (mode) => {
   let dir = '';
   let stateDir = '';
   let bpfDir = '';
@@ -49,6 +52,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
   let recordDir = '';
   let rootfs = '';
   let env: NodeJS.ProcessEnv = {};
+  let agent: E2eAgent | null = null;
   const containers = new Set<string>();
 
   const podman = (args: string[], opts: { allowFail?: boolean } = {}) => {
@@ -58,7 +62,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     return res;
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     removeCachedResults(NETWORK);
     dir = tempDir('e2e-podman');
     stateDir = join(dir, 'state');
@@ -68,7 +72,9 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     rootfs = buildTestImages(join(dir, 'images')).rootfs;
     const binDir = cniBinDir(join(dir, 'cni-bin'), { recordDir });
     const netDir = join(dir, 'net.d');
-    writeConflist(netDir, '10-strait.conflist', conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6 })]));
+    if (mode === 'agent') agent = await startAgent(join(dir, 'agent'), { stateDir, bpfDir });
+    const agentSocket = agent ? { agentSocket: agent.socket } : {};
+    writeConflist(netDir, '10-strait.conflist', conflist(NETWORK, [straitPlugin({ stateDir, bpfDir, logFile, v4: V4, v6: V6, ...agentSocket })]));
 
     const q = JSON.stringify;
     writeFileSync(
@@ -96,10 +102,12 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     expect(podman(['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim()).toBe('cni');
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const name of containers) podman(['rm', '-f', '-t', '0', name], { allowFail: true });
+    await agent?.stop();
+    if (agent) writeFileSync(join(dir, 'agent.log'), agent.log());
     if (dir !== '') unmountUnder(dir);
-    keepLogs('podman', { 'strait.log': logFile });
+    keepLogs(`podman-${mode}`, { 'strait.log': logFile, 'agent.log': join(dir, 'agent.log') });
     removeCachedResults(NETWORK);
     cleanupAll();
   });
@@ -132,6 +140,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     expect(endpoints.filter((e) => e.containerId === idA).map((e) => e.ip).sort()).toEqual([sa.IPAddress, sa.GlobalIPv6Address].sort());
     expect(endpoints.filter((e) => e.containerId === idB).map((e) => e.ip).sort()).toEqual([sb.IPAddress, sb.GlobalIPv6Address].sort());
 
+    endpointsReadyVia(mode, agent, endpoints);
     exec(a, ['ping', '-c', '1', '-W', '2', sb.IPAddress]);
     exec(b, ['ping', '-c', '1', '-W', '2', sa.IPAddress]);
     exec(a, ['ping', '-c', '1', '-W', '2', sb.GlobalIPv6Address]);
@@ -166,6 +175,8 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
       }
     }
     expectVersionsAnswered(calls);
+    callsServedBy(mode, agent, loggedRequests(logFile).filter((r) => r.containerId === idA || r.containerId === idB));
+    if (agent) expect(agent.status().endpoints).toBe(0);
     expect(loggedErrors(logFile)).toEqual([]);
   });
 
@@ -181,6 +192,7 @@ describe.skipIf(skip !== null)('podman (CNI backend) drives strait', () => {
     const add = recordedCalls(recordDir).filter((c) => c.env.CNI_COMMAND === 'ADD' && c.env.CNI_ARGS?.includes('198.18.99.9'));
     expect(add).toHaveLength(1);
     expect(JSON.parse(add[0]!.stdout)).toMatchObject({ code: 102 });
+    callsServedBy(mode, agent, loggedRequests(logFile).filter((r) => r.args.IP === '198.18.99.9'));
     podman(['rm', '-f', '-t', '0', name], { allowFail: true });
     containers.delete(name);
     expect(leftovers({ stateDir, bpfDir, network: NETWORK, routePrefixes: ROUTE_PREFIXES })).toEqual(NOTHING_LEFT);
