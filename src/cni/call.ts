@@ -27,8 +27,23 @@ export interface CallHost {
   around?<T>(env: CniEnv, conf: NetConf, run: () => Promise<T>): Promise<T>;
 }
 
+/** A module loaded on first use and kept: the agent runs many calls, and each import() costs a loader round even when cached. */
+const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load());
+};
+const requestModule = lazy(() => import('./request.js'));
+const resultModule = lazy(() => import('./result.js'));
+const commands = {
+  ADD: lazy(() => import('./cmd-add.js')),
+  DEL: lazy(() => import('./cmd-del.js')),
+  CHECK: lazy(() => import('./cmd-check.js')),
+  GC: lazy(() => import('./cmd-gc.js')),
+  STATUS: lazy(() => import('./cmd-status.js')),
+};
+
 export async function runCniCall(processEnv: NodeJS.ProcessEnv, stdin: string, host: CallHost): Promise<CallOutcome> {
-  const { parseRequest, sniffVersion } = await import('./request.js');
+  const { parseRequest, sniffVersion } = await requestModule();
   let version = sniffVersion(stdin);
   try {
     const request = parseRequest(processEnv, stdin);
@@ -47,7 +62,7 @@ export async function runCniCall(processEnv: NodeJS.ProcessEnv, stdin: string, h
     try {
       const result = await (host.around ? host.around(env, conf, () => run(ctx)) : run(ctx));
       if (result === undefined) return { exitCode: 0, stdout: '' };
-      const { toVersion } = await import('./result.js');
+      const { toVersion } = await resultModule();
       return { exitCode: 0, stdout: jsonLine(toVersion(result, conf.cniVersion)) };
     } catch (err) {
       log.error({ err }, `${env.command} failed`);
@@ -61,18 +76,18 @@ export async function runCniCall(processEnv: NodeJS.ProcessEnv, stdin: string, h
 async function run(ctx: CommandContext): Promise<Result | undefined> {
   switch (ctx.env.command) {
     case 'ADD':
-      return (await import('./cmd-add.js')).cmdAdd(ctx);
+      return (await commands.ADD()).cmdAdd(ctx);
     case 'DEL':
-      await (await import('./cmd-del.js')).cmdDel(ctx);
+      await (await commands.DEL()).cmdDel(ctx);
       return undefined;
     case 'CHECK':
-      await (await import('./cmd-check.js')).cmdCheck(ctx);
+      await (await commands.CHECK()).cmdCheck(ctx);
       return undefined;
     case 'GC':
-      await (await import('./cmd-gc.js')).cmdGc(ctx);
+      await (await commands.GC()).cmdGc(ctx);
       return undefined;
     case 'STATUS':
-      await (await import('./cmd-status.js')).cmdStatus(ctx);
+      await (await commands.STATUS()).cmdStatus(ctx);
       return undefined;
     case 'VERSION':
       return undefined;

@@ -42,9 +42,11 @@ export interface IpamDriver {
   status(): void;
 }
 
+let straitModule: Promise<typeof import('./ipam-strait.js')> | undefined;
+
 export async function ipamDriver(ctx: CommandContext): Promise<IpamDriver> {
   if (ctx.conf.ipam.type === 'strait') {
-    const { straitIpam } = await import('./ipam-strait.js');
+    const { straitIpam } = await (straitModule ??= import('./ipam-strait.js'));
     return straitIpam(ctx);
   }
   return delegatedIpam(ctx);
