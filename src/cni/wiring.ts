@@ -42,15 +42,6 @@ export interface Wired {
 
 export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback: Rollback): Wired {
   const hostName = hostVethName(req);
-  if (pod.getLink(req.ifname) !== null) {
-    throw errors.interfaceExists(`interface ${req.ifname} already exists in ${req.netnsPath}`);
-  }
-  if (host.getLink(hostName) !== null) {
-    throw errors.interfaceExists(
-      `host interface ${hostName} for container ${req.containerId}/${req.ifname} already exists`,
-      'left by an earlier ADD of the same attachment; DEL it first',
-    );
-  }
   try {
     host.createVeth({
       name: hostName,
@@ -61,11 +52,9 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
       ...(req.mac ? { peerMac: req.mac } : {}),
     });
   } catch (err) {
-    // Only here does EEXIST mean an interface: a parallel call took one of the names
-    // between the checks above and now. EEXIST anywhere else is a netlink failure.
-    if (err instanceof SyscallError && err.errnoName === 'EEXIST') {
-      throw errors.interfaceExists(`interface ${req.ifname} or ${hostName} already exists: ${err.nativeMessage}`);
-    }
+    // Only here does EEXIST mean an interface (anywhere else it is a netlink failure).
+    // Which one is looked up only now, so the common case pays for no lookups.
+    if (err instanceof SyscallError && err.errnoName === 'EEXIST') throw whichExists(host, pod, req, hostName, err.nativeMessage);
     throw err;
   }
   // Deleting the host end removes the pod end and every route through it.
@@ -102,6 +91,19 @@ export function wirePod(host: Netlink, pod: Netlink, req: WireRequest, rollback:
     host: { name: hostName, mac: hostLink.mac, ifindex: hostLink.ifindex },
     pod: { name: req.ifname, mac: podLink.mac, ifindex: podLink.ifindex },
   };
+}
+
+/** The precise 103 of a veth that could not be made: the pod's interface, or ours left by an earlier ADD. */
+function whichExists(host: Netlink, pod: Netlink, req: WireRequest, hostName: string, detail: string): Error {
+  if (pod.getLink(req.ifname) !== null) return errors.interfaceExists(`interface ${req.ifname} already exists in ${req.netnsPath}`);
+  if (host.getLink(hostName) !== null) {
+    return errors.interfaceExists(
+      `host interface ${hostName} for container ${req.containerId}/${req.ifname} already exists`,
+      'left by an earlier ADD of the same attachment; DEL it first',
+    );
+  }
+  // A parallel call took a name and gave it back in between.
+  return errors.interfaceExists(`interface ${req.ifname} or ${hostName} already exists: ${detail}`);
 }
 
 /** Removes the pair by its host end; false when it was already gone. */
