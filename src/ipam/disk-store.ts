@@ -38,6 +38,7 @@ import { join } from 'node:path';
 import { errors } from '../errors.js';
 import { canonicalIp } from './addr.js';
 import { type Lease, type LeaseStore, sameOwner } from './store.js';
+import { applyChange, cachedLeases, forgetLeases, nameKey, readGeneration, rememberLeases, writeGeneration } from './lease-view.js';
 
 /** Takes and drops an exclusive lock on an open file; lock blocks until it has it. */
 export interface Locker {
@@ -86,6 +87,16 @@ const isStringRecord = (v: unknown): v is Record<string, string> =>
   !Array.isArray(v) &&
   Object.values(v).every((x) => typeof x === 'string');
 
+/** A view's leases and names less those of `ips` (in place). */
+function dropFromView(leases: Lease[], names: string[], ips: readonly string[]): void {
+  for (const ip of ips) {
+    const at = leases.findIndex((l) => l.ip === ip);
+    if (at >= 0) leases.splice(at, 1);
+    const n = names.indexOf(leaseFileName(ip));
+    if (n >= 0) names.splice(n, 1);
+  }
+}
+
 /** Validates a lease file's JSON; null if it is not one of ours. */
 function decodeLease(ip: string, text: string): Lease | null {
   let v: unknown;
@@ -118,6 +129,9 @@ function decodeLease(ip: string, text: string): Lease | null {
 
 export class DiskStore implements LeaseStore {
   private depth = 0;
+  /** while locked: the lock file (it holds the directory's generation) and that generation */
+  private lockFd = -1;
+  private generation = 0n;
   private readonly warn: (message: string) => void;
 
   constructor(
@@ -140,8 +154,11 @@ export class DiskStore implements LeaseStore {
       this.locker.lock(fd);
       this.depth++;
       try {
+        this.lockFd = fd;
+        this.generation = this.io('read the lease generation', () => readGeneration(fd));
         return fn();
       } finally {
+        this.lockFd = -1;
         this.depth--;
         this.locker.unlock(fd);
       }
@@ -158,18 +175,42 @@ export class DiskStore implements LeaseStore {
       if (errno(e) === 'ENOENT') return [];
       throw errors.io(`cannot list IPAM leases in ${this.dir}`, '', e);
     }
-    const leases: Lease[] = [];
+    const leaseNames: string[] = [];
     for (const name of names) {
       if (name === LOCK || name.startsWith(LAST_PREFIX) || name.startsWith(TMP_PREFIX)) continue;
-      const ip = ipOfFileName(name);
-      if (ip === null) {
+      if (ipOfFileName(name) === null) {
         this.warn(`ignoring ${join(this.dir, name)}: not a lease file (name is not an IP address)`);
         continue;
       }
-      const lease = this.readLease(ip);
+      leaseNames.push(name);
+    }
+    // Only under the lock is the generation known (and nobody else changing things).
+    const key = this.depth > 0 ? nameKey(leaseNames) : null;
+    const cached = key === null ? null : cachedLeases(this.dir, this.generation, key);
+    if (cached !== null) return cached;
+    const leases: Lease[] = [];
+    for (const name of leaseNames) {
+      const lease = this.readLease(ipOfFileName(name) ?? '');
       if (lease !== null) leases.push(lease);
     }
+    if (key !== null) rememberLeases(this.dir, this.generation, key, leases);
     return leases;
+  }
+
+  /** Runs one change of the directory: the generation bumped first (a writer killed
+   * half-way leaves it bumped, which only costs a re-read), the view updated after. */
+  private change<T>(fn: () => T, update: (result: T, leases: Lease[], names: string[]) => void): T {
+    this.generation += 1n;
+    this.io('write the lease generation', () => writeGeneration(this.lockFd, this.generation));
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      forgetLeases(this.dir);
+      throw e;
+    }
+    applyChange(this.dir, this.generation, (leases, names) => update(result, leases, names));
+    return result;
   }
 
   reserve(lease: Lease): void {
@@ -186,16 +227,24 @@ export class DiskStore implements LeaseStore {
       ...(lease.hostVeth === undefined ? {} : { hostVeth: lease.hostVeth }),
     };
     const tmp = this.writeTemp(`${JSON.stringify(record)}\n`);
-    try {
-      // link(2), unlike rename(2), fails if the target exists: two writers can never
-      // both believe they hold the address, even if one skipped the lock.
-      linkSync(tmp, this.path(leaseFileName(ip)));
-    } catch (e) {
-      if (errno(e) === 'EEXIST') throw errors.addressUnavailable(`${ip} is already leased`);
-      throw errors.io(`cannot write the lease for ${ip}`, '', e);
-    } finally {
-      this.unlinkQuietly(tmp);
-    }
+    this.change(
+      () => {
+        try {
+          // link(2), unlike rename(2), fails if the target exists: two writers can never
+          // both believe they hold the address, even if one skipped the lock.
+          linkSync(tmp, this.path(leaseFileName(ip)));
+        } catch (e) {
+          if (errno(e) === 'EEXIST') throw errors.addressUnavailable(`${ip} is already leased`);
+          throw errors.io(`cannot write the lease for ${ip}`, '', e);
+        } finally {
+          this.unlinkQuietly(tmp);
+        }
+      },
+      (_, leases, names) => {
+        leases.push({ ...record, ip });
+        names.push(leaseFileName(ip));
+      },
+    );
   }
 
   releaseIp(ip: string): Lease | null {
@@ -204,13 +253,21 @@ export class DiskStore implements LeaseStore {
     if (canonical === null) return null;
     const lease = this.readLease(canonical);
     // A corrupt file is left for a person to look at; list() never reports it either.
-    if (lease === null || !this.remove(canonical)) return null;
-    return lease;
+    if (lease === null) return null;
+    const removed = this.change(() => this.remove(canonical), (gone, leases, names) => {
+      if (gone) dropFromView(leases, names, [canonical]);
+    });
+    return removed ? lease : null;
   }
 
   releaseByOwner(containerId: string, ifname: string): Lease[] {
     this.mustHoldLock('releaseByOwner');
-    return this.list().filter((l) => sameOwner(l, containerId, ifname) && this.remove(l.ip));
+    const mine = this.list().filter((l) => sameOwner(l, containerId, ifname));
+    if (mine.length === 0) return [];
+    return this.change(
+      () => mine.filter((l) => this.remove(l.ip)),
+      (gone, leases, names) => dropFromView(leases, names, gone.map((l) => l.ip)),
+    );
   }
 
   lastReserved(setIndex: number): string | null {

@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StraitError } from '../../src/errors.js';
 import { DiskStore, flockLocker, ipOfFileName, leaseFileName, type Locker } from '../../src/ipam/disk-store.js';
 import { lease, leaseStoreContract } from '../helpers/lease-store-contract.js';
+import { readGeneration, writeGeneration } from '../../src/ipam/lease-view.js';
+import { closeSync, openSync, renameSync, unlinkSync } from 'node:fs';
 
 /**
  * Stands in for flock(2): checks it is handed an open fd of the lock file, that lock
@@ -142,6 +144,70 @@ describe('DiskStore files', () => {
     expect(readFileSync(join(dir, '198.18.0.11'), 'utf8')).toBe('{not json');
     // releasing a corrupt lease leaves it for a person
     expect(store.withLock(() => store.releaseIp('198.18.0.11'))).toBeNull();
+  });
+});
+
+// The agent keeps what it read of a lease directory and re-reads only when the lock
+// file's generation (bumped by every strait writer) or the set of lease files changed.
+describe('DiskStore view: what a long-lived process keeps between calls', () => {
+  const owned = (ip: string, containerId: string) => ({ ...lease(ip), containerId });
+  const bumpAsAnotherProcess = (dir: string) => {
+    const fd = openSync(join(dir, 'lock'), 'r+');
+    writeGeneration(fd, readGeneration(fd) + 1n);
+    closeSync(fd);
+  };
+
+  it('reads the files once while nothing changes: an edit in place nobody announced is not seen', () => {
+    const { dir, store } = open();
+    store.withLock(() => store.reserve(owned('198.18.0.10', 'a')));
+    expect(store.withLock(() => store.list())).toEqual([owned('198.18.0.10', 'a')]);
+    writeFileSync(join(dir, '198.18.0.10'), JSON.stringify(owned('x', 'edited')));
+    expect(store.withLock(() => store.list())[0]!.containerId).toBe('a'); // the view
+    expect(store.list()[0]!.containerId).toBe('edited'); // outside the lock: always read
+  });
+
+  it('sees another process release and take the same address by the generation it bumped', () => {
+    const { dir, store } = open();
+    store.withLock(() => store.reserve(owned('198.18.0.10', 'a')));
+    expect(store.withLock(() => store.list())[0]!.containerId).toBe('a');
+    // what another strait process does: bump under the lock, then replace the lease
+    writeFileSync(join(dir, '.tmp-1-x'), JSON.stringify({ ...owned('x', 'b'), ip: undefined }));
+    bumpAsAnotherProcess(dir);
+    unlinkSync(join(dir, '198.18.0.10'));
+    renameSync(join(dir, '.tmp-1-x'), join(dir, '198.18.0.10'));
+    expect(store.withLock(() => store.list())).toEqual([owned('198.18.0.10', 'b')]);
+  });
+
+  it('sees lease files added or removed by hand, by the names', () => {
+    const { dir, store } = open();
+    store.withLock(() => store.reserve(owned('198.18.0.10', 'a')));
+    store.withLock(() => store.list());
+    writeFileSync(join(dir, '198.18.0.11'), JSON.stringify(owned('x', 'by-hand')));
+    expect(store.withLock(() => store.list()).map((l) => l.ip).sort()).toEqual(['198.18.0.10', '198.18.0.11']);
+    rmSync(join(dir, '198.18.0.10'));
+    expect(store.withLock(() => store.list()).map((l) => l.ip)).toEqual(['198.18.0.11']);
+  });
+
+  it('keeps its own changes in view, and a second store of the same directory agrees with the files', () => {
+    const { dir, store } = open();
+    store.withLock(() => {
+      store.reserve(owned('198.18.0.10', 'a'));
+      store.reserve(owned('198.18.0.11', 'b'));
+      store.reserve(owned('fd5a::2', 'a'));
+    });
+    store.withLock(() => store.list());
+    store.withLock(() => {
+      store.releaseByOwner('a', 'eth0');
+      store.reserve(owned('198.18.0.12', 'c'));
+      store.releaseIp('198.18.0.11');
+    });
+    const fromView = store.withLock(() => store.list());
+    const fromFiles = new DiskStore(dir, new TestLocker(dir)).list(); // unlocked: read from disk
+    expect(fromView).toEqual(fromFiles);
+    expect(fromView.map((l) => l.ip)).toEqual(['198.18.0.12']);
+    // a failed change (the address is taken) drops the view rather than guess
+    expect(() => store.withLock(() => store.reserve(owned('198.18.0.12', 'd')))).toThrow(StraitError);
+    expect(store.withLock(() => store.list())).toEqual(fromFiles);
   });
 });
 
