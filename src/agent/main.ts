@@ -8,7 +8,7 @@ import type { CniService } from './cni-service.js';
 import type { AgentCore } from './core.js';
 import { UsageError } from '../errors.js';
 import { AGENT_USAGE, parseAgentFlags, type AgentFlags } from './options.js';
-import type { DirSource } from './sources/dir.js';
+import type { ClusterSource } from './sources/source.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
 
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
 
 async function run(flags: AgentFlags, log: Logger): Promise<number> {
   let core: AgentCore | null = null;
-  let source: DirSource | null = null;
+  let source: ClusterSource | null = null;
   let api: ApiServer | null = null;
   let cni: CniService | null = null;
   let delQueue: { close(): void } | null = null;
@@ -77,8 +77,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     // the core starts with the cluster in hand rather than an empty one.
     let first: { state: ClusterState; generation: number } | null = null;
     let target: AgentCore | null = null;
-    const { DirSource } = await import('./sources/dir.js');
-    source = new DirSource(flags.source.path, log.child({ source: 'dir' }), (state, generation) => {
+    const { openSource } = await import('./sources/source.js');
+    source = await openSource(flags.source, log, (state, generation) => {
       if (target === null) first = { state, generation };
       else target.setCluster(state, generation);
     });
