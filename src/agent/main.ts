@@ -11,6 +11,7 @@ import { AGENT_USAGE, parseAgentFlags, type AgentFlags } from './options.js';
 import type { ClusterSource } from './sources/source.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
+import type { DeployRun } from './deploy-run.js';
 
 /** How long a stopping agent lets CNI calls in flight finish. */
 const CNI_DRAIN_MS = 5000;
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
   }
   const { createLogger } = await import('../util/log.js');
   const log = await createLogger({ level: flags.logLevel, file: null, bindings: { node: flags.nodeName } });
+  if (flags.deploy.uninstall) return (await import('./deploy-run.js')).runUninstall(flags, log);
   return run(flags, log);
 }
 
@@ -39,6 +41,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
   let api: ApiServer | null = null;
   let cni: CniService | null = null;
   let delQueue: { close(): void } | null = null;
+  let deploy: DeployRun | null = null;
   let stopping = false;
   let signalled!: () => void;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
@@ -58,7 +61,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 
   const shutdown = async (code: number): Promise<number> => {
     // CNI calls first (those in flight end, bounded), then the API, so no new endpoint
-    // arrives at a core that is closing.
+    // arrives at a core that is closing. The install retry and the probes stop before.
+    await deploy?.close();
     delQueue?.close();
     await cni?.close(CNI_DRAIN_MS);
     await api?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the api failed'));
@@ -73,6 +77,9 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       { source: flags.source, stateDir: flags.stateDir, bpfDir: flags.bpfDir, socket: flags.socketPath, routing: flags.routing, uplink: flags.uplink },
       'strait-agent starting',
     );
+    // Probes answer from here on; the CNI binary is in place before any conflist names it.
+    const { startDeploy } = await import('./deploy-run.js');
+    deploy = await startDeploy(flags, log);
     // The source first: a wrong --source fails before the datapath is touched, and
     // the core starts with the cluster in hand rather than an empty one.
     let first: { state: ClusterState; generation: number } | null = null;
@@ -116,6 +123,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     api = await startApiServer({ socketPath: flags.socketPath, core: answering, cni: service, log: log.child({ component: 'api' }) });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
+    // The conflist is written once what the source holds is in the datapath.
+    deploy.apiListening(() => answering.status().synced);
     log.info({ socket: flags.socketPath }, 'strait-agent ready');
   } catch (e) {
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, `strait-agent cannot start: ${e instanceof Error ? e.message : String(e)}`);

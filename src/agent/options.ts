@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import type { RoutingMode } from '../cluster/nodes.js';
 import { DEFAULT_AGENT_SOCKET } from './client.js';
+import { DEPLOY_OPTIONS, DEPLOY_USAGE, parseDeployFlags, type DeployFlags } from './deploy-options.js';
 
 export const DEFAULT_VXLAN_PORT = 8472;
 
@@ -30,7 +31,7 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
                        plan with at most N entries in a map (policy, ipcache, cidr),
                        fewer than it holds: a policy that does not fit is refused
                        (default: each map's max_entries)
-`;
+${DEPLOY_USAGE}`;
 
 export interface SourceSpec { kind: 'dir'; path: string }
 
@@ -49,6 +50,8 @@ export interface AgentFlags {
   uplink: string | null;
   vxlanPort: number;
   masquerade: boolean;
+  /** health endpoint and CNI install (deploy-options.ts) */
+  deploy: DeployFlags;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -94,6 +97,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
         uplink: { type: 'string' },
         'vxlan-port': { type: 'string' },
         masquerade: { type: 'string' },
+        ...DEPLOY_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -120,6 +124,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
     logLevel,
     maxEntries: values['max-entries'] === undefined ? {} : parseMapLimits(values['max-entries']),
     ...nodeNetworkFlags(values, env),
+    deploy: parseDeployFlags(values),
   };
 }
 

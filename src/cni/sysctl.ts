@@ -3,14 +3,23 @@
 // host's explicit configuration is not rewritten on every ADD.
 import { readFileSync, writeFileSync } from 'node:fs';
 
+/**
+ * Where the host's sysctls are: /proc/sys, or STRAIT_PROC_SYS for an agent in a
+ * container, where the runtime mounts /proc/sys read-only unless it is privileged
+ * (the DaemonSet mounts the host's /proc/sys/net at /host/proc/sys/net instead, as
+ * Cilium's --procfs does). The files act on the writer's network namespace, the
+ * host's under hostNetwork, whichever mount they are reached through.
+ */
+const procSys = (): string => process.env.STRAIT_PROC_SYS || '/proc/sys';
+
 const FORWARDING: Record<4 | 6, string> = {
-  4: '/proc/sys/net/ipv4/ip_forward',
-  6: '/proc/sys/net/ipv6/conf/all/forwarding',
+  4: 'net/ipv4/ip_forward',
+  6: 'net/ipv6/conf/all/forwarding',
 };
 
 export function ensureForwarding(families: Iterable<4 | 6>): void {
   for (const f of new Set(families)) {
-    const path = FORWARDING[f];
+    const path = `${procSys()}/${FORWARDING[f]}`;
     if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
   }
 }
@@ -43,7 +52,7 @@ const HOST_VETH_SYSCTLS: readonly { family: 4 | 6; key: string; value: string }[
 export function hardenHostVeth(ifname: string): void {
   for (const s of HOST_VETH_SYSCTLS) {
     try {
-      writeFileSync(`/proc/sys/net/ipv${s.family}/conf/${ifname}/${s.key}`, s.value);
+      writeFileSync(`${procSys()}/net/ipv${s.family}/conf/${ifname}/${s.key}`, s.value);
     } catch (err) {
       if (s.family === 4 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }

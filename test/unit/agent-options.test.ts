@@ -24,7 +24,21 @@ describe('parseAgentFlags', () => {
       uplink: null,
       vxlanPort: 8472,
       masquerade: true,
+      deploy: { health: null, install: null, uninstall: false },
     });
+  });
+
+  it('deploy: --health-addr and the install flags (paths made absolute, the conf name checked)', () => {
+    const argv = ['--source', 'dir:/c', '--health-addr', '127.0.0.1:9876', '--cni-bin-dir', '/opt/cni/bin', '--cni-conf-dir', 'net.d', '--cni-exclusive', '--cni-conflist-template', '/etc/strait/t.json'];
+    expect(parseAgentFlags(argv, {})?.deploy).toEqual({
+      health: { host: '127.0.0.1', port: 9876 },
+      install: { binDir: '/opt/cni/bin', confDir: join(process.cwd(), 'net.d'), confName: '10-strait.conflist', template: '/etc/strait/t.json', exclusive: true },
+      uninstall: false,
+    });
+    expect(parseAgentFlags(['--source', 'dir:/c', '--cni-bin-dir', '/b', '--uninstall'], {})?.deploy).toMatchObject({ install: { binDir: '/b', confDir: null }, uninstall: true });
+    for (const bad of [['--cni-conf-name', 'x.conflist'], ['--cni-conf-dir', '/d', '--cni-conf-name', 'strait.yaml'], ['--cni-conf-dir', '/d', '--cni-conf-name', '../x.conf'], ['--cni-exclusive'], ['--cni-bin-dir', ''], ['--health-addr', '9876']]) {
+      expect(() => parseAgentFlags(['--source', 'dir:/c', ...bad], {}), bad.join(' ')).toThrow(UsageError);
+    }
   });
 
   it('node networking: --routing, --uplink (env STRAIT_ROUTING, STRAIT_UPLINK), --vxlan-port, --masquerade', () => {
