@@ -45,12 +45,16 @@ export const ErrorCodes = [
   'E_STATUS_POOL_EXHAUSTED',
   'E_STATUS_DATAPATH_FULL',
   'E_AGENT_DOWN',
+  /** Kubernetes IPAM mode: this node has no spec.podCIDRs to allocate from yet */
+  'E_STATUS_NO_POD_CIDRS',
   // talking to the agent (src/agent/client.ts)
   'E_AGENT_NOT_RUNNING',
   'E_AGENT_PERMISSION',
   'E_AGENT_TIMEOUT',
   'E_AGENT_IO',
   'E_AGENT_NOT_READY',
+  /** Kubernetes IPAM mode: the agent knows no Node object for this node, or it has no spec.podCIDRs yet */
+  'E_NODE_POD_CIDRS',
   'E_AGENT_PROTOCOL',
   /** the agent answered 5xx: its `agentCode` says why */
   'E_AGENT_FAILED',

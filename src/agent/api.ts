@@ -1,6 +1,6 @@
 // The agent's local API: JSON over HTTP/1.1 on a unix socket, for bin/strait (the
 // CNI calls it forwards, docs/cni-agent.md), a plugin run directly (register/remove
-// an endpoint) and straitctl (status, policy, explain). Only root reaches it (mode
+// an endpoint, and this node's pod CIDRs for Kubernetes IPAM mode) and straitctl (status, policy, explain). Only root reaches it (mode
 // 0600); it depends on AgentCore and the CNI service alone.
 import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -172,6 +172,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore
     allow(['GET']);
     onlyParams(url, []);
     return { status: 200, body: core.status() };
+  }
+  if (path === '/v1/node') {
+    allow(['GET']);
+    onlyParams(url, []);
+    return { status: 200, body: core.nodePodCidrs() };
   }
   if (path === '/v1/policy') {
     allow(['GET']);

@@ -148,5 +148,6 @@ function coreLink(core: AgentCore, ms: number): AgentLink {
       const { lastError } = core.status();
       return Promise.resolve(lastError === null ? null : `its last reconcile pass failed: ${lastError}`);
     },
+    nodePodCidrs: () => Promise.resolve(core.nodePodCidrs()),
   };
 }

@@ -1,7 +1,7 @@
 // What the agent's outside (source, local API, straitctl) asks of its inside (the
 // reconciler that compiles policy and writes the maps). The API layer depends only
 // on this interface.
-import type { NodeSummary } from '../cluster/nodes.js';
+import type { NodePodCidrs, NodeSummary } from '../cluster/nodes.js';
 import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
 
 /** Something the datapath does not hold as the source says, and why. */
@@ -98,6 +98,8 @@ export interface AgentCore {
   /** the CNI plugin's DEL (idempotent) */
   removeEndpoint(id: string): Promise<void>;
   status(): AgentStatus;
+  /** this node's spec.podCIDRs in the current cluster state: the ranges of Kubernetes IPAM mode */
+  nodePodCidrs(): NodePodCidrs;
   /** every local endpoint, or the one of pod "ns/name" */
   policyOf(pod: string | null): EndpointPolicyReport[];
   explain(req: ExplainRequest): ExplainResult;

@@ -16,6 +16,7 @@ import { applyPlan, adoptCurrent, type PolicyMaps, type WriteFailure } from './a
 import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill } from './core.js';
 import type { NodeNetwork } from './node-network.js';
 import { policyReports } from './report.js';
+import { nodePodCidrs } from '../cluster/nodes.js';
 
 export interface ReconcilerDeps {
   nodeName: string;
@@ -222,6 +223,9 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
         maps: fill,
         nodes: net.nodes,
       };
+    },
+    nodePodCidrs() {
+      return nodePodCidrs(cluster, deps.nodeName);
     },
     policyOf(pod) {
       return policyReports(cluster, current, [...endpoints.values()], pod);

@@ -172,3 +172,16 @@ export function nodeNetworkPlan(t: NodeTopology, uplink: string): NodeNetworkPla
   const clusterCIDRs = [...new Set(t.nodes.flatMap((n) => n.podCIDRs))].sort();
   return { routes, remote, masquerade: { podCIDRs: t.selfOk && t.self !== null ? [...t.self.podCIDRs] : [], clusterCIDRs } };
 }
+
+/** This node's spec.podCIDRs as the agent's cluster state holds them (Kubernetes IPAM mode). */
+export interface NodePodCidrs {
+  /** --node */
+  node: string;
+  /** null: no Node object of that name (or the source has not loaded yet); []: one without spec.podCIDRs */
+  podCIDRs: string[] | null;
+}
+
+export function nodePodCidrs(cluster: ClusterState | null, nodeName: string): NodePodCidrs {
+  const self = cluster?.nodes.find((n) => n.name === nodeName);
+  return { node: nodeName, podCIDRs: self === undefined ? null : [...self.podCIDRs] };
+}

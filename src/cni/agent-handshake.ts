@@ -8,6 +8,7 @@ import type { AgentLink } from './context.js';
 import type { NetConf } from './config.js';
 import type { LocalEndpoint } from '../policy/types.js';
 import { StraitError } from '../errors.js';
+import type { NodePodCidrs } from '../cluster/nodes.js';
 
 const DEFAULT_READY_WAIT_MS = 10_000;
 
@@ -39,7 +40,23 @@ export function httpAgentLink(socket: string, ms: number): AgentLink {
       }
     },
     refusal: () => refusal(socket, 'GET', '/v1/status', undefined, 2000),
+    async nodePodCidrs() {
+      // Its failures (no answer, or an agent of another build) are all 11: ask again later.
+      const { agentRequest, expectOk } = await import('../agent/client.js');
+      const body = expectOk<unknown>(await agentRequest(socket, 'GET', '/v1/node', undefined, { timeoutMs: 2000 }));
+      if (!isNodePodCidrs(body)) {
+        throw new StraitError('E_AGENT_FAILED', `strait-agent on ${socket} answered GET /v1/node with something that is not {node, podCIDRs}`, { details: JSON.stringify(body).slice(0, 200) });
+      }
+      return body;
+    },
   };
+}
+
+function isNodePodCidrs(v: unknown): v is NodePodCidrs {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  const cidrs = o.podCIDRs;
+  return typeof o.node === 'string' && (cidrs === null || (Array.isArray(cidrs) && cidrs.every((c) => typeof c === 'string')));
 }
 
 /** null when the agent answered 200, else why not (no answer, or what it answered). */

@@ -6,6 +6,7 @@ import type { CniEnv } from './env.js';
 import type { NetConf } from './config.js';
 import type { Owner } from '../state/endpoint-record.js';
 import type { LocalEndpoint } from '../policy/types.js';
+import type { NodePodCidrs } from '../cluster/nodes.js';
 
 export interface CommandContext {
   env: CniEnv;
@@ -26,6 +27,8 @@ export interface AgentLink {
   gone(id: string): Promise<void>;
   /** null when an ADD could succeed as far as the agent goes, else why not (STATUS) */
   refusal(): Promise<string | null>;
+  /** this node's spec.podCIDRs as the agent's cluster state holds them (Kubernetes IPAM mode); throws 11 when the agent cannot say */
+  nodePodCidrs(): Promise<NodePodCidrs>;
 }
 
 /** The (network, container, interface) triple that owns a lease, a veth pair and an endpoint record. */

@@ -47,7 +47,7 @@ let straitModule: Promise<typeof import('./ipam-strait.js')> | undefined;
 export async function ipamDriver(ctx: CommandContext): Promise<IpamDriver> {
   if (ctx.conf.ipam.type === 'strait') {
     const { straitIpam } = await (straitModule ??= import('./ipam-strait.js'));
-    return straitIpam(ctx);
+    return await straitIpam(ctx);
   }
   return delegatedIpam(ctx);
 }

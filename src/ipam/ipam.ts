@@ -146,6 +146,16 @@ export class Ipam {
     });
   }
 
+  /** Leases of no configured range (the ranges changed under them: a new pod CIDR), held until DEL or GC. */
+  outsideRanges(): Lease[] {
+    return this.store.withLock(() =>
+      this.store.list().filter((l) => {
+        const ip = parseIp(l.ip);
+        return ip === null || locate(this.sets, ip.family, ip.value) === null;
+      }),
+    );
+  }
+
   /** Not ok when some range set has no free address, so ADD would fail. */
   status(): IpamStatus {
     return this.store.withLock(() => {

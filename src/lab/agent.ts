@@ -9,8 +9,8 @@ import { BIN, processMatches, run } from './run.js';
 import type { LabNode } from './state.js';
 import { UPLINK, type Routing } from './topology.js';
 
-/** `extraArgs` go after the contract's flags (e.g. `--masquerade false`). */
-export function startAgent(node: LabNode, manifests: string, routing: Routing, extraArgs: readonly string[] = []): number {
+/** `extraArgs` go after the contract's flags (e.g. `--masquerade false`); `env` is added to its environment (e.g. STRAIT_BPF_OBJ_DIR, another build). */
+export function startAgent(node: LabNode, manifests: string, routing: Routing, extraArgs: readonly string[] = [], env: Readonly<Record<string, string>> = {}): number {
   const log = openSync(node.agentLog, 'a');
   try {
     const argv = ['--node', node.name, '--source', `dir:${manifests}`, '--state-dir', node.stateDir, '--bpf-dir', node.bpfDir, '--socket', node.socket];
@@ -20,7 +20,7 @@ export function startAgent(node: LabNode, manifests: string, routing: Routing, e
     const child = spawn('ip', ['netns', 'exec', node.netns, BIN('strait-agent'), ...argv], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...process.env, STRAIT_ROUTING: routing, STRAIT_UPLINK: UPLINK },
+      env: { ...process.env, STRAIT_ROUTING: routing, STRAIT_UPLINK: UPLINK, ...env },
     });
     child.unref();
     if (child.pid === undefined) throw new StraitError('E_COMMAND', `could not start the agent of ${node.name}`);

@@ -213,13 +213,16 @@ export class EmulatedCluster {
     this.waitSynced();
   }
 
-  /** Stops node i's agent and starts it again, with `agentArgs` added to the contract's flags for this run only. */
-  async restartAgent(i: number, opts: { agentArgs?: readonly string[] } = {}): Promise<void> {
+  /**
+   * Stops node i's agent (if it runs: one killed is just started) and starts it again, with
+   * `agentArgs` added to the contract's flags and `env` to its environment, for this run only.
+   */
+  async restartAgent(i: number, opts: { agentArgs?: readonly string[]; env?: Readonly<Record<string, string>> } = {}): Promise<void> {
     const node = this.node(i);
     const problems: string[] = [];
     await stopAgent(node, problems);
     if (problems.length > 0) throw new StraitError('E_COMMAND', problems.join('; '));
-    node.agentPid = startAgent(node, this.manifests, this.state.routing, opts.agentArgs);
+    node.agentPid = startAgent(node, this.manifests, this.state.routing, opts.agentArgs, opts.env);
     this.save();
     this.waitSynced(i);
   }

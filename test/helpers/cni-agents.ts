@@ -29,7 +29,8 @@ const running = new Set<CniAgent>();
 export class CniAgent {
   readonly socket: string;
   readonly logFile: string;
-  private readonly manifests: string;
+  /** the agent's source (dir:): a test may write Node objects there */
+  readonly manifests: string;
   child: ChildProcess | null = null;
 
   constructor(readonly dirs: AgentDirs) {

@@ -2,6 +2,7 @@
 // API server and straitctl tests (no datapath, no root).
 import type { AgentCore, AgentStatus, EndpointPolicyReport, ExplainRequest, ExplainResult } from '../../src/agent/core.js';
 import type { ClusterState, LocalEndpoint } from '../../src/policy/types.js';
+import type { NodePodCidrs } from '../../src/cluster/nodes.js';
 
 export class FakeCore implements AgentCore {
   clusters: { state: ClusterState; generation: number }[] = [];
@@ -24,6 +25,8 @@ export class FakeCore implements AgentCore {
     nodes: [],
   };
   reports: EndpointPolicyReport[] = [];
+  /** what the core's cluster state says of this node (Kubernetes IPAM mode) */
+  nodeCidrs: NodePodCidrs = { node: 'node-1', podCIDRs: null };
   explainResult: ExplainResult = { verdict: 'allow', steps: ['step one'], reason: 'x/allow-web ingress[0]' };
   /** how registerEndpoint settles; default: resolves at once */
   register: (ep: LocalEndpoint) => Promise<void> = () => Promise.resolve();
@@ -43,6 +46,10 @@ export class FakeCore implements AgentCore {
   status(): AgentStatus {
     if (this.failWith) throw this.failWith;
     return this.statusValue;
+  }
+  nodePodCidrs(): NodePodCidrs {
+    if (this.failWith) throw this.failWith;
+    return { node: this.nodeCidrs.node, podCIDRs: this.nodeCidrs.podCIDRs === null ? null : [...this.nodeCidrs.podCIDRs] };
   }
   policyOf(pod: string | null): EndpointPolicyReport[] {
     if (this.failWith) throw this.failWith;

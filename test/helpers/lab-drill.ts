@@ -81,6 +81,22 @@ export async function startScript(c: EmulatedCluster, where: Place, script: stri
   return h;
 }
 
+/** What a stream.mjs sender printed at its end: every byte the server saw, in order (ok), or the socket error. */
+export interface StreamEnd {
+  sent?: number;
+  ok?: boolean;
+  answer?: string;
+  error?: string;
+}
+
+/** Ends a stream.mjs sender's side and reads its verdict. */
+export async function finishStream(s: Helper): Promise<StreamEnd> {
+  s.send('end');
+  await s.exited;
+  const line = s.out.split('\n').find((l) => l.startsWith('{'));
+  return line === undefined ? { error: `no result: ${s.out}` } : (JSON.parse(line) as StreamEnd);
+}
+
 /** Ends every helper still running, each by its PID. */
 export async function stopHelpers(): Promise<void> {
   for (const h of [...running]) {

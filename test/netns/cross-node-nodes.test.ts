@@ -11,19 +11,12 @@ import { nodeFile, nodeObject } from '../../src/lab/manifests.js';
 import { BIN, NODE, run } from '../../src/lab/run.js';
 import { nodeAddresses, podCidrs } from '../../src/lab/topology.js';
 import { IDENTITY_REMOTE_NODE } from '../../src/policy/types.js';
-import { eventually, type Helper, ipcacheIdentities, remoteEntries, remoteStates, startIn, startScript, straitRoutes, STREAM, useLab, watchRemote } from '../helpers/lab-drill.js';
+import { eventually, finishStream, type Helper, ipcacheIdentities, remoteEntries, remoteStates, startIn, startScript, straitRoutes, STREAM, useLab, watchRemote } from '../helpers/lab-drill.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('cross-node drills: nodes and agents (emulated cluster)');
 
 const STREAM_PORT = 7000;
-
-interface StreamEnd {
-  sent?: number;
-  ok?: boolean;
-  answer?: string;
-  error?: string;
-}
 
 /** Bytes the stream has written so far (it answers "mark N" on request). */
 async function mark(s: Helper): Promise<number> {
@@ -35,13 +28,6 @@ async function mark(s: Helper): Promise<number> {
     if (s.child.exitCode !== null) throw new Error(`the stream ended: ${s.out}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-async function finish(s: Helper): Promise<StreamEnd> {
-  s.send('end');
-  await s.exited;
-  const line = s.out.split('\n').find((l) => l.startsWith('{'));
-  return line === undefined ? { error: `no result: ${s.out}` } : (JSON.parse(line) as StreamEnd);
 }
 
 /** What strait routes and strait_remote_v1 entries of node `self` say about node `peer`. */
@@ -105,7 +91,7 @@ describe.skipIf(!isRoot)('cross-node drills: nodes and agents', () => {
     const after = [1, 2].map((i) => ({ routes: straitRoutes(cl, i), remote: remoteEntries(cl, i) }));
 
     for (const s of [out, into]) {
-      const end = await finish(s);
+      const end = await finishStream(s);
       expect(end.error, JSON.stringify(end)).toBeUndefined();
       expect(end.ok, JSON.stringify(end)).toBe(true);
       expect(end.sent).toBeGreaterThan(0);
