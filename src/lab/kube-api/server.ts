@@ -88,7 +88,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 export class KubeApiServer {
   readonly store = new ObjectStore();
-  private readonly server: Server;
+  private readonly servers: Server[] = [];
   private readonly watches = new Set<OpenWatch>();
   private readonly sockets = new Set<Socket>();
   private readonly requests: Record<string, number> = {};
@@ -99,22 +99,33 @@ export class KubeApiServer {
 
   constructor(private readonly opts: KubeApiOptions = {}) {
     this.bookmarkMs = opts.bookmarkMs ?? 60_000;
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
     this.store.onEvent((e) => this.fanOut(e));
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+  private async serveOn(listen: (s: Server, done: () => void) => void): Promise<Server> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
     });
-    const a = this.server.address() as AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      listen(server, resolve);
+    });
+    this.servers.push(server);
+    return server;
+  }
+
+  async listen(): Promise<string> {
+    const server = await this.serveOn((s, done) => s.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', done));
+    const a = server.address() as AddressInfo;
     this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     return this.url;
+  }
+
+  /** The same API on a unix socket too: a process in another network namespace (a test outside the lab's) reaches it through the filesystem. */
+  async listenUnix(path: string): Promise<void> {
+    await this.serveOn((s, done) => s.listen(path, done));
   }
 
   get serverUrl(): string {
@@ -124,7 +135,7 @@ export class KubeApiServer {
   async close(): Promise<void> {
     for (const w of this.watches) this.endWatch(w);
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   // ---- faults and compaction (also reachable over HTTP under /_emu/) ----
