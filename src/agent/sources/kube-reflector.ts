@@ -281,6 +281,8 @@ export class Reflector {
           },
           (err: unknown) => {
             if (err === null || err === undefined) finish('ended');
+            // client-node's own abort of a watch silent for 30 s: the heartbeat's case, not an error
+            else if (err instanceof Error && err.name === 'TimeoutError') finish('stalled');
             else finish('failed', `watch: ${errText(err)}`);
           },
         )
