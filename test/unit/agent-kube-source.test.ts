@@ -187,12 +187,15 @@ describe('kube source', () => {
     put(nsObj('x'));
     const src = await start();
     await until('current', () => src.isCurrent());
+    const lists = api.stats().requests.list;
     api.failRequests(2); // the first reconnects fail, so the changes below land while no watch is open
     expect(api.dropWatches()).toBe(4);
     put(podObj('x', 'a', '198.18.1.2'));
     put(denyAll('x'));
     await until('replayed', () => podNames().join() === 'x/a' && last().policies.length === 1);
-    expect(pods(src).relists).toBe(0); // a watch from the last resourceVersion, not a list
+    // watches from the last resourceVersion, not lists
+    expect(api.stats().requests.list).toBe(lists);
+    expect(pods(src).relists).toBe(0);
     const reconnects = src.status().resources.reduce((n, r) => n + r.reconnects, 0);
     expect(reconnects).toBeGreaterThanOrEqual(4);
     await until('current again', () => src.isCurrent());
