@@ -4,6 +4,7 @@
 // gives too. Objects are kept as the policy model parsed them, so only the fields
 // strait uses stay in memory. A new kind (Services, EndpointSlices) is one more row
 // in resourceSpecs.
+import { createHash } from 'node:crypto';
 import { CoreV1Api, KubeConfig, NetworkingV1Api, Watch } from '@kubernetes/client-node';
 import { clusterState } from '../../cluster/snapshot.js';
 import { StraitError } from '../../errors.js';
@@ -139,9 +140,10 @@ export class KubeSource implements ClusterSource {
     this.debounce = null;
     if (this.closed) return;
     const state = clusterState(this.reflectors.flatMap((r) => [...r.objects.values()]));
-    const text = JSON.stringify(state);
-    if (text === this.lastState) return;
-    this.lastState = text;
+    // A digest, not the text: the text of 10,000 pods would be a megabyte kept for one comparison.
+    const digest = createHash('sha256').update(JSON.stringify(state)).digest('base64');
+    if (digest === this.lastState) return;
+    this.lastState = digest;
     this.generation += 1;
     const counts = { namespaces: state.namespaces.length, pods: state.pods.length, policies: state.policies.length, nodes: state.nodes.length };
     this.log.info({ generation: this.generation, ...counts }, `cluster state generation ${this.generation}`);
