@@ -69,10 +69,12 @@ async function measure() {
   global.gc();
   global.gc();
   const heap = process.memoryUsage().heapUsed;
+  // the state stays held until here, as the agent's core holds it
+  const seen = { pods: held.pods.length, policies: held.policies.length };
   src.close();
   held = null;
   global.gc();
-  return { ms, heap };
+  return { ms, heap, seen };
 }
 
 try {
@@ -83,6 +85,7 @@ try {
   const pods = await measure();
   await seed(POLICIES, (i) => post(`/apis/networking.k8s.io/v1/namespaces/ns${i % NS}/networkpolicies`, policyBody(i)));
   const both = await measure();
+  if (pods.seen.pods !== PODS || both.seen.policies !== POLICIES) throw new Error(`the source delivered ${JSON.stringify(both.seen)}`);
   const kib = (bytes, n) => ((bytes / n) * 1000) / 1024;
   console.log(`initial sync, ${PODS} pods (${NS} namespaces, pages of ${PAGE}): ${pods.ms.toFixed(0)} ms`);
   console.log(`initial sync, ${PODS} pods + ${POLICIES} policies: ${both.ms.toFixed(0)} ms`);
