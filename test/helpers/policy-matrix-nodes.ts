@@ -5,6 +5,7 @@
 // status.podIPs after), so every other node's agent learns its address and identity
 // from the manifests alone.
 import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { agentLogTail } from '../../src/lab/agent.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
 import { pluginConfig } from '../../src/lab/cni.js';
@@ -13,7 +14,7 @@ import { probeAll, startWorkload, waitAgentSynced, type Prober } from './cluster
 import { runCni } from './cni.js';
 import { LabApi } from './kube-api-lab.js';
 import { MATRIX_PODS, SERVE, writeNamespaces, writePods, type MatrixCluster, type MatrixProbe, type PodPlacement } from './policy-matrix-objects.js';
-import { createNetns, rand, tempDir, type Netns } from './sys.js';
+import { cleanupAll, createNetns, rand, tempDir, type Netns } from './sys.js';
 
 export interface NodePod {
   namespace: string;
@@ -135,4 +136,21 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
     await this.api?.stop();
     return [...problems, ...(await this.lab.down())];
   }
+}
+
+/** The matrix of a describe block: up before its tests, down after them (and nothing of it left); the getter throws if it did not come up. */
+export function useNodesMatrix(routing: Routing, opts: { source?: 'dir' | 'kube' } = {}): () => NodesMatrix {
+  let m: NodesMatrix | null = null;
+  beforeAll(async () => {
+    m = await NodesMatrix.up(routing, opts);
+  }, 240_000);
+  afterAll(async () => {
+    const problems = m === null ? [] : await m.down();
+    cleanupAll();
+    expect(problems).toEqual([]);
+  }, 120_000);
+  return () => {
+    if (m === null) throw new Error('the cluster did not come up');
+    return m;
+  };
 }

@@ -4,34 +4,19 @@
 // the API as well. The whole conformance matrix of policy-scenarios.ts (native
 // routing; the dir source's run covers VXLAN too), and a policy created and deleted
 // through the API is enforced on every node.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { agentRequest } from '../../src/agent/client.js';
 import type { AgentStatus } from '../../src/agent/core.js';
 import { runScenario } from '../helpers/policy-matrix.js';
-import { NodesMatrix } from '../helpers/policy-matrix-nodes.js';
+import { useNodesMatrix } from '../helpers/policy-matrix-nodes.js';
 import { SCENARIOS } from '../helpers/policy-scenarios.js';
-import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('NetworkPolicy through --source kube over three nodes');
 
 
 describe.skipIf(!isRoot)('NetworkPolicy through --source kube over three nodes', () => {
-  let m: NodesMatrix | null = null;
-
-  beforeAll(async () => {
-    m = await NodesMatrix.up('native', { source: 'kube' });
-  }, 240_000);
-
-  afterAll(async () => {
-    const problems = m === null ? [] : await m.down();
-    cleanupAll();
-    expect(problems).toEqual([]);
-  }, 120_000);
-
-  const matrix = (): NodesMatrix => {
-    if (m === null) throw new Error('the cluster did not come up');
-    return m;
-  };
+  const matrix = useNodesMatrix('native', { source: 'kube' });
 
   it('every agent reads the API: each kind listed and watched, the cluster in it', async () => {
     for (const n of matrix().lab.state.nodes) {
