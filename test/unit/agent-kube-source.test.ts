@@ -171,6 +171,20 @@ describe('kube source', () => {
     await until('current again', () => src.isCurrent());
   });
 
+  it('relists on a watch answered 410 outright (not as an event in the stream)', async () => {
+    api.goneAsStatus = true;
+    put(nsObj('x'));
+    put(podObj('x', 'gone', '198.18.1.3'));
+    const src = await start();
+    await until('current', () => src.isCurrent());
+    api.stallWatches();
+    api.store.remove(res('Pod'), 'x', 'gone');
+    api.compact();
+    api.dropWatches();
+    await until('relisted', () => last().pods.length === 0);
+    expect(pods(src).relists).toBeGreaterThanOrEqual(1);
+  });
+
   it('answers 410 Expired to a continue token older than the compaction', async () => {
     put(nsObj('x'));
     for (let i = 0; i < 5; i++) put(podObj('x', `p${i}`, `198.18.1.${i + 2}`));

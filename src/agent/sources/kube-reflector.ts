@@ -283,6 +283,8 @@ export class Reflector {
             if (err === null || err === undefined) finish('ended');
             // client-node's own abort of a watch silent for 30 s: the heartbeat's case, not an error
             else if (err instanceof Error && err.name === 'TimeoutError') finish('stalled');
+            // 410 as the answer's status rather than as an ERROR event in the stream: gone all the same
+            else if ((err as { statusCode?: unknown }).statusCode === 410) finish('gone');
             else finish('failed', `watch: ${errText(err)}`);
           },
         )

@@ -16,6 +16,8 @@ export interface KubeApiOptions {
   port?: number;
   /** period of BOOKMARK events on watches that ask for them (a real server: about a minute) */
   bookmarkMs?: number;
+  /** a watch from a compacted resourceVersion is answered 410 outright, not with an ERROR event in a 200 stream */
+  goneAsStatus?: boolean;
 }
 
 export interface KubeApiStats {
@@ -95,10 +97,12 @@ export class KubeApiServer {
   private failNext = 0;
   private failCode = 500;
   private bookmarkMs: number;
+  goneAsStatus: boolean;
   private url = '';
 
   constructor(private readonly opts: KubeApiOptions = {}) {
     this.bookmarkMs = opts.bookmarkMs ?? 60_000;
+    this.goneAsStatus = opts.goneAsStatus ?? false;
     this.store.onEvent((e) => this.fanOut(e));
   }
 
@@ -272,6 +276,7 @@ export class KubeApiServer {
   private watch(res: ServerResponse, t: Target, q: URLSearchParams): void {
     this.count('watch');
     const from = parseRv(q.get('resourceVersion'));
+    if (this.goneAsStatus && from !== null && from < this.store.compactedVersion) throw new ApiError(410, 'Expired', `too old resource version: ${from} (${this.store.compactedVersion})`);
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const w: OpenWatch = { res, resource: t.resource, namespace: t.namespace, stalled: false, timers: [] };
