@@ -215,6 +215,18 @@ describe('kube source', () => {
     await until('current again', () => src.isCurrent());
   });
 
+  it('reopens a watch the server ended (its timeoutSeconds) from its resourceVersion, without a list', async () => {
+    put(nsObj('x'));
+    const src = await start({ watchTimeoutSeconds: [1, 1] });
+    await until('current', () => src.isCurrent());
+    const lists = api.stats().requests.list;
+    await until('every watch reopened', () => (api.stats().requests.watch ?? 0) >= 8, 1000);
+    put(podObj('x', 'after', '198.18.1.2'));
+    await until('seen', () => podNames().join() === 'x/after');
+    expect(api.stats().requests.list).toBe(lists);
+    expect(src.status().resources.every((r) => r.reconnects === 0 && r.lastError === null)).toBe(true);
+  });
+
   it('restarts a watch that went silent (the heartbeat)', async () => {
     put(nsObj('x'));
     const src = await start({ heartbeatMs: 300 });
