@@ -3,6 +3,7 @@
 // on this interface.
 import type { NodePodCidrs, NodeSummary } from '../cluster/nodes.js';
 import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
+import type { SourceStatus } from './sources/source.js';
 
 /** Something the datapath does not hold as the source says, and why. */
 export interface AgentProblem {
@@ -52,6 +53,8 @@ export interface AgentStatus {
   maps: MapFill[];
   /** every Node of the cluster, and whether this node routes to it; empty without node networking */
   nodes: NodeSummary[];
+  /** a watching source's own sync state (--source kube); absent for the directory source */
+  source?: SourceStatus;
 }
 
 export interface EffectiveRule {

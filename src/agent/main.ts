@@ -111,7 +111,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       ...inner,
       status: () => {
         const s = inner.status();
-        return { ...s, synced: s.synced && src.isCurrent() };
+        const sync = src.status?.();
+        return { ...s, synced: s.synced && src.isCurrent(), ...(sync === undefined ? {} : { source: sync }) };
       },
     };
     // DELs queued while no agent listened run before anything new can arrive.

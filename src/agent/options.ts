@@ -15,6 +15,9 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
   --node NAME          this node's name (env STRAIT_NODE_NAME, default: the host name)
   --source dir:PATH    where the cluster comes from: a directory of manifests
                        (YAML or JSON; Namespaces, Pods, NetworkPolicies, Nodes)
+  --source kube        or the Kubernetes API: with --kubeconfig PATH, else the
+                       pod's service account (KUBERNETES_SERVICE_HOST set)
+  --kubeconfig PATH    the kubeconfig of --source kube (env KUBECONFIG)
   --state-dir DIR      env STRAIT_STATE_DIR, default /var/lib/strait
   --bpf-dir DIR        bpffs pin directory (env STRAIT_BPF_DIR, default /sys/fs/bpf/strait)
   --socket PATH        local API socket (env STRAIT_AGENT_SOCKET, default ${DEFAULT_AGENT_SOCKET})
@@ -33,7 +36,7 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
                        (default: each map's max_entries)
 ${DEPLOY_USAGE}`;
 
-export interface SourceSpec { kind: 'dir'; path: string }
+export type SourceSpec = { kind: 'dir'; path: string } | { kind: 'kube'; kubeconfig: string | null };
 
 export type MapLimits = Partial<Record<'policy' | 'ipcache' | 'cidr', number>>;
 
@@ -56,7 +59,7 @@ export interface AgentFlags {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function parseSource(text: string): SourceSpec {
+export function parseSource(text: string, kubeconfig?: string, env: NodeJS.ProcessEnv = {}): SourceSpec {
   const colon = text.indexOf(':');
   const kind = colon < 0 ? text : text.slice(0, colon);
   const arg = colon < 0 ? '' : text.slice(colon + 1);
@@ -64,8 +67,13 @@ export function parseSource(text: string): SourceSpec {
     if (arg === '') throw new UsageError('--source dir:PATH needs a directory');
     return { kind: 'dir', path: resolve(arg) };
   }
-  if (kind === 'kube') throw new UsageError('--source kube is not implemented yet; use --source dir:PATH');
-  throw new UsageError(`--source takes dir:PATH, not "${text}"`);
+  if (kind === 'kube' && colon < 0) {
+    const path = kubeconfig ?? (env.KUBECONFIG || undefined);
+    if (path !== undefined) return { kind: 'kube', kubeconfig: resolve(path) };
+    if (env.KUBERNETES_SERVICE_HOST) return { kind: 'kube', kubeconfig: null };
+    throw new UsageError('--source kube needs --kubeconfig PATH (or KUBECONFIG), or to run in a pod (KUBERNETES_SERVICE_HOST is not set)');
+  }
+  throw new UsageError(`--source takes dir:PATH or kube, not "${text}"`);
 }
 
 export function parseMapLimits(text: string): MapLimits {
@@ -88,6 +96,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
       options: {
         node: { type: 'string' },
         source: { type: 'string' },
+        kubeconfig: { type: 'string' },
         'state-dir': { type: 'string' },
         'bpf-dir': { type: 'string' },
         socket: { type: 'string' },
@@ -112,12 +121,13 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
   };
   const nodeName = values.node ?? (env.STRAIT_NODE_NAME || undefined) ?? hostname();
   if (nodeName === '') throw new UsageError('--node is empty (and so is the host name)');
-  if (values.source === undefined) throw new UsageError('--source is required (dir:PATH)');
+  if (values.source === undefined) throw new UsageError('--source is required (dir:PATH or kube)');
+  if (values.kubeconfig !== undefined && values.source !== 'kube') throw new UsageError('--kubeconfig goes with --source kube');
   const logLevel = values['log-level'] ?? 'info';
   if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level takes ${LEVELS.join(', ')}, not "${logLevel}"`);
   return {
     nodeName,
-    source: parseSource(values.source),
+    source: parseSource(values.source, values.kubeconfig, env),
     stateDir: path('state-dir', values['state-dir'], 'STRAIT_STATE_DIR', '/var/lib/strait'),
     bpfDir: path('bpf-dir', values['bpf-dir'], 'STRAIT_BPF_DIR', '/sys/fs/bpf/strait'),
     socketPath: path('socket', values.socket, 'STRAIT_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),

@@ -36,6 +36,15 @@ export function status(argv: string[]): Promise<number> {
         ...nodes.map((n) => [n.self ? `${n.name} (this node)` : n.name, list(n.podCIDRs), list(n.internalIPs), n.state === 'ok' ? 'ok' : `refused: ${n.reason ?? ''}`]),
       ]);
     }
+    const sync = s.source;
+    if (sync !== undefined) {
+      console.log('');
+      printTable([
+        ['RESOURCE', 'SYNCED', 'VERSION', 'OBJECTS', 'INVALID', 'RECONNECTS', 'RELISTS', 'LAST ERROR'],
+        ...sync.resources.map((r) => [r.resource, r.synced ? 'yes' : 'no', r.resourceVersion || '-', String(r.objects), String(r.invalid), String(r.reconnects), String(r.relists), r.lastError ?? '-']),
+      ]);
+      for (const p of sync.problems) console.log(`skipped: ${p}`);
+    }
     const c = s.counters;
     console.log(`\ncounters: ${c.policyRefusals} policy refusals, ${c.writeFailures} write failures, ${c.ipcacheOverflows} ipcache overflows`);
     if (s.problems.length > 0) {

@@ -5,13 +5,13 @@
 // A cross-node probe is judged by the receiving node (from_uplink, or from_tunnel in
 // VXLAN mode) from the ipcache the Pod objects of other nodes fill, and by the
 // sending node's egress policy in from_pod.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Routing } from '../../src/lab/topology.js';
 import { churn, runScenario } from '../helpers/policy-matrix.js';
 import { np, writePolicies } from '../helpers/policy-matrix-objects.js';
-import { NodesMatrix } from '../helpers/policy-matrix-nodes.js';
+import { useNodesMatrix } from '../helpers/policy-matrix-nodes.js';
 import { SCENARIOS } from '../helpers/policy-scenarios.js';
-import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('NetworkPolicy conformance matrix over three nodes');
 
@@ -20,22 +20,7 @@ const MODES: Routing[] = ['native', 'vxlan'];
 const PATH = { native: { tx: 'STAT_TO_NODE', rx: 'STAT_FROM_NODE' }, vxlan: { tx: 'STAT_TUNNEL_TX', rx: 'STAT_TUNNEL_RX' } } as const;
 
 describe.skipIf(!isRoot).each(MODES)('NetworkPolicy conformance matrix over three nodes, routing %s', (routing) => {
-  let m: NodesMatrix | null = null;
-
-  beforeAll(async () => {
-    m = await NodesMatrix.up(routing);
-  }, 240_000);
-
-  afterAll(async () => {
-    const problems = m === null ? [] : await m.down();
-    cleanupAll();
-    expect(problems).toEqual([]);
-  }, 120_000);
-
-  const matrix = (): NodesMatrix => {
-    if (m === null) throw new Error('the cluster did not come up');
-    return m;
-  };
+  const matrix = useNodesMatrix(routing);
 
   it('places pods of every namespace on every node', () => {
     const nodes = (namespace: string) => new Set(matrix().pods.filter((p) => p.namespace === namespace).map((p) => p.node));

@@ -73,10 +73,11 @@ describe('parseAgentFlags', () => {
 
   it.each([
     [[], /--source is required/],
-    [['--source', 'kube'], /--source kube is not implemented yet/],
-    [['--source', 'kube:/etc/kubeconfig'], /--source kube is not implemented yet/],
+    [['--source', 'kube'], /--source kube needs --kubeconfig PATH/],
+    [['--source', 'kube:/etc/kubeconfig'], /--source takes dir:PATH or kube, not "kube:\/etc\/kubeconfig"/],
+    [['--source', 'dir:/c', '--kubeconfig', '/k'], /--kubeconfig goes with --source kube/],
     [['--source', 'dir:'], /--source dir:PATH needs a directory/],
-    [['--source', 'git:x'], /--source takes dir:PATH, not "git:x"/],
+    [['--source', 'git:x'], /--source takes dir:PATH or kube, not "git:x"/],
     [['--source', 'dir:/c', '--log-level', 'loud'], /--log-level takes .*not "loud"/],
     [['--source', 'dir:/c', '--node', ''], /--node is empty/],
     [['--source', 'dir:/c', '--routing', 'bgp'], /--routing takes native or vxlan, not "bgp"/],
@@ -117,9 +118,9 @@ describe('bin/strait-agent before it touches anything', () => {
   });
 
   it('a usage error exits 2', async () => {
-    const r = await agent(['--source', 'kube']);
+    const r = await agent(['--source', 'git:x']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^strait-agent: --source kube is not implemented yet; use --source dir:PATH\n\nusage:/);
+    expect(r.stderr).toMatch(/^strait-agent: --source takes dir:PATH or kube, not "git:x"\n\nusage:/);
   });
 
   it('a missing manifest directory exits 1 before the datapath is touched', async () => {

@@ -85,6 +85,30 @@ describe('straitctl status', () => {
     expect(JSON.parse(j.stdout)).toEqual(core.statusValue);
   });
 
+  it('a watching source: each kind with its sync state, resourceVersion, counts and last error; skipped objects listed', async () => {
+    const kind = (resource: string, synced: boolean, lastError: string | null) => ({ resource, synced, resourceVersion: '41', objects: 3, invalid: 0, lastError, reconnects: 2, relists: 1 });
+    core.statusValue = {
+      ...core.statusValue,
+      synced: false,
+      source: {
+        kind: 'kube',
+        current: false,
+        generation: 3,
+        resources: [kind('pods', true, null), { ...kind('networkpolicies', false, 'watch: HTTP 500: boom'), invalid: 1 }],
+        problems: ['NetworkPolicy x/bad: spec.ingress: must be a list'],
+      },
+    };
+    const r = await straitctl(['status'], sock);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/RESOURCE\s+SYNCED\s+VERSION\s+OBJECTS\s+INVALID\s+RECONNECTS\s+RELISTS\s+LAST ERROR\n/);
+    expect(r.stdout).toMatch(/pods\s+yes\s+41\s+3\s+0\s+2\s+1\s+-\n/);
+    expect(r.stdout).toMatch(/networkpolicies\s+no\s+41\s+3\s+1\s+2\s+1\s+watch: HTTP 500: boom\n/);
+    expect(r.stdout).toMatch(/skipped: NetworkPolicy x\/bad: spec\.ingress: must be a list\n/);
+    // the directory source reports none of it
+    core.statusValue = { ...core.statusValue, synced: true, source: undefined };
+    expect((await straitctl(['status'], sock)).stdout).not.toMatch(/RESOURCE/);
+  });
+
   it('nodes: each with its pod CIDRs, InternalIPs and state; a refused one is a problem, exit 1', async () => {
     const why = 'has no InternalIP in status.addresses';
     core.statusValue = {

@@ -15,10 +15,41 @@ export interface ClusterSource {
   close(): void;
   /** True when what the cluster holds now has been delivered (straitctl wait --synced, readiness). */
   isCurrent(): boolean;
+  /** What a watching source knows of its own sync (straitctl status); the dir source has none. */
+  status?(): SourceStatus;
 }
 
-/** The source --source names (one kind so far; `kube` is issue #12's). */
+/** One watched kind of a source (the kube source: pods, namespaces, nodes, networkpolicies). */
+export interface SourceResourceStatus {
+  resource: string;
+  /** listed, and its watch connected with nothing known to be missed */
+  synced: boolean;
+  resourceVersion: string;
+  objects: number;
+  /** objects refused by validation (in problems) */
+  invalid: number;
+  lastError: string | null;
+  /** watches restarted after an error, a drop or a silent connection */
+  reconnects: number;
+  /** lists after a 410 Gone */
+  relists: number;
+}
+
+export interface SourceStatus {
+  kind: string;
+  current: boolean;
+  generation: number;
+  resources: SourceResourceStatus[];
+  /** objects skipped, one line each: "Pod a/b: spec.containers: must be a list" */
+  problems: string[];
+}
+
+/** The source --source names. */
 export async function openSource(spec: SourceSpec, log: Logger, onChange: OnCluster): Promise<ClusterSource> {
+  if (spec.kind === 'kube') {
+    const { KubeSource, loadKubeConfig } = await import('./kube.js');
+    return new KubeSource(loadKubeConfig(spec.kubeconfig), log.child({ source: 'kube' }), onChange);
+  }
   const { DirSource } = await import('./dir.js');
   return new DirSource(spec.path, log.child({ source: spec.kind }), onChange);
 }
