@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { NS, namespaceBody, podBody, podsPath, policiesPath, policyBody, seed } from './kube-objects.mjs';
 
 const { values } = parseArgs({ options: { pods: { type: 'string' }, policies: { type: 'string' }, page: { type: 'string' } } });
 const PODS = Number(values.pods ?? 10_000);
@@ -39,25 +40,6 @@ async function post(path, body) {
   const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (r.status !== 201) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
 }
-/** In parallel batches: the emulation is one process, this keeps a few requests in flight. */
-async function seed(n, make) {
-  for (let i = 0; i < n; i += 64) await Promise.all(Array.from({ length: Math.min(64, n - i) }, (_, j) => make(i + j)));
-}
-const NS = 50;
-const podBody = (i) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name: `p${i}`, namespace: `ns${i % NS}`, labels: { app: `app${i % 97}`, tier: i % 2 ? 'web' : 'db', 'pod-template-hash': `h${i % 13}` }, annotations: { note: 'x'.repeat(200) } },
-  spec: { nodeName: `node${i % 100}`, containers: [{ name: 'c', image: 'registry.example/app:1.2.3', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }], env: [{ name: 'A', value: 'b'.repeat(100) }] }] },
-  status: { phase: 'Running', podIP: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, podIPs: [{ ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }] },
-});
-const policyBody = (i) => ({
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'NetworkPolicy',
-  metadata: { name: `np${i}`, namespace: `ns${i % NS}` },
-  spec: { podSelector: { matchLabels: { app: `app${i % 97}` } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { tier: 'web' } } }, { namespaceSelector: { matchLabels: { team: `t${i % 7}` } } }], ports: [{ protocol: 'TCP', port: 8080 }] }] },
-});
-
 const log = pino({ level: 'silent' });
 const kc = loadKubeConfig(kubeconfig);
 let held = null;
@@ -78,12 +60,12 @@ async function measure() {
 }
 
 try {
-  for (let i = 0; i < NS; i++) await post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${i}`, labels: { team: `t${i % 7}` } } });
+  for (let i = 0; i < NS; i++) await post('/api/v1/namespaces', namespaceBody(i));
   await measure(); // warm up: modules, client-node, JIT
   const empty = await measure();
-  await seed(PODS, (i) => post(`/api/v1/namespaces/ns${i % NS}/pods`, podBody(i)));
+  await seed(0, PODS, (i) => post(podsPath(i), podBody(i)));
   const pods = await measure();
-  await seed(POLICIES, (i) => post(`/apis/networking.k8s.io/v1/namespaces/ns${i % NS}/networkpolicies`, policyBody(i)));
+  await seed(0, POLICIES, (i) => post(policiesPath(i), policyBody(i)));
   const both = await measure();
   if (pods.seen.pods !== PODS || both.seen.policies !== POLICIES) throw new Error(`the source delivered ${JSON.stringify(both.seen)}`);
   const kib = (bytes, n) => ((bytes / n) * 1000) / 1024;
