@@ -36,20 +36,29 @@ export class LabApi {
     readonly kubeconfig: string,
   ) {}
 
-  static async start(lab: EmulatedCluster): Promise<LabApi> {
-    const socket = join(lab.state.dir, 'kube-api.sock');
-    const kubeconfig = join(lab.state.dir, 'kubeconfig');
+  static start(lab: EmulatedCluster): Promise<LabApi> {
+    return LabApi.spawn({ netns: outsideNetns(lab.state.prefix), dir: lab.state.dir, listen: `${OUTSIDE.v4}:${KUBE_API_PORT}` });
+  }
+
+  /**
+   * The emulation in `netns`, listening on `listen` (and on a unix socket in `dir`,
+   * where its kubeconfig goes too); `args` are more of its flags (--tls-cert, --token-file).
+   */
+  static async spawn(o: { netns: string; dir: string; listen: string; args?: string[] }): Promise<LabApi> {
+    const socket = join(o.dir, 'kube-api.sock');
+    const kubeconfig = join(o.dir, 'kubeconfig');
     const script = join(ROOT, 'dist/lab/kube-api/main.js');
-    const args = [script, '--listen', `${OUTSIDE.v4}:${KUBE_API_PORT}`, '--socket', socket, '--kubeconfig', kubeconfig, '--bookmark-ms', '5000'];
-    const child = spawn(...inNetns(outsideNetns(lab.state.prefix), NODE, args), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [script, '--listen', o.listen, '--socket', socket, '--kubeconfig', kubeconfig, '--bookmark-ms', '5000', ...(o.args ?? [])];
+    const child = spawn(...inNetns(o.netns, NODE, args), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    for (let i = 0; i < 500 && !/^http:\/\//m.test(out); i++) {
+    const up = (): boolean => /^https?:\/\//m.test(out);
+    for (let i = 0; i < 500 && !up(); i++) {
       if (child.exitCode !== null) throw new Error(`the API emulation exited (${child.exitCode}): ${out}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    if (!/^http:\/\//m.test(out)) {
+    if (!up()) {
       child.kill('SIGKILL');
       throw new Error(`the API emulation did not start: ${out}`);
     }
