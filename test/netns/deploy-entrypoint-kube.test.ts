@@ -3,15 +3,18 @@
 // token and namespace at /var/run/secrets/kubernetes.io/serviceaccount, in a private
 // mount namespace so the host's /run is untouched), against the API emulation in a
 // netns of its own behind the node's uplink, serving https with a CA made here and
-// asking for the token. The ConfigMap's template has no ranges (Kubernetes IPAM mode:
-// the Node's spec.podCIDRs). Not ready and nothing installed while the API fails;
+// asking for the token. The ConfigMap is deploy/strait.yaml's, verbatim (its template
+// has no ranges: Kubernetes IPAM mode, the Node's spec.podCIDRs), and the node's name
+// comes from STRAIT_NODE_NAME as the DaemonSet's downward API gives it. Not ready and nothing installed while the API fails;
 // then ready with the shim and conflist installed, pods ADDed through them get
 // addresses from the podCIDR, a NetworkPolicy written to the API is enforced, and
 // --uninstall leaves the dirs as they were.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { runCni } from '../helpers/cni.js';
 import { EntrypointAgent, entrypointDirs, entrypointEnv, snapshot } from '../helpers/entrypoint-node.js';
 import { LabApi } from '../helpers/kube-api-lab.js';
@@ -23,7 +26,15 @@ afterAll(cleanupAll);
 const NODE_IP = '198.18.213.1';
 const API_IP = '198.18.213.2';
 const POD_CIDR = '198.18.214.0/24';
-const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
+const MANIFEST = fileURLToPath(new URL('../../deploy/strait.yaml', import.meta.url));
+
+/** The ConfigMap's data in deploy/strait.yaml: what the DaemonSet mounts at /etc/strait. */
+function configMapData(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(MANIFEST, 'utf8')).map((d) => d.toJS() as { kind?: string; data?: Record<string, string> } | null);
+  const cm = docs.find((d) => d?.kind === 'ConfigMap');
+  if (cm?.data === undefined) throw new Error(`${MANIFEST} holds no ConfigMap with data`);
+  return cm.data;
+}
 
 /** A CA and a server certificate for API_IP signed by it (openssl, as kubeadm's PKI would be). */
 function makePki(dir: string): { ca: string; cert: string; key: string } {
@@ -83,15 +94,17 @@ describe.skipIf(!isRoot)('deploy/entrypoint.sh as the DaemonSet runs it (--sourc
     const d = entrypointDirs('dk');
     writeFileSync(join(d.conf, '99-other.conflist'), '{"cniVersion":"1.0.0","name":"other","plugins":[{"type":"bridge"}]}\n');
     copyFileSync('/usr/lib/cni/loopback', join(d.bin, 'loopback'));
-    // The ConfigMap as deploy/strait.yaml ships it: no ranges, and the agent's options.
-    const template = { cniVersion: '1.1.0', name: 'strait', plugins: [{ type: 'strait', mtu: 1500, ipam: { type: 'strait' } }] };
-    writeFileSync(join(d.config, '10-strait.conflist'), JSON.stringify(template));
-    writeFileSync(join(d.config, 'agent.flags'), '--node=n1\n--masquerade=false\n');
+    // The ConfigMap as deploy/strait.yaml ships it: a template with no ranges, and the agent's options.
+    const data = configMapData();
+    expect(Object.keys(data).sort()).toEqual(['10-strait.conflist', 'agent.flags']);
+    expect(JSON.stringify(JSON.parse(data['10-strait.conflist']!))).not.toContain('ranges');
+    for (const [file, text] of Object.entries(data)) writeFileSync(join(d.config, file), text);
     const before = { bin: snapshot(d.bin), conf: snapshot(d.conf) };
     // Pods' netns exist before the agent's private mount namespace copies /run/netns.
     const pods = [createNetns('dk-pod-a'), createNetns('dk-pod-b')];
 
-    const env = entrypointEnv(d, 'kube', { KUBERNETES_SERVICE_HOST: API_IP, KUBERNETES_SERVICE_PORT: '443' });
+    // What the kubelet gives a pod (the service's address) and the DaemonSet its container (no KUBECONFIG).
+    const env = entrypointEnv(d, 'kube', { STRAIT_NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: API_IP, KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: '' });
     const agent = new EntrypointAgent(node, env, d.root, inPrivateRun(fakeRun));
     // The API answers nothing but errors: the agent runs, is not ready, and has installed nothing.
     await api.request('POST', '/_emu/fail?count=1000000&code=503');
