@@ -5,18 +5,21 @@ import { parseArgs } from 'node:util';
 import { isStraitError, UsageError } from '../errors.js';
 import { agentAlive, agentSynced } from '../lab/agent.js';
 import { EmulatedCluster } from '../lab/cluster.js';
-import { DEFAULT_LAB_DIR, readState } from '../lab/state.js';
+import { DEFAULT_LAB_DIR, readState, type LabSource } from '../lab/state.js';
 import { leftovers } from '../lab/teardown.js';
 import { nodeAddresses, type Routing } from '../lab/topology.js';
 
 export const LAB_USAGE = `usage: straitctl lab [up|status|down|bench] [flags]
 
-  lab [--routing native|vxlan]
+  lab [--routing native|vxlan] [--source dir|kube]
                   the main job: 3 nodes x 2 pods (dual-stack, native routing), pings
                   same-node and across nodes, a NetworkPolicy and the probes it denies,
                   masquerade to an outside host, iperf3; then everything removed
-  lab up --nodes N --pods M [--routing native|vxlan] [--ipv4-only]
+  lab up --nodes N --pods M [--routing native|vxlan] [--ipv4-only] [--source dir|kube]
                   bring a cluster up and leave it running
+  --source        where the agents' cluster state comes from: dir (default), the
+                  lab's manifest directory; kube, an emulated API server in the
+                  lab's outside netns, which the lab writes its objects to
   lab status      nodes, agents (alive, synced), pods, counters      [-o json]
   lab down        remove it all (also what a crashed \`lab up\` left)
   lab bench [--rounds N] [--seconds S]
@@ -34,6 +37,7 @@ const FLAGS = {
   nodes: { type: 'string' },
   pods: { type: 'string' },
   routing: { type: 'string' },
+  source: { type: 'string' },
   'ipv4-only': { type: 'boolean' },
   name: { type: 'string' },
   dir: { type: 'string' },
@@ -53,12 +57,19 @@ function routing(text: string | undefined): Routing {
   throw new UsageError(`--routing takes native or vxlan, not "${text}"`);
 }
 
+function source(text: string | undefined): LabSource {
+  if (text === undefined || text === 'dir' || text === 'kube') return text ?? 'dir';
+  throw new UsageError(`--source takes dir or kube, not "${text}"`);
+}
+
 export async function lab(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true });
     const [sub, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if ((values.rounds !== undefined || values.seconds !== undefined) && sub !== 'bench') throw new UsageError('--rounds and --seconds are flags of lab bench');
+    if (values.source !== undefined && sub !== undefined && sub !== 'up') throw new UsageError('--source is a flag of lab and lab up');
+    const src = source(values.source);
     const dir = values.dir ?? (process.env.STRAIT_LAB_DIR || undefined) ?? DEFAULT_LAB_DIR;
     const bench = sub === 'bench' ? await import('../lab/bench.js') : null;
     const benchOpts = bench?.benchOptions({ ...values, dir });
@@ -71,9 +82,9 @@ export async function lab(argv: string[]): Promise<number> {
     switch (sub) {
       case undefined:
         if (values.nodes !== undefined || values.pods !== undefined) throw new UsageError('--nodes and --pods are flags of lab up; the main job is 3 nodes × 2 pods');
-        return await (await import('../lab/main-job.js')).mainJob(routing(values.routing));
+        return await (await import('../lab/main-job.js')).mainJob(routing(values.routing), { source: src, labDir: dir });
       case 'up':
-        return await up(dir, name, values);
+        return await up(dir, name, src, values);
       case 'status':
         return status(dir, name, values.output === 'json');
       case 'down':
@@ -94,8 +105,9 @@ export async function lab(argv: string[]): Promise<number> {
   }
 }
 
-async function up(dir: string, name: string, values: { nodes?: string; pods?: string; routing?: string; 'ipv4-only'?: boolean }): Promise<number> {
+async function up(dir: string, name: string, src: LabSource, values: { nodes?: string; pods?: string; routing?: string; 'ipv4-only'?: boolean }): Promise<number> {
   const c = await EmulatedCluster.up({
+    source: src,
     nodes: count(values.nodes, 'nodes', 3),
     podsPerNode: count(values.pods, 'pods', 2),
     routing: routing(values.routing),
@@ -106,7 +118,9 @@ async function up(dir: string, name: string, values: { nodes?: string; pods?: st
   });
   const s = c.state;
   const flags = `${name === 'lab' ? '' : ` --name ${name}`}${dir === DEFAULT_LAB_DIR ? '' : ` --dir ${dir}`}`;
-  console.log(`\nlab "${name}" is up (${s.routing} routing). Manifests (the API server): ${s.manifests}`);
+  console.log(`\nlab "${name}" is up (${s.routing} routing).`);
+  if (s.api === undefined) console.log(`Manifests (the API server): ${s.manifests}`);
+  else console.log(`API server (emulated): KUBECONFIG=${s.api.kubeconfig} from the outside netns, or its socket ${s.api.socket}; the lab's record of its writes: ${s.manifests}`);
   for (const n of s.nodes) {
     console.log(`  ${n.name} ${nodeAddresses(n.index).v4}: ip netns exec ${n.netns} bin/straitctl status --socket ${n.socket}`);
     console.log(`      drops: bin/straitctl drops --bpf-dir ${n.bpfDir}`);
@@ -133,10 +147,10 @@ function status(dir: string, name: string, json: boolean): number {
   }));
   const healthy = nodes.every((n) => n.alive && n.synced);
   if (json) {
-    console.log(JSON.stringify({ name, routing: c.state.routing, manifests: c.manifests, healthy, nodes }, null, 2));
+    console.log(JSON.stringify({ name, routing: c.state.routing, source: c.state.source ?? 'dir', manifests: c.manifests, healthy, nodes }, null, 2));
     return healthy ? 0 : 1;
   }
-  console.log(`lab "${name}": ${nodes.length} nodes, ${c.state.routing} routing, manifests ${c.manifests}`);
+  console.log(`lab "${name}": ${nodes.length} nodes, ${c.state.routing} routing, source ${c.state.source ?? 'dir'}, manifests ${c.manifests}`);
   for (const n of nodes) {
     console.log(`  ${n.name}  agent ${n.alive ? `pid ${n.agentPid}` : 'NOT RUNNING'}${n.synced ? ', synced' : ', NOT synced'}`);
     for (const p of n.pods) console.log(`    ${p.name}  ${p.ips.join('  ')}`);

@@ -6,14 +6,18 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { StraitError } from '../errors.js';
 import { BIN, processMatches, run } from './run.js';
-import type { LabNode } from './state.js';
+import type { LabNode, LabState } from './state.js';
 import { UPLINK, type Routing } from './topology.js';
 
+/** The agent's --source flags for a lab: its manifest directory, or the API emulation's kubeconfig. */
+export const sourceArgs = (s: LabState): string[] =>
+  s.api === undefined ? ['--source', `dir:${s.manifests}`] : ['--source', 'kube', '--kubeconfig', s.api.kubeconfig];
+
 /** `extraArgs` go after the contract's flags (e.g. `--masquerade false`); `env` is added to its environment (e.g. STRAIT_BPF_OBJ_DIR, another build). */
-export function startAgent(node: LabNode, manifests: string, routing: Routing, extraArgs: readonly string[] = [], env: Readonly<Record<string, string>> = {}): number {
+export function startAgent(node: LabNode, source: readonly string[], routing: Routing, extraArgs: readonly string[] = [], env: Readonly<Record<string, string>> = {}): number {
   const log = openSync(node.agentLog, 'a');
   try {
-    const argv = ['--node', node.name, '--source', `dir:${manifests}`, '--state-dir', node.stateDir, '--bpf-dir', node.bpfDir, '--socket', node.socket];
+    const argv = ['--node', node.name, ...source, '--state-dir', node.stateDir, '--bpf-dir', node.bpfDir, '--socket', node.socket];
     // native is the agent's default; the flag is only said when it changes something.
     if (routing !== 'native') argv.push('--routing', routing);
     argv.push(...extraArgs);

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readCounters } from '../cli/drops.js';
 import { StraitError } from '../errors.js';
-import { agentAlive, startAgent, waitSynced } from './agent.js';
+import { agentAlive, sourceArgs, startAgent, waitSynced } from './agent.js';
+import { KUBE_API_PORT, labApiState, labApiWait, labApiWrite, startLabApi } from './api.js';
 import { cni, writeConflist } from './cni.js';
-import { NAMESPACE_FILE, namespaceObject, nodeFile, nodeObject, podFile, podObject, removeManifest, writeManifest } from './manifests.js';
+import { NAMESPACE_FILE, namespaceObject, nodeFile, nodeObject, podFile, podObject, readManifest, removeManifest, writeManifest } from './manifests.js';
 import { addNetns, attachToUnderlay, createBridge } from './network.js';
 import { inNetns, must, NODE, POD_TOOL, run, type RunResult } from './run.js';
-import { checkLabName, DEFAULT_LAB_DIR, readState, writeState, type LabNode, type LabPod, type LabState } from './state.js';
+import { checkLabName, DEFAULT_LAB_DIR, readState, writeState, type LabNode, type LabPod, type LabSource, type LabState } from './state.js';
 import { releasePod, removeNetns, stopAgent, teardown, unmount } from './teardown.js';
 import * as topo from './topology.js';
 
@@ -26,6 +27,8 @@ export interface UpOptions {
   name?: string;
   /** where state files and each lab's directory live (default /run/strait/lab) */
   labDir?: string;
+  /** the agents' cluster state: the manifest directory (default) or the API emulation (--source kube) */
+  source?: LabSource;
   /** progress lines */
   log?: (line: string) => void;
 }
@@ -46,7 +49,9 @@ export class EmulatedCluster {
     if (readState(labDir, name) !== null) throw new StraitError('E_CONFIG', `lab "${name}" is already up (or was left by a crash): run \`straitctl lab down --name ${name}\` first`);
     const dir = join(labDir, name);
     const prefix = `strait-${name}`;
-    const s: LabState = { name, prefix, routing: opts.routing ?? 'native', dualStack: opts.dualStack ?? true, dir, manifests: join(dir, 'manifests'), netns: [], mounts: [], nodes: [], pods: [] };
+    const source = opts.source ?? 'dir';
+    if (source !== 'dir' && source !== 'kube') throw new StraitError('E_CONFIG', `--source takes dir or kube, not ${String(source)}`);
+    const s: LabState = { name, prefix, routing: opts.routing ?? 'native', dualStack: opts.dualStack ?? true, dir, source, manifests: join(dir, 'manifests'), netns: [], mounts: [], nodes: [], pods: [] };
     const c = new EmulatedCluster(labDir, s, opts.log ?? (() => {}));
     writeState(labDir, s);
     try {
@@ -55,9 +60,10 @@ export class EmulatedCluster {
       createBridge(topo.underlayNetns(prefix));
       c.makeNetns(topo.outsideNetns(prefix));
       attachToUnderlay(topo.underlayNetns(prefix), topo.outsideNetns(prefix), 'out', topo.OUTSIDE, s.dualStack);
-      writeManifest(s.manifests, NAMESPACE_FILE, namespaceObject());
+      if (source === 'kube') await c.startApi();
+      c.writeManifest(NAMESPACE_FILE, namespaceObject());
       // Every Node object exists before any agent starts: each agent knows the others from its first sync.
-      for (let i = 1; i <= opts.nodes; i++) writeManifest(s.manifests, nodeFile(i), nodeObject(i, s.dualStack));
+      for (let i = 1; i <= opts.nodes; i++) c.writeManifest(nodeFile(i), nodeObject(i, s.dualStack));
       for (let i = 1; i <= opts.nodes; i++) c.bootNode(i);
       c.waitSynced();
       for (const node of s.nodes) for (let j = 0; j < opts.podsPerNode; j++) await c.addPod(node.index, { sync: false });
@@ -100,6 +106,16 @@ export class EmulatedCluster {
     writeState(this.labDir, this.state);
   }
 
+  /** The API emulation in the outside netns, recorded before it starts and again with its PID. */
+  private async startApi(): Promise<void> {
+    const api = labApiState(this.state.dir);
+    this.state.api = api;
+    this.save();
+    api.pid = await startLabApi(this.state, api);
+    this.save();
+    this.log(`API emulation: pid ${api.pid}, listening on ${topo.OUTSIDE.v4}:${KUBE_API_PORT}, kubeconfig ${api.kubeconfig}`);
+  }
+
   private makeNetns(name: string): void {
     this.state.netns.push(name);
     this.save();
@@ -133,15 +149,17 @@ export class EmulatedCluster {
     this.save();
     must('mount', ['-t', 'bpf', 'bpf', node.bpfDir]);
     writeConflist(node, s.routing, s.dualStack);
-    node.agentPid = startAgent(node, s.manifests, s.routing);
+    node.agentPid = startAgent(node, sourceArgs(s), s.routing);
     this.save();
     this.log(`node ${node.name}: netns ${node.netns}, ${topo.nodeAddresses(i).v4}, pods ${Object.values(topo.podCidrs(i, s.dualStack)).filter((x) => x !== null).join(' ')}, agent pid ${node.agentPid}`);
     return node;
   }
 
-  /** Waits until every agent (or node i's) has applied everything in the manifests. */
+  /** Waits until every agent (or node i's) has applied everything in the manifests (on kube: seen every write to the API). */
   waitSynced(i?: number): void {
-    for (const node of i === undefined ? this.state.nodes : [this.node(i)]) waitSynced(node);
+    const nodes = i === undefined ? this.state.nodes : [this.node(i)];
+    for (const node of nodes) waitSynced(node);
+    if (this.state.api !== undefined) labApiWait(this.state.api, nodes.map((n) => n.socket));
   }
 
   /** ADDs a pod on node i as a kubelet would: Pod scheduled, ADD, Pod with its IPs, workload started. */
@@ -163,10 +181,10 @@ export class EmulatedCluster {
     };
     this.state.pods.push(pod);
     this.makeNetns(pod.netns);
-    writeManifest(this.manifests, podFile(name), podObject(pod, topo.POD_PORT));
+    this.writeManifest(podFile(name), podObject(pod, topo.POD_PORT));
     pod.ips = cni('ADD', node, pod);
     this.save();
-    writeManifest(this.manifests, podFile(name), podObject(pod, topo.POD_PORT));
+    this.writeManifest(podFile(name), podObject(pod, topo.POD_PORT));
     pod.serverPid = await startServer(pod);
     this.save();
     this.log(`pod ${name} on ${node.name}: ${pod.ips.join(' ')}`);
@@ -178,7 +196,7 @@ export class EmulatedCluster {
     const pod = this.pod(name);
     const problems: string[] = [];
     await releasePod(this.state, pod, problems);
-    removeManifest(this.manifests, podFile(name));
+    this.removeManifest(podFile(name));
     await removeNetns([pod.netns], problems);
     this.state.pods = this.state.pods.filter((p) => p !== pod);
     this.state.netns = this.state.netns.filter((n) => n !== pod.netns);
@@ -189,7 +207,7 @@ export class EmulatedCluster {
   /** A node joins: its Node object, then its netns, uplink and agent; the others learn it from the manifest. */
   addNode(): LabNode {
     const i = Math.max(0, ...this.state.nodes.map((n) => n.index)) + 1;
-    writeManifest(this.manifests, nodeFile(i), nodeObject(i, this.state.dualStack));
+    this.writeManifest(nodeFile(i), nodeObject(i, this.state.dualStack));
     const node = this.bootNode(i);
     this.waitSynced();
     return node;
@@ -201,7 +219,7 @@ export class EmulatedCluster {
     for (const pod of this.podsOf(i)) await this.removePod(pod.name);
     const problems: string[] = [];
     await stopAgent(node, problems);
-    removeManifest(this.manifests, nodeFile(i));
+    this.removeManifest(nodeFile(i));
     await removeNetns([node.netns], problems);
     unmount([node.bpfDir], problems);
     rmSync(node.dir, { recursive: true, force: true });
@@ -222,7 +240,7 @@ export class EmulatedCluster {
     const problems: string[] = [];
     await stopAgent(node, problems);
     if (problems.length > 0) throw new StraitError('E_COMMAND', problems.join('; '));
-    node.agentPid = startAgent(node, this.manifests, this.state.routing, opts.agentArgs, opts.env);
+    node.agentPid = startAgent(node, sourceArgs(this.state), this.state.routing, opts.agentArgs, opts.env);
     this.save();
     this.waitSynced(i);
   }
@@ -231,11 +249,22 @@ export class EmulatedCluster {
     return agentAlive(this.node(i));
   }
 
+  /** What the API server holds, as one file of objects: the manifest directory, and on kube the API emulation too. */
   writeManifest(file: string, object: object | string): void {
+    const api = this.state.api;
+    if (api !== undefined) {
+      labApiWrite(api, readManifest(this.manifests, file), typeof object === 'string' ? object : JSON.stringify(object));
+      this.save();
+    }
     writeManifest(this.manifests, file, object);
   }
 
   removeManifest(file: string): void {
+    const api = this.state.api;
+    if (api !== undefined) {
+      labApiWrite(api, readManifest(this.manifests, file), null);
+      this.save();
+    }
     removeManifest(this.manifests, file);
   }
 

@@ -5,7 +5,7 @@
 // node-to-node — and everything removed, whatever failed. Exit 1 if any check failed.
 import { counter, iperf, ping, probe, type Where } from './checks.js';
 import { EmulatedCluster } from './cluster.js';
-import type { LabPod } from './state.js';
+import type { LabPod, LabSource } from './state.js';
 import { nodeAddresses, OUTSIDE, type Routing } from './topology.js';
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -41,7 +41,7 @@ function policyDemo(c: EmulatedCluster, r: Report): void {
     spec: { podSelector: { matchLabels: { pod: 'n2-a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'n1-a' } } }], ports: [{ port: 'http' }] }] },
   });
   c.waitSynced();
-  console.log(`  NetworkPolicy lab/n2-a-from-n1-a: n2-a takes tcp/http only from n1-a (${c.manifests}/${POLICY_FILE})`);
+  console.log(`  NetworkPolicy lab/n2-a-from-n1-a: n2-a takes tcp/http only from n1-a (${c.state.api === undefined ? `${c.manifests}/${POLICY_FILE}` : 'written to the API'})`);
   r.check(probe(c, { pod: n1a.name }, target) === n2a.name, `n1-a -> n2-a tcp/8080 allowed (across nodes)`);
   for (const from of [n2b, n1b]) {
     const before = counter(c, 2, 'DROP_POLICY_INGRESS');
@@ -70,13 +70,14 @@ function counters(c: EmulatedCluster): void {
   }
 }
 
-export async function mainJob(routing: Routing = 'native'): Promise<number> {
+export async function mainJob(routing: Routing = 'native', opts: { source?: LabSource; labDir?: string } = {}): Promise<number> {
+  const source = opts.source ?? 'dir';
   const r = new Report();
   let leftover = 0;
   let c: EmulatedCluster | null = null;
   try {
-    console.log(bold(`strait lab: 3 nodes x 2 pods, dual-stack, ${routing} routing`));
-    c = await EmulatedCluster.up({ nodes: 3, podsPerNode: 2, routing, dualStack: true, name: `main${process.pid % 100000}`, log: (l) => console.log(`  ${l}`) });
+    console.log(bold(`strait lab: 3 nodes x 2 pods, dual-stack, ${routing} routing, --source ${source}`));
+    c = await EmulatedCluster.up({ nodes: 3, podsPerNode: 2, routing, dualStack: true, source, name: `main${process.pid % 100000}`, log: (l) => console.log(`  ${l}`), ...(opts.labDir === undefined ? {} : { labDir: opts.labDir }) });
     const a = (i: number): LabPod => c!.podsOf(i)[0]!;
     const b = (i: number): LabPod => c!.podsOf(i)[1]!;
     console.log(bold('ping, same node'));

@@ -1,7 +1,8 @@
 // The lab plays the API server with a shared directory of manifests: Node objects
 // before the agents start, each Pod as a kubelet would report it. One object per
-// file, written by rename so an agent never reads half of one.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+// file, written by rename so an agent never reads half of one. On --source kube the
+// files are the lab's record of what it wrote to the API emulation (src/lab/api.ts).
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_NAMESPACE, nodeAddresses, nodeName, podCidrs } from './topology.js';
 
@@ -9,6 +10,16 @@ export function writeManifest(dir: string, file: string, object: object | string
   const path = join(dir, file);
   writeFileSync(`${path}.tmp`, typeof object === 'string' ? object : JSON.stringify(object, null, 2));
   renameSync(`${path}.tmp`, path);
+}
+
+/** A manifest's text, null when there is none. */
+export function readManifest(dir: string, file: string): string | null {
+  try {
+    return readFileSync(join(dir, file), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
 }
 
 export function removeManifest(dir: string, file: string): void {

@@ -34,6 +34,20 @@ export interface LabPod {
   serverPid: number | null;
 }
 
+/** The API emulation of a lab on --source kube (src/lab/api.ts). */
+export interface LabApiState {
+  pid: number | null;
+  /** its unix socket (the lab's writes) */
+  socket: string;
+  /** what the agents are given (--kubeconfig) */
+  kubeconfig: string;
+  log: string;
+  /** last written resourceVersion by plural: what the agents must have seen to be caught up */
+  written: Record<string, number>;
+}
+
+export type LabSource = 'dir' | 'kube';
+
 export interface LabState {
   name: string;
   /** netns names start with it */
@@ -42,8 +56,12 @@ export interface LabState {
   dualStack: boolean;
   /** <labDir>/<name>: every file and mount of the lab lives below it */
   dir: string;
-  /** the shared manifest directory (the API server) */
+  /** where the agents' cluster state comes from (absent in older state files: dir) */
+  source?: LabSource;
+  /** the shared manifest directory: the API server on dir, the record of the lab's writes on kube */
   manifests: string;
+  /** on kube: the API emulation */
+  api?: LabApiState;
   /** every netns it made or is about to make */
   netns: string[];
   /** every mount point, in mount order */

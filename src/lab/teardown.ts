@@ -56,6 +56,7 @@ export async function teardown(labDir: string, s: LabState): Promise<string[]> {
   const problems: string[] = [];
   for (const pod of [...s.pods].reverse()) await releasePod(s, pod, problems);
   for (const node of s.nodes) await stopAgent(node, problems);
+  if (s.api !== undefined && !(await stopProcess(s.api.pid, s.api.socket))) problems.push(`the API emulation (pid ${s.api.pid}) did not stop`);
   // Pods first: their veths' host ends live in the node namespaces.
   const podNs = new Set(s.pods.map((p) => p.netns));
   await removeNetns([...s.netns.filter((n) => podNs.has(n)), ...s.netns.filter((n) => !podNs.has(n)).reverse()], problems);
@@ -71,5 +72,6 @@ export const leftovers = (s: LabState): string[] => [
   ...s.netns.filter(netnsExists).map((n) => `netns ${n}`),
   ...mountsBelow(s.dir).map((m) => `mount ${m}`),
   ...s.nodes.filter((n) => n.agentPid !== null && processMatches(n.agentPid, n.socket)).map((n) => `agent of ${n.name}`),
+  ...(s.api?.pid != null && processMatches(s.api.pid, s.api.socket) ? [`API emulation (pid ${s.api.pid})`] : []),
   ...(existsSync(s.dir) ? [`dir ${s.dir}`] : []),
 ];

@@ -8,11 +8,11 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { agentLogTail } from '../../src/lab/agent.js';
 import { EmulatedCluster } from '../../src/lab/cluster.js';
+import { agentsCaughtUp } from '../../src/lab/kube-api/client.js';
 import { pluginConfig } from '../../src/lab/cni.js';
 import type { Routing } from '../../src/lab/topology.js';
 import { probeAll, startWorkload, waitAgentSynced, type Prober } from './cluster.js';
 import { runCni } from './cni.js';
-import { LabApi } from './kube-api-lab.js';
 import { MATRIX_PODS, SERVE, writeNamespaces, writePods, type MatrixCluster, type MatrixProbe, type PodPlacement } from './policy-matrix-objects.js';
 import { cleanupAll, createNetns, rand, tempDir, type Netns } from './sys.js';
 
@@ -42,28 +42,17 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
   readonly podRange = POD_RANGE;
   private readonly children: ChildProcess[] = [];
 
-  /** with `source: 'kube'`: the API emulation the agents watch (every write goes to it too) */
-  api: LabApi | null = null;
-
   private constructor(readonly lab: EmulatedCluster) {}
 
   /**
    * Three nodes with their agents, the matrix's namespaces and its nine pods serving
-   * SERVE. With `source: 'kube'` the agents are restarted on --source kube against
-   * the API emulation, which is given what the lab wrote first.
+   * SERVE. With `source: 'kube'` the lab's agents watch its API emulation and every
+   * write goes to the API.
    */
   static async up(routing: Routing, opts: { source?: 'dir' | 'kube' } = {}): Promise<NodesMatrix> {
-    const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing, dualStack: true, name: `mx${rand(3)}`, labDir: tempDir('mx-lab') });
+    const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing, dualStack: true, source: opts.source ?? 'dir', name: `mx${rand(3)}`, labDir: tempDir('mx-lab') });
     const m = new NodesMatrix(lab);
     try {
-      if (opts.source === 'kube') {
-        const api = await LabApi.start(lab);
-        m.api = api;
-        api.importDir(lab.manifests);
-        await api.synced([]);
-        // The contract's --source dir is overridden: the last --source wins.
-        for (const n of lab.state.nodes) await lab.restartAgent(n.index, { agentArgs: ['--source', 'kube', '--kubeconfig', api.kubeconfig] });
-      }
       writeNamespaces(m);
       writePods(m); // scheduled: nodeName, no status yet
       await m.waitSynced();
@@ -79,11 +68,14 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
 
   write(file: string, text: string): void {
     this.lab.writeManifest(file, text);
-    this.api?.writeFile(file, text);
   }
 
   async waitSynced(): Promise<void> {
-    if (this.api !== null) return this.api.synced(this.lab.state.nodes.map((n) => n.socket));
+    const api = this.lab.state.api;
+    if (api !== undefined) {
+      if (!(await agentsCaughtUp(this.lab.state.nodes.map((n) => n.socket), api.written))) throw new Error(`the agents did not catch up with the API: ${JSON.stringify(api.written)}`);
+      return;
+    }
     await Promise.all(this.lab.state.nodes.map((n) => waitAgentSynced(n.socket, 15, () => agentLogTail(n, 3000))));
   }
 
@@ -133,7 +125,6 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
       if (r.exitCode !== 0) problems.push(`DEL ${p.namespace}/${p.name}: ${r.stdout} ${r.stderr}`);
     }
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await this.api?.stop();
     return [...problems, ...(await this.lab.down())];
   }
 }

@@ -237,3 +237,42 @@ describe.skipIf(!isRoot)('a crashed lab up', () => {
     expect(traces(s, labDir)).toEqual([]);
   });
 });
+
+describe.skipIf(!isRoot)('the lab on --source kube', () => {
+  let labDir = '';
+  beforeAll(() => {
+    labDir = tempDir('lab-kube');
+  });
+  afterAll(() => cleanupAll());
+
+  it('straitctl lab --source kube: the main job\'s checks pass with the agents watching the API emulation', () => {
+    const r = spawnSync(STRAITCTL, ['lab', '--source', 'kube', '--dir', labDir], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/API emulation: pid \d+, listening on 198\.18\.0\.254:6443/);
+    expect(r.stdout).toContain('done: every check passed; everything removed');
+    expect(readdirSync(labDir)).toEqual([]);
+  }, 300_000);
+
+  it('lab up --source kube: the agents on the API (their status says kube), the Pod with its IPs in it; lab down stops the emulation too', async () => {
+    const name = `k${rand(3)}`;
+    const up = spawnSync(STRAITCTL, ['lab', 'up', '--source', 'kube', '--nodes', '1', '--pods', '1', '--name', name, '--dir', labDir], { encoding: 'utf8', timeout: 120_000 });
+    try {
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const s = readState(labDir, name)!;
+      expect(s.source).toBe('kube');
+      expect(processMatches(s.api!.pid!, s.api!.socket)).toBe(true);
+      const st = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, STRAITCTL, 'status', '-o', 'json', '--socket', s.nodes[0]!.socket], { encoding: 'utf8' });
+      const status = JSON.parse(st.stdout) as { source?: { kind: string } };
+      expect(status.source?.kind).toBe('kube');
+      const pods = spawnSync(process.execPath, ['-e', `require('node:http').get({ socketPath: ${JSON.stringify(s.api!.socket)}, path: '/api/v1/pods' }, (r) => { let d = ''; r.on('data', (c) => (d += c)); r.on('end', () => console.log(d)); })`], { encoding: 'utf8' });
+      const list = JSON.parse(pods.stdout) as { items: { metadata: { name: string }; status: { podIPs?: { ip: string }[] } }[] };
+      expect(list.items.map((p) => [p.metadata.name, p.status.podIPs?.map((x) => x.ip)])).toEqual([[s.pods[0]!.name, s.pods[0]!.ips]]);
+      const down = spawnSync(STRAITCTL, ['lab', 'down', '--name', name, '--dir', labDir], { encoding: 'utf8' });
+      expect(down.status, down.stdout + down.stderr).toBe(0);
+      expect(processMatches(s.api!.pid!, s.api!.socket)).toBe(false);
+      expect(traces(s, labDir)).toEqual([]);
+    } finally {
+      spawnSync(STRAITCTL, ['lab', 'down', '--name', name, '--dir', labDir]);
+    }
+  }, 180_000);
+});

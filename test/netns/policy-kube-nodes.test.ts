@@ -1,7 +1,7 @@
 // NetworkPolicy through --source kube over three emulated nodes: the lab's agents
-// watch the API emulation (src/lab/kube-api, run in the lab's outside namespace where
-// the node namespaces reach it), and every manifest the matrix writes is applied to
-// the API as well. The whole conformance matrix of policy-scenarios.ts (native
+// watch the API emulation (the lab on --source kube: src/lab/api.ts, in the lab's
+// outside namespace where the node namespaces reach it), and every manifest the
+// matrix writes goes to the API. The whole conformance matrix of policy-scenarios.ts (native
 // routing; the dir source's run covers VXLAN too), and a policy created and deleted
 // through the API is enforced on every node.
 import { describe, expect, it } from 'vitest';
@@ -41,19 +41,18 @@ describe.skipIf(!isRoot)('NetworkPolicy through --source kube over three nodes',
 
   it('a policy created through the API is enforced on every node, and its deletion too', async () => {
     const c = matrix();
-    const api = c.api!;
     // x/a on n1, x/b on n2, x/c on n3; the senders of y sit on every node too.
     const into = ['x/a', 'x/b', 'x/c'].flatMap((to) => ['y/a', 'y/b', 'y/c'].map((from) => ({ from: c.pod(from), to: c.pod(to), proto: 'tcp' as const, port: 80 })));
     expect(await c.probe(into)).toEqual(into.map(() => true));
-    await api.apply({
+    c.write('api-deny.json', JSON.stringify({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: { name: 'api-deny', namespace: 'x' },
       spec: { podSelector: {}, policyTypes: ['Ingress'] },
-    });
+    }));
     await c.waitSynced();
     expect(await c.probe(into)).toEqual(into.map(() => false));
-    await api.remove('NetworkPolicy', 'x', 'api-deny');
+    c.lab.removeManifest('api-deny.json');
     await c.waitSynced();
     expect(await c.probe(into)).toEqual(into.map(() => true));
   });

@@ -4,8 +4,11 @@
 // from a resourceVersion, BOOKMARK events, timeoutSeconds, 410 Gone after a
 // compaction, POST/PUT/DELETE/GET on the resource paths, and faults under /_emu/
 // (drop every watch, stall them, fail the next N requests, compact, bookmark period).
-// Plain http and no auth: it serves tests, benches and the lab, never a cluster.
+// Plain http and no auth by default; with `tls` (and `token`) its TCP listener is
+// https and asks for a bearer token, as the in-cluster config of a pod reaches the
+// real one. It serves tests, benches and the lab, never a cluster.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { apiVersionOf, parseTarget, type ResourceDef, type Target } from './resources.js';
 import { ApiError, metaOf, ObjectStore, type Json, type StoredEvent } from './store.js';
@@ -18,6 +21,10 @@ export interface KubeApiOptions {
   bookmarkMs?: number;
   /** a watch from a compacted resourceVersion is answered 410 outright, not with an ERROR event in a 200 stream */
   goneAsStatus?: boolean;
+  /** PEM certificate chain and key: the TCP listener speaks https (the unix socket stays plain) */
+  tls?: { cert: string; key: string };
+  /** requests on the TCP listener must carry `Authorization: Bearer <token>` (401 otherwise) */
+  token?: string;
 }
 
 export interface KubeApiStats {
@@ -106,8 +113,16 @@ export class KubeApiServer {
     this.store.onEvent((e) => this.fanOut(e));
   }
 
-  private async serveOn(listen: (s: Server, done: () => void) => void): Promise<Server> {
-    const server = createServer((req, res) => void this.handle(req, res));
+  private async serveOn(listen: (s: Server, done: () => void) => void, tcp: boolean): Promise<Server> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      if (tcp && this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
+        sendJson(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
+        return;
+      }
+      void this.handle(req, res);
+    };
+    const tls = tcp ? this.opts.tls : undefined;
+    const server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -121,15 +136,15 @@ export class KubeApiServer {
   }
 
   async listen(): Promise<string> {
-    const server = await this.serveOn((s, done) => s.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', done));
+    const server = await this.serveOn((s, done) => s.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', done), true);
     const a = server.address() as AddressInfo;
-    this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    this.url = `${this.opts.tls === undefined ? 'http' : 'https'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     return this.url;
   }
 
   /** The same API on a unix socket too: a process in another network namespace (a test outside the lab's) reaches it through the filesystem. */
   async listenUnix(path: string): Promise<void> {
-    await this.serveOn((s, done) => s.listen(path, done));
+    await this.serveOn((s, done) => s.listen(path, done), false);
   }
 
   get serverUrl(): string {
