@@ -50,7 +50,6 @@ export class EmulatedCluster {
     const dir = join(labDir, name);
     const prefix = `strait-${name}`;
     const source = opts.source ?? 'dir';
-    if (source !== 'dir' && source !== 'kube') throw new StraitError('E_CONFIG', `--source takes dir or kube, not ${String(source)}`);
     const s: LabState = { name, prefix, routing: opts.routing ?? 'native', dualStack: opts.dualStack ?? true, dir, source, manifests: join(dir, 'manifests'), netns: [], mounts: [], nodes: [], pods: [] };
     const c = new EmulatedCluster(labDir, s, opts.log ?? (() => {}));
     writeState(labDir, s);

@@ -37,7 +37,7 @@ function note(written: Written, r: ResourceDef, json: Json): void {
 
 function resourceOf(kind: unknown, apiVersion?: unknown): ResourceDef {
   const r = RESOURCES.find((x) => x.kind === kind && (apiVersion === undefined || apiVersionOf(x) === apiVersion));
-  if (r === undefined) throw new StraitError('E_CONFIG', `the emulation serves no ${String(apiVersion ?? '')} ${String(kind)}`);
+  if (r === undefined) throw new StraitError('E_CONFIG', `the emulation serves no ${JSON.stringify(apiVersion ?? '')} ${JSON.stringify(kind)}`);
   return r;
 }
 

@@ -123,7 +123,7 @@ export class KubeApiServer {
     };
     const tls = tcp ? this.opts.tls : undefined;
     const server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
-    server.on('connection', (s) => {
+    server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
