@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { BenchApi } from './kube-enforce/lab-api.mjs';
+import { ApiWriter } from './kube-enforce/api-writer.mjs';
 import { NS, namespaceBody, podBody, podsPath, policiesPath, policyBody, seed } from './kube-objects.mjs';
 import { percentile, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
@@ -54,7 +54,6 @@ const now = () => process.hrtime.bigint();
 const ms = (a, b) => Number(a - b) / 1e6;
 const say = (line) => console.error(line);
 
-const kubeArgs = (api) => ['--source', 'kube', '--kubeconfig', api.kubeconfig];
 const DENY = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'bench-deny', namespace: 'lab' }, spec: { podSelector: { matchLabels: { role: 'target' } }, policyTypes: ['Ingress'] } };
 
 /** A flip-probe process in a pod: its current verdict and when (hrtime) the probes last changed to it. */
@@ -133,9 +132,9 @@ function agentMemory(lab) {
 }
 
 /** Node 1's agent, started on the API as it is now: time to synced, then its memory; stopped again. */
-async function measureAgent(lab, api) {
+async function measureAgent(lab) {
   const t0 = now();
-  await lab.restartAgent(1, { agentArgs: kubeArgs(api), env: { NODE_OPTIONS: `--expose-gc --inspect=127.0.0.1:${INSPECT_PORT}` } });
+  await lab.restartAgent(1, { env: { NODE_OPTIONS: `--expose-gc --inspect=127.0.0.1:${INSPECT_PORT}` } });
   const syncMs = ms(now(), t0);
   say(`node 1's agent (pid ${lab.node(1).agentPid}) synced in ${syncMs.toFixed(0)} ms`);
   const mem = agentMemory(lab);
@@ -150,16 +149,16 @@ async function memoryRuns(lab, api) {
   for (const n of lab.state.nodes) await stopAgent(n, problems);
   if (problems.length > 0) throw new Error(problems.join('; '));
   for (let i = 0; i < NS; i++) await api.post('/api/v1/namespaces', namespaceBody(i));
-  await measureAgent(lab, api); // warm: the page cache of node_modules and dist
+  await measureAgent(lab); // warm: the page cache of node_modules and dist
   const runs = [];
   let pods = 0;
   for (const count of [...new Set([0, Math.min(1000, PODS), PODS])]) {
     await seed(pods, count, (i) => api.post(podsPath(i), podBody(i)));
     pods = count;
-    runs.push({ pods, policies: 0, ...(await measureAgent(lab, api)) });
+    runs.push({ pods, policies: 0, ...(await measureAgent(lab)) });
   }
   await seed(0, POLICIES, (i) => api.post(policiesPath(i), policyBody(i)));
-  runs.push({ pods, policies: POLICIES, ...(await measureAgent(lab, api)) });
+  runs.push({ pods, policies: POLICIES, ...(await measureAgent(lab)) });
   return runs;
 }
 
@@ -173,25 +172,18 @@ function sourceAlone() {
 
 const children = [];
 const labDir = values.dir ?? mkdtempSync(join(tmpdir(), 'strait-kube-enforce-'));
-const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing: 'native', dualStack: true, name: values.name ?? `ke${rand(2)}`, labDir, log: say });
-let api = null;
+// The lab on --source kube: its API emulation in the outside netns, its agents on it,
+// and every object it writes (Nodes, Pods before and after ADD) written to the API.
+const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing: 'native', dualStack: true, source: 'kube', name: values.name ?? `ke${rand(2)}`, labDir, log: say });
 let result = null;
 try {
-  api = await BenchApi.start(lab);
-  say(`API emulation: pid ${api.pid}`);
-  await api.importDir(lab.manifests);
-  for (const n of lab.state.nodes) await lab.restartAgent(n.index, { agentArgs: kubeArgs(api) });
+  const api = new ApiWriter(lab.state.api.socket);
+  say(`API emulation: pid ${lab.state.api.pid}`);
   for (const n of lab.state.nodes) say(`agent of ${n.name} on --source kube: pid ${n.agentPid}`);
   for (let i = 1; i <= NODES; i++) {
-    for (const role of ['target', 'client']) {
-      const name = `n${i}-${role[0]}`;
-      const labels = { app: 'lab', pod: name, node: `n${i}`, role };
-      // scheduled first, as a kubelet sees it; then with the addresses ADD gave
-      await api.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'lab', name, labels }, spec: { nodeName: `n${i}`, containers: [{ name: 'server' }] }, status: { phase: 'Pending' } });
-      await lab.addPod(i, { name, labels: { role }, sync: false });
-    }
+    for (const role of ['target', 'client']) await lab.addPod(i, { name: `n${i}-${role[0]}`, labels: { role }, sync: false });
   }
-  await api.importDir(lab.manifests);
+  lab.waitSynced();
   // the client on node i+1 probes the target on node i: every node's ingress is under test
   const probers = [];
   for (let i = 1; i <= NODES; i++) probers.push(startProber(lab.pod(`n${(i % NODES) + 1}-c`), lab.pod(`n${i}-t`), children));
@@ -201,7 +193,6 @@ try {
   result = { rounds, memory };
 } finally {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await api?.stop();
   const problems = await lab.down();
   if (problems.length > 0) {
     console.error(`the lab left:\n  ${problems.join('\n  ')}`);
