@@ -57,6 +57,7 @@ describe.skipIf(!isRoot)('kube enforcement bench', () => {
       'agent heap after GC, N pods',
       'agent heap after GC per pod, N pods',
       'agent RSS per pod, N pods',
+      'agent VN heap committed per pod, N pods',
       'agent heap after GC per policy, N policies',
       'agent RSS per policy, N policies',
       'initial sync, N pods: agent start -> straitctl wait --synced',
