@@ -331,9 +331,16 @@ describe.skipIf(!isRoot)('conntrack in from_pod and to_pod', () => {
         const ack = (): Uint8Array => toPodFrame(A, family, w, TCP(40000, 443, TCP_ACK));
         bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_OTHER_NS - SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
         expect(deliver(A, ack()).moved).toHaveProperty('STAT_CT_HIT');
+        // An entry older than the boot cannot be written (the clock counts from it), so the
+        // expiry itself is checked only on a machine up for longer than the lifetime.
         if (uptimeNs() > CT_LIFETIME_TCP_NS + 10n * SEC) {
           bpfWorld.dp.setCt(tcpKey, { lastSeenNs: now() - CT_LIFETIME_TCP_NS - SEC, flags: CT_F_REPLY_SEEN, ruleId: 0 });
-          expect(deliver(A, ack()).moved).toHaveProperty('DROP_POLICY_INGRESS');
+          // Expired, the ACK is mid-stream TCP conntrack does not know: judged as a new
+          // connection, denied, and counted apart (as a pending entry that expired is, above).
+          const late = ack();
+          expect(deliver(A, late).moved).toEqual({ DROP_CT_MISS: one(late) });
+        } else {
+          console.warn(`conntrack: the 6 h TCP expiry is not checked: this machine is up ${uptimeNs() / SEC} s, less than the lifetime`);
         }
       });
 
