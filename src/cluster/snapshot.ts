@@ -9,7 +9,7 @@ import { objectKey } from './manifests.js';
 export function clusterState(objects: Iterable<ParsedObject>): ClusterState {
   const byKey = new Map<string, ParsedObject>();
   for (const o of objects) byKey.set(objectKey(o), o);
-  const state: ClusterState = { namespaces: [], pods: [], policies: [], nodes: [] };
+  const state: ClusterState = { namespaces: [], pods: [], policies: [], nodes: [], services: [], endpointSlices: [] };
   for (const key of [...byKey.keys()].sort()) {
     const o = byKey.get(key)!;
     switch (o.kind) {
@@ -24,6 +24,12 @@ export function clusterState(objects: Iterable<ParsedObject>): ClusterState {
         break;
       case 'Node':
         state.nodes.push(o.value);
+        break;
+      case 'Service':
+        state.services.push(o.value);
+        break;
+      case 'EndpointSlice':
+        state.endpointSlices.push(o.value);
         break;
     }
   }

@@ -7,13 +7,24 @@
 // CIDRs with host bits or zero-padded octets (admitted before strict IP validation)
 // are accepted and canonicalised, because rejecting a stored NetworkPolicy would
 // leave its pods without the isolation the cluster asked for.
-import { StraitError } from '../errors.js';
-import { type Cidr, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Ip } from '../ipam/addr.js';
+import { type Cidr, formatIp, networkOf } from '../ipam/addr.js';
+import {
+  child,
+  cidrText,
+  index,
+  type Json,
+  ObjectError,
+  parseCidrLenient,
+  parseIpLenient,
+  portNameError,
+  Reader,
+  readMeta,
+} from './object-reader.js';
+import { parseEndpointSlice, parseService } from './service-model.js';
 import type {
   ContainerPort,
+  EndpointSlice,
   IpBlock,
-  LabelRequirement,
-  LabelSelector,
   Namespace,
   NetworkPolicy,
   Node,
@@ -21,28 +32,18 @@ import type {
   PolicyPeer,
   PolicyPort,
   PolicyRule,
-  Protocol,
+  Service,
 } from './types.js';
+
+export { ObjectError, parseCidrLenient, parseIpLenient, portNameError };
 
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }
   | { kind: 'Pod'; value: Pod }
   | { kind: 'NetworkPolicy'; value: NetworkPolicy }
-  | { kind: 'Node'; value: Node };
-
-/** An E_OBJECT_INVALID that also says where: the source reports object and field apart. */
-export class ObjectError extends StraitError {
-  override readonly name = 'ObjectError';
-  constructor(
-    /** "NetworkPolicy x/deny-all", "Namespace x", or "<unnamed>" */
-    readonly object: string,
-    /** JSON path of the offending field, e.g. "spec.ingress[0].ports[1].endPort"; "" for the object itself */
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super('E_OBJECT_INVALID', `${object}: ${field === '' ? '(object)' : field}: ${reason}`);
-  }
-}
+  | { kind: 'Node'; value: Node }
+  | { kind: 'Service'; value: Service }
+  | { kind: 'EndpointSlice'; value: EndpointSlice };
 
 /** Kubernetes adds this label to every namespace (since 1.21); namespaceSelectors rely on it. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -52,225 +53,10 @@ const API_VERSION = {
   Pod: 'v1',
   Node: 'v1',
   NetworkPolicy: 'networking.k8s.io/v1',
+  Service: 'v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
 } as const;
 type Kind = keyof typeof API_VERSION;
-
-const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
-
-// --- syntax of names, label keys and values (apimachinery's util/validation) ---
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-
-function dnsLabelError(v: string): string | null {
-  if (v.length > 63) return 'must be no more than 63 characters';
-  return DNS_LABEL.test(v) ? null : 'must be a lowercase RFC 1123 label (a-z, 0-9, "-"; alphanumeric at both ends)';
-}
-
-function dnsSubdomainError(v: string): string | null {
-  if (v.length > 253) return 'must be no more than 253 characters';
-  return DNS_SUBDOMAIN.test(v)
-    ? null
-    : 'must be a lowercase RFC 1123 subdomain (a-z, 0-9, "-", "."; alphanumeric at both ends)';
-}
-
-function labelKeyError(key: string): string | null {
-  const parts = key.split('/');
-  if (parts.length > 2) return 'a label key has at most one "/"';
-  const name = parts[parts.length - 1] ?? '';
-  if (parts.length === 2) {
-    const prefix = parts[0] ?? '';
-    if (prefix === '') return 'the prefix of a label key must be non-empty';
-    const e = dnsSubdomainError(prefix);
-    if (e !== null) return `the prefix of a label key ${e}`;
-  }
-  if (name === '') return 'the name part of a label key must be non-empty';
-  if (name.length > 63) return 'the name part of a label key must be no more than 63 characters';
-  return QUALIFIED_NAME.test(name)
-    ? null
-    : 'the name part of a label key must consist of alphanumerics, "-", "_" or "." and start and end with an alphanumeric';
-}
-
-function labelValueError(v: string): string | null {
-  if (v.length > 63) return 'a label value must be no more than 63 characters';
-  return v === '' || QUALIFIED_NAME.test(v)
-    ? null
-    : 'a label value must be empty or consist of alphanumerics, "-", "_" or "." and start and end with an alphanumeric';
-}
-
-/** IANA_SVC_NAME: what a named port may be called. */
-export function portNameError(v: string): string | null {
-  if (v.length === 0) return 'must be non-empty';
-  if (v.length > 15) return 'must be no more than 15 characters';
-  if (!/^[-a-z0-9]+$/.test(v)) return 'must contain only a-z, 0-9 and "-"';
-  if (!/[a-z]/.test(v)) return 'must contain at least one letter (a-z)';
-  if (v.includes('--')) return 'must not contain consecutive hyphens';
-  if (v.startsWith('-') || v.endsWith('-')) return 'must not begin or end with a hyphen';
-  return null;
-}
-
-// --- addresses: strict canonical output, lenient (legacy) input ---
-
-// Go's legacy parser read "010.001.002.003" as decimal; strip those zeros.
-const unpadIp4 = (text: string): string =>
-  /^\d+\.\d+\.\d+\.\d+$/.test(text) ? text.split('.').map((o) => String(Number(o))).join('.') : text;
-
-export function parseIpLenient(text: string): Ip | null {
-  return parseIp(unpadIp4(text));
-}
-
-/** A CIDR as Kubernetes' legacy fields admit it, with its host bits cleared. */
-export function parseCidrLenient(text: string): Cidr | null {
-  const slash = text.indexOf('/');
-  if (slash < 0) return null;
-  const prefix = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefix)) return null;
-  const c = parseCidr(`${unpadIp4(text.slice(0, slash))}/${Number(prefix)}`);
-  return c === null ? null : { ...c, value: networkOf(c.family, c.value, c.prefixLen) };
-}
-
-const cidrText = (c: Cidr): string => formatCidr(c.family, c.value, c.prefixLen);
-
-// --- JSON walking ---
-
-type Json = Record<string, unknown>;
-
-const child = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
-const index = (path: string, i: number): string => `${path}[${i}]`;
-const keyed = (path: string, key: string): string => `${path}[${key}]`;
-
-class Reader {
-  constructor(readonly object: string) {}
-
-  fail(field: string, reason: string): never {
-    throw new ObjectError(this.object, field, reason);
-  }
-
-  isObject(v: unknown): v is Json {
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-  }
-
-  obj(v: unknown, path: string): Json {
-    if (!this.isObject(v)) this.fail(path, 'must be an object');
-    return v;
-  }
-
-  /** absent or null → null */
-  optObj(v: unknown, path: string): Json | null {
-    return v === undefined || v === null ? null : this.obj(v, path);
-  }
-
-  /** absent or null → [] */
-  arr(v: unknown, path: string): unknown[] {
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) this.fail(path, 'must be an array');
-    return v;
-  }
-
-  optStr(v: unknown, path: string): string | null {
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'string') this.fail(path, 'must be a string');
-    return v;
-  }
-
-  optBool(v: unknown, path: string): boolean | null {
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'boolean') this.fail(path, 'must be a boolean');
-    return v;
-  }
-
-  port(v: unknown, path: string): number {
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(path, 'must be an integer');
-    if (v < 1 || v > 65535) this.fail(path, 'must be between 1 and 65535, inclusive');
-    return v;
-  }
-
-  protocol(v: unknown, path: string): Protocol {
-    const p = this.optStr(v, path);
-    if (p === null) return 'TCP';
-    if (!(PROTOCOLS as readonly string[]).includes(p)) this.fail(path, 'supported values: "TCP", "UDP", "SCTP"');
-    return p as Protocol;
-  }
-
-  labels(v: unknown, path: string): Record<string, string> {
-    const raw = this.optObj(v, path);
-    const out: Record<string, string> = {};
-    if (raw === null) return out;
-    for (const [k, val] of Object.entries(raw)) {
-      const at = keyed(path, k);
-      const ke = labelKeyError(k);
-      if (ke !== null) this.fail(at, ke);
-      if (typeof val !== 'string') this.fail(at, 'a label value must be a string');
-      const ve = labelValueError(val);
-      if (ve !== null) this.fail(at, ve);
-      out[k] = val;
-    }
-    return out;
-  }
-
-  selector(v: unknown, path: string): LabelSelector {
-    const raw = this.obj(v, path);
-    const matchLabels = this.labels(raw.matchLabels, child(path, 'matchLabels'));
-    const exprPath = child(path, 'matchExpressions');
-    const matchExpressions = this.arr(raw.matchExpressions, exprPath).map((e, i) =>
-      this.requirement(e, index(exprPath, i)),
-    );
-    return { matchLabels, matchExpressions };
-  }
-
-  requirement(v: unknown, path: string): LabelRequirement {
-    const raw = this.obj(v, path);
-    const op = this.optStr(raw.operator, child(path, 'operator'));
-    const valuesPath = child(path, 'values');
-    const values = this.arr(raw.values, valuesPath).map((x, j) => {
-      if (typeof x !== 'string') this.fail(index(valuesPath, j), 'must be a string');
-      return x;
-    });
-    switch (op) {
-      case 'In':
-      case 'NotIn':
-        if (values.length === 0) this.fail(valuesPath, "must be specified when `operator` is 'In' or 'NotIn'");
-        break;
-      case 'Exists':
-      case 'DoesNotExist':
-        if (values.length > 0) this.fail(valuesPath, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
-        break;
-      default:
-        this.fail(child(path, 'operator'), 'not a valid selector operator (In, NotIn, Exists, DoesNotExist)');
-    }
-    const key = this.optStr(raw.key, child(path, 'key')) ?? '';
-    const ke = labelKeyError(key);
-    if (ke !== null) this.fail(child(path, 'key'), ke);
-    values.forEach((x, j) => {
-      const ve = labelValueError(x);
-      if (ve !== null) this.fail(index(valuesPath, j), ve);
-    });
-    return { key, operator: op, values };
-  }
-}
-
-interface Meta {
-  name: string;
-  namespace: string;
-  labels: Record<string, string>;
-}
-
-function readMeta(r: Reader, raw: Json, kind: Kind): Meta {
-  const meta = r.obj(raw.metadata, 'metadata');
-  const name = r.optStr(meta.name, 'metadata.name') ?? '';
-  if (name === '') r.fail('metadata.name', 'name is required');
-  const nameError = kind === 'Namespace' ? dnsLabelError(name) : dnsSubdomainError(name);
-  if (nameError !== null) r.fail('metadata.name', nameError);
-  let namespace = '';
-  if (kind === 'Pod' || kind === 'NetworkPolicy') {
-    namespace = r.optStr(meta.namespace, 'metadata.namespace') ?? '';
-    if (namespace === '') r.fail('metadata.namespace', 'namespace is required');
-    const e = dnsLabelError(namespace);
-    if (e !== null) r.fail('metadata.namespace', e);
-  }
-  return { name, namespace, labels: r.labels(meta.labels, 'metadata.labels') };
-}
 
 function objectName(raw: Json): string {
   const meta = raw.metadata;
@@ -291,7 +77,7 @@ export function parseObject(raw: unknown): ParsedObject {
   const r = new Reader(objectName(o));
   const kind = o.kind;
   if (typeof kind !== 'string' || !Object.hasOwn(API_VERSION, kind)) {
-    r.fail('kind', `unsupported kind ${JSON.stringify(kind)} (Namespace, Pod, Node, NetworkPolicy)`);
+    r.fail('kind', `unsupported kind ${JSON.stringify(kind)} (Namespace, Pod, Node, NetworkPolicy, Service, EndpointSlice)`);
   }
   const k = kind as Kind;
   if (o.apiVersion !== API_VERSION[k]) {
@@ -306,11 +92,15 @@ export function parseObject(raw: unknown): ParsedObject {
       return { kind: k, value: parseNode(r, o) };
     case 'NetworkPolicy':
       return { kind: k, value: parseNetworkPolicy(r, o) };
+    case 'Service':
+      return { kind: k, value: parseService(r, o) };
+    case 'EndpointSlice':
+      return { kind: k, value: parseEndpointSlice(r, o) };
   }
 }
 
 function parseNamespace(r: Reader, raw: Json): Namespace {
-  const m = readMeta(r, raw, 'Namespace');
+  const m = readMeta(r, raw, false, true);
   return { name: m.name, labels: { ...m.labels, [NAMESPACE_NAME_LABEL]: m.name } };
 }
 
@@ -340,7 +130,7 @@ function containerPorts(r: Reader, containers: unknown[], path: string, keep: (c
 }
 
 function parsePod(r: Reader, raw: Json): Pod {
-  const m = readMeta(r, raw, 'Pod');
+  const m = readMeta(r, raw, true);
   const spec = r.optObj(raw.spec, 'spec') ?? {};
   const status = r.optObj(raw.status, 'status') ?? {};
   const nodeName = r.optStr(spec.nodeName, 'spec.nodeName');
@@ -381,7 +171,7 @@ function parsePod(r: Reader, raw: Json): Pod {
 }
 
 function parseNode(r: Reader, raw: Json): Node {
-  const m = readMeta(r, raw, 'Node');
+  const m = readMeta(r, raw, false);
   const status = r.optObj(raw.status, 'status') ?? {};
   const addresses: string[] = [];
   const internalIPs: string[] = [];
@@ -497,7 +287,7 @@ function parseRule(r: Reader, v: unknown, path: string, peersField: 'from' | 'to
 }
 
 function parseNetworkPolicy(r: Reader, raw: Json): NetworkPolicy {
-  const m = readMeta(r, raw, 'NetworkPolicy');
+  const m = readMeta(r, raw, true);
   const spec = r.optObj(raw.spec, 'spec') ?? {};
   const podSelector =
     spec.podSelector === undefined || spec.podSelector === null

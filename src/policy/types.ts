@@ -88,11 +88,88 @@ export interface Node {
   podCIDRs: string[];
 }
 
+export type IpFamily = 'IPv4' | 'IPv6';
+
+export interface ServicePort {
+  /** null: the Service's only port was left unnamed */
+  name: string | null;
+  protocol: Protocol;
+  port: number;
+  /** a number, or the name of a container port of the backends; defaults to `port` */
+  targetPort: number | string;
+}
+
+/**
+ * A v1 Service. Every type is accepted and kept as its type; what strait serves is
+ * the ClusterIP (NodePort and LoadBalancer Services have one too). Node ports,
+ * external IPs and load-balancer status are not kept. ExternalName Services are DNS
+ * only and have no clusterIPs.
+ */
+export interface Service {
+  namespace: string;
+  name: string;
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  /** spec.clusterIPs (or spec.clusterIP), canonical, primary family first; [] when headless or ExternalName */
+  clusterIPs: string[];
+  /** clusterIP "None": DNS names the backends, nothing to translate */
+  headless: boolean;
+  /** spec.ipFamilies; when absent, the families of clusterIPs */
+  ipFamilies: IpFamily[];
+  /** defaults to SingleStack, as the API server's */
+  ipFamilyPolicy: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+  ports: ServicePort[];
+  /** null: a Service without a selector (its EndpointSlices are written by hand) */
+  selector: Record<string, string> | null;
+  /** sessionAffinity ClientIP with its timeout (default 10800 s); null: None */
+  sessionAffinity: { timeoutSeconds: number } | null;
+  internalTrafficPolicy: 'Cluster' | 'Local';
+}
+
+export interface EndpointConditions {
+  /** absent in the object: true (the API's "unknown", read as ready as kube-proxy does) */
+  ready: boolean;
+  /** absent: true */
+  serving: boolean;
+  /** absent: false */
+  terminating: boolean;
+}
+
+export interface Endpoint {
+  /** canonical, of the slice's addressType */
+  addresses: string[];
+  conditions: EndpointConditions;
+  nodeName: string | null;
+  /** targetRef when it names a Pod (its namespace defaults to the slice's); null otherwise */
+  targetRef: { namespace: string; name: string } | null;
+}
+
+export interface EndpointPort {
+  /** null: unnamed (matches the Service's unnamed port) */
+  name: string | null;
+  protocol: Protocol;
+  /** null: the API's "all ports" */
+  port: number | null;
+}
+
+/** A discovery.k8s.io/v1 EndpointSlice of addressType IPv4 or IPv6 (FQDN is refused). */
+export interface EndpointSlice {
+  namespace: string;
+  name: string;
+  /** the kubernetes.io/service-name label: the Service (same namespace) it belongs to; null: none */
+  serviceName: string | null;
+  addressType: IpFamily;
+  endpoints: Endpoint[];
+  ports: EndpointPort[];
+}
+
 export interface ClusterState {
   namespaces: Namespace[];
   pods: Pod[];
   policies: NetworkPolicy[];
   nodes: Node[];
+  /** not used by the compiler or the reconciler yet (issue #13: the Service datapath comes next) */
+  services: Service[];
+  endpointSlices: EndpointSlice[];
 }
 
 /** A pod on this node, as the CNI plugin added it. */

@@ -63,5 +63,5 @@ export function endpoint(ifindex: number, p: Pod | [string, string] | null, ips?
 }
 
 export function cluster(parts: Partial<ClusterState>): ClusterState {
-  return { namespaces: [], pods: [], policies: [], nodes: [], ...parts };
+  return { namespaces: [], pods: [], policies: [], nodes: [], services: [], endpointSlices: [], ...parts };
 }

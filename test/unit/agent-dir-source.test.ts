@@ -115,7 +115,7 @@ describe('DirSource: reading', () => {
 
   it('an empty directory is an empty cluster, delivered once', async () => {
     await start();
-    expect(calls).toEqual([{ state: { namespaces: [], pods: [], policies: [], nodes: [] }, generation: 1, at: expect.any(Number) }]);
+    expect(calls).toEqual([{ state: { namespaces: [], pods: [], policies: [], nodes: [], services: [], endpointSlices: [] }, generation: 1, at: expect.any(Number) }]);
   });
 
   it('a missing directory, or a file, at start is an error', async () => {
@@ -241,7 +241,7 @@ describe('DirSource: changes', () => {
     t = Date.now();
     unlinkSync(join(dir, 'a.yaml'));
     await change(8, t);
-    expect(last().state).toEqual({ namespaces: [], pods: [], policies: [], nodes: [] });
+    expect(last().state).toEqual({ namespaces: [], pods: [], policies: [], nodes: [], services: [], endpointSlices: [] });
 
     const gens = calls.map((c) => c.generation);
     expect(gens).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

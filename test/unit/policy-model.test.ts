@@ -38,7 +38,7 @@ describe('policy model: validation errors name the exact field', () => {
   const cases: [string, unknown, string][] = [
     // object, kind, apiVersion, metadata
     ['not an object', [], ''],
-    ['unknown kind', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }, 'kind'],
+    ['unknown kind', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 's' } }, 'kind'],
     ['missing kind', { apiVersion: 'v1', metadata: { name: 's' } }, 'kind'],
     ['old group', { ...np({}), apiVersion: 'extensions/v1beta1' }, 'apiVersion'],
     ['Pod in networking group', { ...podObj({}), apiVersion: 'networking.k8s.io/v1' }, 'apiVersion'],
