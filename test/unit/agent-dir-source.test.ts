@@ -113,6 +113,33 @@ describe('DirSource: reading', () => {
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
   });
 
+  it('reads a Service and its EndpointSlice into the snapshot; an FQDN slice is reported and skipped', async () => {
+    write(
+      'web.yaml',
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\n' +
+        'spec: {clusterIPs: [198.18.100.10, "fd00:96::10"], ipFamilyPolicy: PreferDualStack, selector: {app: web}, sessionAffinity: ClientIP, ports: [{name: dns, protocol: UDP, port: 53, targetPort: dns}]}\n' +
+        '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}\n' +
+        'addressType: IPv4\nendpoints: [{addresses: [198.18.1.2], conditions: {ready: false, terminating: true}, nodeName: node-a}]\nports: [{name: dns, protocol: UDP, port: 5353}]\n' +
+        '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-fqdn, namespace: x}\naddressType: FQDN\n',
+    );
+    await start();
+    const s = last().state;
+    expect(s.services).toMatchObject([
+      { namespace: 'x', name: 'web', clusterIPs: ['198.18.100.10', 'fd00:96::10'], ipFamilies: ['IPv4', 'IPv6'], sessionAffinity: { timeoutSeconds: 10800 }, ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 'dns' }] },
+    ]);
+    expect(s.endpointSlices).toEqual([
+      {
+        namespace: 'x',
+        name: 'web-1',
+        serviceName: 'web',
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['198.18.1.2'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'node-a', targetRef: null }],
+        ports: [{ name: 'dns', protocol: 'UDP', port: 5353 }],
+      },
+    ]);
+    expect(logs.some((l) => JSON.stringify(l).includes('EndpointSlice x/web-fqdn: addressType: FQDN is not supported'))).toBe(true);
+  });
+
   it('an empty directory is an empty cluster, delivered once', async () => {
     await start();
     expect(calls).toEqual([{ state: { namespaces: [], pods: [], policies: [], nodes: [], services: [], endpointSlices: [] }, generation: 1, at: expect.any(Number) }]);
@@ -134,7 +161,7 @@ describe('DirSource: reading', () => {
       'b.yaml',
       'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: Bad_Name}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: z}}\n',
     );
-    write('c.json', '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "x"}}');
+    write('c.json', '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s", "namespace": "x"}}');
     const s = await start();
     expect(podNames(last().state)).toEqual(['x/good']);
     expect(last().state.namespaces.map((n) => n.name)).toEqual(['x', 'z']);
@@ -151,7 +178,7 @@ describe('DirSource: reading', () => {
     });
     expect(errs[1]).toMatchObject({ file: 'a.yaml', document: 2, object: null, field: null, message: expect.stringMatching(/^not valid YAML: .* at line 2\d, column \d+$/) });
     expect(errs[2]).toMatchObject({ file: 'b.yaml', document: 0, item: 0, object: 'Namespace Bad_Name', field: 'metadata.name' });
-    expect(errs[3]).toMatchObject({ file: 'c.json', object: 'Service x/s', field: 'kind', message: expect.stringMatching(/unsupported kind "Service"/) });
+    expect(errs[3]).toMatchObject({ file: 'c.json', object: 'ConfigMap x/s', field: 'kind', message: expect.stringMatching(/unsupported kind "ConfigMap"/) });
 
     // One warning per problem, naming the file, the object and the field.
     const warns = logs.filter((l) => l.level === 40);

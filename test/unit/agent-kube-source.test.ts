@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSource } from '../../src/agent/options.js';
@@ -43,6 +43,21 @@ const denyAll = (namespace: string, name = 'deny-all') => ({
   kind: 'NetworkPolicy',
   metadata: { name, namespace },
   spec: { podSelector: {}, policyTypes: ['Ingress'] },
+});
+
+const svcObj = (namespace: string, name: string, clusterIP: string) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace },
+  spec: { clusterIP, selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+});
+const sliceObj = (namespace: string, service: string, ip: string) => ({
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  metadata: { name: `${service}-1`, namespace, labels: { 'kubernetes.io/service-name': service } },
+  addressType: 'IPv4',
+  endpoints: [{ addresses: [ip], conditions: { ready: true }, nodeName: 'node-a', targetRef: { kind: 'Pod', namespace, name: service } }],
+  ports: [{ name: 'http', port: 80 }],
 });
 
 let api: KubeApiServer;
@@ -91,6 +106,8 @@ describe('kube source', () => {
     put(podObj('x', 'web', '198.18.1.2', { app: 'web' }));
     put(nodeObj('node-a', '192.0.2.1', '198.18.1.0/24'));
     put(denyAll('x'));
+    put(svcObj('x', 'web', '198.18.100.10'));
+    put(sliceObj('x', 'web', '198.18.1.2'));
     const src = await start();
     expect(states).toHaveLength(1);
     const s = last();
@@ -99,6 +116,8 @@ describe('kube source', () => {
     expect(s.pods[0]).toMatchObject({ namespace: 'x', name: 'web', ips: ['198.18.1.2'], labels: { app: 'web' }, nodeName: 'node-a' });
     expect(s.nodes).toEqual([{ name: 'node-a', addresses: ['192.0.2.1'], internalIPs: ['192.0.2.1'], podCIDRs: ['198.18.1.0/24'] }]);
     expect(s.policies.map((p) => `${p.namespace}/${p.name}`)).toEqual(['x/deny-all']);
+    expect(s.services).toMatchObject([{ namespace: 'x', name: 'web', clusterIPs: ['198.18.100.10'], ports: [{ name: 'http', port: 80, targetPort: 'http' }] }]);
+    expect(s.endpointSlices).toMatchObject([{ namespace: 'x', name: 'web-1', serviceName: 'web', endpoints: [{ addresses: ['198.18.1.2'], targetRef: { namespace: 'x', name: 'web' } }] }]);
     await until('current', () => src.isCurrent());
     const st = src.status();
     expect(st.resources.map((r) => [r.resource, r.synced, r.objects])).toEqual([
@@ -106,6 +125,8 @@ describe('kube source', () => {
       ['pods', true, 1],
       ['nodes', true, 1],
       ['networkpolicies', true, 1],
+      ['services', true, 1],
+      ['endpointslices', true, 1],
     ]);
     expect(pods(src).resourceVersion).toBe(String(api.store.resourceVersion));
   });
@@ -142,14 +163,31 @@ describe('kube source', () => {
     });
   });
 
+  it('follows Services and EndpointSlices (discovery.k8s.io/v1) made through client-node', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    await start();
+    await core.createNamespacedService({ namespace: 'x', body: svcObj('x', 'web', '198.18.100.10') });
+    await discovery.createNamespacedEndpointSlice({ namespace: 'x', body: sliceObj('x', 'web', '198.18.1.2') });
+    await until('both added', () => last().services.length === 1 && last().endpointSlices.length === 1);
+    const draining = sliceObj('x', 'web', '198.18.1.2');
+    draining.endpoints[0]!.conditions = { ready: false, serving: true, terminating: true } as typeof draining.endpoints[0]['conditions'];
+    await discovery.replaceNamespacedEndpointSlice({ name: 'web-1', namespace: 'x', body: draining });
+    await until('slice modified', () => last().endpointSlices[0]?.endpoints[0]?.conditions.terminating === true);
+    expect(last().endpointSlices[0]!.endpoints[0]!.conditions).toEqual({ ready: false, serving: true, terminating: true });
+    await discovery.deleteNamespacedEndpointSlice({ name: 'web-1', namespace: 'x' });
+    await core.deleteNamespacedService({ name: 'web', namespace: 'x' });
+    await until('both deleted', () => last().services.length + last().endpointSlices.length === 0);
+  });
+
   it('lists in pages (limit 2, 7 pods) over one snapshot', async () => {
     put(nsObj('x'));
     for (let i = 0; i < 7; i++) put(podObj('x', `p${i}`, `198.18.1.${i + 2}`));
     const before = api.stats().requests.list ?? 0;
     const src = await start({ pageSize: 2 });
     expect(podNames()).toEqual(['x/p0', 'x/p1', 'x/p2', 'x/p3', 'x/p4', 'x/p5', 'x/p6']);
-    // pods: 4 pages; namespaces, nodes, networkpolicies: 1 each
-    expect((api.stats().requests.list ?? 0) - before).toBe(7);
+    // pods: 4 pages; namespaces, nodes, networkpolicies, services, endpointslices: 1 each
+    expect((api.stats().requests.list ?? 0) - before).toBe(9);
     expect(pods(src).objects).toBe(7);
   });
 
@@ -203,7 +241,7 @@ describe('kube source', () => {
     await until('current', () => src.isCurrent());
     const lists = api.stats().requests.list;
     api.failRequests(2); // the first reconnects fail, so the changes below land while no watch is open
-    expect(api.dropWatches()).toBe(4);
+    expect(api.dropWatches()).toBe(6);
     put(podObj('x', 'a', '198.18.1.2'));
     put(denyAll('x'));
     await until('replayed', () => podNames().join() === 'x/a' && last().policies.length === 1);

@@ -62,16 +62,15 @@ describe('deploy/strait.yaml and deploy/parts', () => {
     expect(() => new DaemonSet(ds).validate()).toThrow(/hostNetwork must be boolean/);
   });
 
-  it('RBAC: get/list/watch only, on exactly pods, namespaces, nodes and networkpolicies, bound to the agent', () => {
+  it('RBAC: get/list/watch only, on exactly pods, namespaces, nodes, services, networkpolicies and endpointslices, bound to the agent', () => {
     const role = byKind<IClusterRole>('ClusterRole');
     const granted = (role.rules ?? []).flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).map((res) => `${g}/${res}`)));
-    expect(granted.sort()).toEqual(['/namespaces', '/nodes', '/pods', 'networking.k8s.io/networkpolicies']);
+    expect(granted.sort()).toEqual(['/namespaces', '/nodes', '/pods', '/services', 'discovery.k8s.io/endpointslices', 'networking.k8s.io/networkpolicies']);
     for (const r of role.rules ?? []) {
       expect([...r.verbs].sort()).toEqual(['get', 'list', 'watch']);
       expect(r.resourceNames).toBeUndefined();
       expect(r.nonResourceURLs).toBeUndefined();
     }
-    expect(read('parts/02-clusterrole.yaml')).toMatch(/Services and EndpointSlices .* with the Services\s+# issue/s);
     const binding = byKind<{ roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] }>('ClusterRoleBinding');
     expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role.metadata!.name });
     const sa = byKind<Obj>('ServiceAccount');

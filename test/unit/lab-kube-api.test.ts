@@ -39,7 +39,7 @@ describe('kube-api emulation', () => {
     expect((await call('GET', '/api/v1/namespaces/x/pods/a')).status).toBe(200);
     expect((await call('DELETE', '/api/v1/namespaces/x/pods/a')).json.metadata).toMatchObject({ resourceVersion: '4' });
     expect((await call('DELETE', '/api/v1/namespaces/x/pods/a')).status).toBe(404);
-    expect((await call('GET', '/api/v1/services')).status).toBe(404);
+    expect((await call('GET', '/api/v1/configmaps')).status).toBe(404);
     expect((await call('POST', '/api/v1/pods', pod('x', 'c'))).status).toBe(405);
   });
 

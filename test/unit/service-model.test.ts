@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/policy/compile.js';
 import { ObjectError, parseObject } from '../../src/policy/model.js';
+import { cluster, endpoint, node, ns, pod, policy } from '../helpers/policy-builders.js';
 
 const svc = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'web', namespace: 'x' }) => ({
   apiVersion: 'v1',
@@ -209,5 +211,24 @@ describe('EndpointSlice model', () => {
   it('names the slice it rejects', () => {
     const e = errorOf(slice({ addressType: 'FQDN' }));
     expect(e.message).toBe('EndpointSlice x/web-abc: addressType: FQDN is not supported (strait translates to IPv4 and IPv6 backends only)');
+  });
+});
+
+describe('Services and EndpointSlices in ClusterState', () => {
+  it('change nothing the compiler derives (the Service datapath is not built yet)', () => {
+    const web = pod('x', 'web', { app: 'web' }, { ips: ['10.244.1.2'] });
+    const cs = cluster({
+      namespaces: [ns('x')],
+      pods: [web],
+      policies: [policy('x', 'deny', { podSelector: {} })],
+      nodes: [node('node-a', ['192.0.2.1'])],
+    });
+    const locals = [endpoint(7, web)];
+    const opts = { nodeName: 'node-a', hostAddresses: ['192.0.2.1'] };
+    const service = serviceOf(svc({ clusterIP: '10.96.0.10', selector: { app: 'web' }, ports: [{ port: 80 }] }));
+    const eps = sliceOf(slice({ endpoints: [{ addresses: ['10.244.1.2'] }], ports: [{ port: 80 }] }));
+    const withServices = compile({ ...cs, services: [service], endpointSlices: [eps] }, locals, opts);
+    expect(withServices).toEqual(compile(cs, locals, opts));
+    expect(withServices.ipcache.has('10.96.0.10')).toBe(false);
   });
 });

@@ -1,11 +1,10 @@
-// The Kubernetes source: Pods (all namespaces), Namespaces, NetworkPolicies and Nodes
-// from the API server, each through its own Reflector (kube-reflector.ts: list,
+// The Kubernetes source: Pods, Namespaces, NetworkPolicies, Nodes, Services and
+// EndpointSlices (all namespaces) from the API server, each through its own Reflector (kube-reflector.ts: list,
 // watch, retry, relist, heartbeat), merged into the ClusterState the directory source
 // gives too. Objects are kept as the policy model parsed them, so only the fields
-// strait uses stay in memory. A new kind (Services, EndpointSlices) is one more row
-// in resourceSpecs.
+// strait uses stay in memory. A new kind is one more row in resourceSpecs.
 import { createHash } from 'node:crypto';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api, Watch } from '@kubernetes/client-node';
 import { clusterState } from '../../cluster/snapshot.js';
 import { StraitError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
@@ -35,6 +34,7 @@ export function loadKubeConfig(kubeconfig: string | null): KubeConfig {
 export function resourceSpecs(kc: KubeConfig): ResourceSpec[] {
   const core = kc.makeApiClient(CoreV1Api);
   const net = kc.makeApiClient(NetworkingV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
   return [
     { name: 'namespaces', kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: (o) => core.listNamespace(o) },
     { name: 'pods', kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: (o) => core.listPodForAllNamespaces(o) },
@@ -45,6 +45,14 @@ export function resourceSpecs(kc: KubeConfig): ResourceSpec[] {
       apiVersion: 'networking.k8s.io/v1',
       path: '/apis/networking.k8s.io/v1/networkpolicies',
       list: (o) => net.listNetworkPolicyForAllNamespaces(o),
+    },
+    { name: 'services', kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', list: (o) => core.listServiceForAllNamespaces(o) },
+    {
+      name: 'endpointslices',
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1',
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: (o) => discovery.listEndpointSliceForAllNamespaces(o),
     },
   ];
 }
@@ -145,7 +153,14 @@ export class KubeSource implements ClusterSource {
     if (digest === this.lastState) return;
     this.lastState = digest;
     this.generation += 1;
-    const counts = { namespaces: state.namespaces.length, pods: state.pods.length, policies: state.policies.length, nodes: state.nodes.length };
+    const counts = {
+      namespaces: state.namespaces.length,
+      pods: state.pods.length,
+      policies: state.policies.length,
+      nodes: state.nodes.length,
+      services: state.services.length,
+      endpointSlices: state.endpointSlices.length,
+    };
     this.log.info({ generation: this.generation, ...counts }, `cluster state generation ${this.generation}`);
     try {
       this.onChange(state, this.generation);

@@ -1,5 +1,5 @@
 // The kinds the emulated API server serves, and how a request path names one of them.
-// A new kind (Services, EndpointSlices) is one more row in RESOURCES.
+// A new kind is one more row in RESOURCES.
 
 export interface ResourceDef {
   /** '' for the core group */
@@ -15,6 +15,8 @@ export const RESOURCES: readonly ResourceDef[] = [
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
   { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true },
+  { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
 ];
 
 export const apiVersionOf = (r: ResourceDef): string => (r.group === '' ? r.version : `${r.group}/${r.version}`);
