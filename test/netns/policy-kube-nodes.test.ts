@@ -24,7 +24,7 @@ describe.skipIf(!isRoot)('NetworkPolicy through --source kube over three nodes',
       expect(s.synced).toBe(true);
       expect(s.source?.kind).toBe('kube');
       const byKind = Object.fromEntries((s.source?.resources ?? []).map((r) => [r.resource, r]));
-      expect(Object.keys(byKind).sort()).toEqual(['namespaces', 'networkpolicies', 'nodes', 'pods']);
+      expect(Object.keys(byKind).sort()).toEqual(['endpointslices', 'namespaces', 'networkpolicies', 'nodes', 'pods', 'services']);
       expect(Object.values(byKind).every((r) => r.synced)).toBe(true);
       expect(byKind.pods!.objects).toBe(9);
       expect(byKind.nodes!.objects).toBe(3);
