@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ApiWriter } from './kube-enforce/api-writer.mjs';
 import { NS, namespaceBody, podBody, podsPath, policiesPath, policyBody, seed } from './kube-objects.mjs';
 import { percentile, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
@@ -33,6 +32,31 @@ const { inNetns, NODE } = await import(`${ROOT}dist/lab/run.js`);
 const { POD_PORT } = await import(`${ROOT}dist/lab/topology.js`);
 const { stopAgent } = await import(`${ROOT}dist/lab/teardown.js`);
 const { agentRequest } = await import(`${ROOT}dist/agent/client.js`);
+const { apiRequest, applyObject, removeObject } = await import(`${ROOT}dist/lab/kube-api/client.js`);
+
+/**
+ * The bench's writes, straight over the emulation's unix socket (the lab's own go
+ * through a process per object, too slow to seed 10,000 pods), each answered with the
+ * resourceVersion it made, which a round is timed from.
+ */
+function apiWriter(socket) {
+  return {
+    async apply(obj) {
+      return Number((await applyObject(socket, obj)).metadata.resourceVersion);
+    },
+    async remove(obj) {
+      const written = {};
+      await removeObject(socket, obj.kind, obj.metadata.namespace ?? null, obj.metadata.name, written);
+      const rv = Object.values(written)[0];
+      if (rv === undefined) throw new Error(`deleting ${obj.kind} ${obj.metadata.name}: it was not there`);
+      return rv;
+    },
+    async post(path, obj) {
+      const res = await apiRequest(socket, 'POST', path, obj);
+      if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.json)}`);
+    },
+  };
+}
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' }, interval: { type: 'string' }, pods: { type: 'string' }, policies: { type: 'string' }, name: { type: 'string' }, dir: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
@@ -177,7 +201,7 @@ const labDir = values.dir ?? mkdtempSync(join(tmpdir(), 'strait-kube-enforce-'))
 const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing: 'native', dualStack: true, source: 'kube', name: values.name ?? `ke${rand(2)}`, labDir, log: say });
 let result = null;
 try {
-  const api = new ApiWriter(lab.state.api.socket);
+  const api = apiWriter(lab.state.api.socket);
   say(`API emulation: pid ${lab.state.api.pid}`);
   for (const n of lab.state.nodes) say(`agent of ${n.name} on --source kube: pid ${n.agentPid}`);
   for (let i = 1; i <= NODES; i++) {
