@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ObjectError, parseObject } from '../../src/policy/model.js';
+import { parseObject } from '../../src/policy/model.js';
+import { parsedAs, parseErrorOf } from '../helpers/parse-object.js';
 
 const np = (spec: unknown, metadata: Record<string, unknown> = { name: 'p', namespace: 'x' }) => ({
   apiVersion: 'networking.k8s.io/v1',
@@ -18,21 +19,9 @@ const ingressPort = (port: Record<string, unknown>) => np({ ingress: [{ ports: [
 const ingressPeer = (peer: unknown) => np({ ingress: [{ from: [{ podSelector: {} }, peer] }] });
 const expr = (e: Record<string, unknown>) => np({ podSelector: { matchExpressions: [e] } });
 
-function errorOf(raw: unknown): ObjectError {
-  try {
-    parseObject(raw);
-  } catch (e) {
-    if (e instanceof ObjectError) return e;
-    throw e;
-  }
-  throw new Error('parsed without error');
-}
+const errorOf = parseErrorOf;
 
-function policyOf(raw: unknown) {
-  const o = parseObject(raw);
-  if (o.kind !== 'NetworkPolicy') throw new Error(o.kind);
-  return o.value;
-}
+const policyOf = (raw: unknown) => parsedAs('NetworkPolicy', raw);
 
 describe('policy model: validation errors name the exact field', () => {
   const cases: [string, unknown, string][] = [

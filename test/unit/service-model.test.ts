@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/policy/compile.js';
-import { ObjectError, parseObject } from '../../src/policy/model.js';
+import { parsedAs, parseErrorOf } from '../helpers/parse-object.js';
 import { cluster, endpoint, node, ns, pod, policy } from '../helpers/policy-builders.js';
 
 const svc = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'web', namespace: 'x' }) => ({
@@ -18,27 +18,11 @@ const slice = (body: Record<string, unknown>, metadata: Record<string, unknown> 
   ...body,
 });
 
-function errorOf(raw: unknown): ObjectError {
-  try {
-    parseObject(raw);
-  } catch (e) {
-    if (e instanceof ObjectError) return e;
-    throw e;
-  }
-  throw new Error('parsed without error');
-}
+const errorOf = parseErrorOf;
 
-function serviceOf(raw: unknown) {
-  const o = parseObject(raw);
-  if (o.kind !== 'Service') throw new Error(o.kind);
-  return o.value;
-}
+const serviceOf = (raw: unknown) => parsedAs('Service', raw);
 
-function sliceOf(raw: unknown) {
-  const o = parseObject(raw);
-  if (o.kind !== 'EndpointSlice') throw new Error(o.kind);
-  return o.value;
-}
+const sliceOf = (raw: unknown) => parsedAs('EndpointSlice', raw);
 
 describe('Service model', () => {
   it('ClusterIP v4 with defaults: TCP, targetPort = port, no affinity, Cluster traffic policy, SingleStack', () => {
