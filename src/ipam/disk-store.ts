@@ -176,21 +176,24 @@ export class DiskStore implements LeaseStore {
       throw errors.io(`cannot list IPAM leases in ${this.dir}`, '', e);
     }
     const leaseNames: string[] = [];
+    const ips: string[] = [];
     for (const name of names) {
       if (name === LOCK || name.startsWith(LAST_PREFIX) || name.startsWith(TMP_PREFIX)) continue;
-      if (ipOfFileName(name) === null) {
+      const ip = ipOfFileName(name);
+      if (ip === null) {
         this.warn(`ignoring ${join(this.dir, name)}: not a lease file (name is not an IP address)`);
         continue;
       }
       leaseNames.push(name);
+      ips.push(ip);
     }
     // Only under the lock is the generation known (and nobody else changing things).
     const key = this.depth > 0 ? nameKey(leaseNames) : null;
     const cached = key === null ? null : cachedLeases(this.dir, this.generation, key);
     if (cached !== null) return cached;
     const leases: Lease[] = [];
-    for (const name of leaseNames) {
-      const lease = this.readLease(ipOfFileName(name) ?? '');
+    for (const ip of ips) {
+      const lease = this.readLease(ip);
       if (lease !== null) leases.push(lease);
     }
     if (key !== null) rememberLeases(this.dir, this.generation, key, leases);
