@@ -3,7 +3,7 @@
 // with the core as the agent that makes new endpoints ready. Calls of one attachment
 // run one at a time; a closing agent takes no new ones and lets those in flight end.
 import { resolve } from 'node:path';
-import { runCniCall, type CallOutcome } from '../cni/call.js';
+import { callBindings, runCniCall, type CallHost, type CallOutcome } from '../cni/call.js';
 import type { AgentLink } from '../cni/context.js';
 import { notReady, readyWaitMs } from '../cni/agent-handshake.js';
 import { errors } from '../errors.js';
@@ -74,13 +74,12 @@ export function createCniService(opts: CniServiceOptions): CniService {
     return l;
   };
 
-  const host = {
-    async logger(conf: Parameters<typeof readyWaitMs>[0], env: { command: string; containerId?: string; ifname?: string }) {
-      const base = await baseLogger(conf.logFile, conf.logLevel);
-      return base.child({ cmd: env.command, containerId: env.containerId, ifname: env.ifname, network: conf.name });
+  const host: CallHost = {
+    async logger(conf, env) {
+      return (await baseLogger(conf.logFile, conf.logLevel)).child(callBindings(conf, env));
     },
-    agent: (conf: Parameters<typeof readyWaitMs>[0], processEnv: NodeJS.ProcessEnv) => coreLink(core, readyWaitMs(conf, processEnv)),
-    admit(conf: Parameters<typeof readyWaitMs>[0]) {
+    agent: (conf, processEnv) => coreLink(core, readyWaitMs(conf, processEnv)),
+    admit(conf) {
       // The core marks endpoints ready in its own pinned maps and adopts the records of
       // its own state dir: any other pair would leave the pod dark, at once or after a restart.
       for (const [field, mine] of [['stateDir', stateDir], ['bpfDir', bpfDir]] as const) {
@@ -93,7 +92,7 @@ export function createCniService(opts: CniServiceOptions): CniService {
         }
       }
     },
-    around<T>(env: { command: string; containerId?: string; ifname?: string }, conf: { name: string }, run: () => Promise<T>): Promise<T> {
+    around(env, conf, run) {
       if (env.containerId === undefined) return run(); // STATUS and GC are per network
       return attachments.run(`${conf.name}\0${env.containerId}\0${env.ifname ?? ''}`, run);
     },

@@ -27,6 +27,14 @@ export interface CallHost {
   around?<T>(env: CniEnv, conf: NetConf, run: () => Promise<T>): Promise<T>;
 }
 
+/** What every log line of a call carries, from the plugin process or the agent. */
+export const callBindings = (conf: NetConf, env: CniEnv): Record<string, unknown> => ({
+  cmd: env.command,
+  containerId: env.containerId,
+  ifname: env.ifname,
+  network: conf.name,
+});
+
 /** A module loaded on first use and kept: the agent runs many calls, and each import() costs a loader round even when cached. */
 const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
   let p: Promise<T> | undefined;

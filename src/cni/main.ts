@@ -3,7 +3,7 @@
 // exit with its code.
 import { readFileSync } from 'node:fs';
 import { writeAll } from './output.js';
-import { runCniCall } from './call.js';
+import { callBindings, runCniCall } from './call.js';
 import { httpAgentLink, readyWaitMs } from './agent-handshake.js';
 
 function readStdin(): string {
@@ -20,7 +20,7 @@ const outcome = await runCniCall(process.env, readStdin(), {
     return createLogger({
       level: conf.logLevel,
       file: conf.logFile,
-      bindings: { cmd: env.command, containerId: env.containerId, ifname: env.ifname, network: conf.name },
+      bindings: callBindings(conf, env),
     });
   },
   // A config that names an agent, run by this process directly (bin/strait itself
