@@ -30,14 +30,26 @@ namespace strait {
 
 namespace {
 
-class DeleteLinkWorker : public Napi::AsyncWorker {
+// An AsyncWorker whose OnOK settles the promise the JS call returned.
+class PromiseWorker : public Napi::AsyncWorker {
  public:
-  DeleteLinkWorker(Napi::Env env, std::string name)
-      : Napi::AsyncWorker(env),
-        name_(std::move(name)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
+  explicit PromiseWorker(Napi::Env env)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  // Queues the worker, which deletes itself once it has settled, and returns its promise.
+  static Napi::Promise Start(PromiseWorker* worker) {
+    Napi::Promise p = worker->deferred_.Promise();
+    worker->Queue();
+    return p;
+  }
+
+ protected:
+  Napi::Promise::Deferred deferred_;
+};
+
+class DeleteLinkWorker : public PromiseWorker {
+ public:
+  DeleteLinkWorker(Napi::Env env, std::string name) : PromiseWorker(env), name_(std::move(name)) {}
 
   void Execute() override { err_ = Delete(); }
 
@@ -73,7 +85,6 @@ class DeleteLinkWorker : public Napi::AsyncWorker {
   }
 
   std::string name_;
-  Napi::Promise::Deferred deferred_;
   int err_ = 0;
 };
 
@@ -84,20 +95,12 @@ Napi::Value DeleteLinkAsync(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   if (name.empty() || name.size() > 15)
     ThrowInvalidArg(env, "deleteLinkAsync(name): not an interface name");
-  auto* worker = new DeleteLinkWorker(env, name);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();  // the worker deletes itself once it has settled the promise
-  return p;
+  return PromiseWorker::Start(new DeleteLinkWorker(env, name));
 }
 
-class OpenNetlinkWorker : public Napi::AsyncWorker {
+class OpenNetlinkWorker : public PromiseWorker {
  public:
-  OpenNetlinkWorker(Napi::Env env, std::string path)
-      : Napi::AsyncWorker(env),
-        path_(std::move(path)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  OpenNetlinkWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
 
   void Execute() override {
     UniqueFd ns;
@@ -123,7 +126,6 @@ class OpenNetlinkWorker : public Napi::AsyncWorker {
 
  private:
   std::string path_;
-  Napi::Promise::Deferred deferred_;
   const char* op_ = "";
   int openErr_ = 0;
   int setnsErr_ = 0;
@@ -135,10 +137,7 @@ Napi::Value OpenNetlinkAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
     ThrowInvalidArg(env, "openNetlinkAsync(netnsPath): a path");
-  auto* worker = new OpenNetlinkWorker(env, info[0].As<Napi::String>().Utf8Value());
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return PromiseWorker::Start(new OpenNetlinkWorker(env, info[0].As<Napi::String>().Utf8Value()));
 }
 
 }  // namespace
