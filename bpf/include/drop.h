@@ -34,6 +34,12 @@ enum drop_reason {
 	DROP_TUNNEL_SPOOF = 23,        /* from_tunnel: the inner source is a pod of this node */
 	DROP_TUNNEL_KEY = 24,          /* tunnel metadata not set (to a node) or not read (from
 					* one: the device is not collect_md) */
+	DROP_LB_NO_BACKEND = 25,       /* to a Service with no ready backend, and no answer could be
+					* made (SCTP, GSO, a fragment): dropped */
+	DROP_LB_BACKEND_GONE = 26,     /* a reply from a Service's backend that has been removed */
+	DROP_LB_REV_MISS = 27,         /* a reply of a Service connection whose way back is no longer
+					* in strait_lb_rev_v1 (evicted): it would reach the client
+					* from the wrong address */
 	DROP_MAX = 32,
 };
 

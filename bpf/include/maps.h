@@ -96,6 +96,11 @@ enum stat_id {
 	STAT_NODE_TO_STACK = 13, /* from another node to a local pod, of no flow conntrack knows,
 				  * and opening none (UDP, mid-stream TCP): to the host stack, which
 				  * may hold its NAT (a Service), then to_pod */
+	STAT_LB_TRANSLATED = 14, /* from a pod to a Service: sent to a backend (lb.h) */
+	STAT_LB_REV_NAT = 15,    /* a backend's reply given the Service's address back */
+	STAT_LB_REJECTED = 16,   /* to a Service with no ready backend: answered with a TCP RST
+				  * or ICMP port unreachable */
+	STAT_LB_HAIRPIN = 17,    /* a pod reaching itself through its own Service */
 	STAT_MAX = 32,
 };
 
@@ -356,6 +361,10 @@ _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
 /* The agent cut it: policy no longer allows it. Its packets are dropped (both ways)
  * rather than the entry deleted, so a mid-stream packet cannot recreate it. */
 #define CT_F_REVOKED (1U << 6)
+/* from_pod translated the connection's first packet from a Service to a backend
+ * (lb.h): its replies get the Service's address back from strait_lb_rev_v1 where
+ * they are delivered to the client. */
+#define CT_F_SERVICE (1U << 7)
 
 struct ct_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns(); an entry idle past its lifetime is a miss */
@@ -424,5 +433,162 @@ struct {
 	__type(value, struct frag_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_frag_v1 SEC(".maps");
+
+/*
+ * Services (lb.h). A pod's packet to (ClusterIP, port, protocol) is a Service's
+ * when strait_lb_services_v1 has that key; from_pod picks one of its backends for
+ * a new connection, remembers the pick per connection (strait_lb_flows_v1), DNATs
+ * the packet and only then runs conntrack and policy on it, so policy sees the real
+ * backend. The reply's way back is in strait_lb_rev_v1. Everything but the two LRU
+ * connection tables is written by the agent from Services and EndpointSlices.
+ *
+ * Ids: service_id (>= 1) names one (ClusterIP, port, protocol); backend_id (>= 1)
+ * one (service_id, address, target port). A backend id belongs to one service, so
+ * "the backend exists" is "it is still that Service's". The agent never reuses an
+ * id while a connection entry may name it (it purges those entries first).
+ */
+#define LB_SERVICES_MAX (1 << 16)
+#define LB_BACKENDS_MAX (1 << 18)
+#define LB_FLOWS_MAX (1 << 18)
+#define LB_AFFINITY_MAX (1 << 16)
+
+/* The address a pod reaching itself through its own Service sees the connection
+ * come from (169.254.42.1, 100::42:1): its own address would be answered inside the
+ * pod, never coming back through from_pod to be translated back. */
+#define LB_HAIRPIN_IPV4 0xa9fe2a01U    /* 169.254.42.1, host order: bpf_htonl() it */
+#define LB_HAIRPIN_IPV6_HI 0x01000000U /* 100::42:1: first and last 32-bit words, host */
+#define LB_HAIRPIN_IPV6_LO 0x00420001U /* order (bpf_htonl() each), the middle two zero */
+
+struct lb_service_key {
+	__u32 addr[4];  /* the ClusterIP (network order; IPv4 in addr[0]) */
+	__be16 port;    /* the Service port */
+	__u8 protocol;  /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	__u8 family;    /* 4 or 6 */
+};
+_Static_assert(sizeof(struct lb_service_key) == 20, "lb_service_key layout");
+
+#define LB_SVC_F_AFFINITY (1U << 0) /* sessionAffinity: ClientIP (strait_lb_affinity_v1) */
+
+struct lb_service_value {
+	__u32 service_id;
+	__u16 count; /* ready backends, in slots 1..count; 0: none, answered with RST or ICMP */
+	__u16 flags; /* LB_SVC_F_* */
+	__u32 affinity_timeout_s; /* LB_SVC_F_AFFINITY: idle seconds before a client is re-picked */
+	__u32 pad;                /* reserved, 0 */
+};
+_Static_assert(sizeof(struct lb_service_value) == 16, "lb_service_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_SERVICES_MAX);
+	__type(key, struct lb_service_key);
+	__type(value, struct lb_service_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_services_v1 SEC(".maps");
+
+/* A service's ready backends, slot 1..count (the agent writes new slots before it
+ * raises count, and lowers count before it deletes slots). */
+struct lb_slot_key {
+	__u32 service_id;
+	__u32 slot;
+};
+_Static_assert(sizeof(struct lb_slot_key) == 8, "lb_slot_key layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_BACKENDS_MAX);
+	__type(key, struct lb_slot_key);
+	__type(value, __u32); /* backend_id */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_slots_v1 SEC(".maps");
+
+#define LB_BE_F_READY (1U << 0) /* ready: new connections may go to it (it is in a slot) */
+
+/* Every backend a connection may use: the ready ones, and those still listed but
+ * not ready or terminating (their connections continue). Deleted when the endpoint
+ * leaves the EndpointSlice: then its connections are moved (UDP) or reset (TCP). */
+struct lb_backend_value {
+	__u32 addr[4]; /* network order; IPv4 in addr[0] */
+	__be16 port;   /* target port */
+	__u8 family;   /* 4 or 6 */
+	__u8 flags;    /* LB_BE_F_* */
+	__u32 service_id;
+};
+_Static_assert(sizeof(struct lb_backend_value) == 24, "lb_backend_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_BACKENDS_MAX);
+	__type(key, __u32); /* backend_id */
+	__type(value, struct lb_backend_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_backends_v1 SEC(".maps");
+
+/* A connection to a Service, keyed by its tuple as the client sends it (client ->
+ * ClusterIP): the backend it was given. Written by from_pod. */
+#define LB_FLOW_F_HAIRPIN (1U << 0) /* the backend is the client itself */
+
+struct lb_flow_value {
+	__u32 backend_id;
+	__u32 service_id;
+	__u32 flags; /* LB_FLOW_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct lb_flow_value) == 16, "lb_flow_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_FLOWS_MAX);
+	__type(key, struct ct_key);
+	__type(value, struct lb_flow_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_flows_v1 SEC(".maps");
+
+/* The way back, keyed by the reply's tuple as the backend sends it (backend ->
+ * client; hairpin: backend -> LB_HAIRPIN_*): the source to write back (the ClusterIP
+ * and Service port) and, for hairpin, the destination (the pod itself). */
+struct lb_rev_value {
+	__u32 vip[4];
+	__u32 client[4]; /* hairpin: the pod's own address; else zero */
+	__be16 vport;
+	__u16 flags; /* LB_FLOW_F_* of the connection */
+	__u32 backend_id; /* a reply of a backend that is gone is dropped */
+};
+_Static_assert(sizeof(struct lb_rev_value) == 40, "lb_rev_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_FLOWS_MAX);
+	__type(key, struct ct_key);
+	__type(value, struct lb_rev_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_rev_v1 SEC(".maps");
+
+/* sessionAffinity: ClientIP: the backend each client address was last given. */
+struct lb_affinity_key {
+	__u32 service_id;
+	__u32 client[4];
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lb_affinity_key) == 24, "lb_affinity_key layout");
+
+struct lb_affinity_value {
+	__u64 last_seen_ns;
+	__u32 backend_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct lb_affinity_value) == 16, "lb_affinity_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_AFFINITY_MAX);
+	__type(key, struct lb_affinity_key);
+	__type(value, struct lb_affinity_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_lb_affinity_v1 SEC(".maps");
 
 #endif /* STRAIT_MAPS_H */

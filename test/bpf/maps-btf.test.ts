@@ -20,6 +20,10 @@ import {
   FRAG_MAX,
   IPCACHE_MAX,
   LAYOUT,
+  LB_AFFINITY_MAX,
+  LB_BACKENDS_MAX,
+  LB_FLOWS_MAX,
+  LB_SERVICES_MAX,
   LINKS_MAX,
   MapName,
   POLICY_MAX,
@@ -165,9 +169,16 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
     [MapName.ctPending, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'ct_value', CT_PENDING_MAX],
     [MapName.frag, BPF_MAP_TYPE_LRU_HASH, 'frag_key', 'frag_value', FRAG_MAX],
     [MapName.remote, BPF_MAP_TYPE_LPM_TRIE, 'cidr_key', 'remote_value', REMOTE_MAX],
-  ] as const)('policy map %s: type %i, key %s, value %s, max_entries %i', (name, type, key, value, max) => {
+    [MapName.lbServices, BPF_MAP_TYPE_HASH, 'lb_service_key', 'lb_service_value', LB_SERVICES_MAX],
+    [MapName.lbSlots, BPF_MAP_TYPE_HASH, 'lb_slot_key', null, LB_BACKENDS_MAX],
+    [MapName.lbFlows, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'lb_flow_value', LB_FLOWS_MAX],
+    [MapName.lbRev, BPF_MAP_TYPE_LRU_HASH, 'ct_key', 'lb_rev_value', LB_FLOWS_MAX],
+    [MapName.lbAffinity, BPF_MAP_TYPE_LRU_HASH, 'lb_affinity_key', 'lb_affinity_value', LB_AFFINITY_MAX],
+  ] as const)('map %s: type %i, key %s, value %s, max_entries %i', (name, type, key, value, max) => {
     const m = btf.mapDef(name);
-    expect([m.type, m.key.name, m.value.name, m.maxEntries]).toEqual([type, key, value, max]);
+    // A null value is a plain u32 (a slot's backend id).
+    const v = value === null ? `INT/${m.value.size}` : m.value.name;
+    expect([m.type, m.key.name, v, m.maxEntries]).toEqual([type, key, value ?? 'INT/4', max]);
   });
 
   // Keyed by a u32 (config: the one slot 0; the VXLAN hint maps: an identity, a VNI).
@@ -175,6 +186,7 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
     [MapName.config, BPF_MAP_TYPE_ARRAY, 'config_value', 1],
     [MapName.identityVni, BPF_MAP_TYPE_HASH, null, VNI_MAX],
     [MapName.vni, BPF_MAP_TYPE_HASH, 'ipcache_value', VNI_MAX],
+    [MapName.lbBackends, BPF_MAP_TYPE_HASH, 'lb_backend_value', LB_BACKENDS_MAX],
   ] as const)('map %s: type %i, a u32 key, value %s, max_entries %i', (name, type, value, max) => {
     const m = btf.mapDef(name);
     expect([m.type, m.key.kind, m.key.size, m.maxEntries]).toEqual([type, 'INT', 4, max]);

@@ -25,6 +25,8 @@ export const CT_F_FIN_REPLY = 1 << 4;
 export const CT_F_CLOSED = 1 << 5;
 /** The agent cut it (policy no longer allows it): the datapath drops its packets. */
 export const CT_F_REVOKED = 1 << 6;
+/** from_pod translated it from a Service to a backend: its replies get the Service's address back (lb.h). */
+export const CT_F_SERVICE = 1 << 7;
 
 /** Idle lifetimes (conntrack.h): an entry idle longer is a miss in the datapath. */
 export const CT_LIFETIME_TCP_NS = 6n * 3600n * 1_000_000_000n;

@@ -26,6 +26,9 @@ export const DropReason = {
   TUNNEL_UNKNOWN_NODE: 22,
   TUNNEL_SPOOF: 23,
   TUNNEL_KEY: 24,
+  LB_NO_BACKEND: 25,
+  LB_BACKEND_GONE: 26,
+  LB_REV_MISS: 27,
 } as const;
 export type DropReasonName = keyof typeof DropReason;
 export type DropReasonValue = (typeof DropReason)[DropReasonName];
@@ -55,6 +58,9 @@ const DROP_DESCRIPTIONS: Record<DropReasonName, string> = {
   TUNNEL_UNKNOWN_NODE: 'from the VXLAN device, but the outer source is no node of the cluster',
   TUNNEL_SPOOF: 'from the VXLAN device with a source address of a pod of this node',
   TUNNEL_KEY: 'the tunnel metadata could not be set (to another node) or read (from one: the device is not collect_md)',
+  LB_NO_BACKEND: 'to a Service with no ready backend, where no RST or ICMP answer could be made (SCTP, GSO, a fragment)',
+  LB_BACKEND_GONE: 'a reply from a Service backend that has been removed',
+  LB_REV_MISS: 'a reply of a Service connection whose way back was evicted from strait_lb_rev_v1: it would reach the client from the wrong address',
 };
 
 export const StatId = {
@@ -72,6 +78,10 @@ export const StatId = {
   TUNNEL_TX: 11,
   TUNNEL_RX: 12,
   NODE_TO_STACK: 13,
+  LB_TRANSLATED: 14,
+  LB_REV_NAT: 15,
+  LB_REJECTED: 16,
+  LB_HAIRPIN: 17,
 } as const;
 export type StatIdName = keyof typeof StatId;
 export type StatIdValue = (typeof StatId)[StatIdName];
@@ -94,6 +104,10 @@ const STAT_DESCRIPTIONS: Record<StatIdName, string> = {
   TUNNEL_TX: 'from a pod, encapsulated into the VXLAN device',
   TUNNEL_RX: 'from the VXLAN device, straight into a local pod',
   NODE_TO_STACK: 'from another node, of no known flow and opening none (UDP, mid-stream TCP): to the host stack, which may hold its NAT, then to_pod',
+  LB_TRANSLATED: 'from a pod to a Service: sent to one of its backends',
+  LB_REV_NAT: 'a Service backend’s reply given the Service’s address back',
+  LB_REJECTED: 'to a Service with no ready backend: answered with a TCP RST or ICMP port unreachable',
+  LB_HAIRPIN: 'a pod reaching itself through its own Service',
 };
 
 export interface CounterInfo {

@@ -73,6 +73,38 @@ export const LAYOUT = {
     size: 16,
     members: { routing: 0, uplink_ifindex: 4, tunnel_ifindex: 8, flags: 12 },
   },
+  lb_service_key: {
+    size: 20,
+    members: { addr: 0, port: 16, protocol: 18, family: 19 },
+  },
+  lb_service_value: {
+    size: 16,
+    members: { service_id: 0, count: 4, flags: 6, affinity_timeout_s: 8, pad: 12 },
+  },
+  lb_slot_key: {
+    size: 8,
+    members: { service_id: 0, slot: 4 },
+  },
+  lb_backend_value: {
+    size: 24,
+    members: { addr: 0, port: 16, family: 18, flags: 19, service_id: 20 },
+  },
+  lb_flow_value: {
+    size: 16,
+    members: { backend_id: 0, service_id: 4, flags: 8, pad: 12 },
+  },
+  lb_rev_value: {
+    size: 40,
+    members: { vip: 0, client: 16, vport: 32, flags: 34, backend_id: 36 },
+  },
+  lb_affinity_key: {
+    size: 24,
+    members: { service_id: 0, client: 4, family: 20, pad: 21 },
+  },
+  lb_affinity_value: {
+    size: 16,
+    members: { last_seen_ns: 0, backend_id: 8, pad: 12 },
+  },
 } as const satisfies Record<string, StructLayout>;
 
 export type StructName = keyof typeof LAYOUT;

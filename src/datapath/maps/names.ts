@@ -18,6 +18,12 @@ export const MapName = {
   fib: 'strait_fib_v1',
   identityVni: 'strait_identity_vni_v1',
   vni: 'strait_vni_v1',
+  lbServices: 'strait_lb_services_v1',
+  lbSlots: 'strait_lb_slots_v1',
+  lbBackends: 'strait_lb_backends_v1',
+  lbFlows: 'strait_lb_flows_v1',
+  lbRev: 'strait_lb_rev_v1',
+  lbAffinity: 'strait_lb_affinity_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -55,3 +61,10 @@ export const FRAG_MAX = 8192;
 export const REMOTE_MAX = 1 << 14;
 /** strait_identity_vni_v1 and strait_vni_v1 */
 export const VNI_MAX = 1 << 18;
+/** Services (lb.h): compiled sizes, the defaults the agent's config may change */
+export const LB_SERVICES_MAX = 1 << 16;
+/** strait_lb_backends_v1 and strait_lb_slots_v1 */
+export const LB_BACKENDS_MAX = 1 << 18;
+/** strait_lb_flows_v1 and strait_lb_rev_v1 */
+export const LB_FLOWS_MAX = 1 << 18;
+export const LB_AFFINITY_MAX = 1 << 16;
