@@ -37,7 +37,7 @@ enum drop_reason {
 	DROP_LB_NO_BACKEND = 25,       /* to a Service with no ready backend, and no answer could be
 					* made (SCTP, GSO, a fragment): dropped */
 	DROP_LB_BACKEND_GONE = 26,     /* a reply from a Service's backend that has been removed */
-	DROP_LB_REV_MISS = 27,         /* a reply of a Service connection whose way back is no longer
+	DROP_LB_REV_MISS = 27, /* a reply of a Service connection whose way back is no longer
 					* in strait_lb_rev_v1 (evicted): it would reach the client
 					* from the wrong address */
 	DROP_MAX = 32,

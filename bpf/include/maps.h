@@ -460,10 +460,10 @@ struct {
 #define LB_HAIRPIN_IPV6_LO 0x00420001U /* order (bpf_htonl() each), the middle two zero */
 
 struct lb_service_key {
-	__u32 addr[4];  /* the ClusterIP (network order; IPv4 in addr[0]) */
-	__be16 port;    /* the Service port */
-	__u8 protocol;  /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
-	__u8 family;    /* 4 or 6 */
+	__u32 addr[4]; /* the ClusterIP (network order; IPv4 in addr[0]) */
+	__be16 port;   /* the Service port */
+	__u8 protocol; /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	__u8 family;   /* 4 or 6 */
 };
 _Static_assert(sizeof(struct lb_service_key) == 20, "lb_service_key layout");
 
@@ -554,7 +554,7 @@ struct lb_rev_value {
 	__u32 vip[4];
 	__u32 client[4]; /* hairpin: the pod's own address; else zero */
 	__be16 vport;
-	__u16 flags; /* LB_FLOW_F_* of the connection */
+	__u16 flags;      /* LB_FLOW_F_* of the connection */
 	__u32 backend_id; /* a reply of a backend that is gone is dropped */
 };
 _Static_assert(sizeof(struct lb_rev_value) == 40, "lb_rev_value layout");
