@@ -11,6 +11,7 @@ export * from './endpoints.js';
 export * from './frag.js';
 export * from './ipcache.js';
 export * from './layout.js';
+export * from './lb.js';
 export * from './links.js';
 export * from './names.js';
 export * from './policy.js';
