@@ -218,11 +218,11 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	/* A reply of a connection that came in through the host stack goes back the
 	 * same way, so the host's conntrack can undo its NAT (Services). */
 	if (dst && !(ct_flags & CT_F_VIA_STACK)) {
-		if (!lb_flags) {
-			ret = lb_deliver(skb, &pkt, ct_flags);
-			if (ret < 0)
-				return ret;
-		}
+		/* A packet lb just translated opened or continues its connection: never a
+		 * reply, so never translated back. */
+		ret = lb_deliver(skb, &pkt, ct_flags);
+		if (ret < 0)
+			return ret;
 		return redirect_to_endpoint(skb, &pkt, dst, STAT_REDIRECT_PEER);
 	}
 	remote = dst || (ct_flags & CT_F_VIA_STACK) ? NULL : remote_lookup(&pkt);
