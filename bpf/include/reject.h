@@ -38,34 +38,37 @@
 #define REJECT_IP4_OFFSET 0x1fff /* frag_off: fragment offset (host order) */
 #define REJECT_IP4_MF 0x2000     /* frag_off: more fragments */
 
-/* What the answer is built from, or a drop for a packet that gets none. */
-static __always_inline int reject_read(struct __sk_buff *skb, const struct packet *pkt,
-				       struct reject_in *in)
+/*
+ * What the answer is built from, or a drop for a packet that gets none. The IP header
+ * is copied with bpf_skb_load_bytes() rather than read through pkt: what the verifier
+ * knows of pkt's pointers stays with the caller (this is a function of its own).
+ */
+static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in)
 {
 	if (skb->gso_segs > 1 || skb->gso_size)
 		return -DROP_LB_NO_BACKEND;
 
-	if (pkt->l3_proto == ETH_P_IP) {
-		const struct iphdr *ip4 = pkt->ip4;
-
-		if (ip4->frag_off & bpf_htons(REJECT_IP4_OFFSET))
+	if (l3_proto == ETH_P_IP) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip4, sizeof(in->ip4)) < 0)
 			return -DROP_LB_NO_BACKEND;
-		if (ip4->protocol == IPPROTO_TCP && ip4->frag_off & bpf_htons(REJECT_IP4_MF))
+		if (in->ip4.frag_off & bpf_htons(REJECT_IP4_OFFSET))
 			return -DROP_LB_NO_BACKEND;
-		in->ip4 = *ip4;
+		if (in->ip4.protocol == IPPROTO_TCP && in->ip4.frag_off & bpf_htons(REJECT_IP4_MF))
+			return -DROP_LB_NO_BACKEND;
 		in->family = 4;
-		in->protocol = ip4->protocol;
-		in->ip_len = ip4->ihl * 4;
-		in->l4_len = bpf_ntohs(ip4->tot_len);
-		if (in->l4_len < in->ip_len)
+		in->protocol = in->ip4.protocol;
+		in->ip_len = in->ip4.ihl * 4;
+		in->l4_len = bpf_ntohs(in->ip4.tot_len);
+		if (in->ip_len < sizeof(in->ip4) || in->l4_len < in->ip_len)
 			return -DROP_LB_NO_BACKEND;
 		in->l4_len -= in->ip_len;
 	} else {
-		in->ip6 = *pkt->ip6;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip6, sizeof(in->ip6)) < 0)
+			return -DROP_LB_NO_BACKEND;
 		in->family = 6;
-		in->protocol = pkt->ip6->nexthdr;
-		in->ip_len = sizeof(struct ipv6hdr);
-		in->l4_len = bpf_ntohs(pkt->ip6->payload_len);
+		in->protocol = in->ip6.nexthdr;
+		in->ip_len = sizeof(in->ip6);
+		in->l4_len = bpf_ntohs(in->ip6.payload_len);
 	}
 	in->l4_off = ETH_HLEN + in->ip_len;
 	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
@@ -91,7 +94,7 @@ static __noinline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
 	__u32 len = skb->len;
 	int ret;
 
-	ret = reject_read(skb, pkt, &in);
+	ret = reject_read(skb, pkt->l3_proto, &in);
 	if (ret < 0)
 		return ret;
 	ret = in.protocol == IPPROTO_TCP ? reject_tcp(skb, &in) : reject_udp(skb, &in);
