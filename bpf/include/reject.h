@@ -9,10 +9,12 @@
  * and a first TCP one (its length is not the segment's), IPv6 with extension headers
  * (fragments among them) in front of the L4 header, and anything cut short.
  *
- * The answer's checksums are whole, but the skb keeps the client's checksum state:
- * a pod's stack hands its TCP and UDP packets over the veth as CHECKSUM_PARTIAL,
- * which the pod's stack then trusts on the way back in. That is right for an answer
- * delivered to the pod itself, which is where this one goes.
+ * The answer's checksums are whole, but the skb keeps the checksum state the pod's
+ * packet came with (no helper changes ip_summed): mostly CHECKSUM_PARTIAL, which the
+ * pod's stack takes as already checked on the way back in (all but the IPv4 header
+ * checksum). Harmless for an answer to the pod's own address, where this one goes;
+ * test/netns/lb-reject.test.ts also runs with the offload off, so that the pod's stack
+ * checks every checksum.
  */
 #ifndef STRAIT_REJECT_H
 #define STRAIT_REJECT_H

@@ -3,8 +3,9 @@
  * What the answers of reject.h are made of: the packet they answer, read once before
  * the skb is rewritten, fresh IPv4 and IPv6 headers from the ClusterIP back to the
  * client, and checksums computed from scratch with bpf_csum_diff() over the answer's
- * own headers on the stack (nothing of the packet's checksums is reused: a pod's
- * stack leaves them partial, CHECKSUM_PARTIAL, for the veth to never fill in).
+ * own bytes on the stack. Nothing of the packet's checksums is reused: every header
+ * is new, and a pod's TCP and UDP checksums are mostly only partial anyway (the veth
+ * offers checksum offload, so they leave the pod as CHECKSUM_PARTIAL).
  */
 #ifndef STRAIT_REJECT_HDR_H
 #define STRAIT_REJECT_HDR_H
