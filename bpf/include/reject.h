@@ -42,8 +42,10 @@
 
 /*
  * What the answer is built from, or a drop for a packet that gets none. The IP header
- * is copied with bpf_skb_load_bytes() rather than read through pkt: what the verifier
- * knows of pkt's pointers stays with the caller (this is a function of its own).
+ * is copied with bpf_skb_load_bytes() rather than read through pkt: whether the
+ * verifier still knows which of pkt's headers the caller checked depends on how the
+ * caller was compiled (as a function of its own, lb_reject() did not: the IPv6 read
+ * was refused on the IPv4 bounds), and a copy needs no such knowledge.
  */
 static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in)
 {
@@ -85,11 +87,13 @@ static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, st
  * pkt: parsed (parse_ipv4/parse_ipv6) and addressed to the ClusterIP; client: the
  * sending endpoint (its veth is where the answer goes). Returns TC_ACT_REDIRECT or a
  * negated drop reason; either way pkt's pointers are stale after the call (the skb
- * has been rewritten). Not inlined: the cold path, one copy for every caller, and
- * its buffers on a stack frame of its own.
+ * may have been rewritten). Inlined like the rest of the datapath: as a function of
+ * its own (tried, with lb.h in from_pod) its verdict came back to the caller as a
+ * scalar the 5.10 to 6.12 verifiers did not bound, and they followed the caller's
+ * other branches with it into stale packet pointers.
  */
-static __noinline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
-				const struct endpoint_value *client)
+static __always_inline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
+				     const struct endpoint_value *client)
 {
 	struct ethhdr eth = {};
 	struct reject_in in;

@@ -16,7 +16,6 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
@@ -28,7 +27,8 @@
 #define REJECT_ICMPV6_DEST_UNREACH 1
 #define REJECT_ICMPV6_PORT_UNREACH 4 /* code */
 
-#define REJECT_QUOTE_MAX (60 + 8) /* the longest IPv4 header and 8 bytes */
+#define REJECT_UDP_HLEN 8
+#define REJECT_QUOTE_MAX (60 + REJECT_UDP_HLEN) /* the longest IPv4 header and 8 bytes */
 
 struct reject_icmp4 {
 	struct iphdr ip;
@@ -62,14 +62,14 @@ static __always_inline int reject_udp(struct __sk_buff *skb, const struct reject
 		struct reject_icmp6 v6;
 	} out;
 	__u8 quote[REJECT_QUOTE_MAX] = {};
-	__u32 quote_len = in->ip_len + sizeof(struct udphdr), len;
+	__u32 quote_len = in->ip_len + REJECT_UDP_HLEN, len;
 	struct reject_icmp_hdr *icmp;
 	__s64 sum = 0;
 
-	if (in->l4_len < sizeof(struct udphdr))
+	if (in->l4_len < REJECT_UDP_HLEN)
 		return -DROP_LB_NO_BACKEND;
 	/* Bounds the verifier sees: 20..60 bytes of IPv4 header, or IPv6's 40. */
-	if (quote_len < sizeof(struct iphdr) + sizeof(struct udphdr) || quote_len > sizeof(quote))
+	if (quote_len < sizeof(struct iphdr) + REJECT_UDP_HLEN || quote_len > sizeof(quote))
 		return -DROP_LB_NO_BACKEND;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, quote, quote_len) < 0)
 		return -DROP_LB_NO_BACKEND;

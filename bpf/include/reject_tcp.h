@@ -14,7 +14,6 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -22,39 +21,61 @@
 #include "drop.h"
 #include "reject_hdr.h"
 
+#define REJECT_TCP_FIN 0x01
+#define REJECT_TCP_SYN 0x02
+#define REJECT_TCP_RST 0x04
+#define REJECT_TCP_ACK 0x10
+
+/* The fixed TCP header (RFC 793 3.1). Not <linux/tcp.h>: its TCP_FLAG_* enum collides
+ * with conntrack.h's macros of the same names, and lb.h includes both. */
+struct reject_tcphdr {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff;  /* data offset in 32-bit words, in the high nibble */
+	__u8 flags; /* REJECT_TCP_* */
+	__be16 window;
+	__sum16 check;
+	__be16 urg_ptr;
+};
+_Static_assert(sizeof(struct reject_tcphdr) == 20, "reject_tcphdr layout");
+
 struct reject_tcp4 {
 	struct iphdr ip;
-	struct tcphdr tcp;
+	struct reject_tcphdr tcp;
 };
 
 struct reject_tcp6 {
 	struct ipv6hdr ip;
-	struct tcphdr tcp;
+	struct reject_tcphdr tcp;
 };
 
 /* The RST's TCP header (checksum left 0) for the segment th of l4_len bytes. */
-static __always_inline int reject_tcp_header(const struct tcphdr *th, __u32 l4_len,
-					     struct tcphdr *rst)
+static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u32 l4_len,
+					     struct reject_tcphdr *rst)
 {
-	__u32 hdr_len = th->doff * 4;
+	__u32 hdr_len = (th->doff >> 4) * 4;
+	__u32 seq_len;
 
-	if (th->rst)
+	if (th->flags & REJECT_TCP_RST)
 		return -DROP_LB_NO_BACKEND;
 	if (hdr_len < sizeof(*th) || hdr_len > l4_len)
 		return -DROP_LB_NO_BACKEND;
 
-	*rst = (struct tcphdr){
+	*rst = (struct reject_tcphdr){
 		.source = th->dest,
 		.dest = th->source,
-		.doff = sizeof(*rst) / 4,
-		.rst = 1,
+		.doff = (sizeof(*rst) / 4) << 4,
+		.flags = REJECT_TCP_RST,
 	};
-	if (th->ack) {
+	if (th->flags & REJECT_TCP_ACK) {
 		rst->seq = th->ack_seq;
 	} else {
-		rst->ack_seq =
-			bpf_htonl(bpf_ntohl(th->seq) + (l4_len - hdr_len) + th->syn + th->fin);
-		rst->ack = 1;
+		seq_len = l4_len - hdr_len + !!(th->flags & REJECT_TCP_SYN) +
+			  !!(th->flags & REJECT_TCP_FIN);
+		rst->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + seq_len);
+		rst->flags |= REJECT_TCP_ACK;
 	}
 	return 0;
 }
@@ -71,7 +92,7 @@ static __always_inline int reject_tcp_write(struct __sk_buff *skb, const struct 
 	__u32 fixed = in->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	__u32 opt_len = in->ip_len - fixed;
 
-	if (bpf_skb_change_tail(skb, in->l4_off + sizeof(struct tcphdr), 0) < 0)
+	if (bpf_skb_change_tail(skb, in->l4_off + sizeof(struct reject_tcphdr), 0) < 0)
 		return -DROP_LB_NO_BACKEND;
 	if (opt_len && bpf_skb_adjust_room(skb, -(__s32)opt_len, BPF_ADJ_ROOM_NET, 0) < 0)
 		return -DROP_LB_NO_BACKEND;
@@ -87,7 +108,7 @@ static __always_inline int reject_tcp(struct __sk_buff *skb, const struct reject
 		struct reject_tcp4 v4;
 		struct reject_tcp6 v6;
 	} out;
-	struct tcphdr th, *rst;
+	struct reject_tcphdr th, *rst;
 	const void *addrs;
 	__u32 addrs_len, len;
 	__s64 sum;
