@@ -16,6 +16,7 @@ import { DatapathWriter } from './datapath-writer.js';
 import type { AgentEffects } from './effects.js';
 import { hostAddresses } from './host-addresses.js';
 import { nodeNetworkEffects } from './node-network-effects.js';
+import { openLbMaps } from '../lb/bpf-maps.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -51,5 +52,6 @@ function nodeEffects(opts: AgentOptions): AgentEffects {
     hostAddresses: () => hostAddresses(),
     endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId(), opts.log),
     nodeNetwork: () => nodeNetworkEffects(opts.bpfDir, opts.stateDir),
+    serviceMaps: () => openLbMaps(opts.bpfDir),
   };
 }
