@@ -5,6 +5,7 @@
 // --max-entries sizes the maps (a Service past the size refused and reported).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as bpf from '../../src/datapath/bpf.js';
@@ -140,5 +141,68 @@ describe.skipIf(!isRoot)('strait-agent writes Services into the Service maps', (
     expect(c.agentLog.slice(logFrom)).not.toContain('service maps updated');
     const st = JSON.parse(spawnSync(STRAITCTL, ['status', '-o', 'json', '--socket', c.socket], { encoding: 'utf8' }).stdout) as { services: { services: number; servicePorts: number; backends: number; readyBackends: number } };
     expect(st.services).toMatchObject({ services: 2, servicePorts: 3, backends: 4, readyBackends: 3 });
+  });
+});
+
+describe.skipIf(!isRoot)('strait-agent --max-entries sizes the Service maps', () => {
+  // Made when this block starts: the block above removes every temp dir it ends with.
+  let c: Cluster;
+  beforeAll(() => {
+    c = new Cluster('198.18.93.0/24');
+  });
+  const nine = list(Array.from({ length: 9 }, (_, i) => serviceManifest(`s${i + 1}`, { clusterIP: `10.96.1.${i + 1}`, ports: [{ port: 80 }] })));
+  const size = (name: string) => withPinned(c.bpfDir, name, (fd) => bpf.mapInfo(fd).maxEntries);
+  const status = () =>
+    JSON.parse(spawnSync(STRAITCTL, ['status', '-o', 'json', '--socket', c.socket], { encoding: 'utf8' }).stdout) as {
+      problems: { kind: string; subject: string }[];
+      services: { services: number; refused: { service: string }[]; maps: { map: string; entries: number; capacity: number }[] };
+    };
+
+  afterAll(async () => {
+    await c.stop();
+    cleanupAll();
+  });
+
+  it('service=8: an 8-entry map, 8 Services written, the 9th refused and reported', async () => {
+    c.write('services.yaml', nine);
+    await c.startAgent(['--max-entries', 'service=8,backend=64,flow=128,affinity=16']);
+    expect([size(MapName.lbServices), size(MapName.lbBackends), size(MapName.lbSlots), size(MapName.lbFlows), size(MapName.lbRev), size(MapName.lbAffinity)]).toEqual([8, 64, 64, 128, 128, 16]);
+    expect(Object.keys(readMaps(c.bpfDir).services)).toHaveLength(8);
+    const st = status();
+    expect(st.services.services).toBe(8);
+    expect(st.services.refused.map((r) => r.service)).toEqual(['x/s9']);
+    expect(st.problems).toContainEqual(expect.objectContaining({ kind: 'service-refused', subject: 'x/s9' }));
+    expect(st.services.maps).toContainEqual({ map: 'strait_lb_services_v1', entries: 8, capacity: 8 });
+  });
+
+  it('restarted without the flag the pinned size stays; with another size the map is replaced, the programs loaded again on it', async () => {
+    const ids = readMaps(c.bpfDir).services;
+    const fromPod = () => {
+      const dir = readdirSync(c.bpfDir).find((d) => d.startsWith('progs-'))!;
+      return withPinned(c.bpfDir, join(dir, 'from_pod'), (fd) => bpf.progInfo(fd).id);
+    };
+    const prog = fromPod();
+    await c.stopAgent();
+    await c.startAgent();
+    expect(size(MapName.lbServices)).toBe(8);
+    expect(readMaps(c.bpfDir).services).toEqual(ids);
+    expect(fromPod()).toBe(prog);
+    // A loader that knows no sizes (a new build's first CNI call, the standalone
+    // plugin) loads on the pinned maps as they are, rather than failing on them.
+    await c.stopAgent();
+    rmSync(join(c.bpfDir, readdirSync(c.bpfDir).find((d) => d.startsWith('progs-'))!), { recursive: true });
+    await c.startAgent();
+    expect(size(MapName.lbServices)).toBe(8);
+    expect(readMaps(c.bpfDir).services).toEqual(ids);
+    const reloaded = fromPod();
+    expect(reloaded).not.toBe(prog);
+    await c.stopAgent();
+    await c.startAgent(['--max-entries', 'service=16']);
+    expect(size(MapName.lbServices)).toBe(16);
+    expect(size(MapName.lbBackends)).toBe(64); // not named: kept
+    expect(fromPod()).not.toBe(reloaded); // the old programs still held the old map
+    const after = readMaps(c.bpfDir).services;
+    expect(Object.keys(after)).toHaveLength(9);
+    expect(status().services.refused).toEqual([]);
   });
 });
