@@ -11,7 +11,7 @@
 // - Capacity: a Service that does not fit what is left is refused whole. Services
 //   the maps hold already are admitted first, so a new one never pushes one out.
 import { LB_BE_F_READY, type LbBackendValue, type LbServiceValue } from '../datapath/maps/lb.js';
-import { applyOp, cloneState, type LbOp, type LbState } from './state.js';
+import { applyOp, backendKey, type LbOp, type LbState } from './state.js';
 import { serviceKeyText, type DesiredEntry, type DesiredService, type LbCapacity } from './types.js';
 
 /** The ops of one Service (or of one entry no Service wants any more): on a failed op the rest of its group waits. */
@@ -28,8 +28,6 @@ export interface LbRefusal {
 export interface LbPlan {
   /** whole removals first, then Services that shrink before those that grow */
   groups: LbGroup[];
-  /** what the maps hold once every group is written */
-  next: LbState;
   /** the Services written, by name */
   accepted: DesiredService[];
   refused: LbRefusal[];
@@ -38,7 +36,16 @@ export interface LbPlan {
 /** A service's count is a __u16. */
 const MAX_SLOTS = 0xffff;
 
-const backendKey = (addr: string, port: number): string => `${addr} ${port}`;
+/** A desired entry's service key as text, computed once per entry (entries are reused across passes). */
+const keyTexts = new WeakMap<DesiredEntry, string>();
+function keyText(e: DesiredEntry): string {
+  let t = keyTexts.get(e);
+  if (t === undefined) {
+    t = serviceKeyText(e.key);
+    keyTexts.set(e, t);
+  }
+  return t;
+}
 
 function sameService(a: LbServiceValue, b: LbServiceValue): boolean {
   return a.serviceId === b.serviceId && a.count === b.count && a.flags === b.flags && a.affinityTimeoutS === b.affinityTimeoutS;
@@ -48,11 +55,12 @@ function sameBackend(a: LbBackendValue, b: LbBackendValue): boolean {
   return a.family === b.family && a.addr === b.addr && a.port === b.port && a.flags === b.flags && a.serviceId === b.serviceId;
 }
 
-/** Smallest ids >= 1 that are in none of the given sets, handed out in order. */
-function allocator(used: ReadonlySet<number>): () => number {
+/** Smallest ids >= 1 not in use, handed out in order; what is in use is looked at only when one is asked for. */
+function allocator(used: () => Set<number>): () => number {
   let next = 1;
-  const taken = new Set(used);
+  let taken: Set<number> | null = null;
   return () => {
+    taken ??= used();
     while (taken.has(next)) next++;
     taken.add(next);
     return next;
@@ -61,33 +69,42 @@ function allocator(used: ReadonlySet<number>): () => number {
 
 /**
  * reserved: backend ids deleted from the maps whose connection entries are not
- * purged yet; they are not handed out again until they are.
+ * purged yet; they are not handed out again until they are. written: Services (the
+ * very objects) the last pass wrote whole, with `current` what it left: they are
+ * as they should be, and are kept without being diffed again.
  */
-export function planServices(desired: readonly DesiredService[], current: LbState, capacity: LbCapacity, reserved: ReadonlySet<number> = new Set()): LbPlan {
+export function planServices(
+  desired: readonly DesiredService[],
+  current: LbState,
+  capacity: LbCapacity,
+  reserved: ReadonlySet<number> = new Set(),
+  written: ReadonlySet<DesiredService> = new Set(),
+): LbPlan {
   const { accepted, refused } = admit(desired, current, capacity);
-  const backendsOfService = new Map<number, Map<string, number>>();
-  for (const [id, b] of current.backends) {
-    const m = backendsOfService.get(b.serviceId) ?? new Map<string, number>();
-    m.set(backendKey(b.addr, b.port), id);
-    backendsOfService.set(b.serviceId, m);
-  }
-  const usedServiceIds = new Set<number>([...[...current.services.values()].map((e) => e.value.serviceId), ...current.slots.keys(), ...backendsOfService.keys()]);
-  const usedBackendIds = new Set<number>([...current.backends.keys(), ...reserved]);
-  for (const m of current.slots.values()) for (const id of m.values()) usedBackendIds.add(id);
-  const serviceId = allocator(usedServiceIds);
-  const backendId = allocator(usedBackendIds);
+  const listed = new Set<number>();
+  for (const e of current.services.values()) listed.add(e.value.serviceId);
+  const serviceId = allocator(() => new Set([...listed, ...current.slots.keys(), ...current.byService.keys()]));
+  const backendId = allocator(() => {
+    const used = new Set<number>([...current.backends.keys(), ...reserved]);
+    for (const m of current.slots.values()) for (const id of m.values()) used.add(id);
+    return used;
+  });
 
   const wanted = new Set<string>();
   const changes: { group: LbGroup; delta: number }[] = [];
   for (const svc of accepted) {
+    if (written.has(svc)) {
+      for (const entry of svc.entries) wanted.add(keyText(entry));
+      continue;
+    }
     const ops: LbOp[] = [];
     let delta = 0;
     for (const entry of svc.entries) {
-      const text = serviceKeyText(entry.key);
+      const text = keyText(entry);
       wanted.add(text);
       const have = current.services.get(text);
       const id = have?.value.serviceId ?? serviceId();
-      const r = entryOps(entry, id, have?.value ?? null, current, backendsOfService.get(id) ?? new Map<string, number>(), backendId);
+      const r = entryOps(entry, id, have?.value ?? null, current, current.byService.get(id) ?? new Map<string, number>(), backendId);
       ops.push(...r.ops);
       delta += r.delta;
     }
@@ -98,27 +115,29 @@ export function planServices(desired: readonly DesiredService[], current: LbStat
   const removals: LbGroup[] = [];
   for (const [text, e] of current.services) {
     if (wanted.has(text)) continue;
-    removals.push({ subject: text, ops: [{ op: 'service-del', key: e.key }, ...dropService(e.value.serviceId, current, backendsOfService)] });
+    removals.push({ subject: text, ops: [{ op: 'service-del', key: e.key }, ...dropService(e.value.serviceId, current)] });
   }
-  const listed = new Set([...current.services.values()].map((e) => e.value.serviceId));
-  for (const id of usedServiceIds) {
+  for (const id of new Set([...current.slots.keys(), ...current.byService.keys()])) {
     if (listed.has(id)) continue;
-    const ops = dropService(id, current, backendsOfService);
+    const ops = dropService(id, current);
     if (ops.length > 0) removals.push({ subject: `service id ${id} (no service entry)`, ops });
   }
 
   changes.sort((a, b) => a.delta - b.delta);
-  const groups = [...removals, ...changes.map((c) => c.group)];
-  const next = cloneState(current);
-  for (const g of groups) for (const op of g.ops) applyOp(next, op);
-  return { groups, next, accepted, refused };
+  return { groups: [...removals, ...changes.map((c) => c.group)], accepted, refused };
+}
+
+/** What the maps hold once every group of the plan is written: the state, advanced in place. */
+export function advance(state: LbState, plan: LbPlan): LbState {
+  for (const g of plan.groups) for (const op of g.ops) applyOp(state, op);
+  return state;
 }
 
 /** A service id's slots and backends, slots first. */
-function dropService(id: number, current: LbState, backendsOfService: ReadonlyMap<number, ReadonlyMap<string, number>>): LbOp[] {
+function dropService(id: number, current: LbState): LbOp[] {
   const ops: LbOp[] = [];
   for (const slot of current.slots.get(id)?.keys() ?? []) ops.push({ op: 'slot-del', key: { serviceId: id, slot } });
-  for (const bid of backendsOfService.get(id)?.values() ?? []) ops.push({ op: 'backend-del', id: bid });
+  for (const bid of current.byService.get(id)?.values() ?? []) ops.push({ op: 'backend-del', id: bid });
   return ops;
 }
 
@@ -169,15 +188,16 @@ function entryOps(
 
 /** Which Services are written: those the maps hold first, then the new ones, each by name, while they fit. */
 function admit(desired: readonly DesiredService[], current: LbState, capacity: LbCapacity): { accepted: DesiredService[]; refused: LbRefusal[] } {
-  const present = (s: DesiredService): boolean => s.entries.some((e) => current.services.has(serviceKeyText(e.key)));
-  const ordered = [...desired.filter(present), ...desired.filter((s) => !present(s))];
+  const present = (s: DesiredService): boolean => s.entries.some((e) => current.services.has(keyText(e)));
+  const isPresent = desired.map(present);
+  const ordered = [...desired.filter((_, i) => isPresent[i]), ...desired.filter((_, i) => !isPresent[i])];
   const claimed = new Map<string, string>();
   const accepted: DesiredService[] = [];
   const refused: LbRefusal[] = [];
   let services = 0;
   let backends = 0;
   for (const svc of ordered) {
-    const taken = svc.entries.map((e) => [serviceKeyText(e.key), claimed.get(serviceKeyText(e.key))] as const).find(([, by]) => by !== undefined);
+    const taken = svc.entries.map((e) => [keyText(e), claimed.get(keyText(e))] as const).find(([, by]) => by !== undefined);
     if (taken !== undefined) {
       refused.push({ service: svc.name, reason: `${taken[0]} is already Service ${taken[1]!}'s` });
       continue;
@@ -198,7 +218,7 @@ function admit(desired: readonly DesiredService[], current: LbState, capacity: L
     }
     services += needServices;
     backends += needBackends;
-    for (const e of svc.entries) claimed.set(serviceKeyText(e.key), svc.name);
+    for (const e of svc.entries) claimed.set(keyText(e), svc.name);
     accepted.push(svc);
   }
   accepted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

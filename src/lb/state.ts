@@ -1,6 +1,7 @@
 // What the Service maps hold, indexed the way the differ asks (by service key, by
-// service id), and the plan operations applied to it: the applier's effect on the
-// maps, simulated, so a plan carries the state it leaves behind. Pure.
+// service id, a service's backends by address and port), and the plan operations
+// applied to it: the applier's effect on the maps, done to the state in place once
+// a plan is written, so the next pass starts from it without reading the maps.
 import type { LbBackendValue, LbServiceKey, LbServiceValue, LbSlotKey } from '../datapath/maps/lb.js';
 import { serviceKeyText, type LbContent } from './types.js';
 
@@ -10,6 +11,8 @@ export interface LbState {
   /** service id -> slot -> backend id */
   slots: Map<number, Map<number, number>>;
   backends: Map<number, LbBackendValue>;
+  /** service id -> backendKey -> backend id: the index of `backends` */
+  byService: Map<number, Map<string, number>>;
 }
 
 export type LbOp =
@@ -20,13 +23,16 @@ export type LbOp =
   | { op: 'service-set'; key: LbServiceKey; value: LbServiceValue }
   | { op: 'service-del'; key: LbServiceKey };
 
-export const emptyState = (): LbState => ({ services: new Map(), slots: new Map(), backends: new Map() });
+/** A backend's identity within its service. */
+export const backendKey = (addr: string, port: number): string => `${addr} ${port}`;
+
+export const emptyState = (): LbState => ({ services: new Map(), slots: new Map(), backends: new Map(), byService: new Map() });
 
 export function stateOf(c: LbContent): LbState {
   const s = emptyState();
   for (const e of c.services) s.services.set(serviceKeyText(e.key), e);
   for (const e of c.slots) setSlot(s, e.key, e.backendId);
-  for (const e of c.backends) s.backends.set(e.id, e.value);
+  for (const e of c.backends) setBackend(s, e.id, e.value);
   return s;
 }
 
@@ -36,22 +42,32 @@ function setSlot(s: LbState, key: LbSlotKey, backendId: number): void {
   s.slots.set(key.serviceId, m);
 }
 
-export function cloneState(s: LbState): LbState {
-  return { services: new Map(s.services), slots: new Map([...s.slots].map(([k, v]) => [k, new Map(v)])), backends: new Map(s.backends) };
+function setBackend(s: LbState, id: number, value: LbBackendValue): void {
+  deleteBackend(s, id);
+  s.backends.set(id, value);
+  const m = s.byService.get(value.serviceId) ?? new Map<string, number>();
+  m.set(backendKey(value.addr, value.port), id);
+  s.byService.set(value.serviceId, m);
+}
+
+function deleteBackend(s: LbState, id: number): void {
+  const old = s.backends.get(id);
+  if (old === undefined) return;
+  s.backends.delete(id);
+  const m = s.byService.get(old.serviceId);
+  m?.delete(backendKey(old.addr, old.port));
+  if (m?.size === 0) s.byService.delete(old.serviceId);
 }
 
 /** The op's effect on the state, in place. */
 export function applyOp(s: LbState, op: LbOp): void {
   switch (op.op) {
     case 'backend-set':
-      s.backends.set(op.id, op.value);
-      return;
+      return setBackend(s, op.id, op.value);
     case 'backend-del':
-      s.backends.delete(op.id);
-      return;
+      return deleteBackend(s, op.id);
     case 'slot-set':
-      setSlot(s, op.key, op.backendId);
-      return;
+      return setSlot(s, op.key, op.backendId);
     case 'slot-del': {
       const m = s.slots.get(op.key.serviceId);
       m?.delete(op.key.slot);

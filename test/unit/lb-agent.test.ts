@@ -118,4 +118,28 @@ describe('the agent and the Service maps', () => {
     expect(s.problems).toEqual([]);
     expect(n.lb.services.has('10.96.0.11:5432/TCP')).toBe(true);
   });
+
+  it('a snapshot that changes no Service object costs no read and no write; one slice edited rewrites that Service only', async () => {
+    const n = new FakeNode(BIG);
+    let reads = 0;
+    const read = n.lb.read.bind(n.lb);
+    n.lb.read = () => (reads++, read());
+    const { core } = start(n);
+    const many = Array.from({ length: 50 }, (_, i) => service(`s${i}`, { clusterIP: `10.96.1.${i + 1}`, selector: { app: `s${i}` }, ports: [{ port: 80 }] }));
+    const manySlices = many.map((_, i) => slice(`s${i}-1`, `s${i}`, 'IPv4', [{ ip: `10.244.3.${i + 1}` }], [[null, 80]]));
+    core.setCluster(cluster({ services: many, endpointSlices: manySlices }), 1);
+    await until(core, (x) => x.synced);
+    expect(reads).toBe(1);
+    const writes = n.lb.log.length;
+    core.setCluster(cluster({ services: many, endpointSlices: manySlices, pods: [] }), 2);
+    await until(core, (x) => x.synced && x.appliedGeneration === 2);
+    expect([reads, n.lb.log.length]).toEqual([1, writes]);
+    const edited = [...manySlices];
+    edited[7] = slice('s7-1', 's7', 'IPv4', [{ ip: '10.244.3.8' }, { ip: '10.244.4.8' }], [[null, 80]]);
+    core.setCluster(cluster({ services: many, endpointSlices: edited }), 3);
+    await until(core, (x) => x.synced && x.appliedGeneration === 3);
+    const sid = n.lb.services.get('10.96.1.8:80/TCP')!.value.serviceId;
+    expect(n.lb.log.slice(writes)).toEqual(['backend-set 51', `slot-set ${sid}/2`, 'service-set 10.96.1.8:80/TCP']);
+    expect(reads).toBe(1);
+  });
 });

@@ -2,7 +2,7 @@
 // every case docs/services.md "What is translated" names.
 import { describe, expect, it } from 'vitest';
 import { LB_SVC_F_AFFINITY } from '../../src/datapath/maps/lb.js';
-import { compileServices } from '../../src/lb/compile.js';
+import { compileServices, type CompileMemo } from '../../src/lb/compile.js';
 import type { EndpointSlice, Service } from '../../src/policy/types.js';
 import { service, slice } from '../helpers/lb-builders.js';
 import { cluster } from '../helpers/policy-builders.js';
@@ -135,5 +135,20 @@ describe('compileServices', () => {
     const one = compile([web, other], slices);
     expect(compile([other, web], [...slices].reverse())).toEqual(one);
     expect(one.services.map((s) => s.name)).toEqual(['x/a', 'x/web']);
+  });
+
+  it('with a memo, unchanged objects give back the very same output, a changed slice a new one', () => {
+    const memo: CompileMemo = new WeakMap();
+    const other = service('a', { clusterIP: '10.96.0.1', selector: { app: 'a' }, ports: [{ port: 80 }] });
+    const s1 = webSlice([{ ip: '10.244.1.1' }]);
+    const a1 = slice('a-1', 'a', 'IPv4', [{ ip: '10.244.9.1' }], [[null, 80]]);
+    const first = compileServices(cluster({ services: [web, other], endpointSlices: [s1, a1] }), 'node-a', memo);
+    const same = compileServices(cluster({ services: [web, other], endpointSlices: [s1, a1] }), 'node-a', memo);
+    expect(same.services[0]).toBe(first.services[0]);
+    expect(same.services[1]).toBe(first.services[1]);
+    const edited = compileServices(cluster({ services: [web, other], endpointSlices: [webSlice([{ ip: '10.244.1.2' }]), a1] }), 'node-a', memo);
+    expect(edited.services[0]).toBe(first.services[0]); // x/a
+    expect(edited.services[1]).not.toBe(first.services[1]);
+    expect(edited.services[1]!.entries[0]!.backends.map((b) => b.addr)).toEqual(['10.244.1.2']);
   });
 });

@@ -7,7 +7,7 @@ import { encodeCtKey } from '../../src/datapath/maps/ct.js';
 import { encodeLbAffinityKey, encodeLbAffinityValue, encodeLbFlowValue, encodeLbRevValue, LB_BE_F_READY } from '../../src/datapath/maps/lb.js';
 import { applyLbPlan } from '../../src/lb/apply.js';
 import { planServices } from '../../src/lb/plan.js';
-import { stateOf } from '../../src/lb/state.js';
+import { applyOp, stateOf } from '../../src/lb/state.js';
 import type { DesiredBackend, DesiredService } from '../../src/lb/types.js';
 import { FakeLbMaps } from '../helpers/fake-lb-maps.js';
 
@@ -199,5 +199,23 @@ describe('the Service maps differ and applier', () => {
     maps.services.clear(); // the removal got as far as the service entry
     const { ops } = pass(maps, []);
     expect(ops).toEqual(['slot-del 1/1', 'backend-del 1']);
+  });
+
+  it('Services written unchanged by the last clean pass are not diffed again, and still kept', () => {
+    const maps = new FakeLbMaps();
+    const a = svc('a', '10.96.0.1', [be(1)]);
+    const b = svc('b', '10.96.0.2', [be(2)]);
+    const first = pass(maps, [a, b]);
+    // What the maps hold, as the last pass left it: a stands as written, even though the
+    // (deliberately stale) state says nothing of its backend; b is diffed.
+    expect(first.plan.groups).toHaveLength(2);
+    const state = stateOf(maps.read());
+    applyOp(state, { op: 'backend-del', id: backendIdOf(maps, '10.244.1.1') });
+    const b2 = svc('b', '10.96.0.2', [be(2), be(3)]);
+    const plan = planServices([a, b2], state, maps.capacity(), new Set(), new Set([a, b]));
+    expect(plan.groups.map((g) => g.subject)).toEqual(['x/b']);
+    expect(plan.accepted.map((s) => s.name)).toEqual(['x/a', 'x/b']);
+    // Without the shortcut a would be diffed (and its backend written again).
+    expect(planServices([a, b2], state, maps.capacity()).groups.map((g) => g.subject)).toEqual(['x/a', 'x/b']);
   });
 });
