@@ -5,7 +5,7 @@
 // and only then may the backend's id be handed out again.
 import { LE, view } from '../datapath/maps/codec.js';
 import { LAYOUT } from '../datapath/maps/layout.js';
-import type { LbPlan } from './plan.js';
+import type { LbGroup, LbPlan } from './plan.js';
 import type { LbOp } from './state.js';
 import { serviceKeyText, type LbConnTable, type LbMaps } from './types.js';
 
@@ -55,31 +55,46 @@ export function describeOp(op: LbOp): string {
   }
 }
 
-/** pending: backend ids of earlier passes still waiting for their purge. */
-export function applyLbPlan(plan: LbPlan, maps: LbMaps, pending: ReadonlySet<number>): LbApplyResult {
-  let written = 0;
-  const failures: LbWriteFailure[] = [];
-  const deleted = new Set(pending);
-  for (const g of plan.groups) {
+export interface LbGroupsResult {
+  written: number;
+  failures: LbWriteFailure[];
+  /** backend ids deleted */
+  deleted: number[];
+}
+
+/** Writes the groups in order, each up to its first failed op. */
+export function applyGroups(groups: readonly LbGroup[], maps: LbMaps): LbGroupsResult {
+  const out: LbGroupsResult = { written: 0, failures: [], deleted: [] };
+  for (const g of groups) {
     for (const op of g.ops) {
       try {
         run(maps, op);
       } catch (e) {
-        failures.push({ subject: g.subject, op: describeOp(op), error: (e as Error).message });
+        out.failures.push({ subject: g.subject, op: describeOp(op), error: (e as Error).message });
         break;
       }
-      written++;
-      if (op.op === 'backend-del') deleted.add(op.id);
+      out.written++;
+      if (op.op === 'backend-del') out.deleted.push(op.id);
     }
   }
-  if (deleted.size === 0) return { written, failures, unpurged: new Set(), purged: 0 };
+  return out;
+}
+
+/** The connection entries naming a deleted backend go; a failure keeps every id reserved (unpurged). */
+export function purgeDeleted(maps: LbMaps, deleted: ReadonlySet<number>): Pick<LbApplyResult, 'failures' | 'unpurged' | 'purged'> {
+  if (deleted.size === 0) return { failures: [], unpurged: new Set(), purged: 0 };
   try {
-    const purged = purgeConnections(maps, (id) => deleted.has(id));
-    return { written, failures, unpurged: new Set(), purged };
+    return { failures: [], unpurged: new Set(), purged: purgeConnections(maps, (id) => deleted.has(id)) };
   } catch (e) {
-    failures.push({ subject: 'connection tables', op: 'purge', error: (e as Error).message });
-    return { written, failures, unpurged: deleted, purged: 0 };
+    return { failures: [{ subject: 'connection tables', op: 'purge', error: (e as Error).message }], unpurged: new Set(deleted), purged: 0 };
   }
+}
+
+/** The whole plan at once, then the purge. pending: backend ids of earlier passes still waiting for their purge. */
+export function applyLbPlan(plan: LbPlan, maps: LbMaps, pending: ReadonlySet<number>): LbApplyResult {
+  const g = applyGroups(plan.groups, maps);
+  const p = purgeDeleted(maps, new Set([...pending, ...g.deleted]));
+  return { written: g.written, failures: [...g.failures, ...p.failures], unpurged: p.unpurged, purged: p.purged };
 }
 
 // Only the backend id of each entry is read (a full table is 256k entries, read on
