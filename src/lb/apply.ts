@@ -4,6 +4,7 @@
 // (flows, rev, affinity) naming a deleted backend go, one iteration of each table,
 // and only then may the backend's id be handed out again.
 import { LE, view } from '../datapath/maps/codec.js';
+import { LB_BE_F_READY } from '../datapath/maps/lb.js';
 import { LAYOUT } from '../datapath/maps/layout.js';
 import type { LbGroup, LbPlan } from './plan.js';
 import type { LbOp } from './state.js';
@@ -60,11 +61,13 @@ export interface LbGroupsResult {
   failures: LbWriteFailure[];
   /** backend ids deleted */
   deleted: number[];
+  /** backend ids written not ready (out of their slots): sessionAffinity must not bring new connections back to them */
+  unready: number[];
 }
 
 /** Writes the groups in order, each up to its first failed op. */
 export function applyGroups(groups: readonly LbGroup[], maps: LbMaps): LbGroupsResult {
-  const out: LbGroupsResult = { written: 0, failures: [], deleted: [] };
+  const out: LbGroupsResult = { written: 0, failures: [], deleted: [], unready: [] };
   for (const g of groups) {
     for (const op of g.ops) {
       try {
@@ -75,25 +78,35 @@ export function applyGroups(groups: readonly LbGroup[], maps: LbMaps): LbGroupsR
       }
       out.written++;
       if (op.op === 'backend-del') out.deleted.push(op.id);
+      if (op.op === 'backend-set' && !(op.value.flags & LB_BE_F_READY)) out.unready.push(op.id);
     }
   }
   return out;
 }
 
-/** The connection entries naming a deleted backend go; a failure keeps every id reserved (unpurged). */
-export function purgeDeleted(maps: LbMaps, deleted: ReadonlySet<number>): Pick<LbApplyResult, 'failures' | 'unpurged' | 'purged'> {
-  if (deleted.size === 0) return { failures: [], unpurged: new Set(), purged: 0 };
+/**
+ * The connection entries naming a deleted backend go, and the affinity entries of
+ * backends no longer ready (their connections stay; no new one is sent to them). A
+ * failure keeps every id waiting (unpurged, unreadyLeft) for the next try.
+ */
+export function purgeDeleted(
+  maps: LbMaps,
+  deleted: ReadonlySet<number>,
+  unready: ReadonlySet<number> = new Set(),
+): Pick<LbApplyResult, 'failures' | 'unpurged' | 'purged'> & { unreadyLeft: Set<number> } {
+  if (deleted.size === 0 && unready.size === 0) return { failures: [], unpurged: new Set(), unreadyLeft: new Set(), purged: 0 };
   try {
-    return { failures: [], unpurged: new Set(), purged: purgeConnections(maps, (id) => deleted.has(id)) };
+    const purged = purgeConnections(maps, (id) => deleted.has(id), (id) => unready.has(id));
+    return { failures: [], unpurged: new Set(), unreadyLeft: new Set(), purged };
   } catch (e) {
-    return { failures: [{ subject: 'connection tables', op: 'purge', error: (e as Error).message }], unpurged: new Set(deleted), purged: 0 };
+    return { failures: [{ subject: 'connection tables', op: 'purge', error: (e as Error).message }], unpurged: new Set(deleted), unreadyLeft: new Set(unready), purged: 0 };
   }
 }
 
 /** The whole plan at once, then the purge. pending: backend ids of earlier passes still waiting for their purge. */
 export function applyLbPlan(plan: LbPlan, maps: LbMaps, pending: ReadonlySet<number>): LbApplyResult {
   const g = applyGroups(plan.groups, maps);
-  const p = purgeDeleted(maps, new Set([...pending, ...g.deleted]));
+  const p = purgeDeleted(maps, new Set([...pending, ...g.deleted]), new Set(g.unready));
   return { written: g.written, failures: [...g.failures, ...p.failures], unpurged: p.unpurged, purged: p.purged };
 }
 
@@ -107,12 +120,21 @@ const BACKEND_ID_AT: readonly ['flows' | 'rev' | 'affinity', number][] = [
 
 const backendIdAt = (value: Uint8Array, at: number): number => view(value).getUint32(at, LE);
 
-/** Deletes every flows, rev and affinity entry whose backend is gone; returns how many. Throws on the first failure. */
-export function purgeConnections(maps: LbMaps, gone: (backendId: number) => boolean): number {
+/**
+ * Deletes every flows, rev and affinity entry whose backend is gone, and the
+ * affinity entries of `unready` ones; returns how many. Throws on the first failure.
+ */
+export function purgeConnections(maps: LbMaps, gone: (backendId: number) => boolean, unready: (backendId: number) => boolean = () => false): number {
   let n = 0;
   for (const [name, at] of BACKEND_ID_AT) {
     const table: LbConnTable = maps[name];
-    const doomed = table.dump().filter((e) => gone(backendIdAt(e.value, at))).map((e) => e.key);
+    const doomed = table
+      .dump()
+      .filter((e) => {
+        const id = backendIdAt(e.value, at);
+        return gone(id) || (name === 'affinity' && unready(id));
+      })
+      .map((e) => e.key);
     if (doomed.length > 0) n += table.deleteMany(doomed);
   }
   return n;

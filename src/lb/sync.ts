@@ -63,6 +63,8 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   let state: LbState | null = null;
   let orphansPurged = false;
   let pending = new Set<number>();
+  /** backends written not ready whose affinity entries are not purged yet */
+  let unready = new Set<number>();
   let refused = new Map<string, LbRefusal>();
   let skipped: LbSkipped[] = [];
   let failures: LbWriteFailure[] = [];
@@ -79,7 +81,7 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   let closed = false;
 
   function pass(c: ClusterState): void {
-    const clean = state !== null && failures.length === 0 && pending.size === 0;
+    const clean = state !== null && failures.length === 0 && pending.size === 0 && unready.size === 0;
     if (clean && lastInputs !== null && sameList(c.services, lastInputs.services) && sameList(c.endpointSlices, lastInputs.endpointSlices)) {
       opts.onPass?.(0);
       done();
@@ -94,22 +96,30 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
     const compiled = compileServices(c, opts.nodeName, memo);
     const plan = planServices(compiled.services, state, capacity, pending, written);
     busy = true;
-    writeFrom(c, compiled, plan, 0, { written: 0, failures: [], deleted: new Set(pending) });
+    writeFrom(c, compiled, plan, 0, { written: 0, failures: [], deleted: new Set(pending), unready: new Set(unready) });
   }
 
   /** The plan's groups from `from` on, a turn at a time; then the purge and the bookkeeping. */
-  function writeFrom(c: ClusterState, compiled: CompiledServices, plan: LbPlan, from: number, acc: { written: number; failures: LbWriteFailure[]; deleted: Set<number> }): void {
+  function writeFrom(
+    c: ClusterState,
+    compiled: CompiledServices,
+    plan: LbPlan,
+    from: number,
+    acc: { written: number; failures: LbWriteFailure[]; deleted: Set<number>; unready: Set<number> },
+  ): void {
     const g = applyGroups(plan.groups.slice(from, from + GROUPS_PER_TURN), maps);
     acc.written += g.written;
     acc.failures.push(...g.failures);
     for (const id of g.deleted) acc.deleted.add(id);
+    for (const id of g.unready) acc.unready.add(id);
     if (from + GROUPS_PER_TURN < plan.groups.length) {
       setImmediate(() => guarded(() => (closed ? done() : writeFrom(c, compiled, plan, from + GROUPS_PER_TURN, acc))));
       return;
     }
-    const p = purgeDeleted(maps, acc.deleted);
+    const p = purgeDeleted(maps, acc.deleted, acc.unready);
     const r = { written: acc.written, failures: [...acc.failures, ...p.failures], purged: p.purged };
     pending = p.unpurged;
+    unready = p.unreadyLeft;
     counters.purged += r.purged;
     // Every group written (a failed purge only keeps its ids reserved): the maps are the state advanced by the plan.
     const groupsWritten = acc.failures.length === 0;
@@ -130,7 +140,7 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   /** A pass is over (written, failed or closed): a snapshot that came meanwhile gets its own. */
   function done(): void {
     busy = false;
-    if (failures.length > 0 || pending.size > 0) runner.retryLater();
+    if (failures.length > 0 || pending.size > 0 || unready.size > 0) runner.retryLater();
     if (again) {
       again = false;
       runner.schedule();
@@ -208,7 +218,7 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
           counters: { ...counters },
         },
         problems,
-        settled: !runner.scheduled && !busy && !again && failures.length === 0 && pending.size === 0,
+        settled: !runner.scheduled && !busy && !again && failures.length === 0 && pending.size === 0 && unready.size === 0,
       };
     },
     close() {

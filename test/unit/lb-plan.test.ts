@@ -97,6 +97,17 @@ describe('the Service maps differ and applier', () => {
     expect(maps.services.get('10.96.0.10:80/TCP')!.value.count).toBe(1);
   });
 
+  it('a backend no longer ready keeps its connections but loses its affinity entries (no new connection goes back to it)', () => {
+    const maps = new FakeLbMaps();
+    pass(maps, [svc('web', '10.96.0.10', [be(1), be(2)])]);
+    const [id1, id2] = [backendIdOf(maps, '10.244.1.1'), backendIdOf(maps, '10.244.1.2')];
+    connect(maps, 1, id1, '10.244.1.1', 1000);
+    connect(maps, 1, id2, '10.244.1.2', 1001);
+    const { ops } = pass(maps, [svc('web', '10.96.0.10', [be(1), be(2, false)])]);
+    expect(ops).toEqual([`backend-set ${id2}`, 'service-set 10.96.0.10:80/TCP', 'slot-del 1/2', 'affinity-del 1']);
+    expect([maps.flows.entries.size, maps.rev.entries.size, maps.affinity.entries.size]).toEqual([2, 2, 1]);
+  });
+
   it('a new backend: written and slotted before the count goes up', () => {
     const maps = new FakeLbMaps();
     pass(maps, [svc('web', '10.96.0.10', [be(1)])]);
