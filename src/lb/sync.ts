@@ -48,8 +48,6 @@ export interface LbSyncOptions {
   log: Logger;
   /** wait before retrying a failed write; default 500 ms */
   retryMs?: number;
-  /** a pass is done (tests count writes per pass) */
-  onPass?: (written: number) => void;
 }
 
 /** Services written per turn of the event loop: a few thousand map writes. */
@@ -83,7 +81,6 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   function pass(c: ClusterState): void {
     const clean = state !== null && failures.length === 0 && pending.size === 0 && unready.size === 0;
     if (clean && lastInputs !== null && sameList(c.services, lastInputs.services) && sameList(c.endpointSlices, lastInputs.endpointSlices)) {
-      opts.onPass?.(0);
       done();
       return;
     }
@@ -133,7 +130,6 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
       readyBackends: plan.accepted.reduce((n, s) => n + s.entries.reduce((m, e) => m + e.backends.filter((b) => b.ready).length, 0), 0),
     };
     if (r.written > 0) log.info({ ops: r.written, purged: r.purged, services: summary.services }, 'service maps updated');
-    opts.onPass?.(r.written);
     done();
   }
 
