@@ -277,6 +277,22 @@ export function mapDelete(fd: number, key: Uint8Array): boolean {
 }
 
 /**
+ * Deletes every key (bpf_map_delete_batch where the kernel has it, else one at a
+ * time); keys already gone are skipped. Returns how many were there.
+ */
+export function mapDeleteMany(fd: number, keys: readonly Uint8Array[]): number {
+  const f = fdArg(fd);
+  if (keys.length === 0) return 0;
+  const info = mapInfo(f);
+  const all = new Uint8Array(keys.length * info.keySize);
+  keys.forEach((k, i) => {
+    length(bytesArg(k, 'key'), info.keySize, 'key', info);
+    all.set(k, i * info.keySize);
+  });
+  return syscall(() => native().bpfMapDeleteMany(f, all));
+}
+
+/**
  * Every key once, by bpf_map_get_next_key. Tolerates entries coming and going during
  * the walk (the walk restarts when its cursor is deleted, repeats are dropped); a map
  * changing throughout a few restarts fails with EAGAIN.

@@ -189,6 +189,7 @@ export interface NativeBinding {
   bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist'): void;
   bpfMapLookup(fd: number, key: Uint8Array): Uint8Array | null;
   bpfMapDelete(fd: number, key: Uint8Array): boolean;
+  bpfMapDeleteMany(fd: number, keys: Uint8Array): number;
   bpfMapKeys(fd: number): Uint8Array[];
   bpfMapDump(fd: number): { key: Uint8Array; value: Uint8Array }[];
   bpfTcAttach(

@@ -3,9 +3,10 @@
 // holds), every other group still written. Then one purge: the connection entries
 // (flows, rev, affinity) naming a deleted backend go, one iteration of each table,
 // and only then may the backend's id be handed out again.
-import { decodeCtKey } from '../datapath/maps/ct.js';
-import { decodeLbAffinityValue, decodeLbFlowValue, decodeLbRevValue } from '../datapath/maps/lb.js';
-import type { LbPlan } from './plan.js';
+import { LE, view } from '../datapath/maps/codec.js';
+import { LB_BE_F_READY } from '../datapath/maps/lb.js';
+import { LAYOUT } from '../datapath/maps/layout.js';
+import type { LbGroup, LbPlan } from './plan.js';
 import type { LbOp } from './state.js';
 import { serviceKeyText, type LbConnTable, type LbMaps } from './types.js';
 
@@ -55,51 +56,86 @@ export function describeOp(op: LbOp): string {
   }
 }
 
-/** pending: backend ids of earlier passes still waiting for their purge. */
-export function applyLbPlan(plan: LbPlan, maps: LbMaps, pending: ReadonlySet<number>): LbApplyResult {
-  let written = 0;
-  const failures: LbWriteFailure[] = [];
-  const deleted = new Set(pending);
-  for (const g of plan.groups) {
+export interface LbGroupsResult {
+  written: number;
+  failures: LbWriteFailure[];
+  /** backend ids deleted */
+  deleted: number[];
+  /** backend ids written not ready (out of their slots): sessionAffinity must not bring new connections back to them */
+  unready: number[];
+}
+
+/** Writes the groups in order, each up to its first failed op. */
+export function applyGroups(groups: readonly LbGroup[], maps: LbMaps): LbGroupsResult {
+  const out: LbGroupsResult = { written: 0, failures: [], deleted: [], unready: [] };
+  for (const g of groups) {
     for (const op of g.ops) {
       try {
         run(maps, op);
       } catch (e) {
-        failures.push({ subject: g.subject, op: describeOp(op), error: (e as Error).message });
+        out.failures.push({ subject: g.subject, op: describeOp(op), error: (e as Error).message });
         break;
       }
-      written++;
-      if (op.op === 'backend-del') deleted.add(op.id);
+      out.written++;
+      if (op.op === 'backend-del') out.deleted.push(op.id);
+      if (op.op === 'backend-set' && !(op.value.flags & LB_BE_F_READY)) out.unready.push(op.id);
     }
   }
-  if (deleted.size === 0) return { written, failures, unpurged: new Set(), purged: 0 };
+  return out;
+}
+
+/**
+ * The connection entries naming a deleted backend go, and the affinity entries of
+ * backends no longer ready (their connections stay; no new one is sent to them). A
+ * failure keeps every id waiting (unpurged, unreadyLeft) for the next try.
+ */
+export function purgeDeleted(
+  maps: LbMaps,
+  deleted: ReadonlySet<number>,
+  unready: ReadonlySet<number> = new Set(),
+): Pick<LbApplyResult, 'failures' | 'unpurged' | 'purged'> & { unreadyLeft: Set<number> } {
+  if (deleted.size === 0 && unready.size === 0) return { failures: [], unpurged: new Set(), unreadyLeft: new Set(), purged: 0 };
   try {
-    const purged = purgeConnections(maps, (id) => deleted.has(id));
-    return { written, failures, unpurged: new Set(), purged };
+    const purged = purgeConnections(maps, (id) => deleted.has(id), (id) => unready.has(id));
+    return { failures: [], unpurged: new Set(), unreadyLeft: new Set(), purged };
   } catch (e) {
-    failures.push({ subject: 'connection tables', op: 'purge', error: (e as Error).message });
-    return { written, failures, unpurged: deleted, purged: 0 };
+    return { failures: [{ subject: 'connection tables', op: 'purge', error: (e as Error).message }], unpurged: new Set(deleted), unreadyLeft: new Set(unready), purged: 0 };
   }
 }
 
-type BackendOf = (key: Uint8Array, value: Uint8Array) => number;
+/** The whole plan at once, then the purge. pending: backend ids of earlier passes still waiting for their purge. */
+export function applyLbPlan(plan: LbPlan, maps: LbMaps, pending: ReadonlySet<number>): LbApplyResult {
+  const g = applyGroups(plan.groups, maps);
+  const p = purgeDeleted(maps, new Set([...pending, ...g.deleted]), new Set(g.unready));
+  return { written: g.written, failures: [...g.failures, ...p.failures], unpurged: p.unpurged, purged: p.purged };
+}
 
-const TABLES: readonly ['flows' | 'rev' | 'affinity', BackendOf][] = [
-  ['flows', (_k, v) => decodeLbFlowValue(v).backendId],
-  ['rev', (k, v) => decodeLbRevValue(v, decodeCtKey(k).family).backendId],
-  ['affinity', (_k, v) => decodeLbAffinityValue(v).backendId],
+// Only the backend id of each entry is read (a full table is 256k entries, read on
+// the agent's event loop): its u32 at the offset maps.h gives it, host order.
+const BACKEND_ID_AT: readonly ['flows' | 'rev' | 'affinity', number][] = [
+  ['flows', LAYOUT.lb_flow_value.members.backend_id],
+  ['rev', LAYOUT.lb_rev_value.members.backend_id],
+  ['affinity', LAYOUT.lb_affinity_value.members.backend_id],
 ];
 
-/** Deletes every flows, rev and affinity entry whose backend is gone; returns how many. Throws on the first failure. */
-export function purgeConnections(maps: LbMaps, gone: (backendId: number) => boolean): number {
+const backendIdAt = (value: Uint8Array, at: number): number => view(value).getUint32(at, LE);
+
+/**
+ * Deletes every flows, rev and affinity entry whose backend is gone, and the
+ * affinity entries of `unready` ones; returns how many. Throws on the first failure.
+ */
+export function purgeConnections(maps: LbMaps, gone: (backendId: number) => boolean, unready: (backendId: number) => boolean = () => false): number {
   let n = 0;
-  for (const [name, backendOf] of TABLES) {
+  for (const [name, at] of BACKEND_ID_AT) {
     const table: LbConnTable = maps[name];
-    for (const { key, value } of table.dump()) {
-      if (!gone(backendOf(key, value))) continue;
-      table.delete(key);
-      n++;
-    }
+    const doomed = table
+      .dump()
+      .filter((e) => {
+        const id = backendIdAt(e.value, at);
+        return gone(id) || (name === 'affinity' && unready(id));
+      })
+      .map((e) => e.key);
+    if (doomed.length > 0) n += table.deleteMany(doomed);
   }
   return n;
 }

@@ -28,7 +28,7 @@ const NAMES = {
 } as const;
 
 function table(fd: number): LbConnTable {
-  return { dump: () => bpf.mapDump(fd), delete: (key) => void bpf.mapDelete(fd, key) };
+  return { dump: () => bpf.mapDump(fd), deleteMany: (keys) => bpf.mapDeleteMany(fd, keys) };
 }
 
 export function openLbMaps(bpfDir: string): LbMaps {

@@ -7,17 +7,20 @@
 // next to nothing: a snapshot whose Services and EndpointSlices are the objects of
 // the last clean pass is skipped, and otherwise only the Services whose objects
 // changed are compiled and diffed again (a pod's churn on a node with 10,000
-// Services must not hold the event loop the CNI calls are served on).
+// Services must not hold the event loop the CNI calls are served on). A big plan (a
+// first start with thousands of Services) is written GROUPS_PER_TURN Services per
+// turn of the event loop, each Service whole in its safe order; a snapshot arriving
+// meanwhile waits for the pass to end.
 import type { AgentProblem, MapFill } from '../agent/core.js';
 import { MapName } from '../datapath/maps/names.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
 import { createPassRunner } from '../util/pass-runner.js';
-import { applyLbPlan, purgeConnections, type LbWriteFailure } from './apply.js';
+import { applyGroups, purgeConnections, purgeDeleted, type LbWriteFailure } from './apply.js';
 import { compileServices, sameList, type CompileMemo } from './compile.js';
-import { advance, planServices, type LbRefusal } from './plan.js';
+import { advance, planServices, type LbPlan, type LbRefusal } from './plan.js';
 import { countsOf, stateOf, type LbState } from './state.js';
-import type { DesiredService, LbMaps, LbSkipped } from './types.js';
+import type { CompiledServices, DesiredService, LbMaps, LbSkipped } from './types.js';
 
 export interface ServicesStatus {
   /** Services written (with ClusterIPs, not refused) */
@@ -45,9 +48,10 @@ export interface LbSyncOptions {
   log: Logger;
   /** wait before retrying a failed write; default 500 ms */
   retryMs?: number;
-  /** a pass is done (tests count writes per pass) */
-  onPass?: (written: number) => void;
 }
+
+/** Services written per turn of the event loop: a few thousand map writes. */
+const GROUPS_PER_TURN = 256;
 
 export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   const { log } = opts;
@@ -57,6 +61,8 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   let state: LbState | null = null;
   let orphansPurged = false;
   let pending = new Set<number>();
+  /** backends written not ready whose affinity entries are not purged yet */
+  let unready = new Set<number>();
   let refused = new Map<string, LbRefusal>();
   let skipped: LbSkipped[] = [];
   let failures: LbWriteFailure[] = [];
@@ -67,11 +73,15 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   let written: ReadonlySet<DesiredService> = new Set();
   let lastInputs: Pick<ClusterState, 'services' | 'endpointSlices'> | null = null;
   let summary = { services: 0, servicePorts: 0, readyBackends: 0 };
+  /** a plan is being written, over several turns */
+  let busy = false;
+  let again = false;
+  let closed = false;
 
   function pass(c: ClusterState): void {
-    const clean = state !== null && failures.length === 0 && pending.size === 0;
+    const clean = state !== null && failures.length === 0 && pending.size === 0 && unready.size === 0;
     if (clean && lastInputs !== null && sameList(c.services, lastInputs.services) && sameList(c.endpointSlices, lastInputs.endpointSlices)) {
-      opts.onPass?.(0);
+      done();
       return;
     }
     state ??= stateOf(maps.read());
@@ -82,12 +92,35 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
     }
     const compiled = compileServices(c, opts.nodeName, memo);
     const plan = planServices(compiled.services, state, capacity, pending, written);
-    const r = applyLbPlan(plan, maps, pending);
-    pending = r.unpurged;
+    busy = true;
+    writeFrom(c, compiled, plan, 0, { written: 0, failures: [], deleted: new Set(pending), unready: new Set(unready) });
+  }
+
+  /** The plan's groups from `from` on, a turn at a time; then the purge and the bookkeeping. */
+  function writeFrom(
+    c: ClusterState,
+    compiled: CompiledServices,
+    plan: LbPlan,
+    from: number,
+    acc: { written: number; failures: LbWriteFailure[]; deleted: Set<number>; unready: Set<number> },
+  ): void {
+    const g = applyGroups(plan.groups.slice(from, from + GROUPS_PER_TURN), maps);
+    acc.written += g.written;
+    acc.failures.push(...g.failures);
+    for (const id of g.deleted) acc.deleted.add(id);
+    for (const id of g.unready) acc.unready.add(id);
+    if (from + GROUPS_PER_TURN < plan.groups.length) {
+      setImmediate(() => guarded(() => (closed ? done() : writeFrom(c, compiled, plan, from + GROUPS_PER_TURN, acc))));
+      return;
+    }
+    const p = purgeDeleted(maps, acc.deleted, acc.unready);
+    const r = { written: acc.written, failures: [...acc.failures, ...p.failures], purged: p.purged };
+    pending = p.unpurged;
+    unready = p.unreadyLeft;
     counters.purged += r.purged;
     // Every group written (a failed purge only keeps its ids reserved): the maps are the state advanced by the plan.
-    const groupsWritten = r.failures.every((f) => f.op === 'purge');
-    state = groupsWritten ? advance(state, plan) : null;
+    const groupsWritten = acc.failures.length === 0;
+    state = groupsWritten && state !== null ? advance(state, plan) : null;
     written = groupsWritten ? new Set(plan.accepted) : new Set();
     lastInputs = groupsWritten ? { services: c.services, endpointSlices: c.endpointSlices } : null;
     report(plan.refused, compiled.skipped, r.failures);
@@ -97,7 +130,32 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
       readyBackends: plan.accepted.reduce((n, s) => n + s.entries.reduce((m, e) => m + e.backends.filter((b) => b.ready).length, 0), 0),
     };
     if (r.written > 0) log.info({ ops: r.written, purged: r.purged, services: summary.services }, 'service maps updated');
-    opts.onPass?.(r.written);
+    done();
+  }
+
+  /** A pass is over (written, failed or closed): a snapshot that came meanwhile gets its own. */
+  function done(): void {
+    busy = false;
+    if (failures.length > 0 || pending.size > 0 || unready.size > 0) runner.retryLater();
+    if (again) {
+      again = false;
+      runner.schedule();
+    }
+  }
+
+  function guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      // Reading the maps failed (or a bug): nothing is assumed about them, they are read again.
+      state = null;
+      written = new Set();
+      lastInputs = null;
+      failures = [{ subject: 'service maps', op: 'pass', error: (e as Error).message }];
+      counters.writeFailures++;
+      log.error({ err: (e as Error).message }, 'updating the service maps failed; retrying');
+      done();
+    }
   }
 
   function report(refusals: readonly LbRefusal[], skips: readonly LbSkipped[], failed: readonly LbWriteFailure[]): void {
@@ -118,19 +176,13 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
   }
 
   function run(): void {
-    if (cluster === null) return;
-    try {
-      pass(cluster);
-    } catch (e) {
-      // Reading the maps failed (or a bug): nothing is assumed about them, they are read again.
-      state = null;
-      written = new Set();
-      lastInputs = null;
-      failures = [{ subject: 'service maps', op: 'pass', error: (e as Error).message }];
-      counters.writeFailures++;
-      log.error({ err: (e as Error).message }, 'updating the service maps failed; retrying');
+    if (cluster === null || closed) return;
+    if (busy) {
+      again = true;
+      return;
     }
-    if (failures.length > 0 || pending.size > 0) runner.retryLater();
+    const c = cluster;
+    guarded(() => pass(c));
   }
 
   function fill(): MapFill[] {
@@ -162,10 +214,11 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
           counters: { ...counters },
         },
         problems,
-        settled: !runner.scheduled && failures.length === 0 && pending.size === 0,
+        settled: !runner.scheduled && !busy && !again && failures.length === 0 && pending.size === 0 && unready.size === 0,
       };
     },
     close() {
+      closed = true;
       runner.close();
       maps.close();
     },

@@ -53,7 +53,8 @@ export interface LbContent {
 /** A connection table the datapath writes (flows, rev, affinity): raw entries, to purge. */
 export interface LbConnTable {
   dump(): { key: Uint8Array; value: Uint8Array }[];
-  delete(key: Uint8Array): void;
+  /** batched where the kernel can; keys already gone are skipped; how many were there */
+  deleteMany(keys: readonly Uint8Array[]): number;
 }
 
 /** Entries the agent may write: strait_lb_services_v1, and strait_lb_backends_v1 (strait_lb_slots_v1 is as big). */

@@ -17,9 +17,12 @@ export class FakeConnTable implements LbConnTable {
     this.iterations++;
     return [...this.entries.values()].map((e) => ({ key: Uint8Array.from(e.key), value: Uint8Array.from(e.value) }));
   }
-  delete(key: Uint8Array): void {
-    this.log.push(`${this.name}-del`);
-    this.entries.delete(Buffer.from(key).toString('hex'));
+  /** one log line per call, as one batch is one syscall */
+  deleteMany(keys: readonly Uint8Array[]): number {
+    this.log.push(`${this.name}-del ${keys.length}`);
+    let n = 0;
+    for (const k of keys) if (this.entries.delete(Buffer.from(k).toString('hex'))) n++;
+    return n;
   }
 }
 

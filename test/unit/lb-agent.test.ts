@@ -142,4 +142,24 @@ describe('the agent and the Service maps', () => {
     expect(n.lb.log.slice(writes)).toEqual(['backend-set 51', `slot-set ${sid}/2`, 'service-set 10.96.1.8:80/TCP']);
     expect(reads).toBe(1);
   });
+
+  it('a big pass is written a chunk of Services per turn of the event loop, and a snapshot meanwhile waits for it', async () => {
+    const n = new FakeNode(BIG);
+    const { core } = start(n);
+    const many = Array.from({ length: 600 }, (_, i) => service(`s${i}`, { clusterIP: `10.96.${2 + (i >> 8)}.${i & 255}`, selector: { app: `s${i}` }, ports: [{ port: 80 }] }));
+    core.setCluster(cluster({ services: many }), 1);
+    // Turns of the event loop while the first pass writes: other work (a CNI call) gets in between.
+    let turns = 0;
+    let seen = -1;
+    while (!core.status().synced) {
+      await new Promise((r) => setImmediate(r));
+      turns++;
+      if (seen < 0 && n.lb.services.size > 0 && n.lb.services.size < 600) seen = n.lb.services.size;
+      if (turns === 2) core.setCluster(cluster({ services: many.slice(0, 500) }), 2);
+    }
+    expect(seen).toBeGreaterThan(0); // seen part-way: the pass did not hold the loop throughout
+    await until(core, (x) => x.synced && x.appliedGeneration === 2);
+    expect(n.lb.services.size).toBe(500);
+    expect(core.status().services!.services).toBe(500);
+  });
 });

@@ -80,7 +80,7 @@ describe('the Service maps differ and applier', () => {
     const { ops, result } = pass(maps, [svc('web', '10.96.0.10', [be(2), be(3)])]);
     expect(result.failures).toEqual([]);
     // slot 1 held backend 1: the others move down, count 2, slot 3 goes, then backend 1, then its entries.
-    expect(ops).toEqual(['slot-set 1/1', 'slot-set 1/2', 'service-set 10.96.0.10:80/TCP', 'slot-del 1/3', `backend-del ${gone}`, 'flows-del', 'rev-del', 'affinity-del']);
+    expect(ops).toEqual(['slot-set 1/1', 'slot-set 1/2', 'service-set 10.96.0.10:80/TCP', 'slot-del 1/3', `backend-del ${gone}`, 'flows-del 1', 'rev-del 1', 'affinity-del 1']);
     expect(maps.slotsOf(sid)).toEqual(['10.244.1.2:8080', '10.244.1.3:8080']);
     expect([maps.flows.entries.size, maps.rev.entries.size, maps.affinity.entries.size]).toEqual([1, 1, 1]);
     expect([maps.flows.iterations, maps.rev.iterations, maps.affinity.iterations]).toEqual([1, 1, 1]);
@@ -97,6 +97,17 @@ describe('the Service maps differ and applier', () => {
     expect(maps.services.get('10.96.0.10:80/TCP')!.value.count).toBe(1);
   });
 
+  it('a backend no longer ready keeps its connections but loses its affinity entries (no new connection goes back to it)', () => {
+    const maps = new FakeLbMaps();
+    pass(maps, [svc('web', '10.96.0.10', [be(1), be(2)])]);
+    const [id1, id2] = [backendIdOf(maps, '10.244.1.1'), backendIdOf(maps, '10.244.1.2')];
+    connect(maps, 1, id1, '10.244.1.1', 1000);
+    connect(maps, 1, id2, '10.244.1.2', 1001);
+    const { ops } = pass(maps, [svc('web', '10.96.0.10', [be(1), be(2, false)])]);
+    expect(ops).toEqual([`backend-set ${id2}`, 'service-set 10.96.0.10:80/TCP', 'slot-del 1/2', 'affinity-del 1']);
+    expect([maps.flows.entries.size, maps.rev.entries.size, maps.affinity.entries.size]).toEqual([2, 2, 1]);
+  });
+
   it('a new backend: written and slotted before the count goes up', () => {
     const maps = new FakeLbMaps();
     pass(maps, [svc('web', '10.96.0.10', [be(1)])]);
@@ -109,7 +120,7 @@ describe('the Service maps differ and applier', () => {
     pass(maps, [svc('web', '10.96.0.10', [be(1), be(2)])]);
     connect(maps, 1, 1, '10.244.1.1', 1000);
     const { ops } = pass(maps, []);
-    expect(ops).toEqual(['service-del 10.96.0.10:80/TCP', 'slot-del 1/1', 'slot-del 1/2', 'backend-del 1', 'backend-del 2', 'flows-del', 'rev-del', 'affinity-del']);
+    expect(ops).toEqual(['service-del 10.96.0.10:80/TCP', 'slot-del 1/1', 'slot-del 1/2', 'backend-del 1', 'backend-del 2', 'flows-del 1', 'rev-del 1', 'affinity-del 1']);
     expect([maps.services.size, maps.slots.size, maps.backends.size]).toEqual([0, 0, 0]);
   });
 
@@ -131,14 +142,14 @@ describe('the Service maps differ and applier', () => {
     pass(maps, [svc('web', '10.96.0.10', [be(1), be(2)])]);
     connect(maps, 1, 1, '10.244.1.1', 1000);
     maps.failOn = null;
-    const realDelete = maps.rev.delete.bind(maps.rev);
-    maps.rev.delete = () => {
+    const realDelete = maps.rev.deleteMany.bind(maps.rev);
+    maps.rev.deleteMany = () => {
       throw new Error('EPERM');
     };
     const { result } = pass(maps, [svc('web', '10.96.0.10', [be(2)])]);
     expect(result.failures).toEqual([{ subject: 'connection tables', op: 'purge', error: 'EPERM' }]);
     expect([...result.unpurged]).toEqual([1]);
-    maps.rev.delete = realDelete;
+    maps.rev.deleteMany = realDelete;
     const retried = pass(maps, [svc('web', '10.96.0.10', [be(2)])], result.unpurged);
     expect(retried.result.unpurged.size).toBe(0);
     expect(maps.rev.entries.size).toBe(0);
