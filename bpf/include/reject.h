@@ -41,34 +41,34 @@
 #define REJECT_IP4_MF 0x2000     /* frag_off: more fragments */
 
 /*
- * What the answer is built from, or a drop for a packet that gets none. The IP header
+ * What the answer is built from; false for a packet that gets none. The IP header
  * is copied with bpf_skb_load_bytes() rather than read through pkt: whether the
  * verifier still knows which of pkt's headers the caller checked depends on how the
  * caller was compiled (as a function of its own, lb_reject() did not: the IPv6 read
  * was refused on the IPv4 bounds), and a copy needs no such knowledge.
  */
-static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in)
+static __always_inline bool reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in)
 {
 	if (skb->gso_segs > 1 || skb->gso_size)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
 	if (l3_proto == ETH_P_IP) {
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip4, sizeof(in->ip4)) < 0)
-			return -DROP_LB_NO_BACKEND;
+			return false;
 		if (in->ip4.frag_off & bpf_htons(REJECT_IP4_OFFSET))
-			return -DROP_LB_NO_BACKEND;
+			return false;
 		if (in->ip4.protocol == IPPROTO_TCP && in->ip4.frag_off & bpf_htons(REJECT_IP4_MF))
-			return -DROP_LB_NO_BACKEND;
+			return false;
 		in->family = 4;
 		in->protocol = in->ip4.protocol;
 		in->ip_len = in->ip4.ihl * 4;
 		in->l4_len = bpf_ntohs(in->ip4.tot_len);
 		if (in->ip_len < sizeof(in->ip4) || in->l4_len < in->ip_len)
-			return -DROP_LB_NO_BACKEND;
+			return false;
 		in->l4_len -= in->ip_len;
 	} else {
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip6, sizeof(in->ip6)) < 0)
-			return -DROP_LB_NO_BACKEND;
+			return false;
 		in->family = 6;
 		in->protocol = in->ip6.nexthdr;
 		in->ip_len = sizeof(in->ip6);
@@ -76,11 +76,11 @@ static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, st
 	}
 	in->l4_off = ETH_HLEN + in->ip_len;
 	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	/* The datagram's length field names bytes the frame does not hold. */
 	if (in->l4_off + in->l4_len > skb->len)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return true;
 }
 
 /*
@@ -98,14 +98,13 @@ static __always_inline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
 	struct ethhdr eth = {};
 	struct reject_in in;
 	__u32 len = skb->len;
-	int ret;
+	bool answered;
 
-	ret = reject_read(skb, pkt->l3_proto, &in);
-	if (ret < 0)
-		return ret;
-	ret = in.protocol == IPPROTO_TCP ? reject_tcp(skb, &in) : reject_udp(skb, &in);
-	if (ret < 0)
-		return ret;
+	if (!reject_read(skb, pkt->l3_proto, &in))
+		return -DROP_LB_NO_BACKEND;
+	answered = in.protocol == IPPROTO_TCP ? reject_tcp(skb, &in) : reject_udp(skb, &in);
+	if (!answered)
+		return -DROP_LB_NO_BACKEND;
 
 	/* Into the pod, as its gateway (the host veth) would hand it over. */
 	__builtin_memcpy(eth.h_dest, client->pod_mac, ETH_ALEN);

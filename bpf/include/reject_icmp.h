@@ -19,7 +19,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
-#include "drop.h"
 #include "reject_hdr.h"
 
 #define REJECT_ICMP_DEST_UNREACH 3
@@ -42,20 +41,19 @@ struct reject_icmp6 {
 
 /* The skb cut to Ethernet and quote_len bytes, then len bytes of hdrs (IP and ICMP) put
  * between the two. */
-static __always_inline int reject_icmp_write(struct __sk_buff *skb, __u32 quote_len,
-					     const void *hdrs, __u32 len)
+static __always_inline bool reject_icmp_write(struct __sk_buff *skb, __u32 quote_len,
+					      const void *hdrs, __u32 len)
 {
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote_len, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) < 0)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) >= 0;
 }
 
-/* The datagram in the skb becomes the port unreachable that answers it (Ethernet aside). */
-static __always_inline int reject_udp(struct __sk_buff *skb, const struct reject_in *in)
+/* The datagram in the skb becomes the port unreachable that answers it (Ethernet aside);
+ * false: no answer. */
+static __always_inline bool reject_udp(struct __sk_buff *skb, const struct reject_in *in)
 {
 	union {
 		struct reject_icmp4 v4;
@@ -67,12 +65,12 @@ static __always_inline int reject_udp(struct __sk_buff *skb, const struct reject
 	__s64 sum = 0;
 
 	if (in->l4_len < REJECT_UDP_HLEN)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	/* Bounds the verifier sees: 20..60 bytes of IPv4 header, or IPv6's 40. */
 	if (quote_len < sizeof(struct iphdr) + REJECT_UDP_HLEN || quote_len > sizeof(quote))
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, quote, quote_len) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
 	if (in->family == 4) {
 		reject_ip4(&out.v4.ip, &in->ip4, IPPROTO_ICMP, sizeof(out.v4) + quote_len);

@@ -18,7 +18,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
-#include "drop.h"
 #include "reject_hdr.h"
 
 #define REJECT_TCP_FIN 0x01
@@ -51,17 +50,17 @@ struct reject_tcp6 {
 	struct reject_tcphdr tcp;
 };
 
-/* The RST's TCP header (checksum left 0) for the segment th of l4_len bytes. */
-static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u32 l4_len,
-					     struct reject_tcphdr *rst)
+/* The RST's TCP header (checksum left 0) for the segment th of l4_len bytes; false: none. */
+static __always_inline bool reject_tcp_header(const struct reject_tcphdr *th, __u32 l4_len,
+					      struct reject_tcphdr *rst)
 {
 	__u32 hdr_len = (th->doff >> 4) * 4;
 	__u32 seq_len;
 
 	if (th->flags & REJECT_TCP_RST)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (hdr_len < sizeof(*th) || hdr_len > l4_len)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
 	*rst = (struct reject_tcphdr){
 		.source = th->dest,
@@ -77,7 +76,7 @@ static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u
 		rst->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + seq_len);
 		rst->flags |= REJECT_TCP_ACK;
 	}
-	return 0;
+	return true;
 }
 
 /*
@@ -86,23 +85,22 @@ static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u
  * a partial checksum's start and field (CHECKSUM_PARTIAL) still lie inside it. IPv4
  * options are cut after the fixed header (BPF_ADJ_ROOM_NET).
  */
-static __always_inline int reject_tcp_write(struct __sk_buff *skb, const struct reject_in *in,
-					    const void *hdrs, __u32 len)
+static __always_inline bool reject_tcp_write(struct __sk_buff *skb, const struct reject_in *in,
+					     const void *hdrs, __u32 len)
 {
 	__u32 fixed = in->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	__u32 opt_len = in->ip_len - fixed;
 
 	if (bpf_skb_change_tail(skb, in->l4_off + sizeof(struct reject_tcphdr), 0) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (opt_len && bpf_skb_adjust_room(skb, -(__s32)opt_len, BPF_ADJ_ROOM_NET, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) < 0)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) >= 0;
 }
 
-/* The segment in the skb becomes the RST that answers it (Ethernet header aside). */
-static __always_inline int reject_tcp(struct __sk_buff *skb, const struct reject_in *in)
+/* The segment in the skb becomes the RST that answers it (Ethernet header aside); false:
+ * no answer. */
+static __always_inline bool reject_tcp(struct __sk_buff *skb, const struct reject_in *in)
 {
 	union {
 		struct reject_tcp4 v4;
@@ -112,10 +110,9 @@ static __always_inline int reject_tcp(struct __sk_buff *skb, const struct reject
 	const void *addrs;
 	__u32 addrs_len, len;
 	__s64 sum;
-	int ret;
 
 	if (in->l4_len < sizeof(th) || bpf_skb_load_bytes(skb, in->l4_off, &th, sizeof(th)) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
 	if (in->family == 4) {
 		reject_ip4(&out.v4.ip, &in->ip4, IPPROTO_TCP, sizeof(out.v4));
@@ -130,9 +127,8 @@ static __always_inline int reject_tcp(struct __sk_buff *skb, const struct reject
 		addrs_len = 2 * sizeof(out.v6.ip.saddr);
 		len = sizeof(out.v6);
 	}
-	ret = reject_tcp_header(&th, in->l4_len, rst);
-	if (ret < 0)
-		return ret;
+	if (!reject_tcp_header(&th, in->l4_len, rst))
+		return false;
 	sum = reject_pseudo_sum(addrs, addrs_len, IPPROTO_TCP, sizeof(*rst));
 	rst->check = reject_csum_fold(reject_csum_add(rst, sizeof(*rst), sum));
 	return reject_tcp_write(skb, in, &out, len);
