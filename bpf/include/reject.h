@@ -101,8 +101,11 @@ static __always_inline bool reject_read(struct __sk_buff *skb, __u16 l3_proto, s
  * sending endpoint (its veth is where the answer goes). Returns TC_ACT_REDIRECT or a
  * negated drop reason; either way pkt's pointers are stale after the call (the skb
  * may have been rewritten). Inlined like the rest of the datapath: as a function of
- * its own (tried, with lb.h in from_pod) its verdict came back to the caller as a
- * scalar the 5.10 to 6.12 verifiers did not bound, and they followed the caller's
+ * its own, its frame would count on top of from_pod's against the verifier's 512
+ * bytes for a call chain. The steps answer yes or no, and only this picks the drop
+ * reason: a step returning 0 or -DROP_LB_NO_BACKEND let clang fold the two into a
+ * mask of the helper's result (r >>= 63; r &= -25), a verdict the verifier cannot
+ * bound, and with lb.h in from_pod the 5.10 to 6.12 verifiers then followed lb.h's
  * other branches with it into stale packet pointers.
  */
 static __always_inline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
