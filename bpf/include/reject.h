@@ -41,46 +41,59 @@
 #define REJECT_IP4_MF 0x2000     /* frag_off: more fragments */
 
 /*
- * What the answer is built from, or a drop for a packet that gets none. The IP header
+ * The stack of every step, one after the other in one place: lb_reject() is inlined
+ * into from_pod, whose frame is near the verifier's 512 bytes already, and clang does
+ * not overlap the steps' own buffers reliably.
+ */
+union reject_scratch {
+	union reject_ip read;
+	union reject_tcp_out tcp;
+	union reject_icmp_out icmp;
+	struct ethhdr eth;
+};
+
+/*
+ * What the answer is built from; false for a packet that gets none. The IP header
  * is copied with bpf_skb_load_bytes() rather than read through pkt: whether the
  * verifier still knows which of pkt's headers the caller checked depends on how the
  * caller was compiled (as a function of its own, lb_reject() did not: the IPv6 read
  * was refused on the IPv4 bounds), and a copy needs no such knowledge.
  */
-static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in)
+static __always_inline bool reject_read(struct __sk_buff *skb, __u16 l3_proto, struct reject_in *in,
+					union reject_ip *hdr)
 {
 	if (skb->gso_segs > 1 || skb->gso_size)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
 	if (l3_proto == ETH_P_IP) {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip4, sizeof(in->ip4)) < 0)
-			return -DROP_LB_NO_BACKEND;
-		if (in->ip4.frag_off & bpf_htons(REJECT_IP4_OFFSET))
-			return -DROP_LB_NO_BACKEND;
-		if (in->ip4.protocol == IPPROTO_TCP && in->ip4.frag_off & bpf_htons(REJECT_IP4_MF))
-			return -DROP_LB_NO_BACKEND;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &hdr->v4, sizeof(hdr->v4)) < 0)
+			return false;
+		if (hdr->v4.frag_off & bpf_htons(REJECT_IP4_OFFSET))
+			return false;
+		if (hdr->v4.protocol == IPPROTO_TCP && hdr->v4.frag_off & bpf_htons(REJECT_IP4_MF))
+			return false;
 		in->family = 4;
-		in->protocol = in->ip4.protocol;
-		in->ip_len = in->ip4.ihl * 4;
-		in->l4_len = bpf_ntohs(in->ip4.tot_len);
-		if (in->ip_len < sizeof(in->ip4) || in->l4_len < in->ip_len)
-			return -DROP_LB_NO_BACKEND;
+		in->protocol = hdr->v4.protocol;
+		in->ip_len = hdr->v4.ihl * 4;
+		in->l4_len = bpf_ntohs(hdr->v4.tot_len);
+		if (in->ip_len < sizeof(hdr->v4) || in->l4_len < in->ip_len)
+			return false;
 		in->l4_len -= in->ip_len;
 	} else {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &in->ip6, sizeof(in->ip6)) < 0)
-			return -DROP_LB_NO_BACKEND;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &hdr->v6, sizeof(hdr->v6)) < 0)
+			return false;
 		in->family = 6;
-		in->protocol = in->ip6.nexthdr;
-		in->ip_len = sizeof(in->ip6);
-		in->l4_len = bpf_ntohs(in->ip6.payload_len);
+		in->protocol = hdr->v6.nexthdr;
+		in->ip_len = sizeof(hdr->v6);
+		in->l4_len = bpf_ntohs(hdr->v6.payload_len);
 	}
 	in->l4_off = ETH_HLEN + in->ip_len;
 	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	/* The datagram's length field names bytes the frame does not hold. */
 	if (in->l4_off + in->l4_len > skb->len)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return true;
 }
 
 /*
@@ -88,30 +101,33 @@ static __always_inline int reject_read(struct __sk_buff *skb, __u16 l3_proto, st
  * sending endpoint (its veth is where the answer goes). Returns TC_ACT_REDIRECT or a
  * negated drop reason; either way pkt's pointers are stale after the call (the skb
  * may have been rewritten). Inlined like the rest of the datapath: as a function of
- * its own (tried, with lb.h in from_pod) its verdict came back to the caller as a
- * scalar the 5.10 to 6.12 verifiers did not bound, and they followed the caller's
+ * its own, its frame would count on top of from_pod's against the verifier's 512
+ * bytes for a call chain. The steps answer yes or no, and only this picks the drop
+ * reason: a step returning 0 or -DROP_LB_NO_BACKEND let clang fold the two into a
+ * mask of the helper's result (r >>= 63; r &= -25), a verdict the verifier cannot
+ * bound, and with lb.h in from_pod the 5.10 to 6.12 verifiers then followed lb.h's
  * other branches with it into stale packet pointers.
  */
 static __always_inline int lb_reject(struct __sk_buff *skb, struct packet *pkt,
 				     const struct endpoint_value *client)
 {
-	struct ethhdr eth = {};
+	union reject_scratch buf;
 	struct reject_in in;
 	__u32 len = skb->len;
-	int ret;
+	bool answered;
 
-	ret = reject_read(skb, pkt->l3_proto, &in);
-	if (ret < 0)
-		return ret;
-	ret = in.protocol == IPPROTO_TCP ? reject_tcp(skb, &in) : reject_udp(skb, &in);
-	if (ret < 0)
-		return ret;
+	if (!reject_read(skb, pkt->l3_proto, &in, &buf.read))
+		return -DROP_LB_NO_BACKEND;
+	answered = in.protocol == IPPROTO_TCP ? reject_tcp(skb, &in, &buf.tcp) :
+						reject_udp(skb, &in, &buf.icmp);
+	if (!answered)
+		return -DROP_LB_NO_BACKEND;
 
 	/* Into the pod, as its gateway (the host veth) would hand it over. */
-	__builtin_memcpy(eth.h_dest, client->pod_mac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, client->host_mac, ETH_ALEN);
-	eth.h_proto = bpf_htons(in.family == 4 ? ETH_P_IP : ETH_P_IPV6);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0)
+	__builtin_memcpy(buf.eth.h_dest, client->pod_mac, ETH_ALEN);
+	__builtin_memcpy(buf.eth.h_source, client->host_mac, ETH_ALEN);
+	buf.eth.h_proto = bpf_htons(in.family == 4 ? ETH_P_IP : ETH_P_IPV6);
+	if (bpf_skb_store_bytes(skb, 0, &buf.eth, sizeof(buf.eth), 0) < 0)
 		return -DROP_LB_NO_BACKEND;
 	if (bpf_redirect_peer(client->ifindex, 0) != TC_ACT_REDIRECT)
 		return -DROP_REDIRECT_FAILED;

@@ -22,17 +22,20 @@
 #define REJECT_HOP_LIMIT 64 /* TTL and hop limit of an answer: Linux's default */
 #define REJECT_IP_DF 0x4000 /* IPv4 frag_off: don't fragment (host order) */
 
-/* The packet being answered, as it arrived. */
+/* The packet being answered, as it arrived: its lengths. Its headers are loaded by each
+ * step into the buffer it builds the answer in, and turned into the answer's there. */
 struct reject_in {
-	union {
-		struct iphdr ip4; /* the fixed 20 bytes; options are not kept */
-		struct ipv6hdr ip6;
-	};
 	__u32 l4_off;  /* the L4 header's offset in the frame */
 	__u32 l4_len;  /* the IP datagram's bytes from there on (its length field's word) */
 	__u32 ip_len;  /* the IP header's length, IPv4 options included */
 	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 family;   /* 4 or 6 */
+};
+
+/* An IP header of either family. */
+union reject_ip {
+	struct iphdr v4;
+	struct ipv6hdr v6;
 };
 
 /* An ICMP or ICMPv6 error header (RFC 792, 4443): 8 bytes, then the quoted packet. */
@@ -72,7 +75,8 @@ static __always_inline __s64 reject_pseudo_sum(const void *addrs, __u32 addrs_le
 	return reject_csum_add(&word, sizeof(word), reject_csum_add(addrs, addrs_len, 0));
 }
 
-/* A fresh IPv4 header from the packet's destination back to its source. */
+/* A fresh IPv4 header from the destination of in (the packet's header, ip itself
+ * allowed) back to its source. */
 static __always_inline void reject_ip4(struct iphdr *ip, const struct iphdr *in, __u8 proto,
 				       __u16 tot_len)
 {
@@ -89,7 +93,7 @@ static __always_inline void reject_ip4(struct iphdr *ip, const struct iphdr *in,
 	ip->check = reject_csum_fold(reject_csum_add(ip, sizeof(*ip), 0));
 }
 
-/* A fresh IPv6 header from the packet's destination back to its source (no flow label). */
+/* The same for IPv6 (no flow label). */
 static __always_inline void reject_ip6(struct ipv6hdr *ip, const struct ipv6hdr *in, __u8 nexthdr,
 				       __u16 payload_len)
 {

@@ -19,7 +19,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
-#include "drop.h"
 #include "reject_hdr.h"
 
 #define REJECT_ICMP_DEST_UNREACH 3
@@ -30,71 +29,87 @@
 #define REJECT_UDP_HLEN 8
 #define REJECT_QUOTE_MAX (60 + REJECT_UDP_HLEN) /* the longest IPv4 header and 8 bytes */
 
+/* The answer's headers with the quote behind them, as in the packet: one checksum covers
+ * the ICMP header and the quote. */
 struct reject_icmp4 {
 	struct iphdr ip;
 	struct reject_icmp_hdr icmp;
+	union {
+		struct iphdr ip;
+		__u8 bytes[REJECT_QUOTE_MAX];
+	} quote;
 };
 
 struct reject_icmp6 {
 	struct ipv6hdr ip;
 	struct reject_icmp_hdr icmp;
+	union {
+		struct ipv6hdr ip;
+		__u8 bytes[sizeof(struct ipv6hdr) + REJECT_UDP_HLEN];
+	} quote;
+};
+
+union reject_icmp_out {
+	struct reject_icmp4 v4;
+	struct reject_icmp6 v6;
 };
 
 /* The skb cut to Ethernet and quote_len bytes, then len bytes of hdrs (IP and ICMP) put
  * between the two. */
-static __always_inline int reject_icmp_write(struct __sk_buff *skb, __u32 quote_len,
-					     const void *hdrs, __u32 len)
+static __always_inline bool reject_icmp_write(struct __sk_buff *skb, __u32 quote_len,
+					      const void *hdrs, __u32 len)
 {
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote_len, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) < 0)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) >= 0;
 }
 
-/* The datagram in the skb becomes the port unreachable that answers it (Ethernet aside). */
-static __always_inline int reject_udp(struct __sk_buff *skb, const struct reject_in *in)
+/* The datagram in the skb becomes the port unreachable that answers it (Ethernet aside);
+ * false: no answer. */
+static __always_inline bool reject_udp(struct __sk_buff *skb, const struct reject_in *in,
+				       union reject_icmp_out *out)
 {
-	union {
-		struct reject_icmp4 v4;
-		struct reject_icmp6 v6;
-	} out;
-	__u8 quote[REJECT_QUOTE_MAX] = {};
-	__u32 quote_len = in->ip_len + REJECT_UDP_HLEN, len;
+	__u32 quote_len = in->ip_len + REJECT_UDP_HLEN, hdrs_len;
 	struct reject_icmp_hdr *icmp;
 	__s64 sum = 0;
 
 	if (in->l4_len < REJECT_UDP_HLEN)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	/* Bounds the verifier sees: 20..60 bytes of IPv4 header, or IPv6's 40. */
-	if (quote_len < sizeof(struct iphdr) + REJECT_UDP_HLEN || quote_len > sizeof(quote))
-		return -DROP_LB_NO_BACKEND;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, quote, quote_len) < 0)
-		return -DROP_LB_NO_BACKEND;
+	if (quote_len < sizeof(struct iphdr) + REJECT_UDP_HLEN || quote_len > REJECT_QUOTE_MAX)
+		return false;
+	/* The checksum reads up to the longest quote: the bytes past this one's must be set. */
+	__builtin_memset(out, 0, sizeof(*out));
 
 	if (in->family == 4) {
-		reject_ip4(&out.v4.ip, &in->ip4, IPPROTO_ICMP, sizeof(out.v4) + quote_len);
-		icmp = &out.v4.icmp;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, out->v4.quote.bytes, quote_len) < 0)
+			return false;
+		reject_ip4(&out->v4.ip, &out->v4.quote.ip, IPPROTO_ICMP,
+			   __builtin_offsetof(struct reject_icmp4, quote) + quote_len);
+		icmp = &out->v4.icmp;
 		*icmp = (struct reject_icmp_hdr){ .type = REJECT_ICMP_DEST_UNREACH,
 						  .code = REJECT_ICMP_PORT_UNREACH };
-		len = sizeof(out.v4);
+		hdrs_len = __builtin_offsetof(struct reject_icmp4, quote);
 	} else {
 		/* Only ICMPv6 covers a pseudo-header. */
-		__u16 icmp_len = sizeof(*icmp) + quote_len;
+		__u16 icmp_len = sizeof(*icmp) + sizeof(out->v6.quote);
 
-		reject_ip6(&out.v6.ip, &in->ip6, IPPROTO_ICMPV6, icmp_len);
-		icmp = &out.v6.icmp;
+		quote_len = sizeof(out->v6.quote); /* the same, as a constant */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, out->v6.quote.bytes, quote_len) < 0)
+			return false;
+		reject_ip6(&out->v6.ip, &out->v6.quote.ip, IPPROTO_ICMPV6, icmp_len);
+		icmp = &out->v6.icmp;
 		*icmp = (struct reject_icmp_hdr){ .type = REJECT_ICMPV6_DEST_UNREACH,
 						  .code = REJECT_ICMPV6_PORT_UNREACH };
-		sum = reject_pseudo_sum(&out.v6.ip.saddr, 2 * sizeof(out.v6.ip.saddr),
+		sum = reject_pseudo_sum(&out->v6.ip.saddr, 2 * sizeof(out->v6.ip.saddr),
 					IPPROTO_ICMPV6, icmp_len);
-		len = sizeof(out.v6);
+		hdrs_len = __builtin_offsetof(struct reject_icmp6, quote);
 	}
-	sum = reject_csum_add(icmp, sizeof(*icmp), sum);
-	icmp->checksum = reject_csum_fold(reject_csum_add(quote, quote_len, sum));
-	return reject_icmp_write(skb, quote_len, &out, len);
+	/* The ICMP header and the quote lie end to end. */
+	icmp->checksum = reject_csum_fold(reject_csum_add(icmp, sizeof(*icmp) + quote_len, sum));
+	return reject_icmp_write(skb, quote_len, out, hdrs_len);
 }
 
 #endif /* STRAIT_REJECT_ICMP_H */

@@ -18,7 +18,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
-#include "drop.h"
 #include "reject_hdr.h"
 
 #define REJECT_TCP_FIN 0x01
@@ -51,33 +50,39 @@ struct reject_tcp6 {
 	struct reject_tcphdr tcp;
 };
 
-/* The RST's TCP header (checksum left 0) for the segment th of l4_len bytes. */
-static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u32 l4_len,
-					     struct reject_tcphdr *rst)
+union reject_tcp_out {
+	struct reject_tcp4 v4;
+	struct reject_tcp6 v6;
+};
+
+/* th, a segment of l4_len bytes, becomes the header of the RST that answers it (checksum
+ * left 0); false: no answer. */
+static __always_inline bool reject_tcp_header(struct reject_tcphdr *th, __u32 l4_len)
 {
-	__u32 hdr_len = (th->doff >> 4) * 4;
-	__u32 seq_len;
+	__u32 hdr_len = (th->doff >> 4) * 4, seq = bpf_ntohl(th->seq);
+	__be16 sport = th->source, dport = th->dest;
+	__be32 ack_seq = th->ack_seq;
+	__u8 flags = th->flags;
 
-	if (th->flags & REJECT_TCP_RST)
-		return -DROP_LB_NO_BACKEND;
+	if (flags & REJECT_TCP_RST)
+		return false;
 	if (hdr_len < sizeof(*th) || hdr_len > l4_len)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 
-	*rst = (struct reject_tcphdr){
-		.source = th->dest,
-		.dest = th->source,
-		.doff = (sizeof(*rst) / 4) << 4,
+	*th = (struct reject_tcphdr){
+		.source = dport,
+		.dest = sport,
+		.doff = (sizeof(*th) / 4) << 4,
 		.flags = REJECT_TCP_RST,
 	};
-	if (th->flags & REJECT_TCP_ACK) {
-		rst->seq = th->ack_seq;
+	if (flags & REJECT_TCP_ACK) {
+		th->seq = ack_seq;
 	} else {
-		seq_len = l4_len - hdr_len + !!(th->flags & REJECT_TCP_SYN) +
-			  !!(th->flags & REJECT_TCP_FIN);
-		rst->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + seq_len);
-		rst->flags |= REJECT_TCP_ACK;
+		seq += l4_len - hdr_len + !!(flags & REJECT_TCP_SYN) + !!(flags & REJECT_TCP_FIN);
+		th->ack_seq = bpf_htonl(seq);
+		th->flags |= REJECT_TCP_ACK;
 	}
-	return 0;
+	return true;
 }
 
 /*
@@ -86,56 +91,55 @@ static __always_inline int reject_tcp_header(const struct reject_tcphdr *th, __u
  * a partial checksum's start and field (CHECKSUM_PARTIAL) still lie inside it. IPv4
  * options are cut after the fixed header (BPF_ADJ_ROOM_NET).
  */
-static __always_inline int reject_tcp_write(struct __sk_buff *skb, const struct reject_in *in,
-					    const void *hdrs, __u32 len)
+static __always_inline bool reject_tcp_write(struct __sk_buff *skb, const struct reject_in *in,
+					     const void *hdrs, __u32 len)
 {
 	__u32 fixed = in->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	__u32 opt_len = in->ip_len - fixed;
 
 	if (bpf_skb_change_tail(skb, in->l4_off + sizeof(struct reject_tcphdr), 0) < 0)
-		return -DROP_LB_NO_BACKEND;
+		return false;
 	if (opt_len && bpf_skb_adjust_room(skb, -(__s32)opt_len, BPF_ADJ_ROOM_NET, 0) < 0)
-		return -DROP_LB_NO_BACKEND;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) < 0)
-		return -DROP_LB_NO_BACKEND;
-	return 0;
+		return false;
+	return bpf_skb_store_bytes(skb, ETH_HLEN, hdrs, len, BPF_F_RECOMPUTE_CSUM) >= 0;
 }
 
-/* The segment in the skb becomes the RST that answers it (Ethernet header aside). */
-static __always_inline int reject_tcp(struct __sk_buff *skb, const struct reject_in *in)
+/* The segment in the skb becomes the RST that answers it (Ethernet header aside), built
+ * over its own headers; false: no answer. */
+static __always_inline bool reject_tcp(struct __sk_buff *skb, const struct reject_in *in,
+				       union reject_tcp_out *out)
 {
-	union {
-		struct reject_tcp4 v4;
-		struct reject_tcp6 v6;
-	} out;
-	struct reject_tcphdr th, *rst;
+	struct reject_tcphdr *rst;
 	const void *addrs;
 	__u32 addrs_len, len;
 	__s64 sum;
-	int ret;
 
-	if (in->l4_len < sizeof(th) || bpf_skb_load_bytes(skb, in->l4_off, &th, sizeof(th)) < 0)
-		return -DROP_LB_NO_BACKEND;
-
+	if (in->l4_len < sizeof(*rst))
+		return false;
 	if (in->family == 4) {
-		reject_ip4(&out.v4.ip, &in->ip4, IPPROTO_TCP, sizeof(out.v4));
-		rst = &out.v4.tcp;
-		addrs = &out.v4.ip.saddr;
-		addrs_len = 2 * sizeof(out.v4.ip.saddr);
-		len = sizeof(out.v4);
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &out->v4.ip, sizeof(out->v4.ip)) < 0)
+			return false;
+		reject_ip4(&out->v4.ip, &out->v4.ip, IPPROTO_TCP, sizeof(out->v4));
+		rst = &out->v4.tcp;
+		addrs = &out->v4.ip.saddr;
+		addrs_len = 2 * sizeof(out->v4.ip.saddr);
+		len = sizeof(out->v4);
 	} else {
-		reject_ip6(&out.v6.ip, &in->ip6, IPPROTO_TCP, sizeof(out.v6.tcp));
-		rst = &out.v6.tcp;
-		addrs = &out.v6.ip.saddr;
-		addrs_len = 2 * sizeof(out.v6.ip.saddr);
-		len = sizeof(out.v6);
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &out->v6.ip, sizeof(out->v6.ip)) < 0)
+			return false;
+		reject_ip6(&out->v6.ip, &out->v6.ip, IPPROTO_TCP, sizeof(out->v6.tcp));
+		rst = &out->v6.tcp;
+		addrs = &out->v6.ip.saddr;
+		addrs_len = 2 * sizeof(out->v6.ip.saddr);
+		len = sizeof(out->v6);
 	}
-	ret = reject_tcp_header(&th, in->l4_len, rst);
-	if (ret < 0)
-		return ret;
+	if (bpf_skb_load_bytes(skb, in->l4_off, rst, sizeof(*rst)) < 0)
+		return false;
+	if (!reject_tcp_header(rst, in->l4_len))
+		return false;
 	sum = reject_pseudo_sum(addrs, addrs_len, IPPROTO_TCP, sizeof(*rst));
 	rst->check = reject_csum_fold(reject_csum_add(rst, sizeof(*rst), sum));
-	return reject_tcp_write(skb, in, &out, len);
+	return reject_tcp_write(skb, in, out, len);
 }
 
 #endif /* STRAIT_REJECT_TCP_H */
