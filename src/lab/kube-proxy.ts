@@ -38,7 +38,7 @@ function chainHash(text: string): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5 && out.length < 16) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
+      out += alphabet.charAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
     value &= (1 << bits) - 1;
