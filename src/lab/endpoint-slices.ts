@@ -38,6 +38,7 @@ export interface ServiceObject {
     clusterIP?: string;
     clusterIPs?: string[];
     ipFamilies?: AddressType[];
+    ipFamilyPolicy?: string;
     ports?: ServicePortObject[];
     publishNotReadyAddresses?: boolean;
   };

@@ -129,11 +129,13 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
   }
 }
 
-/** The matrix of a describe block: up before its tests, down after them (and nothing of it left); the getter throws if it did not come up. */
-export function useNodesMatrix(routing: Routing, opts: { source?: 'dir' | 'kube' } = {}): () => NodesMatrix {
+/** The matrix of a describe block: up (then `ready`) before its tests, down after them (and nothing of it left); the getter throws if it did not come up. */
+export function useNodesMatrix(routing: Routing, opts: { source?: 'dir' | 'kube'; ready?: (m: NodesMatrix) => Promise<void> } = {}): () => NodesMatrix {
   let m: NodesMatrix | null = null;
   beforeAll(async () => {
     m = await NodesMatrix.up(routing, opts);
+    // what a caller builds on the cluster; a failure still takes it down (afterAll)
+    await opts.ready?.(m);
   }, 240_000);
   afterAll(async () => {
     const problems = m === null ? [] : await m.down();
