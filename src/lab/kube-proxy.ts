@@ -130,6 +130,8 @@ export function kubeProxyRules(services: readonly ServiceObject[], slices: reado
 
 export interface DnatCounter {
   chain: string;
+  /** lower case, as iptables-save prints it */
+  protocol: string;
   to: string;
   packets: bigint;
 }
@@ -138,8 +140,8 @@ export interface DnatCounter {
 export function dnatCounters(save: string): DnatCounter[] {
   const out: DnatCounter[] = [];
   for (const line of save.split('\n')) {
-    const m = /^\[(\d+):\d+\] -A (KUBE-SEP-\w+) .*-j DNAT --to-destination (\S+)/.exec(line);
-    if (m !== null) out.push({ chain: m[2]!, to: m[3]!, packets: BigInt(m[1]!) });
+    const m = /^\[(\d+):\d+\] -A (KUBE-SEP-\w+) -p (\w+) .*-j DNAT --to-destination (\S+)/.exec(line);
+    if (m !== null) out.push({ chain: m[2]!, protocol: m[3]!, to: m[4]!, packets: BigInt(m[1]!) });
   }
   return out;
 }

@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { endpointSlices, type EndpointSliceObject, type PodObject, type ServiceObject } from '../../src/lab/endpoint-slices.js';
 import { dnatCounters, kubeProxyRules, type DnatCounter } from '../../src/lab/kube-proxy.js';
-import type { Routing } from '../../src/lab/topology.js';
+import { OUTSIDE, type Routing } from '../../src/lab/topology.js';
 import { MATRIX_PODS, ref, writePods, type MatrixCluster, type MatrixProbe, type PodPlacement, type Proto } from './policy-matrix-objects.js';
 import { NodesMatrix, POD_RANGE, useNodesMatrix, type NodePod } from './policy-matrix-nodes.js';
 
@@ -141,14 +141,23 @@ export class ServiceMatrix implements MatrixCluster<NodePod> {
     return this.nodes.lab.state.nodes.map((n) => n.netns);
   }
 
-  /** kube-proxy's rules in every node's netns (they go with it). */
+  /**
+   * kube-proxy's rules in every node's netns (they go with it), and a route to the
+   * Service ranges via the outside host: the lab's nodes have no default route, which
+   * on a real node is what lets its own (host-network) connections to a ClusterIP
+   * reach the OUTPUT chain's DNAT. Pods' packets need none: PREROUTING comes first.
+   */
   private installKubeProxy(): void {
     const rules = kubeProxyRules(this.services, this.slices, CLUSTER_CIDRS);
+    const inNode = (ns: string, args: string[], input?: string): void => {
+      const r = spawnSync('ip', ['netns', 'exec', ns, ...args], { input, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${args.join(' ')} in ${ns}: ${r.stderr}`);
+    };
     for (const ns of this.netns) {
-      for (const [cmd, text] of [['iptables-restore', rules.v4], ['ip6tables-restore', rules.v6]] as const) {
-        const r = spawnSync('ip', ['netns', 'exec', ns, cmd, '--noflush'], { input: text, encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`${cmd} in ${ns}: ${r.stderr}`);
-      }
+      inNode(ns, ['iptables-restore', '--noflush'], rules.v4);
+      inNode(ns, ['ip6tables-restore', '--noflush'], rules.v6);
+      inNode(ns, ['ip', 'route', 'add', SERVICE_RANGE.v4, 'via', OUTSIDE.v4]);
+      inNode(ns, ['ip', '-6', 'route', 'add', SERVICE_RANGE.v6, 'via', OUTSIDE.v6]);
     }
   }
 
@@ -164,12 +173,13 @@ export class ServiceMatrix implements MatrixCluster<NodePod> {
   }
 }
 
-/** The Service matrix of a describe block over three nodes: up before its tests, down after them. */
-export function useServiceMatrix(routing: Routing, variant: ServiceVariant): () => ServiceMatrix {
+/** The Service matrix of a describe block over `nodes` nodes: up before its tests, down after them. */
+export function useServiceMatrix(routing: Routing, variant: ServiceVariant, nodes: number): () => ServiceMatrix {
   let m: ServiceMatrix | null = null;
   useNodesMatrix(routing, {
-    ready: async (nodes) => {
-      m = await ServiceMatrix.over(nodes, variant);
+    nodes,
+    ready: async (cluster) => {
+      m = await ServiceMatrix.over(cluster, variant);
     },
   });
   return () => {

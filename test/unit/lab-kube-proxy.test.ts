@@ -91,8 +91,8 @@ describe("the lab's kube-proxy rules", () => {
       'COMMIT',
     ].join('\n');
     expect(dnatCounters(save)).toEqual([
-      { chain: 'KUBE-SEP-AAAA', to: '10.1.0.2:8080', packets: 7n },
-      { chain: 'KUBE-SEP-BBBB', to: '[fd00:1::2]:53', packets: 0n },
+      { chain: 'KUBE-SEP-AAAA', protocol: 'tcp', to: '10.1.0.2:8080', packets: 7n },
+      { chain: 'KUBE-SEP-BBBB', protocol: 'udp', to: '[fd00:1::2]:53', packets: 0n },
     ]);
   });
 });
