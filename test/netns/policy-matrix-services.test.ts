@@ -14,22 +14,30 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { allProbes, runScenario } from '../helpers/policy-matrix.js';
-import { ref } from '../helpers/policy-matrix-objects.js';
+import { np, PORTS, ref, writePolicies } from '../helpers/policy-matrix-objects.js';
 import { SCENARIOS } from '../helpers/policy-scenarios.js';
 import { clusterIPs, servicePort, useServiceMatrix, type ServiceVariant } from '../helpers/service-matrix.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import type { Routing } from '../../src/lab/topology.js';
 
 warnIfNotRoot('NetworkPolicy conformance matrix through Services');
 
 const IPTABLES_ONLY = process.env.STRAIT_SERVICE_MATRIX === 'iptables-only';
-const VARIANTS: (ServiceVariant & { name: string })[] = IPTABLES_ONLY
-  ? [{ name: "kube-proxy's iptables alone (no Service objects for strait)", kubeProxy: true, objects: false }]
+const WITHOUT: ServiceVariant = { kubeProxy: false, objects: true };
+const WITH: ServiceVariant = { kubeProxy: true, objects: true };
+/**
+ * Three nodes (x/a, y/a, z/a on n1, the b pods on n2, the c pods on n3: same-node and
+ * cross-node pairs) natively routed with and without kube-proxy, over VXLAN without
+ * it (the tunnel's path), and one node with it.
+ */
+const RUNS: (ServiceVariant & { name: string; nodes: number; routing: Routing })[] = IPTABLES_ONLY
+  ? [3, 1].map((nodes) => ({ name: "kube-proxy's iptables alone (no Service objects for strait)", kubeProxy: true, objects: false, nodes, routing: 'native' }))
   : [
-      { name: 'without kube-proxy', kubeProxy: false, objects: true },
-      { name: 'with kube-proxy', kubeProxy: true, objects: true },
+      { name: 'without kube-proxy', ...WITHOUT, nodes: 3, routing: 'native' },
+      { name: 'with kube-proxy', ...WITH, nodes: 3, routing: 'native' },
+      { name: 'without kube-proxy', ...WITHOUT, nodes: 3, routing: 'vxlan' },
+      { name: 'with kube-proxy', ...WITH, nodes: 1, routing: 'native' },
     ];
-/** three nodes (x/a, y/a, z/a on n1, the b pods on n2, the c pods on n3: same-node and cross-node pairs), and one */
-const RUNS = [3, 1].flatMap((nodes) => VARIANTS.map((v) => ({ ...v, nodes })));
 
 /** One TCP request from a node's own netns (a host-network client): the answer, or null. */
 function hostFetch(netns: string, host: string, port: number): string | null {
@@ -38,8 +46,8 @@ function hostFetch(netns: string, host: string, port: number): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-describe.skipIf(!isRoot).each(RUNS)('NetworkPolicy conformance matrix through Services over $nodes node(s), $name', (run) => {
-  const matrix = useServiceMatrix('native', run, run.nodes);
+describe.skipIf(!isRoot).each(RUNS)('NetworkPolicy conformance matrix through Services over $nodes node(s), routing $routing, $name', (run) => {
+  const matrix = useServiceMatrix(run.routing, run, run.nodes);
 
   it('every pod reaches every other through its IPv6 ClusterIP too', async () => {
     const c = matrix();
@@ -55,6 +63,22 @@ describe.skipIf(!isRoot).each(RUNS)('NetworkPolicy conformance matrix through Se
       expect(wrong, wrong.slice(0, 20).join('\n')).toEqual([]);
     });
   }
+
+  it('a pod reaches itself through its own Service (hairpin), even where policy isolates it: its traffic to itself is not policed', async () => {
+    const c = matrix();
+    const self = c.pods.flatMap((p) => PORTS.map(([proto, port]) => ({ from: p, to: p, proto, port })));
+    try {
+      for (const policies of [[], [np('x', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] })]]) {
+        writePolicies(c, policies);
+        await c.waitSynced();
+        const got = await c.probe(self);
+        expect(self.filter((_, i) => !got[i]).map((p) => `${ref(p.from)} ${p.proto}/${p.port} with ${policies.length} policies`)).toEqual([]);
+      }
+    } finally {
+      writePolicies(c, []);
+      await c.waitSynced();
+    }
+  });
 
   if (run.objects) {
     it("strait translated the pods' Service traffic on every node", () => {
