@@ -10,6 +10,12 @@
 // backend's: a probe is written as (proto, backend port) and sent to the Service
 // port that targets it.
 //
+// Each pod carries one label more, the one its Service selects (matrix-service:
+// s-<ns>-<pod>), kept when a scenario relabels it: a relabelled pod takes another's
+// labels, and two pods with equal labels could not each be the one backend of their
+// own Service. So here no two pods share a label set (nor an identity); the verdicts
+// of the scenarios that make two pods alike hold all the same.
+//
 // With kube-proxy, every node also carries kube-proxy's iptables rules for these
 // Services (src/lab/kube-proxy.ts). `objects: false` leaves strait's Service and
 // EndpointSlice objects out (kube-proxy alone: how strait fared before it translated).
