@@ -130,12 +130,16 @@ function length(buf: Uint8Array, want: number, what: string, info: MapInfo): voi
  * `<pinRoot>/<name>` with the same type, sizes, max_entries and flags, else created
  * and pinned there; a pinned map whose definition differs fails the load (code
  * EINVAL, message naming the map: "couldn't reuse pinned map at ..."). pinRoot must
- * be a directory on a bpffs.
+ * be a directory on a bpffs. maxEntries ({map name: entries}) replaces the compiled
+ * max_entries of the maps it names (bpf_map__set_max_entries before the load); names
+ * the object lacks are ignored.
  */
-export function loadObject(path: string, opts: { pinRoot: string }): LoadedObject {
+export function loadObject(path: string, opts: { pinRoot: string; maxEntries?: Readonly<Record<string, number>> }): LoadedObject {
   const file = pathArg(path, 'object path');
   const pinRoot = pathArg(opts?.pinRoot, 'pinRoot');
-  const obj: NativeBpfObject = syscall(() => native().bpfLoadObject(file, pinRoot));
+  const sizes: Record<string, number> = {};
+  for (const [name, n] of Object.entries(opts.maxEntries ?? {})) sizes[name] = int(n, `maxEntries.${name}`, 1, 0xffffffff);
+  const obj: NativeBpfObject = syscall(() => native().bpfLoadObject(file, pinRoot, sizes));
   return {
     programs: Object.freeze({ ...obj.programs }),
     maps: Object.freeze({ ...obj.maps }),

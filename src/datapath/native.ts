@@ -178,7 +178,7 @@ export interface NativeBinding {
   flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean;
 
   // libbpf (native/bpf_*.cc); src/datapath/bpf.ts is the typed, validating wrapper.
-  bpfLoadObject(path: string, pinRoot: string): NativeBpfObject;
+  bpfLoadObject(path: string, pinRoot: string, maxEntries?: Record<string, number>): NativeBpfObject;
   bpfPin(fd: number, path: string): void;
   bpfGetPinned(path: string): number | null;
   bpfCloseFd(fd: number): void;

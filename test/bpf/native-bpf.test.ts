@@ -171,6 +171,16 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(mapInfo(after)).toMatchObject({ id: mapInfo(before).id, valueSize: 4 });
     });
 
+    it('maxEntries sizes a map before the load; a pin of another size is refused, the same size reused', () => {
+      const o = loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_runs: 8, absent_map: 3 } });
+      objects.push(o);
+      expect(mapInfo(o.maps.fx_runs!).maxEntries).toBe(8); // unpinned: created with that size
+      expect(mapInfo(o.maps.fx_verdict!).maxEntries).toBe(64);
+      expect(() => loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_verdict: 32 } })).toThrow(/couldn't reuse pinned map/);
+      expect(mapInfo(load().maps.fx_verdict!).id).toBe(mapInfo(o.maps.fx_verdict!).id);
+      expect(() => loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_runs: 0 } })).toThrow(InvalidArgError);
+    });
+
     it('fails to load a missing file with ENOENT, and a pin root off bpffs with EINVAL', () => {
       expect(errnoThrown(() => loadObject(join(dir, 'absent.bpf.o'), { pinRoot: bpffs }))).toBe('ENOENT');
       expect(() => loadObject(objPath, { pinRoot: dir })).toThrow(/not on BPF FS/);
