@@ -81,9 +81,16 @@ describe.skipIf(!isRoot).each(RUNS)('NetworkPolicy conformance matrix through Se
   });
 
   if (run.objects) {
-    it("strait translated the pods' Service traffic on every node", () => {
+    it("strait translated the pods' Service traffic on every node, both ways, and lost no connection's way back", () => {
       const c = matrix();
-      for (const n of c.nodes.lab.state.nodes) expect(c.nodes.lab.counters(n.index).get('STAT_LB_TRANSLATED') ?? 0n, n.name).toBeGreaterThan(0n);
+      for (const n of c.nodes.lab.state.nodes) {
+        const counters = c.nodes.lab.counters(n.index);
+        const get = (name: string): bigint => counters.get(name) ?? 0n;
+        expect([get('STAT_LB_TRANSLATED') > 0n, get('STAT_LB_REV_NAT') > 0n, get('STAT_LB_HAIRPIN') > 0n], n.name).toEqual([true, true, true]);
+        // every Service keeps its one backend throughout: nothing to reject, no reply without its translation
+        const lost = ['STAT_LB_REJECTED', 'DROP_LB_NO_BACKEND', 'DROP_LB_BACKEND_GONE', 'DROP_LB_REV_MISS'].map((k) => `${k}=${get(k)}`);
+        expect(lost, n.name).toEqual(['STAT_LB_REJECTED=0', 'DROP_LB_NO_BACKEND=0', 'DROP_LB_BACKEND_GONE=0', 'DROP_LB_REV_MISS=0']);
+      }
     });
   }
 
