@@ -35,7 +35,13 @@ export const NODES = 3;
 export const POD_RANGE = '198.18.100.0/22';
 
 /** Node index of the k-th matrix pod: x/a n1, x/b n2, x/c n3, y/a n1, … so every namespace spans every node. */
-const nodeOf = (podRef: string): number => (MATRIX_PODS.findIndex((p) => `${p.namespace}/${p.name}` === podRef) % NODES) + 1;
+const nodeOf = (podRef: string, nodes: number): number => (MATRIX_PODS.findIndex((p) => `${p.namespace}/${p.name}` === podRef) % nodes) + 1;
+
+export interface MatrixOptions {
+  source?: 'dir' | 'kube';
+  /** how many nodes (default NODES); the pods go round robin over them */
+  nodes?: number;
+}
 
 export class NodesMatrix implements MatrixCluster<NodePod> {
   readonly pods: NodePod[] = [];
@@ -44,13 +50,17 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
 
   private constructor(readonly lab: EmulatedCluster) {}
 
+  private nodeOf(podRef: string): number {
+    return nodeOf(podRef, this.lab.state.nodes.length);
+  }
+
   /**
-   * Three nodes with their agents, the matrix's namespaces and its nine pods serving
+   * Three nodes (or opts.nodes) with their agents, the matrix's namespaces and its nine pods serving
    * SERVE. With `source: 'kube'` the lab's agents watch its API emulation and every
    * write goes to the API.
    */
-  static async up(routing: Routing, opts: { source?: 'dir' | 'kube' } = {}): Promise<NodesMatrix> {
-    const lab = await EmulatedCluster.up({ nodes: NODES, podsPerNode: 0, routing, dualStack: true, source: opts.source ?? 'dir', name: `mx${rand(3)}`, labDir: tempDir('mx-lab') });
+  static async up(routing: Routing, opts: MatrixOptions = {}): Promise<NodesMatrix> {
+    const lab = await EmulatedCluster.up({ nodes: opts.nodes ?? NODES, podsPerNode: 0, routing, dualStack: true, source: opts.source ?? 'dir', name: `mx${rand(3)}`, labDir: tempDir('mx-lab') });
     const m = new NodesMatrix(lab);
     try {
       writeNamespaces(m);
@@ -90,7 +100,7 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
   }
 
   placement(podRef: string): PodPlacement {
-    const node = nodeOf(podRef);
+    const node = this.nodeOf(podRef);
     const added = this.pods.find((x) => `${x.namespace}/${x.name}` === podRef);
     return { nodeName: this.lab.node(node).name, ...(added === undefined ? {} : { podIPs: added.ips }) };
   }
@@ -108,7 +118,7 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
   }
 
   private async addPod(namespace: string, name: string): Promise<void> {
-    const node = nodeOf(`${namespace}/${name}`);
+    const node = this.nodeOf(`${namespace}/${name}`);
     const at = { node, namespace, name, netns: createNetns(`${namespace}${name}`), containerId: `mx-${namespace}-${name}-${rand()}` };
     const r = await runCni(this.cniCall(at));
     if (r.exitCode !== 0) throw new Error(`ADD ${namespace}/${name} on n${node}: ${r.stdout} ${r.stderr}\nagent log:\n${agentLogTail(this.lab.node(node))}`);
@@ -129,11 +139,13 @@ export class NodesMatrix implements MatrixCluster<NodePod> {
   }
 }
 
-/** The matrix of a describe block: up before its tests, down after them (and nothing of it left); the getter throws if it did not come up. */
-export function useNodesMatrix(routing: Routing, opts: { source?: 'dir' | 'kube' } = {}): () => NodesMatrix {
+/** The matrix of a describe block: up (then `ready`) before its tests, down after them (and nothing of it left); the getter throws if it did not come up. */
+export function useNodesMatrix(routing: Routing, opts: MatrixOptions & { ready?: (m: NodesMatrix) => Promise<void> } = {}): () => NodesMatrix {
   let m: NodesMatrix | null = null;
   beforeAll(async () => {
     m = await NodesMatrix.up(routing, opts);
+    // what a caller builds on the cluster; a failure still takes it down (afterAll)
+    await opts.ready?.(m);
   }, 240_000);
   afterAll(async () => {
     const problems = m === null ? [] : await m.down();

@@ -25,6 +25,8 @@ export interface PodPlacement {
   nodeName: string;
   /** status.podIPs; absent: the Pod object carries no status (one node: the agent knows its own pods) */
   podIPs?: string[];
+  /** labels every Pod object of this pod carries besides its own (relabelled or not): what a Service selects it by */
+  extraLabels?: Record<string, string>;
 }
 
 export interface MatrixCluster<P extends MatrixPod = MatrixPod> {
@@ -83,9 +85,12 @@ function podObject(at: PodPlacement, namespace: string, name: string, labels: Re
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { namespace, name, labels },
+    metadata: { namespace, name, labels: { ...labels, ...at.extraLabels } },
     spec: { nodeName: at.nodeName, containers: [{ name: 'srv', ports }] },
-    ...(at.podIPs === undefined ? {} : { status: { podIPs: at.podIPs.map((ip) => ({ ip })) } }),
+    // as the kubelet reports a started pod whose server listens: what an EndpointSlice controller reads
+    ...(at.podIPs === undefined
+      ? {}
+      : { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], podIPs: at.podIPs.map((ip) => ({ ip })) } }),
   };
 }
 

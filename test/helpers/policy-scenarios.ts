@@ -163,6 +163,15 @@ export const SCENARIOS: Scenario[] = [
     expect: outOf('x/a', (_f, t) => t === 'z/c'),
   },
   {
+    // upstream's "should enforce except clause while egress access to server in CIDR block": the block is wide
+    // (all of 198.18.0.0/15: pods, nodes and the Service range), only the server's own address is excepted
+    name: 'egress ipBlock with except: x/a may reach all of 198.18.0.0/15 but x/b',
+    policies: (c) => [
+      np('x', 'a-out-except-b', { podSelector: sel({ pod: 'a' }), policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '198.18.0.0/15', except: [ip32(c, 'x/b')] } }] }] }),
+    ],
+    expect: outOf('x/a', (_f, t) => t !== 'x/b'),
+  },
+  {
     name: 'egress to a namespace on one port',
     policies: () => [
       np('x', 'x-to-y-80', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: sel({ ns: 'y' }) }], ports: [{ protocol: 'TCP', port: 80 }] }] }),
