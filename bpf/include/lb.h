@@ -134,50 +134,55 @@ static __always_inline struct lb_backend_value *lb_backend(__u32 id, __u32 servi
 	return be && be->service_id == service_id ? be : NULL;
 }
 
-/* The client's backend under sessionAffinity, if fresh and still there. */
-static __always_inline __u32 lb_affine(const struct lb_service_value *svc,
-				       struct lb_affinity_key *key, __u64 now)
+/* The client's backend under sessionAffinity, if fresh and still there (its id in *id). */
+static __always_inline struct lb_backend_value *
+lb_affine(const struct lb_service_value *svc, struct lb_affinity_key *key, __u64 now, __u32 *id)
 {
 	struct lb_affinity_value *v = bpf_map_lookup_elem(&strait_lb_affinity_v1, key);
 	__u64 last;
 
 	if (!v)
-		return 0;
+		return NULL;
 	last = v->last_seen_ns;
 	if (now > last && now - last > (__u64)svc->affinity_timeout_s * LB_NS_PER_S)
-		return 0;
-	return lb_backend(v->backend_id, svc->service_id) ? v->backend_id : 0;
+		return NULL;
+	*id = v->backend_id;
+	return lb_backend(*id, svc->service_id);
 }
 
-/* A new connection's backend: affinity, else slot 1 + hash % count; 0 when none. */
-static __always_inline __u32 lb_pick(struct __sk_buff *skb, const struct lb_service_value *svc,
-				     const struct ct_key *t)
+/* A new connection's backend (its id in *id): affinity, else slot 1 + hash % count;
+ * NULL when the slot is missing or names no backend of the Service. */
+static __always_inline struct lb_backend_value *lb_pick(struct __sk_buff *skb,
+							const struct lb_service_value *svc,
+							const struct ct_key *t, __u32 *id)
 {
 	struct lb_affinity_key akey = { .service_id = svc->service_id, .family = t->family };
-	struct lb_affinity_value aval = {};
 	struct lb_slot_key slot = { .service_id = svc->service_id };
+	struct lb_backend_value *be = NULL;
+	struct lb_affinity_value aval;
 	__u64 now = 0;
-	__u32 *id;
-	__u32 backend_id = 0;
+	__u32 *slot_id;
 
 	if (svc->flags & LB_SVC_F_AFFINITY) {
 		__builtin_memcpy(akey.client, t->saddr, sizeof(akey.client));
 		now = bpf_ktime_get_ns();
-		backend_id = lb_affine(svc, &akey, now);
+		be = lb_affine(svc, &akey, now, id);
 	}
-	if (!backend_id) {
+	if (!be) {
 		slot.slot = 1 + bpf_get_hash_recalc(skb) % svc->count;
-		id = bpf_map_lookup_elem(&strait_lb_slots_v1, &slot);
-		if (!id || !lb_backend(*id, svc->service_id))
-			return 0;
-		backend_id = *id;
+		slot_id = bpf_map_lookup_elem(&strait_lb_slots_v1, &slot);
+		if (!slot_id)
+			return NULL;
+		*id = *slot_id;
+		be = lb_backend(*id, svc->service_id);
+		if (!be)
+			return NULL;
 	}
 	if (svc->flags & LB_SVC_F_AFFINITY) {
-		aval.last_seen_ns = now;
-		aval.backend_id = backend_id;
+		aval = (struct lb_affinity_value){ .last_seen_ns = now, .backend_id = *id };
 		bpf_map_update_elem(&strait_lb_affinity_v1, &akey, &aval, BPF_ANY);
 	}
-	return backend_id;
+	return be;
 }
 
 /*
@@ -246,8 +251,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct packet *pk
 		be = lb_backend(backend_id, svc->service_id);
 	}
 	if (!be) {
-		backend_id = svc->count ? lb_pick(skb, svc, &p.tuple) : 0;
-		be = backend_id ? lb_backend(backend_id, svc->service_id) : NULL;
+		be = svc->count ? lb_pick(skb, svc, &p.tuple, &backend_id) : NULL;
 		if (!be) {
 			*verdict = lb_reject(skb, pkt, client);
 			return *verdict < 0 ? *verdict : LB_ANSWERED;
