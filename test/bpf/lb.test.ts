@@ -318,17 +318,24 @@ describe.skipIf(!isRoot)('Services in from_pod, to_pod and from_uplink (lb.h)', 
       expect(back.moved).toEqual({ STAT_LB_HAIRPIN: one(back.data) });
     });
 
-    it('no ready backend (count 0), or a missing slot: DROP_LB_NO_BACKEND (lb_reject)', () => {
+    // What the answer looks like is test/bpf/lb-reject.test.ts's; here, that lb.h asks for it.
+    it('no ready backend (count 0), or a missing slot: TCP answered (lb_reject), SCTP DROP_LB_NO_BACKEND', () => {
       for (const s of [
         { count: 0, backends: [] },
         { count: 2, backends: [] },
       ]) {
         for (const m of LB_MAPS) bpfWorld.dp.clear(m);
         writeService(fd, { family, vip, port: 80, protocol: IPPROTO_TCP, serviceId: 8, ...s });
-        const frame = podSends(A, family, a, vip, { proto: IPPROTO_TCP, sport: 40000 + s.count, dport: 80 });
-        const r = send(A, frame);
-        expect(r.retval).toBe(TC_ACT_SHOT);
-        expect(r.moved).toEqual({ DROP_LB_NO_BACKEND: one(frame) });
+        writeService(fd, { family, vip, port: 9000, protocol: IPPROTO_SCTP, serviceId: 9, ...s });
+        const syn = podSends(A, family, a, vip, { proto: IPPROTO_TCP, sport: 40000 + s.count, dport: 80 });
+        const r = send(A, syn);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect(Object.keys(r.moved)).toEqual(['STAT_LB_REJECTED']);
+        const init = podSends(A, family, a, vip, { proto: IPPROTO_SCTP, sport: 40000 + s.count, dport: 9000 });
+        const d = send(A, init);
+        expect(d.retval).toBe(TC_ACT_SHOT);
+        expect(d.moved).toEqual({ DROP_LB_NO_BACKEND: one(init) });
+        expect(bpfWorld.dp.count(MapName.lbFlows)).toBe(0);
       }
     });
 
