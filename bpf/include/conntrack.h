@@ -92,7 +92,7 @@
 #define ICMP_HDR_LEN 8
 
 /* In the hit flags policy_enforce() hands back, never stored: the packet went against
- * its entry's direction (a reply). */
+ * its entry's direction (a reply), or is an error to the side that opened it. */
 #define CT_HIT_REPLY (1U << 30)
 
 enum ct_status {
@@ -114,8 +114,9 @@ struct flow {
 	bool has_tcp_header; /* TCP, and not a later fragment */
 	bool echo_request;   /* an ICMP/ICMPv6 echo request */
 	__u8 tcp_flags;
-	bool promoted; /* this packet moved its entry to strait_ct_v1 */
-	bool reopen;   /* a SYN on a closed entry's tuple: that entry is replaced */
+	bool promoted;        /* this packet moved its entry to strait_ct_v1 */
+	bool reopen;          /* a SYN on a closed entry's tuple: that entry is replaced */
+	bool error_to_opener; /* related: an error about a packet the connection's opener sent */
 	struct frag_info frag;
 	__u32 hit_flags; /* CT_F_* of the entry ct_lookup() found */
 };
@@ -528,8 +529,10 @@ static __always_inline bool ct_related(struct __sk_buff *skb, struct flow *f)
 
 	if (!ct_inner_tuple(skb, f, &inner))
 		return false;
-	if (ct_known(f, &inner))
+	if (ct_known(f, &inner)) {
+		f->error_to_opener = true;
 		return true;
+	}
 	ct_key_reverse(&rev, &inner);
 	return ct_known(f, &rev);
 }

@@ -8,10 +8,10 @@
  * are delivered to the client (lb_rev_nat). A pod that is its own backend (hairpin)
  * also gets its source rewritten to LB_HAIRPIN_* and is answered straight back.
  *
- * Not translated: IP fragments (the later ones carry no ports, so none is: all of
- * them reach the host stack alike), IPv6 with extension headers before L4, and ICMP
- * errors about a Service connection (they reach the client with the backend's
- * address quoted).
+ * ICMP errors about a Service connection get the ClusterIP back in their quote
+ * (lb_rev_nat_error). Not translated: IP fragments (the later ones carry no ports,
+ * so none is: all of them reach the host stack alike) and IPv6 with extension
+ * headers before L4.
  */
 #ifndef STRAIT_LB_H
 #define STRAIT_LB_H
@@ -28,6 +28,7 @@
 #include "drop.h"
 #include "maps.h"
 #include "nat.h"
+#include "nat_icmp.h"
 #include "parse.h"
 #include "reject.h"
 
@@ -133,50 +134,55 @@ static __always_inline struct lb_backend_value *lb_backend(__u32 id, __u32 servi
 	return be && be->service_id == service_id ? be : NULL;
 }
 
-/* The client's backend under sessionAffinity, if fresh and still there. */
-static __always_inline __u32 lb_affine(const struct lb_service_value *svc,
-				       struct lb_affinity_key *key, __u64 now)
+/* The client's backend under sessionAffinity, if fresh and still there (its id in *id). */
+static __always_inline struct lb_backend_value *
+lb_affine(const struct lb_service_value *svc, struct lb_affinity_key *key, __u64 now, __u32 *id)
 {
 	struct lb_affinity_value *v = bpf_map_lookup_elem(&strait_lb_affinity_v1, key);
 	__u64 last;
 
 	if (!v)
-		return 0;
+		return NULL;
 	last = v->last_seen_ns;
 	if (now > last && now - last > (__u64)svc->affinity_timeout_s * LB_NS_PER_S)
-		return 0;
-	return lb_backend(v->backend_id, svc->service_id) ? v->backend_id : 0;
+		return NULL;
+	*id = v->backend_id;
+	return lb_backend(*id, svc->service_id);
 }
 
-/* A new connection's backend: affinity, else slot 1 + hash % count; 0 when none. */
-static __always_inline __u32 lb_pick(struct __sk_buff *skb, const struct lb_service_value *svc,
-				     const struct ct_key *t)
+/* A new connection's backend (its id in *id): affinity, else slot 1 + hash % count;
+ * NULL when the slot is missing or names no backend of the Service. */
+static __always_inline struct lb_backend_value *lb_pick(struct __sk_buff *skb,
+							const struct lb_service_value *svc,
+							const struct ct_key *t, __u32 *id)
 {
 	struct lb_affinity_key akey = { .service_id = svc->service_id, .family = t->family };
-	struct lb_affinity_value aval = {};
 	struct lb_slot_key slot = { .service_id = svc->service_id };
+	struct lb_backend_value *be = NULL;
+	struct lb_affinity_value aval;
 	__u64 now = 0;
-	__u32 *id;
-	__u32 backend_id = 0;
+	__u32 *slot_id;
 
 	if (svc->flags & LB_SVC_F_AFFINITY) {
 		__builtin_memcpy(akey.client, t->saddr, sizeof(akey.client));
 		now = bpf_ktime_get_ns();
-		backend_id = lb_affine(svc, &akey, now);
+		be = lb_affine(svc, &akey, now, id);
 	}
-	if (!backend_id) {
+	if (!be) {
 		slot.slot = 1 + bpf_get_hash_recalc(skb) % svc->count;
-		id = bpf_map_lookup_elem(&strait_lb_slots_v1, &slot);
-		if (!id || !lb_backend(*id, svc->service_id))
-			return 0;
-		backend_id = *id;
+		slot_id = bpf_map_lookup_elem(&strait_lb_slots_v1, &slot);
+		if (!slot_id)
+			return NULL;
+		*id = *slot_id;
+		be = lb_backend(*id, svc->service_id);
+		if (!be)
+			return NULL;
 	}
 	if (svc->flags & LB_SVC_F_AFFINITY) {
-		aval.last_seen_ns = now;
-		aval.backend_id = backend_id;
+		aval = (struct lb_affinity_value){ .last_seen_ns = now, .backend_id = *id };
 		bpf_map_update_elem(&strait_lb_affinity_v1, &akey, &aval, BPF_ANY);
 	}
-	return backend_id;
+	return be;
 }
 
 /*
@@ -245,8 +251,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct packet *pk
 		be = lb_backend(backend_id, svc->service_id);
 	}
 	if (!be) {
-		backend_id = svc->count ? lb_pick(skb, svc, &p.tuple) : 0;
-		be = backend_id ? lb_backend(backend_id, svc->service_id) : NULL;
+		be = svc->count ? lb_pick(skb, svc, &p.tuple, &backend_id) : NULL;
 		if (!be) {
 			*verdict = lb_reject(skb, pkt, client);
 			return *verdict < 0 ? *verdict : LB_ANSWERED;
@@ -274,6 +279,49 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct packet *pk
 }
 
 /*
+ * An ICMP or ICMPv6 error about a Service connection, on its way to the client: it
+ * quotes the packet as translated (to the backend), which the client's socket never
+ * sent. The quote gets the ClusterIP and Service port back as its destination, and
+ * the error the ClusterIP as its source when the backend sent it (a router's stays
+ * its own). Hairpin errors are left alone. Returns 1 when translated, 0 when pkt is
+ * no such error, or a negated drop reason.
+ */
+static __always_inline int lb_rev_nat_error(struct __sk_buff *skb, struct packet *pkt,
+					    const struct lb_packet *p)
+{
+	const struct ct_key *t = &p->tuple;
+	struct lb_rev_value *rev;
+	struct nat_quote q;
+	__u8 type;
+	int ret;
+
+	if (!is_icmp(t->family, t->protocol) ||
+	    bpf_skb_load_bytes(skb, p->l4_off, &type, sizeof(type)) < 0 ||
+	    !icmp_is_error(t->family, type) || !nat_read_quote(skb, t->family, p->l4_off, &q))
+		return 0;
+	rev = bpf_map_lookup_elem(&strait_lb_rev_v1, &q.reply);
+	if (!rev)
+		return -DROP_LB_REV_MISS;
+	if (rev->flags & LB_FLOW_F_HAIRPIN)
+		return 0;
+	if (!bpf_map_lookup_elem(&strait_lb_backends_v1, &rev->backend_id))
+		return -DROP_LB_BACKEND_GONE;
+	ret = nat_quote_dst(skb, &q, rev->vip, rev->vport);
+	if (ret < 0)
+		return ret;
+	if (ipv6_addr_equal(t->saddr, q.reply.saddr)) {
+		ret = nat_icmp_src(skb, t, p->l4_off, rev->vip);
+		if (ret < 0)
+			return ret;
+	}
+	ret = lb_reparse(skb, pkt);
+	if (ret < 0)
+		return ret;
+	count_stat(skb, STAT_LB_REV_NAT);
+	return 1;
+}
+
+/*
  * A reply of a Service connection (conntrack said CT_F_SERVICE) where it is
  * delivered to the client: its source becomes the ClusterIP and Service port again
  * (STAT_LB_REV_NAT); a hairpin reply (to LB_HAIRPIN_*) also gets the pod back as its
@@ -287,8 +335,10 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct packet *pkt)
 	int ret;
 
 	ret = lb_extract(skb, pkt, &p);
-	if (ret <= 0)
+	if (ret < 0)
 		return ret;
+	if (ret == 0)
+		return lb_rev_nat_error(skb, pkt, &p);
 	rev = bpf_map_lookup_elem(&strait_lb_rev_v1, &p.tuple);
 	if (!rev)
 		return -DROP_LB_REV_MISS;

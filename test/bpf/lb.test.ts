@@ -18,11 +18,12 @@ import {
   type CtKey,
 } from '../../src/datapath/maps/index.js';
 import { createHostVeth, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type HostVeth } from '../helpers/bpf-datapath.js';
-import { frameFacts, withSctpCrc } from '../helpers/checksum.js';
+import { frameFacts, withIcmpChecksum, withSctpCrc } from '../helpers/checksum.js';
 import { deleteBackend, deleteRev, deleteSlot, LB_MAPS, lbFlow, lbRev, writeService, type TestService } from '../helpers/lb-maps.js';
-import { ETH_P_IP, ETH_P_IPV6, ethFrame, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv4, ipv6, routedFrame, sctp, tcp, TCP_ACK, TCP_SYN, udp, withL4Checksum } from '../helpers/pktgen.js';
+import { ETH_P_IP, ETH_P_IPV6, ethFrame, icmpError, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv4, ipv6, routedFrame, sctp, tcp, TCP_ACK, TCP_SYN, udp, withL4Checksum } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
-import { A, B, ip, NS_Q, one, POD_BLOCK, REMOTE, WORLD, type Pod } from '../helpers/policy-world.js';
+import { A, B, ip, NODE, NS_Q, one, POD_BLOCK, REMOTE, WORLD, type Pod } from '../helpers/policy-world.js';
+import { ipBytes } from '../../src/datapath/addr-bytes.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/lb.test.ts (BPF_PROG_TEST_RUN on from_pod, to_pod and from_uplink, veth pairs, a private bpffs)');
@@ -62,6 +63,12 @@ function packet(family: 4 | 6, src: string, dst: string, s: Seg): Uint8Array {
   else if (s.proto === IPPROTO_UDP) l4 = s.noChecksum ? udp(s.sport, s.dport) : withL4Checksum(udp(s.sport, s.dport, new Uint8Array(9).fill(5)), s.proto, src, dst);
   else l4 = withSctpCrc(sctp(s.sport, s.dport));
   return family === 4 ? ipv4({ src, dst, proto: s.proto }, l4) : ipv6({ src, dst, next: s.proto }, l4);
+}
+
+/** An ICMP (ICMPv6) error src -> dst quoting `quoted`, every checksum right. */
+function icmpErrorPacket(family: 4 | 6, src: string, dst: string, type: number, code: number, quoted: Uint8Array): Uint8Array {
+  const msg = withIcmpChecksum(icmpError(type, code, quoted), family, ipBytes(src).bytes, ipBytes(dst).bytes);
+  return family === 4 ? ipv4({ src, dst, proto: IPPROTO_ICMP }, msg) : ipv6({ src, dst, next: IPPROTO_ICMPV6 }, msg);
 }
 
 const ethType = (family: 4 | 6): number => (family === 4 ? ETH_P_IP : ETH_P_IPV6);
@@ -246,6 +253,51 @@ describe.skipIf(!isRoot)('Services in from_pod, to_pod and from_uplink (lb.h)', 
         const frame = receive(nodeSends(family, remote, a, reply));
         expect(frame.retval).toBe(TC_ACT_SHOT);
         expect(frame.moved).toEqual({ STAT_CT_HIT: one(frame.data), STAT_CT_PROMOTED: one(frame.data), DROP_LB_REV_MISS: one(frame.data) });
+      });
+    });
+
+    describe('ICMP errors about a Service connection reach the client about the ClusterIP', () => {
+      const unreach = family === 4 ? { type: 3, code: 3 } : { type: 1, code: 4 };
+      const tooBig = family === 4 ? { type: 3, code: 4 } : { type: 2, code: 0 };
+
+      it("the backend's port unreachable (from_pod): outer source and quoted destination rewritten back, every checksum right", () => {
+        service(IPPROTO_UDP);
+        const seg: Seg = { proto: IPPROTO_UDP, sport: 40000, dport: 53 };
+        send(A, podSends(A, family, a, vip, seg));
+        const quoted = packet(family, a, b, { ...seg, dport: 5353 });
+        const err = ethFrame({ src: B.podMac, dst: B.hostMac }, ethType(family), icmpErrorPacket(family, b, a, unreach.type, unreach.code, quoted));
+        const r = send(B, err);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        const want = ethFrame({ src: B.podMac, dst: B.hostMac }, ethType(family), icmpErrorPacket(family, vip, a, unreach.type, unreach.code, packet(family, a, vip, seg)));
+        expect([...r.data]).toEqual(redirectedTo(A, want));
+        expect(r.moved).toMatchObject({ STAT_CT_HIT: one(err), STAT_LB_REV_NAT: one(err), STAT_REDIRECT_PEER: one(err) });
+      });
+
+      it("a router's fragmentation needed / packet too big (to_pod): the quote rewritten back, the router's address kept", () => {
+        service(IPPROTO_TCP);
+        const seg: Seg = { proto: IPPROTO_TCP, sport: 40000, dport: 80 };
+        send(A, podSends(A, family, a, vip, seg));
+        const node = ip(NODE, family);
+        const frame = (quote: Uint8Array): Uint8Array => ethFrame({ src: A.hostMac, dst: A.podMac }, ethType(family), icmpErrorPacket(family, node, a, tooBig.type, tooBig.code, quote));
+        const r = deliver(A, frame(packet(family, a, b, { ...seg, dport: 8080 })));
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect([...r.data]).toEqual([...frame(packet(family, a, vip, seg))]);
+        expect(r.moved).toMatchObject({ STAT_LB_REV_NAT: expect.anything(), STAT_TO_POD: expect.anything() });
+      });
+
+      it('an error toward the backend, about its reply, is not translated back', () => {
+        service(IPPROTO_UDP);
+        const seg: Seg = { proto: IPPROTO_UDP, sport: 40000, dport: 53 };
+        send(A, podSends(A, family, a, vip, seg));
+        // B's answer, and a port unreachable about it from A to B: it goes to the side that
+        // did not open the connection, so it is no client's business.
+        send(B, podSends(B, family, b, a, { proto: IPPROTO_UDP, sport: 5353, dport: 40000 }));
+        const quoted = packet(family, b, a, { proto: IPPROTO_UDP, sport: 5353, dport: 40000 });
+        const err = ethFrame({ src: A.podMac, dst: A.hostMac }, ethType(family), icmpErrorPacket(family, a, b, unreach.type, unreach.code, quoted));
+        const r = send(A, err);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expect([...r.data]).toEqual(redirectedTo(B, err));
+        expect(r.moved).toEqual({ STAT_CT_HIT: one(err), STAT_REDIRECT_PEER: one(err) });
       });
     });
 

@@ -96,3 +96,20 @@ export function frameFacts(frame: Uint8Array): FrameFacts {
     l4ChecksumOk,
   };
 }
+
+/** An ICMP (v4) or ICMPv6 message with its checksum filled in (ICMPv6: over the pseudo-header of src and dst too). */
+export function withIcmpChecksum(msg: Uint8Array, family: 4 | 6, src: Uint8Array, dst: Uint8Array): Uint8Array {
+  const out = msg.slice();
+  out.fill(0, 2, 4);
+  let sum = sum16(out);
+  if (family === 6) {
+    const pseudo = new Uint8Array(40);
+    pseudo.set(src, 0);
+    pseudo.set(dst, 16);
+    new DataView(pseudo.buffer).setUint32(32, out.length);
+    pseudo[39] = 58;
+    sum = sum16(pseudo, sum);
+  }
+  new DataView(out.buffer).setUint16(2, ~sum & 0xffff);
+  return out;
+}

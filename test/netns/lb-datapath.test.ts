@@ -147,6 +147,21 @@ describe.skipIf(!isRoot)('Services translated by the datapath (real packets, one
       expect(ask(a, 'udp', vip, 53)).toEqual({ reply: `a ${HAIRPIN[family]}`, from: vip });
     });
 
+    it("a backend's port unreachable reaches the client's connected UDP socket as ECONNREFUSED: the quote names the ClusterIP again", () => {
+      const [a, b] = [pod('a'), pod('b')];
+      // Nothing listens on the target port 5399 in b.
+      writeService(fd, { family, vip, port: 54, protocol: LB_PROTOCOLS.UDP, serviceId: family * 100 + 50, backends: [{ id: family * 1000 + 501, addr: b.addr[family], port: 5399 }] });
+      const script = [
+        'import socket',
+        `s = socket.socket(socket.AF_INET${family === 6 ? '6' : ''}, socket.SOCK_DGRAM)`,
+        `s.connect(("${vip}", 54))`,
+        's.settimeout(2)',
+        's.send(b"x")',
+        'try:\n    s.recv(100)\n    print("answer")\nexcept ConnectionRefusedError:\n    print("refused")\nexcept socket.timeout:\n    print("timeout")',
+      ].join('\n');
+      expect(a.ns.exec('python3', ['-c', script]).trim()).toBe('refused');
+    });
+
     it("a SYN with a full software checksum (no offload) passes the backend kernel's check and is answered from the ClusterIP; a broken one is not", () => {
       const [a, b] = [pod('a'), pod('b')];
       services([b], family * 100);
