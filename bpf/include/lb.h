@@ -139,6 +139,7 @@ static __always_inline struct lb_backend_value *
 lb_affine(const struct lb_service_value *svc, struct lb_affinity_key *key, __u64 now, __u32 *id)
 {
 	struct lb_affinity_value *v = bpf_map_lookup_elem(&strait_lb_affinity_v1, key);
+	struct lb_backend_value *be;
 	__u64 last;
 
 	if (!v)
@@ -147,7 +148,12 @@ lb_affine(const struct lb_service_value *svc, struct lb_affinity_key *key, __u64
 	if (now > last && now - last > (__u64)svc->affinity_timeout_s * LB_NS_PER_S)
 		return NULL;
 	*id = v->backend_id;
-	return lb_backend(*id, svc->service_id);
+	be = lb_backend(*id, svc->service_id);
+	/* Listed but not ready (or terminating): its connections go on, a client's next
+	 * one is picked afresh. */
+	if (be && !(be->flags & LB_BE_F_READY))
+		return NULL;
+	return be;
 }
 
 /* A new connection's backend (its id in *id): affinity, else slot 1 + hash % count;

@@ -19,7 +19,7 @@ import {
 } from '../../src/datapath/maps/index.js';
 import { createHostVeth, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, type HostVeth } from '../helpers/bpf-datapath.js';
 import { frameFacts, withIcmpChecksum, withSctpCrc } from '../helpers/checksum.js';
-import { deleteBackend, deleteRev, deleteSlot, LB_MAPS, lbFlow, lbRev, writeService, type TestService } from '../helpers/lb-maps.js';
+import { deleteBackend, deleteRev, deleteSlot, LB_MAPS, lbFlow, lbRev, markNotReady, writeService, type TestService } from '../helpers/lb-maps.js';
 import { ETH_P_IP, ETH_P_IPV6, ethFrame, icmpError, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ipv4, ipv6, routedFrame, sctp, tcp, TCP_ACK, TCP_SYN, udp, withL4Checksum } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
 import { A, B, ip, NODE, NS_Q, one, POD_BLOCK, REMOTE, WORLD, type Pod } from '../helpers/policy-world.js';
@@ -191,6 +191,26 @@ describe.skipIf(!isRoot)('Services in from_pod, to_pod and from_uplink (lb.h)', 
       deleteBackend(fd, first ?? 0);
       expect(pick(42100)).toBe(other.id);
       expect(pick(42000)).toBe(other.id);
+    });
+
+    it('sessionAffinity never hands a new connection to a backend that is no longer ready', () => {
+      const s = service(IPPROTO_TCP, { flags: LB_SVC_F_AFFINITY, affinityTimeoutS: 10800 }, true);
+      const pick = (sport: number): number | undefined => {
+        expect(send(A, podSends(A, family, a, vip, { proto: IPPROTO_TCP, sport, dport: 80 })).retval).toBe(TC_ACT_REDIRECT);
+        return lbFlow(fd, tuple(family, a, sport, vip, 80, IPPROTO_TCP))?.backendId;
+      };
+      const first = pick(44000);
+      const stale = s.backends.find((x) => x.id === first);
+      const other = s.backends.find((x) => x.id !== first);
+      if (!stale || !other) throw new Error('two backends expected');
+      // The agent: the other backend alone in slot 1, the first kept (its connections
+      // continue) but no longer ready; the affinity entry still names it.
+      writeService(fd, { ...s, backends: [other] });
+      deleteSlot(fd, s.serviceId, 2);
+      markNotReady(fd, s, stale);
+      expect(pick(44100)).toBe(other.id);
+      // Its established connection keeps it.
+      expect(pick(44000)).toBe(stale.id);
     });
 
     it('a deleted backend: the next packet of its connection picks a live one', () => {

@@ -56,6 +56,11 @@ export function writeService(fd: MapFd, s: TestService): void {
   );
 }
 
+/** The backend is listed but not ready (LB_BE_F_READY clear): its connections continue, no new one. */
+export function markNotReady(fd: MapFd, s: TestService, b: TestBackend): void {
+  bpf.mapUpdate(fd(MapName.lbBackends), encodeLbId(b.id), encodeLbBackendValue({ family: s.family, addr: b.addr, port: b.port, flags: 0, serviceId: s.serviceId }));
+}
+
 /** The backend leaves the EndpointSlice: out of strait_lb_backends_v1 (its slot is the caller's). */
 export function deleteBackend(fd: MapFd, id: number): void {
   bpf.mapDelete(fd(MapName.lbBackends), encodeLbId(id));
