@@ -21,8 +21,8 @@ export function ping(c: EmulatedCluster, from: Where, to: string): PingResult {
 }
 
 /** Connects to the pod server at `to`; the answering pod's name, or null (refused, dropped). */
-export function probe(c: EmulatedCluster, from: Where, to: string, timeoutMs = 1500): string | null {
-  const r = c.exec(from, NODE, [POD_TOOL, 'probe', to, String(POD_PORT), String(timeoutMs)], timeoutMs + 10_000);
+export function probe(c: EmulatedCluster, from: Where, to: string, timeoutMs = 1500, port = POD_PORT): string | null {
+  const r = c.exec(from, NODE, [POD_TOOL, 'probe', to, String(port), String(timeoutMs)], timeoutMs + 10_000);
   return r.status === 0 ? r.stdout.trim() : null;
 }
 

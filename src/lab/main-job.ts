@@ -1,10 +1,12 @@
 // `straitctl lab` with no subcommand, the README's main job: three nodes with two
 // pods each (dual-stack, native routing), then pings same-node and cross-node over
 // both families, a NetworkPolicy and the probes it denies counted on the receiving
-// node, the outside host reached through masquerade, iperf3 same-node, cross-node and
+// node, a Service's ClusterIPs answered by pods of several nodes, the outside host
+// reached through masquerade, iperf3 same-node, cross-node and
 // node-to-node — and everything removed, whatever failed. Exit 1 if any check failed.
 import { counter, iperf, ping, probe, type Where } from './checks.js';
 import { EmulatedCluster } from './cluster.js';
+import { serviceDemo } from './service-demo.js';
 import type { LabPod, LabSource } from './state.js';
 import { nodeAddresses, OUTSIDE, type Routing } from './topology.js';
 
@@ -86,6 +88,8 @@ export async function mainJob(routing: Routing = 'native', opts: { source?: LabS
     pings(c, r, [[a(1), a(2)], [a(2), b(3)], [a(3), b(1)], [b(1), a(3)], [b(2), a(1)], [b(3), b(2)]]);
     console.log(bold('NetworkPolicy'));
     policyDemo(c, r);
+    console.log(bold('Service (translated in BPF, no kube-proxy)'));
+    serviceDemo(c, (ok, line) => r.check(ok, line));
     console.log(bold(`masquerade: pods reach the outside host (${OUTSIDE.v4}, ${OUTSIDE.v6}), which has no route to any pod`));
     for (const i of [1, 2, 3]) for (const ip of [OUTSIDE.v4, OUTSIDE.v6]) r.check(ping(c, { pod: a(i).name }, ip).ok, `${a(i).name} -> outside ${ip}`);
     console.log(bold('iperf3 TCP, one stream, 2 s'));

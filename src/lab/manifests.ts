@@ -66,6 +66,6 @@ export function podObject(pod: { name: string; node: number; labels: Record<stri
     status:
       pod.ips.length === 0
         ? { phase: 'Pending' }
-        : { phase: 'Running', podIP: pod.ips[0], podIPs: pod.ips.map((ip) => ({ ip })) },
+        : { phase: 'Running', podIP: pod.ips[0], podIPs: pod.ips.map((ip) => ({ ip })), conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
