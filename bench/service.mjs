@@ -131,6 +131,22 @@ function kubeProxyApply(lab, list) {
   return { restore: Math.max(...took) };
 }
 
+/**
+ * That kube-proxy's probed rules did the work: on node 1 (the client's), the
+ * KUBE-SERVICES rule of each probed ClusterIP and port counted packets.
+ */
+function kubeProxyCounted(lab, ips) {
+  const [cmd, args] = inNetns(lab.node(1).netns, 'iptables-save', ['-c', '-t', 'nat']);
+  const saved = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout;
+  for (const ip of ips) {
+    for (const p of PORTS) {
+      const rule = saved.split('\n').find((l) => l.includes(`-A KUBE-SERVICES -d ${ip}/32 `) && l.includes(`--dport ${p.port} `));
+      const packets = Number(/^\[(\d+):/.exec(rule ?? '')?.[1] ?? 0);
+      if (packets === 0) throw new Error(`kube-proxy's rule for ${ip}:${p.port} counted no packet: the probes did not go through it`);
+    }
+  }
+}
+
 /** new connections per second through host:port, and the seconds run */
 async function connectionRate(clientNetns, host, signal) {
   const [cmd, args] = inNetns(clientNetns, crr, ['client', host, String(CRR_PORT), String(SECONDS)]);
@@ -208,6 +224,7 @@ try {
         }
       }
     }
+    if (setups.includes('kube-proxy')) kubeProxyCounted(labs['kube-proxy'], Object.values(probes));
   }
 } finally {
   stopServers(servers);
