@@ -158,7 +158,7 @@ async function connectionRate(clientNetns, host, signal) {
     // reported below
   }
   if (r.status !== 0 || j.conns === undefined) throw new Error(`service-crr to ${host}: ${j.error ?? r.stdout + r.stderr}`);
-  return j.conns / j.seconds;
+  return { rate: j.conns / j.seconds, p50: j.p50, p99: j.p99 };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-svc-'));
@@ -185,6 +185,9 @@ try {
     for (const n of lab.state.nodes) say(`${setup}: agent of ${n.name}: pid ${n.agentPid}`);
     for (const [i, name] of [[1, 'n1-cl'], [1, 'n1-b1'], [1, 'n1-b2'], [2, 'n2-b1'], [2, 'n2-b2']]) await lab.addPod(i, { name, sync: false });
     lab.waitSynced();
+    // bench/service-crr.c closes from the client: its TIME_WAIT ports come back a second later
+    const [cmd, args] = inNetns(lab.pod('n1-cl').netns, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1']);
+    if (spawnSync(cmd, args).status !== 0) throw new Error('cannot set net.ipv4.tcp_tw_reuse in the client pod');
     for (const p of lab.state.pods.filter((x) => x.name.includes('-b'))) {
       const pids = await startServers({ clientNetns: '', serverNetns: p.netns, serverIp: p.ips[0] }, ac.signal);
       const [cmd, args] = inNetns(p.netns, crr, ['serve', String(CRR_PORT)]);
@@ -208,7 +211,7 @@ try {
       const list = listOf(setup);
       applied[size][setup] = setup === 'strait' ? await straitApply(labs[setup], list) : kubeProxyApply(labs[setup], list);
       say(`${size} Services into ${setup}: ${JSON.stringify(applied[size][setup])}`);
-      samples[size][setup] = Object.fromEntries(Object.keys(probes).map((p) => [p, { p50: [], p99: [], rate: [] }]));
+      samples[size][setup] = Object.fromEntries(Object.keys(probes).map((p) => [p, { p50: [], p99: [], rate: [], cp50: [], cp99: [] }]));
     }
     for (let r = 0; r < ROUNDS; r++) {
       const order = setups.map((_, i) => setups[(i + r) % setups.length]);
@@ -220,7 +223,10 @@ try {
           const l = await requestResponse({ clientNetns: client, serverNetns: '', serverIp: ip }, SECONDS, ac.signal);
           s.p50.push(l.p50);
           s.p99.push(l.p99);
-          s.rate.push(await connectionRate(client, ip, ac.signal));
+          const c = await connectionRate(client, ip, ac.signal);
+          s.rate.push(c.rate);
+          s.cp50.push(c.p50);
+          s.cp99.push(c.p99);
         }
       }
     }
@@ -244,7 +250,13 @@ const rows = [];
 for (const size of SIZES) {
   for (const [path, label] of Object.entries(PATHS)) {
     const row = (metric, unit, better, key) => ({ metric: `${size} Services, ${label}: ${metric}`, unit, better, values: Object.fromEntries(setups.map((s) => [s, median(samples[size][s][path][key])])) });
-    rows.push(row('request/response p50', 'us', 'lower', 'p50'), row('request/response p99', 'us', 'lower', 'p99'), row('new connections', 'conn/s', 'higher', 'rate'));
+    rows.push(
+      row('request/response p50', 'us', 'lower', 'p50'),
+      row('request/response p99', 'us', 'lower', 'p99'),
+      row('new connections', 'conn/s', 'higher', 'rate'),
+      row('one new connection, connect to close, p50', 'us', 'lower', 'cp50'),
+      row('one new connection, connect to close, p99', 'us', 'lower', 'cp99'),
+    );
   }
 }
 const baselines = setups.includes('kube-proxy') && setups.includes('strait') ? ['kube-proxy'] : [];

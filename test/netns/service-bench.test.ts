@@ -55,7 +55,7 @@ describe.skipIf(!isRoot)('Service bench', () => {
     const [comparisons, apply, targets] = [...tables.values()] as [string[][], string[][], string[][]];
     const paths = ['same node', 'across nodes'];
     expect(comparisons.map((c) => c[0]!.replace(/ \([^()]*, (lower|higher) is better\)$/, ''))).toEqual(
-      [10, 100].flatMap((n) => paths.flatMap((p) => ['request/response p50', 'request/response p99', 'new connections'].map((m) => `${n} Services, ${p}: ${m}`))),
+      [10, 100].flatMap((n) => paths.flatMap((p) => ['request/response p50', 'request/response p99', 'new connections', 'one new connection, connect to close, p50', 'one new connection, connect to close, p99'].map((m) => `${n} Services, ${p}: ${m}`))),
     );
     for (const [metric, strait, kubeProxy, ratio] of comparisons) {
       expect(Number(strait), `${metric}: ${strait}`).toBeGreaterThan(0);
