@@ -2,45 +2,23 @@
 // its tables holds a figure (timings are never judged), every target a verdict, and
 // everything it started or made (both labs' namespaces and bpffs mounts, their files,
 // the agents, the servers in the pods) is gone once it exits.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mountsBelow, NODE } from '../../src/lab/run.js';
+import { mountsBelow } from '../../src/lab/run.js';
+import { aliveAsOwn, cells, runBench } from '../helpers/bench-run.js';
 import { cleanupAll, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('Service bench');
 
 const BENCH = fileURLToPath(new URL('../../bench/service.mjs', import.meta.url));
-const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
-/** Alive and still one of the bench's (a PID may be reused). */
-const alive = (pid: number, labDir: string): boolean => {
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    return cmd.includes(labDir) || /service-crr|sockperf|iperf3/.test(cmd);
-  } catch {
-    return false;
-  }
-};
-
-function runBench(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(NODE, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 describe.skipIf(!isRoot)('Service bench', () => {
   afterAll(() => cleanupAll());
 
   it('gives every figure and every verdict, and leaves nothing behind', async () => {
     const labDir = tempDir('sbench');
     const name = `s${rand(3)}`;
-    const { code, out, err } = await runBench(['--rounds', '1', '--seconds', '1', '--sizes', '10,100', '--name', name, '--dir', labDir]);
+    const { code, out, err } = await runBench(BENCH, ['--rounds', '1', '--seconds', '1', '--sizes', '10,100', '--name', name, '--dir', labDir]);
     expect(code, err.slice(-3000)).toBe(0);
 
     // the rows of each table, by the first cell of its header
@@ -78,7 +56,7 @@ describe.skipIf(!isRoot)('Service bench', () => {
 
     const pids = [...err.matchAll(/pids? ([\d ]+)/g)].flatMap((m) => m[1]!.trim().split(' ').map(Number));
     expect(pids.length).toBeGreaterThanOrEqual(2 * 2 + 2 * 4 * 3);
-    expect(pids.filter((pid) => alive(pid, labDir))).toEqual([]);
+    expect(pids.filter((pid) => aliveAsOwn(pid, labDir, /service-crr|sockperf|iperf3/))).toEqual([]);
     const netns = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`strait-${name}`));
     expect(netns).toEqual([]);
     expect(mountsBelow(labDir)).toEqual([]);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { EmulatedCluster } from '../../src/lab/cluster.js';
 import { LAB_NAMESPACE } from '../../src/lab/topology.js';
 import { useLab } from '../helpers/lab-drill.js';
-import { eventuallyAsync, ServiceClient, startBackend, who, writeService, writeSlices, type BackendSpec, type ServiceSpec } from '../helpers/service-lab.js';
+import { eventuallyAsync, ServiceClient, startBackend, who, writeService, writeSlices, type Answer, type BackendSpec, type ServiceSpec } from '../helpers/service-lab.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('Service drills across nodes (emulated cluster)');
@@ -51,6 +51,21 @@ async function sticky(cl: ServiceClient, host: string, n = N): Promise<string[]>
   }
   return out;
 }
+
+/**
+ * Which of B2 and B3 answered `first`, and the other; then the Service's
+ * EndpointSlices rewritten with `backends(hit, other)`, and every agent synced.
+ */
+function rewrite(c: EmulatedCluster, s: ServiceSpec, first: Answer, backends: (hit: string, other: string) => string[] | BackendSpec[]): { hit: string; other: string } {
+  const hit = first.answer ?? `!${first.error ?? '?'}`;
+  expect([B2, B3]).toContain(hit);
+  const other = hit === B2 ? B3 : B2;
+  writeSlices(c, s, backends(hit, other).map((b) => (typeof b === 'string' ? { pod: c.pod(b) } : b)));
+  c.waitSynced();
+  return { hit, other };
+}
+
+const all = (pod: string, n = N): string[] => new Array<string>(n).fill(pod);
 
 /**
  * Until a request to the Service answers (the agent writes a Service's maps a moment
@@ -127,11 +142,7 @@ describe.skipIf(!isRoot)('Services across nodes (native routing)', () => {
     const c = lab();
     const cl = client(CLIENT);
     const conn = await cl.open(v4(4));
-    const gone = (await cl.ask(conn)).answer;
-    expect([B2, B3]).toContain(gone);
-    const kept = gone === B2 ? B3 : B2;
-    writeSlices(c, svc.rmtcp, [{ pod: c.pod(kept) }]);
-    c.waitSynced();
+    const { hit: gone, other: kept } = rewrite(c, svc.rmtcp, await cl.ask(conn), (_, other) => [other]);
     // Until the agent has deleted the backend the connection goes on; then its next
     // segment reaches a backend that never heard of it, which resets it (docs/services.md).
     const seen: string[] = [];
@@ -143,42 +154,34 @@ describe.skipIf(!isRoot)('Services across nodes (native routing)', () => {
     }
     expect(seen.at(-1), seen.join(' ')).toBe('!ECONNRESET');
     expect(seen.slice(0, -1).every((s) => s === gone), seen.join(' ')).toBe(true);
-    expect(who(await cl.once(v4(4), N))).toEqual(new Array<string>(N).fill(kept));
+    expect(who(await cl.once(v4(4), N))).toEqual(all(kept));
   });
 
   it('a backend removed under a UDP socket: its next datagrams reach a remaining backend, none the removed one', async () => {
     const c = lab();
     const cl = client(CLIENT);
     const sock = await cl.udp(v4(5));
-    const gone = (await cl.uask(sock)).answer;
-    expect([B2, B3]).toContain(gone);
-    const kept = gone === B2 ? B3 : B2;
-    writeSlices(c, svc.rmudp, [{ pod: c.pod(kept) }]);
-    c.waitSynced();
+    const { other: kept } = rewrite(c, svc.rmudp, await cl.uask(sock), (_, other) => [other]);
     // the stale-DNS-server case: the same socket (same 5-tuple) moves to a live backend
     await eventuallyAsync(async () => expect((await cl.uask(sock)).answer).toBe(kept), 50);
     const after: string[] = [];
     for (let i = 0; i < 8; i++) after.push(...who([await cl.uask(sock)]));
-    expect(after).toEqual(new Array<string>(8).fill(kept));
+    expect(after).toEqual(all(kept, 8));
   });
 
   it('a backend not ready gets no new connection, while its established one goes on', async () => {
     const c = lab();
     const cl = client(CLIENT);
     const conn = await cl.open(v4(6));
-    const unready = (await cl.ask(conn)).answer;
-    expect([B2, B3]).toContain(unready);
-    const other = unready === B2 ? B3 : B2;
-    writeSlices(c, svc.notready, [{ pod: c.pod(other) }, { pod: c.pod(unready!), ready: false }]);
-    c.waitSynced();
-    await eventuallyAsync(async () => expect(who(await cl.once(v4(6), N))).toEqual(new Array<string>(N).fill(other)), 20);
-    expect(who(await cl.once(v4(6), N))).toEqual(new Array<string>(N).fill(other));
+    const { hit: unready, other } = rewrite(c, svc.notready, await cl.ask(conn), (hit, o) => [{ pod: c.pod(o) }, { pod: c.pod(hit), ready: false }]);
+    await eventuallyAsync(async () => expect(who(await cl.once(v4(6), N))).toEqual(all(other)), 20);
+    expect(who(await cl.once(v4(6), N))).toEqual(all(other));
     expect(who([await cl.ask(conn), await cl.ask(conn)])).toEqual([unready, unready]);
     await cl.close(conn);
   });
 
   it('internalTrafficPolicy Local: only the client node\'s backend', async () => {
-    expect(who(await client(CLIENT).once(v4(7), N))).toEqual(new Array<string>(N).fill(B1));
+    expect(who(await client(CLIENT).once(v4(7), N))).toEqual(all(B1));
   });
 
   it('no backend: TCP is refused (RST), UDP gets ECONNREFUSED (ICMP port unreachable), v4 and v6', async () => {
