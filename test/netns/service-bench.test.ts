@@ -42,8 +42,8 @@ describe.skipIf(!isRoot)('Service bench', () => {
     }
     expect(apply.map((c) => c[0]!.replace(/ \(ms, lower is better\)$/, ''))).toEqual(
       [10, 100].flatMap((n) => [
-        `${n} Services into strait: written -> every agent synced`,
         `${n} Services into strait: written -> in every node's map`,
+        `${n} Services into strait: written -> every agent says synced`,
         `${n} Services into kube-proxy: iptables-restore, slowest node`,
       ]),
     );
