@@ -24,6 +24,7 @@
 #include "endpoint.h"
 #include "fib.h"
 #include "icmp6.h"
+#include "lb.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
@@ -135,8 +136,8 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 	struct endpoint_key dst_key;
 	struct icmp6_nd *nd;
 	struct packet pkt;
-	__u32 ct_flags;
-	int ret;
+	__u32 ct_flags, lb_flags = 0;
+	int ret, verdict = 0;
 
 	ret = parse_eth(skb, &pkt);
 	if (ret < 0)
@@ -186,18 +187,44 @@ static __always_inline int handle_from_pod(struct __sk_buff *skb)
 
 	endpoint_key_dst(&pkt, &dst_key);
 	dst = endpoint_lookup(&dst_key);
+	/* No local pod: maybe a Service (lb.h); pod-to-pod traffic never looks. */
+	if (!dst) {
+		ret = lb_from_pod(skb, &pkt, src, &verdict);
+		if (ret < 0)
+			return ret;
+		switch (ret) {
+		case LB_HAIRPIN:
+			/* A pod reaching itself, or its answer: never subject to its policy. */
+			return redirect_to_endpoint(skb, &pkt, src, STAT_LB_HAIRPIN);
+		case LB_ANSWERED:
+			return verdict;
+		case LB_TRANSLATED:
+			lb_flags = CT_F_SERVICE;
+			endpoint_key_dst(&pkt, &dst_key);
+			dst = endpoint_lookup(&dst_key);
+			break;
+		default:
+			break;
+		}
+	}
 	if (dst && !endpoint_ready(dst))
 		return -DROP_NOT_READY;
 
 	/* The source's egress policy, and a local destination's ingress policy. */
-	ret = policy_enforce(skb, &pkt, src, dst, 0, &ct_flags);
+	ret = policy_enforce(skb, &pkt, src, dst, lb_flags, &ct_flags);
 	if (ret < 0)
 		return ret;
 
 	/* A reply of a connection that came in through the host stack goes back the
 	 * same way, so the host's conntrack can undo its NAT (Services). */
-	if (dst && !(ct_flags & CT_F_VIA_STACK))
+	if (dst && !(ct_flags & CT_F_VIA_STACK)) {
+		/* A packet lb just translated opened or continues its connection: never a
+		 * reply, so never translated back. */
+		ret = lb_deliver(skb, &pkt, ct_flags);
+		if (ret < 0)
+			return ret;
 		return redirect_to_endpoint(skb, &pkt, dst, STAT_REDIRECT_PEER);
+	}
 	remote = dst || (ct_flags & CT_F_VIA_STACK) ? NULL : remote_lookup(&pkt);
 	if (remote) {
 		switch (datapath_routing()) {

@@ -19,6 +19,7 @@
 #include "drop.h"
 #include "endpoint.h"
 #include "icmp6.h"
+#include "lb.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
@@ -84,6 +85,10 @@ static __always_inline int handle_to_pod(struct __sk_buff *skb)
 		return -DROP_NOT_READY;
 	/* Opened here, through the stack: its replies return the same way. */
 	ret = policy_enforce(skb, &pkt, NULL, dst, CT_F_VIA_STACK, &ct_flags);
+	if (ret < 0)
+		return ret;
+	/* A Service's reply the stack delivers: the ClusterIP back as its source. */
+	ret = lb_deliver(skb, &pkt, ct_flags);
 	if (ret < 0)
 		return ret;
 

@@ -287,6 +287,60 @@ Napi::Value Dump(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Deletes keys[from..n) one syscall each; returns how many were there.
+size_t DeleteEach(Napi::Env env, int fd, const Shape& s, const uint8_t* keys, size_t from,
+                  size_t n) {
+  size_t deleted = 0;
+  for (size_t i = from; i < n; i++) {
+    if (bpf_map_delete_elem(fd, keys + i * s.keyLen) == 0) {
+      deleted++;
+    } else if (errno != ENOENT) {
+      ThrowErrno(env, errno, "bpf_map_delete_elem", FdName(fd));
+    }
+  }
+  return deleted;
+}
+
+// bpfMapDeleteMany(fd, keys) -> how many were there. keys: n keys back to back. By
+// bpf_map_delete_batch where the kernel has it; it stops at a key that is gone (a
+// datapath LRU may evict one meanwhile), which is skipped and the batch resumed.
+Napi::Value DeleteMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info[0], "fd");
+  Shape s = ShapeOf(env, fd, "bpf_map_delete_batch");
+  Bytes keys = BytesArg(info[1], "keys");
+  if (s.keyLen == 0 || keys.len % s.keyLen != 0)
+    ThrowInvalidArg(env, "keys must be a whole number of " + std::to_string(s.keyLen) +
+                             "-byte keys, got " + std::to_string(keys.len) + " bytes");
+  size_t n = keys.len / s.keyLen;
+  // Only hash kinds: arrays cannot delete, and some kernels' array batch says it did.
+  bool hash = s.info.type == BPF_MAP_TYPE_HASH || s.info.type == BPF_MAP_TYPE_LRU_HASH ||
+              s.info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+              s.info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  if (!hash)
+    return Napi::Number::New(env, static_cast<double>(DeleteEach(env, fd, s, keys.data, 0, n)));
+  size_t done = 0, deleted = 0;
+  while (done < n) {
+    __u32 count = static_cast<__u32>(std::min<size_t>(n - done, UINT32_MAX));
+    bpf_map_batch_opts opts{};
+    opts.sz = sizeof opts;
+    int rc = bpf_map_delete_batch(fd, keys.data + done * s.keyLen, &count, &opts);
+    done += count;
+    deleted += count;
+    if (rc == 0) continue;
+    int e = errno;
+    if (e == ENOENT) {
+      done++;  // that one was gone already
+    } else if (e == EINVAL || e == EOPNOTSUPP || e == EPERM || e == kKernelEnotsupp) {
+      deleted += DeleteEach(env, fd, s, keys.data, done, n);
+      break;
+    } else {
+      ThrowErrno(env, e, "bpf_map_delete_batch", FdName(fd));
+    }
+  }
+  return Napi::Number::New(env, static_cast<double>(deleted));
+}
+
 }  // namespace
 
 void RegisterBpfMap(Napi::Env env, Napi::Object exports) {
@@ -296,6 +350,7 @@ void RegisterBpfMap(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfMapUpdate", Napi::Function::New<Update>(env, "bpfMapUpdate"));
   exports.Set("bpfMapLookup", Napi::Function::New<Lookup>(env, "bpfMapLookup"));
   exports.Set("bpfMapDelete", Napi::Function::New<Delete>(env, "bpfMapDelete"));
+  exports.Set("bpfMapDeleteMany", Napi::Function::New<DeleteMany>(env, "bpfMapDeleteMany"));
   exports.Set("bpfMapKeys", Napi::Function::New<Keys>(env, "bpfMapKeys"));
   exports.Set("bpfMapDump", Napi::Function::New<Dump>(env, "bpfMapDump"));
 }

@@ -18,6 +18,8 @@
 #include <climits>
 #include <cstdarg>
 #include <cstdio>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -89,14 +91,44 @@ Napi::Value CloseObject(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// bpfLoadObject(path, pinRoot) -> { programs: {name: fd}, maps: {name: fd}, close() }.
-// pin_root_path makes libbpf reuse maps declared LIBBPF_PIN_BY_NAME that are already
-// pinned at <pinRoot>/<name> (when type, sizes, max_entries and flags match) and pin
-// the ones it creates; a mismatch fails the load, and the captured log names the map.
+using MapSizes = std::vector<std::pair<std::string, uint32_t>>;
+
+// {name: entries} -> pairs, read before anything is opened (nothing to leak on a throw).
+MapSizes SizesArg(Napi::Env env, const Napi::Value& v) {
+  MapSizes out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsObject()) ThrowInvalidArg(env, "maxEntries must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array names = o.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    out.emplace_back(name, UintArg(o.Get(name), "maxEntries value", UINT32_MAX));
+  }
+  return out;
+}
+
+// max_entries of the object's maps named in `sizes` (names it lacks are skipped),
+// between open and load. 0 or a negative errno.
+int SetMaxEntries(bpf_object* obj, const MapSizes& sizes) {
+  for (const auto& [name, entries] : sizes) {
+    bpf_map* map = bpf_object__find_map_by_name(obj, name.c_str());
+    if (map == nullptr) continue;
+    int err = bpf_map__set_max_entries(map, entries);
+    if (err != 0) return err;
+  }
+  return 0;
+}
+
+// bpfLoadObject(path, pinRoot, maxEntries?) -> { programs: {name: fd}, maps: {name: fd},
+// close() }. pin_root_path makes libbpf reuse maps declared LIBBPF_PIN_BY_NAME that
+// are already pinned at <pinRoot>/<name> (when type, sizes, max_entries and flags
+// match) and pin the ones it creates; a mismatch fails the load, and the captured log
+// names the map. maxEntries overrides the compiled max_entries of the maps it names.
 Napi::Value LoadObject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
   std::string pinRoot = StringArg(info[1], "pinRoot");
+  MapSizes sizes = SizesArg(env, info[2]);
 
   LibbpfLog log;
   bpf_object_open_opts opts{};
@@ -104,7 +136,12 @@ Napi::Value LoadObject(const Napi::CallbackInfo& info) {
   opts.pin_root_path = pinRoot.c_str();
   bpf_object* obj = bpf_object__open_file(path.c_str(), &opts);
   if (obj == nullptr) ThrowBpfErrno(env, errno, "bpf_object__open_file", path, log);
-  int err = bpf_object__load(obj);
+  int err = SetMaxEntries(obj, sizes);
+  if (err != 0) {
+    bpf_object__close(obj);
+    ThrowBpfErrno(env, -err, "bpf_map__set_max_entries", path, log);
+  }
+  err = bpf_object__load(obj);
   if (err != 0) {
     bpf_object__close(obj);
     ThrowBpfErrno(env, -err, "bpf_object__load", path, log);

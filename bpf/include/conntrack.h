@@ -91,6 +91,10 @@
 #define ICMPV6_ECHO_REPLY 129
 #define ICMP_HDR_LEN 8
 
+/* In the hit flags policy_enforce() hands back, never stored: the packet went against
+ * its entry's direction (a reply). */
+#define CT_HIT_REPLY (1U << 30)
+
 enum ct_status {
 	CT_NEW = 0,
 	CT_ESTABLISHED,

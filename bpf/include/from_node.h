@@ -19,6 +19,7 @@
 #include "compiler.h"
 #include "counters.h"
 #include "endpoint.h"
+#include "lb.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
@@ -46,6 +47,9 @@ static __always_inline int deliver_from_node(struct __sk_buff *skb, struct packe
 	}
 	if (ct_flags & CT_F_VIA_STACK)
 		return TC_ACT_OK;
+	ret = lb_deliver(skb, pkt, ct_flags);
+	if (ret < 0)
+		return ret;
 	return redirect_to_endpoint(skb, pkt, dst, delivered);
 }
 

@@ -193,7 +193,7 @@ static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const st
 		count_stat(skb, STAT_CT_HIT);
 		if (f.promoted)
 			count_stat(skb, STAT_CT_PROMOTED);
-		*hit_flags = f.hit_flags;
+		*hit_flags = f.hit_flags | (status == CT_REPLY ? CT_HIT_REPLY : 0);
 		goto pass;
 	}
 

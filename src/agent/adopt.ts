@@ -14,6 +14,7 @@ import { explainVerdict } from './explain.js';
 import { createNodeNetwork, type NodeNetworkOptions } from './node-network.js';
 import { createReconciler } from './reconcile-loop.js';
 import { createVniSync, planVni } from './vni.js';
+import { createLbSync } from '../lb/sync.js';
 
 export interface CoreOptions {
   nodeName: string;
@@ -44,6 +45,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
   const capacity: Capacity = { ...opts.limit };
   for (const k of ['policy', 'ipcache', 'cidr'] as const) capacity[k] = Math.min(opts.limit[k], opts.capacity?.[k] ?? opts.limit[k]);
   const syncIdentities = createVniSync(maps);
+  const services = createLbSync({ nodeName: opts.nodeName, log: log.child({ component: 'services' }), retryMs: opts.retryMs }, fx.serviceMaps());
   const core = createReconciler({
     nodeName: opts.nodeName,
     log,
@@ -55,6 +57,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     explain: (current, req) => explainVerdict(maps, current, req),
     syncIdentities: (current) => syncIdentities(planVni(current)),
     close: () => maps.close(),
+    services,
     retryMs: opts.retryMs,
     nodeNetwork:
       opts.network === undefined

@@ -3,6 +3,7 @@
 // on this interface.
 import type { NodePodCidrs, NodeSummary } from '../cluster/nodes.js';
 import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
+import type { ServicesStatus } from '../lb/sync.js';
 import type { SourceStatus } from './sources/source.js';
 
 /** Something the datapath does not hold as the source says, and why. */
@@ -14,9 +15,10 @@ export interface AgentProblem {
    * node's Node object is not in the source; node-invalid: a Node is refused (its
    * pods unreachable); uplink-missing: no interface toward the other nodes (nothing
    * toward them changes); node-network-failed: a route, tunnel, map or masquerade
-   * step failed (retried).
+   * step failed (retried); service-refused: a Service did not fit the Service maps
+   * (or claims another's ClusterIP and port) and nothing of it is written.
    */
-  kind: 'policy-refused' | 'ipcache-full' | 'write-failed' | 'node-missing' | 'node-invalid' | 'uplink-missing' | 'node-network-failed';
+  kind: 'policy-refused' | 'ipcache-full' | 'write-failed' | 'node-missing' | 'node-invalid' | 'uplink-missing' | 'node-network-failed' | 'service-refused';
   /** what it is about: "namespace/name", "endpoint <ifindex>", a map name, "node <name>", an interface */
   subject: string;
   message: string;
@@ -53,6 +55,8 @@ export interface AgentStatus {
   maps: MapFill[];
   /** every Node of the cluster, and whether this node routes to it; empty without node networking */
   nodes: NodeSummary[];
+  /** the Service maps (src/lb/): what is written, what is refused, how full; absent when the core keeps no Services */
+  services?: ServicesStatus;
   /** a watching source's own sync state (--source kube); absent for the directory source */
   source?: SourceStatus;
 }

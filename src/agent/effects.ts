@@ -10,6 +10,7 @@ import type { ConntrackTable } from './conntrack.js';
 import type { MapLookups } from './explain.js';
 import type { VniMaps } from './vni.js';
 import type { NodeNetworkEffects } from './node-network.js';
+import type { LbMaps } from '../lb/types.js';
 
 /** The pinned maps, open. */
 export interface AgentMaps extends PolicyMaps, MapLookups, VniMaps {
@@ -31,4 +32,6 @@ export interface AgentEffects {
   endpointRecords(links: ReadonlyMap<number, string>): EndpointRecord[];
   /** routes, links, the tunnel and the maps toward other nodes (used when the core is given node networking) */
   nodeNetwork(): NodeNetworkEffects;
+  /** the pinned Service maps (opened after openMaps made them exist) */
+  serviceMaps(): LbMaps;
 }

@@ -95,7 +95,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 
     const { createAgentCore } = await import('./reconciler.js');
     const network = { routing: flags.routing, uplink: flags.uplink, vxlanPort: flags.vxlanPort, masquerade: flags.masquerade };
-    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries, network });
+    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries, mapSizes: flags.mapSizes, network });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     const snapshot = first as { state: ClusterState; generation: number } | null;

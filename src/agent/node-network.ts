@@ -15,6 +15,7 @@ import type { ConfigValue } from '../datapath/maps/config.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
 import type { AgentProblem } from './core.js';
+import { createPassRunner } from '../util/pass-runner.js';
 
 /** rtm_protocol of strait's routes: how the agent tells its own from everyone else's. */
 export const STRAIT_ROUTE_PROTOCOL = 200;
@@ -114,9 +115,8 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
   let masqueradeInFlight: string | null = null;
   /** the last nft run's failure, and when to try again */
   let masqueradeFailed: { problem: AgentProblem; retryAt: number } | null = null;
-  let scheduled = false;
-  let retry: NodeJS.Timeout | null = null;
-  let closed = false;
+  const runner = createPassRunner(run, retryMs);
+  const schedule = (): void => runner.schedule();
 
   /** One pass; returns the problems it found (failed steps included). */
   function reconcile(state: ClusterState): AgentProblem[] {
@@ -236,8 +236,7 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
   }
 
   function run(): void {
-    scheduled = false;
-    if (closed || cluster === null) return;
+    if (cluster === null) return;
     let found: AgentProblem[];
     try {
       found = reconcile(cluster);
@@ -247,19 +246,7 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
     }
     report(found);
     // Node problems wait for a new snapshot; the node's own (a step, the uplink) are retried.
-    if (found.some((p) => p.kind === 'node-network-failed' || p.kind === 'uplink-missing') && retry === null) {
-      retry = setTimeout(() => {
-        retry = null;
-        schedule();
-      }, retryMs);
-      retry.unref();
-    }
-  }
-
-  function schedule(): void {
-    if (scheduled || closed) return;
-    scheduled = true;
-    setImmediate(run);
+    if (found.some((p) => p.kind === 'node-network-failed' || p.kind === 'uplink-missing')) runner.retryLater();
   }
 
   return {
@@ -270,11 +257,10 @@ export function createNodeNetwork(opts: NodeNetworkOptions, fx: NodeNetworkEffec
     status: () => ({
       problems: [...problems.values()],
       nodes,
-      settled: !scheduled && masqueradeInFlight === null && ![...problems.values()].some((p) => p.kind === 'node-network-failed'),
+      settled: !runner.scheduled && masqueradeInFlight === null && ![...problems.values()].some((p) => p.kind === 'node-network-failed'),
     }),
     close() {
-      closed = true;
-      if (retry !== null) clearTimeout(retry);
+      runner.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import type { RoutingMode } from '../cluster/nodes.js';
+import type { MapSizes } from '../datapath/loader.js';
 import { DEFAULT_AGENT_SOCKET } from './client.js';
 import { DEPLOY_OPTIONS, DEPLOY_USAGE, parseDeployFlags, type DeployFlags } from './deploy-options.js';
 
@@ -33,12 +34,18 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
   --max-entries MAP=N[,MAP=N]
                        plan with at most N entries in a map (policy, ipcache, cidr),
                        fewer than it holds: a policy that does not fit is refused
-                       (default: each map's max_entries)
+                       (default: each map's max_entries); and the size of the
+                       Service maps (service, backend, flow, affinity): a pinned
+                       map of another size is replaced (its connections lost);
+                       without it a pinned map keeps its size
 ${DEPLOY_USAGE}`;
 
 export type SourceSpec = { kind: 'dir'; path: string } | { kind: 'kube'; kubeconfig: string | null };
 
 export type MapLimits = Partial<Record<'policy' | 'ipcache' | 'cidr', number>>;
+
+const LIMITS = ['policy', 'ipcache', 'cidr'] as const;
+const SIZES = ['service', 'backend', 'flow', 'affinity'] as const;
 
 export interface AgentFlags {
   nodeName: string;
@@ -48,6 +55,8 @@ export interface AgentFlags {
   socketPath: string;
   logLevel: string;
   maxEntries: MapLimits;
+  /** the Service maps' sizes (--max-entries service=, backend=, flow=, affinity=) */
+  mapSizes: MapSizes;
   routing: RoutingMode;
   /** --uplink; null: the interface holding this node's InternalIP */
   uplink: string | null;
@@ -76,14 +85,18 @@ export function parseSource(text: string, kubeconfig?: string, env: NodeJS.Proce
   throw new UsageError(`--source takes dir:PATH or kube, not "${text}"`);
 }
 
-export function parseMapLimits(text: string): MapLimits {
-  const out: MapLimits = {};
+/** --max-entries: planning limits of the policy maps, sizes of the Service maps. */
+export function parseMapLimits(text: string): { limits: MapLimits; sizes: MapSizes } {
+  const limits: MapLimits = {};
+  const sizes: MapSizes = {};
   for (const part of text.split(',')) {
-    const m = /^(policy|ipcache|cidr)=([1-9][0-9]{0,8})$/.exec(part.trim());
-    if (m === null) throw new UsageError(`--max-entries takes MAP=N[,MAP=N] with MAP policy, ipcache or cidr and N a positive integer, not "${part}"`);
-    out[m[1] as keyof MapLimits] = Number(m[2]);
+    const m = /^([a-z]+)=([1-9][0-9]{0,8})$/.exec(part.trim());
+    const name = m?.[1] ?? '';
+    if ((LIMITS as readonly string[]).includes(name)) limits[name as keyof MapLimits] = Number(m![2]);
+    else if ((SIZES as readonly string[]).includes(name)) sizes[name as keyof MapSizes] = Number(m![2]);
+    else throw new UsageError(`--max-entries takes MAP=N[,MAP=N] with MAP ${[...LIMITS, ...SIZES].join(', ')} and N a positive integer, not "${part}"`);
   }
-  return out;
+  return { limits, sizes };
 }
 
 /** Returns null for --help. */
@@ -132,10 +145,16 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
     bpfDir: path('bpf-dir', values['bpf-dir'], 'STRAIT_BPF_DIR', '/sys/fs/bpf/strait'),
     socketPath: path('socket', values.socket, 'STRAIT_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),
     logLevel,
-    maxEntries: values['max-entries'] === undefined ? {} : parseMapLimits(values['max-entries']),
+    ...maxEntriesFlags(values['max-entries']),
     ...nodeNetworkFlags(values, env),
     deploy: parseDeployFlags(values),
   };
+}
+
+function maxEntriesFlags(text: string | undefined): Pick<AgentFlags, 'maxEntries' | 'mapSizes'> {
+  if (text === undefined) return { maxEntries: {}, mapSizes: {} };
+  const { limits, sizes } = parseMapLimits(text);
+  return { maxEntries: limits, mapSizes: sizes };
 }
 
 type NodeNetworkFlags = Pick<AgentFlags, 'routing' | 'uplink' | 'vxlanPort' | 'masquerade'>;

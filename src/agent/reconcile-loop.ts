@@ -15,6 +15,7 @@ import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.
 import { applyPlan, adoptCurrent, type PolicyMaps, type WriteFailure } from './apply.js';
 import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill } from './core.js';
 import type { NodeNetwork } from './node-network.js';
+import type { LbSync } from '../lb/sync.js';
 import { policyReports } from './report.js';
 import { nodePodCidrs } from '../cluster/nodes.js';
 
@@ -37,6 +38,8 @@ export interface ReconcilerDeps {
   retryMs?: number;
   /** routes, tunnel and remote entries toward other nodes, fed every snapshot; absent: none */
   nodeNetwork?: NodeNetwork;
+  /** the Service maps, fed every snapshot (off the CNI path); absent: none */
+  services?: LbSync;
 }
 
 interface Waiter {
@@ -196,6 +199,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       cluster = state;
       sourceGeneration = generation;
       deps.nodeNetwork?.update(state);
+      deps.services?.update(state);
       schedule();
     },
     registerEndpoint(ep) {
@@ -210,18 +214,20 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     },
     status(): AgentStatus {
       const net = deps.nodeNetwork?.status() ?? { problems: [], nodes: [], settled: true };
+      const lb = deps.services?.status() ?? null;
       return {
         // The node's network (routes, tunnel, masquerade) counts too: synced means usable.
-        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null && net.settled,
+        synced: cluster !== null && !running && !again && appliedGeneration === sourceGeneration && lastError === null && net.settled && (lb?.settled ?? true),
         sourceGeneration,
         appliedGeneration,
         endpoints: endpoints.size,
         policies: cluster?.policies.length ?? 0,
         lastError,
-        problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems, ...net.problems],
+        problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems, ...net.problems, ...(lb?.problems ?? [])],
         counters: { ...counters },
         maps: fill,
         nodes: net.nodes,
+        ...(lb === null ? {} : { services: lb.services }),
       };
     },
     nodePodCidrs() {
@@ -236,6 +242,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     async close() {
       closed = true;
       deps.nodeNetwork?.close();
+      deps.services?.close();
       deps.close();
     },
   };

@@ -4,7 +4,7 @@
 // toward other nodes (node-network-effects.ts). What it does with them
 // (adoption, then the reconcile loop) is adopt.ts and reconcile-loop.ts.
 import type { Logger } from '../util/log.js';
-import { openDatapath } from '../datapath/loader.js';
+import { openDatapath, type MapSizes } from '../datapath/loader.js';
 import { Netlink } from '../datapath/netlink.js';
 import { CIDR_MAX, IPCACHE_MAX, POLICY_MAX } from '../datapath/maps/names.js';
 import { liveEndpointRecords } from '../state/endpoint-record.js';
@@ -16,6 +16,7 @@ import { DatapathWriter } from './datapath-writer.js';
 import type { AgentEffects } from './effects.js';
 import { hostAddresses } from './host-addresses.js';
 import { nodeNetworkEffects } from './node-network-effects.js';
+import { openLbMaps } from '../lb/bpf-maps.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -24,6 +25,8 @@ export interface AgentOptions {
   log: Logger;
   /** entries the agent lets each map hold; default max_entries of maps.h (never more) */
   capacity?: Partial<Capacity>;
+  /** the Service maps' sizes; absent: what is pinned keeps its size */
+  mapSizes?: MapSizes;
   /** routing toward other nodes (--routing, --uplink, --vxlan-port, --masquerade) */
   network?: CoreOptions['network'];
 }
@@ -37,7 +40,7 @@ export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
 function nodeEffects(opts: AgentOptions): AgentEffects {
   return {
     openMaps() {
-      openDatapath({ bpfDir: opts.bpfDir, stateDir: opts.stateDir }).close(); // pinned state exists now
+      openDatapath({ bpfDir: opts.bpfDir, stateDir: opts.stateDir, mapSizes: opts.mapSizes ?? {} }).close(); // pinned state exists now, sized
       return new DatapathWriter(opts.bpfDir);
     },
     listLinks() {
@@ -51,5 +54,6 @@ function nodeEffects(opts: AgentOptions): AgentEffects {
     hostAddresses: () => hostAddresses(),
     endpointRecords: (links) => liveEndpointRecords(opts.stateDir, links, currentBootId(), opts.log),
     nodeNetwork: () => nodeNetworkEffects(opts.bpfDir, opts.stateDir),
+    serviceMaps: () => openLbMaps(opts.bpfDir),
   };
 }

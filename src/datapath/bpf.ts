@@ -130,12 +130,16 @@ function length(buf: Uint8Array, want: number, what: string, info: MapInfo): voi
  * `<pinRoot>/<name>` with the same type, sizes, max_entries and flags, else created
  * and pinned there; a pinned map whose definition differs fails the load (code
  * EINVAL, message naming the map: "couldn't reuse pinned map at ..."). pinRoot must
- * be a directory on a bpffs.
+ * be a directory on a bpffs. maxEntries ({map name: entries}) replaces the compiled
+ * max_entries of the maps it names (bpf_map__set_max_entries before the load); names
+ * the object lacks are ignored.
  */
-export function loadObject(path: string, opts: { pinRoot: string }): LoadedObject {
+export function loadObject(path: string, opts: { pinRoot: string; maxEntries?: Readonly<Record<string, number>> }): LoadedObject {
   const file = pathArg(path, 'object path');
   const pinRoot = pathArg(opts?.pinRoot, 'pinRoot');
-  const obj: NativeBpfObject = syscall(() => native().bpfLoadObject(file, pinRoot));
+  const sizes: Record<string, number> = {};
+  for (const [name, n] of Object.entries(opts.maxEntries ?? {})) sizes[name] = int(n, `maxEntries.${name}`, 1, 0xffffffff);
+  const obj: NativeBpfObject = syscall(() => native().bpfLoadObject(file, pinRoot, sizes));
   return {
     programs: Object.freeze({ ...obj.programs }),
     maps: Object.freeze({ ...obj.maps }),
@@ -270,6 +274,22 @@ export function mapLookup(fd: number, key: Uint8Array): Uint8Array | null {
 export function mapDelete(fd: number, key: Uint8Array): boolean {
   const c = checkedKey(fd, key);
   return syscall(() => native().bpfMapDelete(c.fd, c.key));
+}
+
+/**
+ * Deletes every key (bpf_map_delete_batch where the kernel has it, else one at a
+ * time); keys already gone are skipped. Returns how many were there.
+ */
+export function mapDeleteMany(fd: number, keys: readonly Uint8Array[]): number {
+  const f = fdArg(fd);
+  if (keys.length === 0) return 0;
+  const info = mapInfo(f);
+  const all = new Uint8Array(keys.length * info.keySize);
+  keys.forEach((k, i) => {
+    length(bytesArg(k, 'key'), info.keySize, 'key', info);
+    all.set(k, i * info.keySize);
+  });
+  return syscall(() => native().bpfMapDeleteMany(f, all));
 }
 
 /**

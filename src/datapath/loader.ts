@@ -31,7 +31,22 @@ export interface DatapathOptions {
   stateDir: string;
   /** where <prog>.bpf.o are; default the build of this checkout (env STRAIT_BPF_OBJ_DIR) */
   objectDir?: string;
+  /**
+   * The agent's --max-entries for the Service maps. A pinned map of another size is
+   * replaced (unpinned, and this build loaded again, so every program uses the new
+   * one). Absent: a pinned map keeps its size, whatever the objects say.
+   */
+  mapSizes?: MapSizes;
 }
+
+/** The maps whose size is config (docs/services.md, Capacity), by --max-entries name. */
+export const SIZED_MAPS = {
+  service: [MAPS.lbServices],
+  backend: [MAPS.lbBackends, MAPS.lbSlots],
+  flow: [MAPS.lbFlows, MAPS.lbRev],
+  affinity: [MAPS.lbAffinity],
+} as const;
+export type MapSizes = Partial<Record<keyof typeof SIZED_MAPS, number>>;
 
 export interface Datapath {
   buildId: string;
@@ -89,9 +104,17 @@ export function openDatapath(opts: DatapathOptions): Datapath {
   const buildId = buildIdOf(objectDir);
   ensureBpffs(opts.bpfDir);
   const progDir = join(opts.bpfDir, `progs-${buildId}`);
-  let programs = openPinnedPrograms(progDir);
+  // Only a caller that asks for sizes pays for looking at them (the CNI path does not).
+  let programs = opts.mapSizes !== undefined && mapSizing(opts.bpfDir, opts.mapSizes).stale.length > 0 ? null : openPinnedPrograms(progDir);
   programs ??= withLock(join(opts.stateDir, 'bpf.lock'), () => {
-    return openPinnedPrograms(progDir) ?? install(opts.bpfDir, objectDir, progDir);
+    const sizing = mapSizing(opts.bpfDir, opts.mapSizes ?? {});
+    if (sizing.stale.length === 0) {
+      const pinned = openPinnedPrograms(progDir);
+      if (pinned !== null) return pinned;
+    }
+    // Its connections (flows, affinity) are lost; the agent writes Services and backends again.
+    for (const name of sizing.stale) rmSync(join(opts.bpfDir, name), { force: true });
+    return install(opts.bpfDir, objectDir, progDir, sizing.sizes);
   });
   const maps = {} as Record<MapKey, number>;
   for (const [key, name] of Object.entries(MAPS) as [MapKey, string][]) {
@@ -129,11 +152,11 @@ function openPinnedPrograms(progDir: string): Record<ProgKey, number> | null {
  * killed between two pins left it so, and pinning over a pin that is there fails.
  * Unpinning never detaches: the veths keep running what they run until replaced.
  */
-function install(bpfDir: string, objectDir: string, progDir: string): Record<ProgKey, number> {
+function install(bpfDir: string, objectDir: string, progDir: string, maxEntries: Record<string, number>): Record<ProgKey, number> {
   rmSync(progDir, { recursive: true, force: true });
   mkdirSync(progDir, { recursive: true, mode: 0o700 });
   for (const [key, name] of Object.entries(PROGRAMS) as [ProgKey, string][]) {
-    const obj = bpf.loadObject(objectPath(objectDir, name), { pinRoot: bpfDir });
+    const obj = bpf.loadObject(objectPath(objectDir, name), { pinRoot: bpfDir, maxEntries });
     try {
       const fd = obj.programs[name];
       if (fd === undefined) throw new StraitError('E_BPF_OBJECT', `program ${name} missing from its object (${key})`);
@@ -159,6 +182,36 @@ function install(bpfDir: string, objectDir: string, progDir: string): Record<Pro
     if (entry.startsWith('progs-') && path !== progDir) rmSync(path, { recursive: true, force: true });
   }
   return programs;
+}
+
+/**
+ * The size each sized map is loaded with: the one asked for, else the pinned one's
+ * (so a loader that does not know the agent's config reuses the pin rather than
+ * failing on it), else the compiled one (absent). Stale: pinned with another size
+ * than asked for.
+ */
+function mapSizing(bpfDir: string, want: MapSizes): { sizes: Record<string, number>; stale: string[] } {
+  const sizes: Record<string, number> = {};
+  const stale: string[] = [];
+  for (const [kind, names] of Object.entries(SIZED_MAPS) as [keyof MapSizes, readonly string[]][]) {
+    for (const name of names) {
+      const fd = bpf.getPinned(join(bpfDir, name));
+      const pinned = fd === null ? null : pinnedSize(fd);
+      const asked = want[kind];
+      if (asked !== undefined && pinned !== null && pinned !== asked) stale.push(name);
+      const size = asked ?? pinned;
+      if (size !== null) sizes[name] = size;
+    }
+  }
+  return { sizes, stale };
+}
+
+function pinnedSize(fd: number): number {
+  try {
+    return bpf.mapInfo(fd).maxEntries;
+  } finally {
+    bpf.closeFd(fd);
+  }
 }
 
 /**

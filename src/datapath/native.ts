@@ -178,7 +178,7 @@ export interface NativeBinding {
   flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock', wait: boolean): boolean;
 
   // libbpf (native/bpf_*.cc); src/datapath/bpf.ts is the typed, validating wrapper.
-  bpfLoadObject(path: string, pinRoot: string): NativeBpfObject;
+  bpfLoadObject(path: string, pinRoot: string, maxEntries?: Record<string, number>): NativeBpfObject;
   bpfPin(fd: number, path: string): void;
   bpfGetPinned(path: string): number | null;
   bpfCloseFd(fd: number): void;
@@ -189,6 +189,7 @@ export interface NativeBinding {
   bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist'): void;
   bpfMapLookup(fd: number, key: Uint8Array): Uint8Array | null;
   bpfMapDelete(fd: number, key: Uint8Array): boolean;
+  bpfMapDeleteMany(fd: number, keys: Uint8Array): number;
   bpfMapKeys(fd: number): Uint8Array[];
   bpfMapDump(fd: number): { key: Uint8Array; value: Uint8Array }[];
   bpfTcAttach(

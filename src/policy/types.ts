@@ -167,7 +167,7 @@ export interface ClusterState {
   pods: Pod[];
   policies: NetworkPolicy[];
   nodes: Node[];
-  /** not used by the compiler or the reconciler yet (issue #13: the Service datapath comes next) */
+  /** compiled into the Service maps by src/lb/ (the policy compiler does not use them) */
   services: Service[];
   endpointSlices: EndpointSlice[];
 }

@@ -22,6 +22,7 @@ import {
   loadObject,
   type LoadedObject,
   mapDelete,
+  mapDeleteMany,
   mapDump,
   mapInfo,
   mapKeys,
@@ -171,6 +172,16 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(mapInfo(after)).toMatchObject({ id: mapInfo(before).id, valueSize: 4 });
     });
 
+    it('maxEntries sizes a map before the load; a pin of another size is refused, the same size reused', () => {
+      const o = loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_runs: 8, absent_map: 3 } });
+      objects.push(o);
+      expect(mapInfo(o.maps.fx_runs!).maxEntries).toBe(8); // unpinned: created with that size
+      expect(mapInfo(o.maps.fx_verdict!).maxEntries).toBe(64);
+      expect(() => loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_verdict: 32 } })).toThrow(/couldn't reuse pinned map/);
+      expect(mapInfo(load().maps.fx_verdict!).id).toBe(mapInfo(o.maps.fx_verdict!).id);
+      expect(() => loadObject(objPath, { pinRoot: bpffs, maxEntries: { fx_runs: 0 } })).toThrow(InvalidArgError);
+    });
+
     it('fails to load a missing file with ENOENT, and a pin root off bpffs with EINVAL', () => {
       expect(errnoThrown(() => loadObject(join(dir, 'absent.bpf.o'), { pinRoot: bpffs }))).toBe('ENOENT');
       expect(() => loadObject(objPath, { pinRoot: dir })).toThrow(/not on BPF FS/);
@@ -241,6 +252,21 @@ describe.skipIf(!isRoot)('libbpf through the addon', () => {
       expect(mapDelete(m, u32(1))).toBe(true);
       expect(mapKeys(m)).toEqual([]);
       expect(mapDump(m)).toEqual([]);
+    });
+
+    it('deletes many keys at once, skipping those already gone; an array refuses', () => {
+      const m = objects[0]!.maps.fx_verdict!;
+      for (const k of mapKeys(m)) mapDelete(m, k);
+      for (let i = 1; i <= 40; i++) mapUpdate(m, u32(i), u32(i));
+      // 41 was never there, 7 twice: the batch stops at each and carries on.
+      const keys = [u32(3), u32(41), u32(7), u32(7), ...Array.from({ length: 20 }, (_, i) => u32(i + 10))];
+      expect(mapDeleteMany(m, keys)).toBe(22);
+      expect(mapKeys(m).length).toBe(18);
+      expect(mapDeleteMany(m, [])).toBe(0);
+      expect(() => mapDeleteMany(m, [new Uint8Array(3)])).toThrow(RangeError);
+      // Arrays cannot delete at all: the kernel's refusal comes through.
+      expect(errnoThrown(() => mapDeleteMany(objects[0]!.maps.fx_runs!, [u32(0)]))).toBe('EINVAL');
+      for (const k of mapKeys(m)) mapDelete(m, k);
     });
 
     it('dumps a hash larger than one batch', () => {

@@ -197,8 +197,11 @@ export function openTestDatapath(): TestDatapath {
   };
 }
 
+/** What counting needs: any object that includes maps.h has these maps (test fixtures too). */
+export type CounterSource = Pick<TestDatapath, 'drops' | 'stats' | 'fib'>;
+
 /** Every counter by its C name (DROP_*, STAT_*, and BPF_FIB_LKUP_RET_* of strait_fib_v1), as {packets, bytes}. */
-function snapshot(dp: TestDatapath): Map<string, TrafficCounter> {
+function snapshot(dp: CounterSource): Map<string, TrafficCounter> {
   const all = new Map<string, TrafficCounter>();
   for (const d of DROP_REASONS) all.set(d.name, dp.drops(d.value));
   for (const s of STATS) all.set(s.name, dp.stats(s.value));
@@ -210,7 +213,7 @@ function snapshot(dp: TestDatapath): Map<string, TrafficCounter> {
  * CHECK helper: runs `fn` and returns the counters it moved, by C name, as
  * {packets, bytes} deltas; a test asserts that exactly the expected one moved.
  */
-export function countersMovedBy(dp: TestDatapath, fn: () => void): Record<string, { packets: number; bytes: number }> {
+export function countersMovedBy(dp: CounterSource, fn: () => void): Record<string, { packets: number; bytes: number }> {
   const before = snapshot(dp);
   fn();
   const moved: Record<string, { packets: number; bytes: number }> = {};
@@ -232,7 +235,7 @@ export interface RunResult {
 }
 
 /** Runs prog once on `frame` as if it arrived on (or left by) `ifindex`; null: an XDP program (no skb ctx). */
-export function runCounted(dp: TestDatapath, prog: number, ifindex: number | null, frame: Uint8Array): RunResult {
+export function runCounted(dp: CounterSource, prog: number, ifindex: number | null, frame: Uint8Array): RunResult {
   let retval = -1;
   let data: Uint8Array = new Uint8Array();
   const moved = countersMovedBy(dp, () => {

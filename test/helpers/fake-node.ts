@@ -8,11 +8,14 @@ import type { Capacity } from '../../src/policy/capacity.js';
 import type { Pod } from '../../src/policy/types.js';
 import { FakeMaps } from './fake-maps.js';
 import { FakeNodeNetwork } from './fake-node-network.js';
+import { FakeLbMaps } from './fake-lb-maps.js';
 
 export class FakeNode implements AgentEffects {
   readonly maps: FakeMaps;
   /** links, routes, tunnel and maps toward other nodes */
   readonly net = new FakeNodeNetwork();
+  /** the Service maps; they outlive an agent as pinned maps do */
+  readonly lb = new FakeLbMaps();
   readonly links = new Map<number, string>([[1, 'lo']]);
   readonly records: EndpointRecord[] = [];
   addresses = ['192.168.1.10'];
@@ -50,6 +53,9 @@ export class FakeNode implements AgentEffects {
   }
   nodeNetwork(): FakeNodeNetwork {
     return this.net;
+  }
+  serviceMaps(): FakeLbMaps {
+    return this.lb;
   }
   endpointRecords(links: ReadonlyMap<number, string>): EndpointRecord[] {
     return this.records.filter((r) => links.get(r.ifindex) === r.hostVeth);

@@ -41,7 +41,7 @@ function addr(text: string, family: 4 | 6): Uint8Array {
   return ip.bytes;
 }
 
-/** The Internet checksum (RFC 1071) of `h`, as the header field holds it. */
+/** The Internet checksum (RFC 1071) of `h`, as the header field holds it (0 over bytes whose checksum is right). */
 export function ipv4Checksum(h: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < h.length; i += 2) sum += ((h[i] ?? 0) << 8) | (h[i + 1] ?? 0);
@@ -68,24 +68,25 @@ export function routedFrame(frame: Uint8Array, eth: EthArgs): number[] {
   return [...out];
 }
 
+/** The pseudo-header an L4 checksum covers (RFC 793, 768; 8200 8.1 for IPv6, ICMPv6 too). */
+export function pseudoHeader(proto: number, src: string, dst: string, len: number): Uint8Array {
+  const s = ipBytes(src).bytes;
+  const d = ipBytes(dst).bytes;
+  return s.length === 4
+    ? concat(s, d, Uint8Array.of(0, proto), u16(len))
+    : concat(s, d, u16(len >>> 16), u16(len & 0xffff), Uint8Array.of(0, 0, 0, proto));
+}
+
 /**
  * A TCP or UDP segment with its checksum filled in over the pseudo-header of src
  * and dst (RFC 793, 768, 8200 8.1), for frames a real stack receives.
  */
 export function withL4Checksum(segment: Uint8Array, proto: number, src: string, dst: string): Uint8Array {
-  const s = ipBytes(src).bytes;
-  const d = ipBytes(dst).bytes;
   const out = segment.slice();
   const at = proto === IPPROTO_TCP ? 16 : 6;
   out[at] = 0;
   out[at + 1] = 0;
-  const len = out.length;
-  const pseudo = s.length === 4 ? concat(s, d, Uint8Array.of(0, proto), u16(len)) : concat(s, d, u16(len >>> 16), u16(len & 0xffff), Uint8Array.of(0, 0, 0, proto));
-  const all = concat(pseudo, out);
-  let sum = 0;
-  for (let i = 0; i < all.length; i += 2) sum += ((all[i] ?? 0) << 8) | (all[i + 1] ?? 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const c = ~sum & 0xffff || (proto === IPPROTO_UDP ? 0xffff : 0);
+  const c = ipv4Checksum(concat(pseudoHeader(proto, src, dst, out.length), out)) || (proto === IPPROTO_UDP ? 0xffff : 0);
   out.set(u16(c), at);
   return out;
 }

@@ -20,6 +20,7 @@ describe('parseAgentFlags', () => {
       socketPath: '/run/strait/agent.sock',
       logLevel: 'info',
       maxEntries: {},
+      mapSizes: {},
       routing: 'native',
       uplink: null,
       vxlanPort: 8472,
@@ -53,6 +54,14 @@ describe('parseAgentFlags', () => {
     expect(parseAgentFlags(['--source', 'dir:/c', '--max-entries', 'policy=30,cidr=8'], {})).toMatchObject({ maxEntries: { policy: 30, cidr: 8 } });
     for (const bad of ['policy', 'policy=0', 'ct=5', 'policy=-1', 'policy=1e3'])
       expect(() => parseAgentFlags(['--source', 'dir:/c', '--max-entries', bad], {}), bad).toThrow(/--max-entries takes MAP=N/);
+  });
+
+  it('--max-entries: the sizes of the Service maps, apart from the planning limits', () => {
+    const f = parseAgentFlags(['--source', 'dir:/c', '--max-entries', 'service=8,backend=16,flow=32,affinity=4,policy=9'], {});
+    expect(f).toMatchObject({ maxEntries: { policy: 9 }, mapSizes: { service: 8, backend: 16, flow: 32, affinity: 4 } });
+    expect(f?.maxEntries).not.toHaveProperty('service');
+    expect(parseAgentFlags(['--source', 'dir:/c'], {})).toMatchObject({ mapSizes: {} });
+    expect(() => parseAgentFlags(['--source', 'dir:/c', '--max-entries', 'services=8'], {})).toThrow(/--max-entries takes MAP=N/);
   });
 
   it('environment, then flags win', () => {

@@ -109,6 +109,39 @@ describe('straitctl status', () => {
     expect((await straitctl(['status'], sock)).stdout).not.toMatch(/RESOURCE/);
   });
 
+  it('Services: what is written, what is refused and why, what is left to kube-proxy, and the Service maps\' fill', async () => {
+    core.statusValue = {
+      ...core.statusValue,
+      problems: [{ kind: 'service-refused', subject: 'x/s9', message: 'Service x/s9 refused: does not fit' }],
+      services: {
+        services: 8,
+        servicePorts: 10,
+        backends: 24,
+        readyBackends: 20,
+        refused: [{ service: 'x/s9', reason: 'does not fit: it needs 1 service entries and 3 backends, 0 and 40 are left (of 8 and 64)' }],
+        skipped: [{ service: 'x/sctp', reason: 'SCTP port 2905 has another targetPort (2906): left to kube-proxy' }],
+        maps: [
+          { map: 'strait_lb_services_v1', entries: 8, capacity: 8 },
+          { map: 'strait_lb_backends_v1', entries: 24, capacity: 64 },
+        ],
+        counters: { refusals: 1, writeFailures: 0, purged: 5 },
+      },
+    };
+    const r = await straitctl(['status'], sock);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/services: 8 written \(10 service ports\), 24 backends \(20 ready\); 1 refused, 1 port left to kube-proxy\n/);
+    expect(r.stdout).toMatch(/strait_lb_services_v1\s+8\s+8\s+100%\n/);
+    expect(r.stdout).toMatch(/strait_lb_backends_v1\s+24\s+64\s+38%\n/);
+    expect(r.stdout).toMatch(/refused: x\/s9: does not fit: it needs 1 service entries/);
+    expect(r.stdout).toMatch(/left to kube-proxy: x\/sctp: SCTP port 2905/);
+    expect(r.stdout).toMatch(/service counters: 1 refusals, 0 write failures, 5 connection entries purged/);
+    const j = await straitctl(['status', '-o', 'json'], sock);
+    expect(JSON.parse(j.stdout)).toEqual(core.statusValue);
+    // An agent that keeps no Services (or an older one) prints no such section.
+    core.statusValue = { ...core.statusValue, problems: [], services: undefined };
+    expect((await straitctl(['status'], sock)).stdout).not.toMatch(/services:/);
+  });
+
   it('nodes: each with its pod CIDRs, InternalIPs and state; a refused one is a problem, exit 1', async () => {
     const why = 'has no InternalIP in status.addresses';
     core.statusValue = {
