@@ -162,7 +162,7 @@ async function connectionRate(clientNetns, host, signal) {
     // reported below
   }
   if (r.status !== 0 || j.conns === undefined) throw new Error(`service-crr to ${host}: ${j.error ?? r.stdout + r.stderr}`);
-  return { rate: j.conns / j.seconds, p50: j.p50, p99: j.p99 };
+  return { rate: j.conns / j.seconds, p50: j.p50, p99: j.p99, max: j.max, slow: j.slow };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-svc-'));
@@ -228,6 +228,7 @@ try {
           s.p50.push(l.p50);
           s.p99.push(l.p99);
           const c = await connectionRate(client, ip, ac.signal);
+          say(`${size} Services, ${setup}, ${path}: ${c.rate.toFixed(0)} conn/s, p50 ${c.p50} us, p99 ${c.p99} us, max ${c.max} us, ${c.slow} over 200 ms`);
           s.rate.push(c.rate);
           s.cp50.push(c.p50);
           s.cp99.push(c.p99);
