@@ -36,6 +36,8 @@ export interface BackendSpec {
   pod: LabPod;
   /** conditions.ready (default true); serving stays true, as for a pod failing its readiness probe */
   ready?: boolean;
+  /** conditions.terminating (default false): the pod is being deleted */
+  terminating?: boolean;
 }
 
 const familyOf = (ip: string): 'IPv4' | 'IPv6' => (ip.includes(':') ? 'IPv6' : 'IPv4');
@@ -72,7 +74,7 @@ export function sliceObject(s: ServiceSpec, family: 'IPv4' | 'IPv6', backends: r
     addressType: family,
     endpoints: backends.map((b) => ({
       addresses: [ipOf(b.pod, family)],
-      conditions: { ready: b.ready ?? true, serving: true, terminating: false },
+      conditions: { ready: b.ready ?? true, serving: true, terminating: b.terminating ?? false },
       nodeName: nodeName(b.pod.node),
       targetRef: { kind: 'Pod', namespace: LAB_NAMESPACE, name: b.pod.name },
     })),

@@ -27,6 +27,7 @@ const svc = {
   rmtcp: { name: 'rmtcp', clusterIPs: [v4(4)] },
   rmudp: { name: 'rmudp', clusterIPs: [v4(5)] },
   notready: { name: 'notready', clusterIPs: [v4(6)] },
+  terminating: { name: 'terminating', clusterIPs: [v4(12)] },
   local: { name: 'local', clusterIPs: [v4(7)], local: true },
   none: { name: 'none', clusterIPs: [v4(8), v6(8)] },
   six: { name: 'six', clusterIPs: [v6(9)] },
@@ -90,6 +91,7 @@ describe.skipIf(!isRoot)('Services across nodes (native routing)', () => {
     writeService(c, svc.rmtcp, be(B2, B3));
     writeService(c, svc.rmudp, be(B2, B3));
     writeService(c, svc.notready, be(B2, B3));
+    writeService(c, svc.terminating, be(B2, B3));
     writeService(c, svc.local, be(B1, B2, B3));
     writeService(c, svc.none, []);
     writeService(c, svc.six, be(B2, B3));
@@ -169,16 +171,23 @@ describe.skipIf(!isRoot)('Services across nodes (native routing)', () => {
     expect(after).toEqual(all(kept, 8));
   });
 
-  it('a backend not ready gets no new connection, while its established one goes on', async () => {
-    const c = lab();
-    const cl = client(CLIENT);
-    const conn = await cl.open(v4(6));
-    const { hit: unready, other } = rewrite(c, svc.notready, await cl.ask(conn), (hit, o) => [{ pod: c.pod(o) }, { pod: c.pod(hit), ready: false }]);
-    await eventuallyAsync(async () => expect(who(await cl.once(v4(6), N))).toEqual(all(other)), 20);
-    expect(who(await cl.once(v4(6), N))).toEqual(all(other));
-    expect(who([await cl.ask(conn), await cl.ask(conn)])).toEqual([unready, unready]);
-    await cl.close(conn);
-  });
+  // A pod failing its readiness probe (ready false, still serving), and one being deleted (terminating too).
+  for (const [what, s, conditions] of [
+    ['not ready', svc.notready, { ready: false }],
+    ['terminating', svc.terminating, { ready: false, terminating: true }],
+  ] as const) {
+    it(`a backend ${what} gets no new connection, while its established one goes on`, async () => {
+      const c = lab();
+      const cl = client(CLIENT);
+      const ip = s.clusterIPs[0]!;
+      const conn = await cl.open(ip);
+      const { hit: unready, other } = rewrite(c, s, await cl.ask(conn), (hit, o) => [{ pod: c.pod(o) }, { pod: c.pod(hit), ...conditions }]);
+      await eventuallyAsync(async () => expect(who(await cl.once(ip, N))).toEqual(all(other)), 20);
+      expect(who(await cl.once(ip, N))).toEqual(all(other));
+      expect(who([await cl.ask(conn), await cl.ask(conn)])).toEqual([unready, unready]);
+      await cl.close(conn);
+    });
+  }
 
   it('internalTrafficPolicy Local: only the client node\'s backend', async () => {
     expect(who(await client(CLIENT).once(v4(7), N))).toEqual(all(B1));
