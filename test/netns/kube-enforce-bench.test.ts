@@ -2,45 +2,23 @@
 // its table holds a figure, every target a verdict, and everything it started or made
 // (the lab's namespaces and bpffs mounts, its files, the agents, the API emulation,
 // the pods' servers and probers) is gone once it exits.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mountsBelow, NODE } from '../../src/lab/run.js';
+import { mountsBelow } from '../../src/lab/run.js';
+import { aliveAsOwn, cells, runBench } from '../helpers/bench-run.js';
 import { cleanupAll, isRoot, rand, sh, tempDir, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('kube enforcement bench');
 
 const BENCH = fileURLToPath(new URL('../../bench/kube-enforce.mjs', import.meta.url));
-const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
-/** Alive and still one of the bench's (its command line names the lab's directory or a bench script): a PID may be reused. */
-const alive = (pid: number, labDir: string): boolean => {
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    return cmd.includes(labDir) || /flip-probe|agent-memory|kube-api\/main/.test(cmd);
-  } catch {
-    return false;
-  }
-};
-
-function runBench(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(NODE, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 describe.skipIf(!isRoot)('kube enforcement bench', () => {
   afterAll(() => cleanupAll());
 
   it('gives every figure and every verdict, and leaves nothing behind', async () => {
     const labDir = tempDir('kbench');
     const name = `k${rand(3)}`;
-    const { code, out, err } = await runBench(['--rounds', '4', '--pods', '200', '--policies', '20', '--name', name, '--dir', labDir]);
+    const { code, out, err } = await runBench(BENCH, ['--rounds', '4', '--pods', '200', '--policies', '20', '--name', name, '--dir', labDir]);
     expect(code, err.slice(-3000)).toBe(0);
 
     const lines = out.split('\n').filter((l) => l.startsWith('| '));
@@ -74,7 +52,7 @@ describe.skipIf(!isRoot)('kube enforcement bench', () => {
 
     const pids = [...err.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
     expect(pids.length).toBeGreaterThanOrEqual(3 + 1 + 3 + 3 + 4);
-    expect(pids.filter((pid) => alive(pid, labDir))).toEqual([]);
+    expect(pids.filter((pid) => aliveAsOwn(pid, labDir, /flip-probe|agent-memory|kube-api\/main/))).toEqual([]);
     const netns = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`strait-${name}`));
     expect(netns).toEqual([]);
     expect(mountsBelow(labDir)).toEqual([]);
