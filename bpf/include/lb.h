@@ -87,6 +87,19 @@ static __always_inline int lb_extract(struct __sk_buff *skb, const struct packet
 	return 1;
 }
 
+/* A SYN without ACK: a connection's first packet, even on a tuple used before. Read
+ * only on the rare path that needs it. */
+static __always_inline bool lb_pure_syn(struct __sk_buff *skb, const struct lb_packet *p)
+{
+	__u8 flags;
+
+	if (p->tuple.protocol != IPPROTO_TCP)
+		return false;
+	if (bpf_skb_load_bytes(skb, p->l4_off + 13, &flags, sizeof(flags)) < 0)
+		return false;
+	return (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
 /*
  * After a rewrite: the helpers invalidated every packet pointer. The ethertype is
  * not re-read: it has not changed, and a fresh read would be a value the verifier
@@ -255,6 +268,10 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct packet *pk
 	if (flow && flow->service_id == svc->service_id) {
 		backend_id = flow->backend_id;
 		be = lb_backend(backend_id, svc->service_id);
+		/* The tuple's earlier connection went to a backend that takes no new ones
+		 * now; a SYN on it (the client port reused) is a new connection. */
+		if (be && unlikely(!(be->flags & LB_BE_F_READY)) && lb_pure_syn(skb, &p))
+			be = NULL;
 	}
 	if (!be) {
 		be = svc->count ? lb_pick(skb, svc, &p.tuple, &backend_id) : NULL;

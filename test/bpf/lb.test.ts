@@ -210,7 +210,28 @@ describe.skipIf(!isRoot)('Services in from_pod, to_pod and from_uplink (lb.h)', 
       markNotReady(fd, s, stale);
       expect(pick(44100)).toBe(other.id);
       // Its established connection keeps it.
-      expect(pick(44000)).toBe(stale.id);
+      const ack = send(A, podSends(A, family, a, vip, { proto: IPPROTO_TCP, sport: 44000, dport: 80, flags: TCP_ACK }));
+      expect(frameFacts(ack.data).dst).toBe(stale.addr);
+    });
+
+    it('a SYN on a tuple whose earlier connection went to a backend no longer ready picks a ready one; its segments stay', () => {
+      const s = service(IPPROTO_TCP, {}, true);
+      const seg = (flags: number): Seg => ({ proto: IPPROTO_TCP, sport: 45000, dport: 80, flags });
+      const key = tuple(family, a, 45000, vip, 80, IPPROTO_TCP);
+      send(A, podSends(A, family, a, vip, seg(TCP_SYN)));
+      const first = s.backends.find((x) => x.id === lbFlow(fd, key)?.backendId);
+      const other = s.backends.find((x) => x !== first);
+      if (!first || !other) throw new Error('two backends expected');
+      writeService(fd, { ...s, backends: [other] });
+      deleteSlot(fd, s.serviceId, 2);
+      markNotReady(fd, s, first);
+      // The connection it has goes on where it is.
+      expect(frameFacts(send(A, podSends(A, family, a, vip, seg(TCP_ACK))).data).dst).toBe(first.addr);
+      // A new one on the same tuple (the port reused) is a new pick.
+      const r = send(A, podSends(A, family, a, vip, seg(TCP_SYN)));
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expect(frameFacts(r.data).dst).toBe(other.addr);
+      expect(lbFlow(fd, key)?.backendId).toBe(other.id);
     });
 
     it('a deleted backend: the next packet of its connection picks a live one', () => {
