@@ -6,9 +6,10 @@
 //   strait      Services and EndpointSlices in the agents' manifest directory (files
 //               of 1,000 Services each); no iptables rule for any ClusterIP
 //   kube-proxy  strait's pod datapath with no Service object at all, and on each
-//               node the nat rules kube-proxy writes (bench/service/kube-proxy.mjs),
-//               loaded with iptables-restore; the probed Services are the last ones
-//               KUBE-SERVICES lists, the worst case of its linear walk
+//               node the filter and nat rules kube-proxy writes for the same objects
+//               (src/lab/kube-proxy.ts), loaded with iptables-restore; the probed
+//               Services are the last ones KUBE-SERVICES lists, the worst case of its
+//               linear walk
 // Each Service has two ports (11111: sockperf, 11112: bench/service-crr.c) and two
 // backends; the probed ones reach the client's node's backends (same node) or node
 // 2's (across nodes). Per size, interleaved round by round in one run: TCP
@@ -24,12 +25,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { holdCpusAwake, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
-import { kubeProxyRules } from './service/kube-proxy.mjs';
 
 requireRoot('bench/service');
 const ROOT = new URL('../', import.meta.url).pathname;
 const { EmulatedCluster } = await import(`${ROOT}dist/lab/cluster.js`);
 const { inNetns } = await import(`${ROOT}dist/lab/run.js`);
+const { kubeProxyRules } = await import(`${ROOT}dist/lab/kube-proxy.js`);
 const { requestResponse, runAsync, SOCKPERF_PORT, startServers, stopServers } = await import(`${ROOT}dist/lab/bench-measure.js`);
 const bpf = await import(`${ROOT}dist/datapath/bpf.js`);
 const { MapName } = await import(`${ROOT}dist/datapath/maps/index.js`);
@@ -123,7 +124,9 @@ async function straitApply(lab, list) {
 
 /** kube-proxy's rules on every node of the lab (the whole nat and filter tables, as its full sync does); ms per node. */
 function kubeProxyApply(lab, list) {
-  const text = kubeProxyRules(list, CLUSTER_CIDR);
+  const objects = list.flatMap(straitObjects);
+  const rules = kubeProxyRules(objects.filter((o) => o.kind === 'Service'), objects.filter((o) => o.kind === 'EndpointSlice'), { v4: CLUSTER_CIDR });
+  const text = rules.filter + rules.v4;
   const took = [];
   for (const n of lab.state.nodes) {
     const t0 = now();

@@ -1,11 +1,14 @@
-// kube-proxy's iptables mode for the emulated cluster: the nat rules it writes for the
-// ClusterIPs of Services from their EndpointSlices, as iptables-restore input (v4 and
-// v6 apart), and the packet counters of its DNAT rules read back from iptables-save -c.
+// kube-proxy's iptables mode for the emulated cluster and bench/service.mjs: the nat
+// rules it writes for the ClusterIPs of Services from their EndpointSlices, as
+// iptables-restore input (v4 and v6 apart), its filter table's KUBE-FORWARD, and the
+// packet counters of its DNAT rules read back from iptables-save -c.
 // The chains and rules are kube-proxy's (pkg/proxy/iptables/proxier.go): PREROUTING
 // and OUTPUT jump to KUBE-SERVICES, one rule per ClusterIP and port to the port's
 // KUBE-SVC-<hash> chain, which marks traffic from outside the cluster CIDR for
 // masquerade and picks a KUBE-SEP-<hash> chain per endpoint with statistic random,
 // whose DNAT sends it to the endpoint (a pod reaching itself is masqueraded too).
+// KUBE-SERVICES lists the Services in the order given (the bench puts the probed ones
+// last, the worst case of its linear walk) and ends with the jump to KUBE-NODEPORTS.
 // Endpoints: the ready ones; with none ready, the serving terminating ones. Not
 // written: NodePorts, external IPs and load balancers, the filter table's REJECT
 // for a Service without endpoints, session affinity and traffic policies.
@@ -14,6 +17,12 @@ import type { EndpointSliceObject, Protocol, ServiceObject } from './endpoint-sl
 import { SERVICE_NAME_LABEL } from './endpoint-slices.js';
 
 export interface KubeProxyRules {
+  /**
+   * iptables-restore input for the filter table, the same for both families:
+   * KUBE-FORWARD, which every forwarded packet walks (a full restore flushes FORWARD
+   * first; with --noflush its jump is appended again)
+   */
+  filter: string;
   /** iptables-restore --noflush input for the nat table */
   v4: string;
   /** ip6tables-restore --noflush input for the nat table */
@@ -78,7 +87,30 @@ function clusterIPs(svc: ServiceObject): string[] {
   return ips.filter((ip) => ip !== '' && ip !== 'None');
 }
 
-function renderFamily(services: readonly ServiceObject[], slices: readonly EndpointSliceObject[], clusterCidr: string | undefined, v6: boolean): string {
+const FILTER = [
+  '*filter',
+  ':KUBE-FORWARD - [0:0]',
+  '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+  '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
+  `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
+  '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+  'COMMIT',
+  '',
+].join('\n');
+
+/** Each Service's slices by namespace/name: one pass, not one per Service (the bench writes 10,000). */
+function slicesByService(slices: readonly EndpointSliceObject[]): Map<string, EndpointSliceObject[]> {
+  const out = new Map<string, EndpointSliceObject[]>();
+  for (const s of slices) {
+    const name = s.metadata.labels[SERVICE_NAME_LABEL];
+    if (name === undefined) continue;
+    const key = `${s.metadata.namespace}/${name}`;
+    out.set(key, [...(out.get(key) ?? []), s]);
+  }
+  return out;
+}
+
+function renderFamily(services: readonly ServiceObject[], slices: Map<string, EndpointSliceObject[]>, clusterCidr: string | undefined, v6: boolean): string {
   const chains: string[] = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
   const rules: string[] = [
     '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -92,7 +124,7 @@ function renderFamily(services: readonly ServiceObject[], slices: readonly Endpo
   for (const svc of services) {
     if (svc.spec.type === 'ExternalName') continue;
     const ns = svc.metadata.namespace ?? 'default';
-    const own = slices.filter((s) => s.metadata.namespace === ns && s.metadata.labels[SERVICE_NAME_LABEL] === svc.metadata.name);
+    const own = slices.get(`${ns}/${svc.metadata.name}`) ?? [];
     for (const ip of clusterIPs(svc).filter((x) => isV6(x) === v6)) {
       for (const sp of svc.spec.ports ?? []) {
         const protocol = sp.protocol ?? 'TCP';
@@ -123,9 +155,10 @@ function renderFamily(services: readonly ServiceObject[], slices: readonly Endpo
   return ['*nat', ...[...new Set(chains)].map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT', ''].join('\n');
 }
 
-/** The nat rules kube-proxy's iptables mode writes on every node for these Services. */
+/** The rules kube-proxy's iptables mode writes on every node for these Services. */
 export function kubeProxyRules(services: readonly ServiceObject[], slices: readonly EndpointSliceObject[], clusterCidrs: ClusterCidrs): KubeProxyRules {
-  return { v4: renderFamily(services, slices, clusterCidrs.v4, false), v6: renderFamily(services, slices, clusterCidrs.v6, true) };
+  const own = slicesByService(slices);
+  return { filter: FILTER, v4: renderFamily(services, own, clusterCidrs.v4, false), v6: renderFamily(services, own, clusterCidrs.v6, true) };
 }
 
 export interface DnatCounter {

@@ -4,7 +4,7 @@
 // in the pods (node's net and dgram, through `ip netns exec`) to the ClusterIP, v4
 // and v6. No iptables rule exists for the ClusterIP: only the BPF translation can
 // answer, and the receiving kernels check every checksum it rewrote. Both ends say
-// whom they saw (test/helpers/peer-echo.mjs).
+// whom they saw (test/helpers/pod-server.mjs --peer, test/helpers/ask-once.mjs).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import { bpffsDir, cleanupAll, createNetns, isRoot, rand, tempDir, warnIfNotRoot
 
 warnIfNotRoot('Services in the BPF datapath (real packets through the ClusterIP)');
 
-const PEER_ECHO = fileURLToPath(new URL('../helpers/peer-echo.mjs', import.meta.url));
+const POD_SERVER = fileURLToPath(new URL('../helpers/pod-server.mjs', import.meta.url));
+const ASK_ONCE = fileURLToPath(new URL('../helpers/ask-once.mjs', import.meta.url));
 const SENDER = fileURLToPath(new URL('../helpers/frame-sender.py', import.meta.url));
 const VIP = { 4: '198.18.58.10', 6: 'fd5a:58::10' } as const;
 const HAIRPIN = { 4: LB_HAIRPIN_IPV4, 6: LB_HAIRPIN_IPV6 } as const;
@@ -79,7 +80,7 @@ describe.skipIf(!isRoot)('Services translated by the datapath (real packets, one
       const inPod = res.interfaces.find((i) => i.sandbox !== undefined);
       if (!host || !inPod) throw new Error('CNI result without both interfaces');
       pods[name] = { name, ns, addr: { 4: ip(4), 6: ip(6) }, podMac: inPod.mac, hostMac: host.mac };
-      const server = spawn('ip', ['netns', 'exec', ns.name, process.execPath, PEER_ECHO, 'server', name, 'tcp:8080', 'udp:5353'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const server = spawn('ip', ['netns', 'exec', ns.name, process.execPath, POD_SERVER, '--peer', name, 'tcp:8080', 'udp:5353'], { stdio: ['ignore', 'pipe', 'inherit'] });
       servers.push(server);
       await new Promise((r) => server.stdout?.once('data', r));
     }
@@ -97,8 +98,8 @@ describe.skipIf(!isRoot)('Services translated by the datapath (real packets, one
 
   /** One request from `from` to host:port and the answer it got, with the answer's source. */
   const ask = (from: TestPod, proto: 'tcp' | 'udp', host: string, port: number): Answer => {
-    const r = spawnSync('ip', ['netns', 'exec', from.ns.name, process.execPath, PEER_ECHO, 'client', proto, host, String(port)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`peer-echo client: ${r.stderr}`);
+    const r = spawnSync('ip', ['netns', 'exec', from.ns.name, process.execPath, ASK_ONCE, proto, host, String(port)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ask-once: ${r.stderr}`);
     return JSON.parse(r.stdout) as Answer;
   };
 

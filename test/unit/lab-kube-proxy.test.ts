@@ -81,6 +81,44 @@ describe("the lab's kube-proxy rules", () => {
     expect(v4).not.toContain('10.1.0.9');
   });
 
+  it("the filter table: kube-proxy's KUBE-FORWARD, jumped to from FORWARD, the same for both families", () => {
+    const rules = kubeProxyRules([svc], [slice('IPv4', [ep('10.1.0.2')])], { v4: '10.1.0.0/16' });
+    expect(rules.filter.split('\n')).toEqual([
+      '*filter',
+      ':KUBE-FORWARD - [0:0]',
+      '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+      '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
+      '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
+      '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      'COMMIT',
+      '',
+    ]);
+    // the nat tables stay apart: the matrix loads them alone, with --noflush
+    expect(rules.v4).not.toContain('KUBE-FORWARD');
+    expect(rules.v6).not.toContain('KUBE-FORWARD');
+  });
+
+  it('Services in the order given (the last one last in KUBE-SERVICES), ports in their order, and the NodePort rule after them all', () => {
+    const named = (name: string, ip: string): ServiceObject => ({
+      metadata: { namespace: 'ns1', name },
+      spec: { clusterIPs: [ip], ports: [{ name: 'b', port: 81 }, { name: 'a', port: 80 }] },
+    });
+    const sliceOf = (name: string, ip: string): EndpointSliceObject => ({
+      ...slice('IPv4', [ep(ip)]),
+      metadata: { namespace: 'ns1', name, labels: { 'kubernetes.io/service-name': name } },
+      ports: [{ name: 'a', protocol: 'TCP', port: 8080 }, { name: 'b', protocol: 'TCP', port: 8081 }],
+    });
+    const v4 = kubeProxyRules([named('zz', '172.30.0.9'), named('aa', '172.30.0.1')], [sliceOf('aa', '10.1.0.1'), sliceOf('zz', '10.1.0.9')], { v4: '10.1.0.0/16' }).v4;
+    const services = v4.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+    expect(services.map((l) => /comment "([^"]+)"/.exec(l)?.[1])).toEqual([
+      'ns1/zz:b cluster IP',
+      'ns1/zz:a cluster IP',
+      'ns1/aa:b cluster IP',
+      'ns1/aa:a cluster IP',
+      'kubernetes service nodeports; NOTE: this must be the last rule in this chain',
+    ]);
+  });
+
   it('reads the DNAT rules and their packet counters from iptables-save -c', () => {
     const save = [
       '*nat',
