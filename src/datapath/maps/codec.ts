@@ -19,6 +19,12 @@ export function int(value: unknown, what: string, min: number, max: number): num
 
 export const u32 = (value: unknown, what: string, min = 0): number => int(value, what, min, 0xffff_ffff);
 
+/** A u64 map field (a bpf_ktime_get_ns() stamp) as a bigint. */
+export function u64(value: unknown, what: string): bigint {
+  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) return fail(what, 'must be a bigint in 0..2^64-1', value);
+  return value;
+}
+
 export function object<T>(value: T, what: string): T {
   if (typeof value !== 'object' || value === null) return fail(what, 'must be an object', value);
   return value;

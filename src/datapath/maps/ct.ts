@@ -8,7 +8,7 @@
 // last_seen_ns is bpf_ktime_get_ns(), CLOCK_MONOTONIC: the clock of
 // process.hrtime.bigint() on Linux, so the two compare directly.
 import { ipByteLength } from '../addr-bytes.js';
-import { addrAt, addrOf, bytesOf, fail, family, int, LE, object, u32, view, zeroRange } from './codec.js';
+import { addrAt, addrOf, bytesOf, family, int, LE, object, u32, u64, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 export const CT_KEY_SIZE = LAYOUT.ct_key.size;
@@ -106,11 +106,9 @@ export function reverseCtKey(key: CtKey): CtKey {
 
 export function encodeCtValue(value: CtValue): Uint8Array {
   object(value, 'ct value');
-  if (typeof value.lastSeenNs !== 'bigint' || value.lastSeenNs < 0n || value.lastSeenNs >= 1n << 64n)
-    return fail('ct value lastSeenNs', 'must be a bigint in 0..2^64-1', value.lastSeenNs);
   const out = new Uint8Array(CT_VALUE_SIZE);
   const dv = view(out);
-  dv.setBigUint64(V.last_seen_ns, value.lastSeenNs, LE);
+  dv.setBigUint64(V.last_seen_ns, u64(value.lastSeenNs, 'ct value lastSeenNs'), LE);
   dv.setUint32(V.flags, u32(value.flags, 'ct value flags'), LE);
   dv.setUint32(V.rule_id, u32(value.ruleId, 'ct value ruleId'), LE);
   return out;

@@ -3,7 +3,7 @@
 // rev and affinity, which the agent reads and purges. Ports are numbers here and
 // network order in the map; integers are host order. docs/services.md says what
 // each map means.
-import { addrAt, addrOf, bytesOf, fail, family, int, LE, object, u32, view, zeroRange } from './codec.js';
+import { addrAt, addrOf, bytesOf, family, int, LE, object, u32, u64, view, zeroRange } from './codec.js';
 import { LAYOUT } from './layout.js';
 
 export const LB_SERVICE_KEY_SIZE = LAYOUT.lb_service_key.size;
@@ -283,11 +283,9 @@ const AV = LAYOUT.lb_affinity_value.members;
 
 export function encodeLbAffinityValue(value: LbAffinityValue): Uint8Array {
   object(value, 'lb affinity value');
-  if (typeof value.lastSeenNs !== 'bigint' || value.lastSeenNs < 0n || value.lastSeenNs >= 1n << 64n)
-    return fail('lb affinity lastSeenNs', 'must be a bigint in 0..2^64-1', value.lastSeenNs);
   const out = new Uint8Array(LB_AFFINITY_VALUE_SIZE);
   const dv = view(out);
-  dv.setBigUint64(AV.last_seen_ns, value.lastSeenNs, LE);
+  dv.setBigUint64(AV.last_seen_ns, u64(value.lastSeenNs, 'lb affinity lastSeenNs'), LE);
   dv.setUint32(AV.backend_id, id(value.backendId, 'lb affinity backend id'), LE);
   return out;
 }
