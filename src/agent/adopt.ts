@@ -8,7 +8,7 @@ import type { Capacity } from '../policy/capacity.js';
 import type { LocalEndpoint } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
 import { revalidateConntrack } from './conntrack.js';
-import type { AgentCore } from './core.js';
+import type { AgentCore, PassTimer } from './core.js';
 import type { AgentEffects } from './effects.js';
 import { explainVerdict } from './explain.js';
 import { createNodeNetwork, type NodeNetworkOptions } from './node-network.js';
@@ -27,6 +27,8 @@ export interface CoreOptions {
   retryMs?: number;
   /** routing toward other nodes; absent: the core leaves the node's network alone */
   network?: Omit<NodeNetworkOptions, 'nodeName' | 'log'>;
+  /** told each reconcile pass's compile and apply time (metrics) */
+  timing?: PassTimer;
 }
 
 export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
@@ -45,7 +47,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
   const capacity: Capacity = { ...opts.limit };
   for (const k of ['policy', 'ipcache', 'cidr'] as const) capacity[k] = Math.min(opts.limit[k], opts.capacity?.[k] ?? opts.limit[k]);
   const syncIdentities = createVniSync(maps);
-  const services = createLbSync({ nodeName: opts.nodeName, log: log.child({ component: 'services' }), retryMs: opts.retryMs }, fx.serviceMaps());
+  const services = createLbSync({ nodeName: opts.nodeName, log: log.child({ component: 'services' }), retryMs: opts.retryMs, timing: opts.timing }, fx.serviceMaps());
   const core = createReconciler({
     nodeName: opts.nodeName,
     log,
@@ -59,6 +61,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     close: () => maps.close(),
     services,
     retryMs: opts.retryMs,
+    timing: opts.timing,
     nodeNetwork:
       opts.network === undefined
         ? undefined

@@ -24,6 +24,8 @@ export interface CniServiceOptions {
   stateDir: string;
   bpfDir: string;
   log: Logger;
+  /** told each call's command, result code (0, or the CNI error's) and duration (metrics) */
+  onCall?: (command: string, code: number, seconds: number) => void;
 }
 
 export interface CniService {
@@ -106,7 +108,9 @@ export function createCniService(opts: CniServiceOptions): CniService {
       inFlight.add(p);
       try {
         const out = await p;
-        return { ...out, durationUs: Number((process.hrtime.bigint() - t0) / 1000n) };
+        const durationUs = Number((process.hrtime.bigint() - t0) / 1000n);
+        opts.onCall?.(call.env.CNI_COMMAND ?? '', resultCode(out), durationUs / 1e6);
+        return { ...out, durationUs };
       } finally {
         inFlight.delete(p);
       }
@@ -123,6 +127,17 @@ export function createCniService(opts: CniServiceOptions): CniService {
       clearTimeout(timer);
     },
   };
+}
+
+/** 0 for a success, else the code of the CNI error on stdout (999 if it names none). */
+export function resultCode(out: CallOutcome): number {
+  if (out.exitCode === 0) return 0;
+  try {
+    const code = (JSON.parse(out.stdout) as { code?: unknown }).code;
+    return typeof code === 'number' && Number.isInteger(code) ? code : 999;
+  } catch {
+    return 999;
+  }
 }
 
 /** The core as ADD's agent: the endpoint's policy written and READY, within the wait. */

@@ -47,6 +47,8 @@ export interface AgentStatus {
   appliedGeneration: number;
   endpoints: number;
   policies: number;
+  /** pod identities (label sets) of the last compiled state; absent before the first pass */
+  identities?: number;
   /** the last reconcile error, if the last attempt failed */
   lastError: string | null;
   /** what is not as the source says, now */
@@ -96,6 +98,13 @@ export interface ExplainResult {
   /** the policy that allowed it, or the direction whose isolation denies it */
   reason: string;
 }
+
+/**
+ * Told how long each step of a reconcile pass took (metrics): `loop` is the policy
+ * maps' pass or the Service maps', `phase` compile (compile, admission, diff or
+ * plan) or apply (the map writes and what follows them).
+ */
+export type PassTimer = (loop: 'policy' | 'services', phase: 'compile' | 'apply', seconds: number) => void;
 
 export interface AgentCore {
   /** a new snapshot from the source; generation increases with every change */

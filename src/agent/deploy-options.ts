@@ -7,6 +7,10 @@ import { UsageError } from '../errors.js';
 
 export const DEPLOY_USAGE = `  --health-addr HOST:PORT
                        serve GET /healthz and /readyz there (default: off)
+  --metrics-addr HOST:PORT
+                       serve GET /metrics (Prometheus), /healthz and /readyz there
+                       (default 127.0.0.1:9962; off: none). The same address as
+                       --health-addr: one server for both
   --cni-bin-dir DIR    install bin/strait into DIR (the runtime's CNI bin dir)
   --cni-conf-dir DIR   write the conflist into DIR once the agent is ready
   --cni-conf-name NAME its file name (default 10-strait.conflist)
@@ -20,6 +24,7 @@ export const DEPLOY_USAGE = `  --health-addr HOST:PORT
 
 export const DEPLOY_OPTIONS = {
   'health-addr': { type: 'string' },
+  'metrics-addr': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
   'cni-conf-dir': { type: 'string' },
   'cni-conf-name': { type: 'string' },
@@ -44,21 +49,25 @@ export interface InstallFlags {
 export interface DeployFlags {
   /** --health-addr; null: no health endpoint */
   health: HealthAddr | null;
+  /** --metrics-addr; null: off. `explicit` false: the default, whose bind failing is only a warning */
+  metrics: (HealthAddr & { explicit: boolean }) | null;
   /** null when neither --cni-bin-dir nor --cni-conf-dir is given: nothing to install */
   install: InstallFlags | null;
   uninstall: boolean;
 }
 
 export const DEFAULT_CONF_NAME = '10-strait.conflist';
+/** Cilium's agent port too: a node runs one CNI. */
+export const DEFAULT_METRICS_ADDR: HealthAddr = { host: '127.0.0.1', port: 9962 };
 
-type DeployValues = Partial<Record<'health-addr' | 'cni-bin-dir' | 'cni-conf-dir' | 'cni-conf-name' | 'cni-conflist-template', string>> &
+type DeployValues = Partial<Record<'health-addr' | 'metrics-addr' | 'cni-bin-dir' | 'cni-conf-dir' | 'cni-conf-name' | 'cni-conflist-template', string>> &
   Partial<Record<'cni-exclusive' | 'uninstall', boolean>>;
 
-export function parseHealthAddr(text: string): HealthAddr {
+export function parseHealthAddr(text: string, flag = 'health-addr'): HealthAddr {
   // [v6]:port or host:port; the port may be 0 (any free one: tests).
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):([0-9]{1,5})$/.exec(text);
   const port = m === null ? -1 : Number(m[3]);
-  if (m === null || port > 65535) throw new UsageError(`--health-addr takes HOST:PORT (e.g. 127.0.0.1:9876, [::1]:9876), not "${text}"`);
+  if (m === null || port > 65535) throw new UsageError(`--${flag} takes HOST:PORT (e.g. 127.0.0.1:9876, [::1]:9876), not "${text}"`);
   return { host: m[1] ?? m[2]!, port };
 }
 
@@ -84,5 +93,7 @@ export function parseDeployFlags(values: DeployValues): DeployFlags {
   // --uninstall reads what to undo from the state dir's record, not from these flags.
   const uninstall = values.uninstall === true;
   const health = values['health-addr'] === undefined ? null : parseHealthAddr(values['health-addr']);
-  return { health, install, uninstall };
+  const m = values['metrics-addr'];
+  const metrics = m === 'off' ? null : m === undefined ? { ...DEFAULT_METRICS_ADDR, explicit: false } : { ...parseHealthAddr(m, 'metrics-addr'), explicit: true };
+  return { health, metrics, install, uninstall };
 }

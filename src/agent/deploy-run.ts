@@ -5,7 +5,7 @@
 // hooks and nothing else of the deploy code.
 import type { AgentFlags } from './options.js';
 import type { Logger } from '../util/log.js';
-import type { HttpEndpoints } from './health.js';
+import type { HttpEndpoints, Route } from './health.js';
 import type { AddressInfo } from 'node:net';
 
 /** How often a ready-to-be agent looks again whether it is synced (and retries a failed write). */
@@ -14,13 +14,17 @@ const INSTALL_POLL_MS = 100;
 export interface DeployRun {
   /** where the health endpoint listens (its port resolved), null without --health-addr */
   readonly health: AddressInfo | null;
+  /** where /metrics listens, null when off (or the default address was taken) */
+  readonly metrics: AddressInfo | null;
   /** the API listens; `synced` says whether the datapath holds what the source holds now */
   apiListening(synced: () => boolean): void;
   close(): Promise<void>;
 }
 
-export async function startDeploy(flags: AgentFlags, log: Logger): Promise<DeployRun> {
+/** `metrics`: the /metrics route, served on --metrics-addr; absent: no metrics server. */
+export async function startDeploy(flags: AgentFlags, log: Logger, metrics?: Route): Promise<DeployRun> {
   const { install, health } = flags.deploy;
+  const metricsAddr = metrics === undefined ? null : flags.deploy.metrics;
   const paths = { stateDir: flags.stateDir, bpfDir: flags.bpfDir, socketPath: flags.socketPath };
   let template: string | null = null;
   const inst = install === null ? null : await import('./install.js');
@@ -43,11 +47,27 @@ export async function startDeploy(flags: AgentFlags, log: Logger): Promise<Deplo
   let installed = false;
   let timer: NodeJS.Timeout | null = null;
   let endpoints: HttpEndpoints | null = null;
+  let metricsEndpoints: HttpEndpoints | null = null;
+  const { healthRoutes, startHttpEndpoints } = await import('./health.js');
+  const probes = healthRoutes({ apiListening: () => listening, synced: () => listening && synced(), installed: () => (confDir === null ? null : installed) });
+  const withMetrics = metrics === undefined ? probes : { ...probes, '/metrics': metrics };
+  const shared = health !== null && metricsAddr !== null && health.host === metricsAddr.host && health.port === metricsAddr.port;
   if (health !== null) {
-    const { healthRoutes, startHttpEndpoints } = await import('./health.js');
-    const routes = healthRoutes({ apiListening: () => listening, synced: () => listening && synced(), installed: () => (confDir === null ? null : installed) });
-    endpoints = await startHttpEndpoints(health, routes);
+    endpoints = await startHttpEndpoints(health, shared ? withMetrics : probes);
     log.info({ address: endpoints.address }, `health endpoint on ${health.host}:${endpoints.address.port}`);
+  }
+  if (metricsAddr !== null && !shared) {
+    try {
+      metricsEndpoints = await startHttpEndpoints(metricsAddr, withMetrics);
+      log.info({ address: metricsEndpoints.address }, `metrics on http://${metricsAddr.host}:${metricsEndpoints.address.port}/metrics`);
+    } catch (e) {
+      // The default address may be another agent's (several emulated nodes on one host): only an asked-for one is fatal.
+      if (metricsAddr.explicit) {
+        await endpoints?.close();
+        throw e;
+      }
+      log.warn({ err: (e as Error).message }, `no metrics: ${metricsAddr.host}:${metricsAddr.port} is not free (--metrics-addr names another, off none)`);
+    }
   }
 
   const tryInstall = (): void => {
@@ -68,6 +88,7 @@ export async function startDeploy(flags: AgentFlags, log: Logger): Promise<Deplo
 
   return {
     health: endpoints?.address ?? null,
+    metrics: shared ? (endpoints?.address ?? null) : (metricsEndpoints?.address ?? null),
     apiListening(s) {
       listening = true;
       synced = s;
@@ -78,6 +99,7 @@ export async function startDeploy(flags: AgentFlags, log: Logger): Promise<Deplo
       timer = null;
       closed = true;
       await endpoints?.close();
+      await metricsEndpoints?.close();
     },
   };
 }

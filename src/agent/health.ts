@@ -3,8 +3,8 @@
 // /readyz 200 only once the datapath holds what the source holds and the install
 // step, if any, has written the conflist (readiness), else 503 with the reason.
 // Plain HTTP on a TCP address the kubelet reaches (the DaemonSet binds loopback of the
-// host network). Routes are a table so that /metrics (issue #14) can join the same
-// server by adding one entry.
+// host network). Routes are a table: /metrics (metrics.ts) joins the same server
+// when --metrics-addr names the same address, or serves with these on its own.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthAddr } from './deploy-options.js';
@@ -15,7 +15,7 @@ export interface Reply {
   body: string;
 }
 
-export type Route = () => Reply;
+export type Route = () => Reply | Promise<Reply>;
 
 /** What the probes read of the agent, at the moment of each request. */
 export interface HealthState {
@@ -55,13 +55,21 @@ export interface HttpEndpoints {
 
 /** Serves `routes` (GET and HEAD; anything else 405, unknown paths 404) on addr. */
 export async function startHttpEndpoints(addr: HealthAddr, routes: Record<string, Route>): Promise<HttpEndpoints> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
+  const answer = async (path: string, method: string | undefined): Promise<Reply> => {
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    const reply: Reply =
-      route === undefined ? json(404, { error: `no ${path} here` }) : req.method !== 'GET' && req.method !== 'HEAD' ? json(405, { error: 'GET only' }) : route();
-    res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) });
-    res.end(req.method === 'HEAD' ? undefined : reply.body);
+    if (route === undefined) return json(404, { error: `no ${path} here` });
+    if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'GET only' });
+    try {
+      return await route();
+    } catch (e) {
+      return json(500, { error: e instanceof Error ? e.message : String(e) });
+    }
+  };
+  const server: Server = createServer((req, res) => {
+    void answer((req.url ?? '/').split('?')[0]!, req.method).then((reply) => {
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) });
+      res.end(req.method === 'HEAD' ? undefined : reply.body);
+    });
   });
   // A probe connection left open must not keep a stopping agent alive.
   server.keepAliveTimeout = 1000;

@@ -42,6 +42,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
   let cni: CniService | null = null;
   let delQueue: { close(): void } | null = null;
   let deploy: DeployRun | null = null;
+  /** the core as the API answers for it (the source's sync merged in) */
+  let answering: AgentCore | null = null;
   let stopping = false;
   let signalled!: () => void;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
@@ -77,15 +79,28 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       { source: flags.source, stateDir: flags.stateDir, bpfDir: flags.bpfDir, socket: flags.socketPath, routing: flags.routing, uplink: flags.uplink },
       'strait-agent starting',
     );
+    // Metrics read the core, the source and the pinned maps at each scrape: whatever
+    // of them exists yet (a scrape during start sees what there is).
+    const { createAgentMetrics, SyncLag } = await import('./metrics.js');
+    const { pinnedMapReaders } = await import('./metrics-node.js');
+    const lag = new SyncLag();
+    const metrics = createAgentMetrics({
+      status: () => answering?.status() ?? null,
+      source: () => (source === null ? null : { current: source.isCurrent(), status: source.status?.() ?? null }),
+      ...pinnedMapReaders(flags.bpfDir),
+      syncLagSeconds: () => lag.seconds(core?.status().appliedGeneration ?? 0, performance.now()),
+    });
+    const metricsRoute = async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
     // Probes answer from here on; the CNI binary is in place before any conflist names it.
     const { startDeploy } = await import('./deploy-run.js');
-    deploy = await startDeploy(flags, log);
+    deploy = await startDeploy(flags, log, metricsRoute);
     // The source first: a wrong --source fails before the datapath is touched, and
     // the core starts with the cluster in hand rather than an empty one.
     let first: { state: ClusterState; generation: number } | null = null;
     let target: AgentCore | null = null;
     const { openSource } = await import('./sources/source.js');
     source = await openSource(flags.source, log, (state, generation) => {
+      lag.deliveredAt(generation, performance.now());
       if (target === null) first = { state, generation };
       else target.setCluster(state, generation);
     });
@@ -95,7 +110,16 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 
     const { createAgentCore } = await import('./reconciler.js');
     const network = { routing: flags.routing, uplink: flags.uplink, vxlanPort: flags.vxlanPort, masquerade: flags.masquerade };
-    core = await createAgentCore({ nodeName: flags.nodeName, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log, capacity: flags.maxEntries, mapSizes: flags.mapSizes, network });
+    core = await createAgentCore({
+      nodeName: flags.nodeName,
+      stateDir: flags.stateDir,
+      bpfDir: flags.bpfDir,
+      log,
+      capacity: flags.maxEntries,
+      mapSizes: flags.mapSizes,
+      network,
+      timing: metrics.timing,
+    });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     const snapshot = first as { state: ClusterState; generation: number } | null;
@@ -107,7 +131,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     // moment ago that the watch has not delivered yet makes the answer no.
     const src = source;
     const inner = core;
-    const answering: AgentCore = {
+    answering = {
       ...inner,
       status: () => {
         const s = inner.status();
@@ -117,15 +141,16 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     };
     // DELs queued while no agent listened run before anything new can arrive.
     const { createCniService } = await import('./cni-service.js');
-    const service = createCniService({ core: inner, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log: log.child({ component: 'cni' }) });
+    const service = createCniService({ core: inner, stateDir: flags.stateDir, bpfDir: flags.bpfDir, log: log.child({ component: 'cni' }), onCall: metrics.observeCni });
     cni = service;
     const { startDelQueue } = await import('./del-queue.js');
     delQueue = await startDelQueue(flags.stateDir, (call) => service.handle(call), log.child({ component: 'del-queue' }));
-    api = await startApiServer({ socketPath: flags.socketPath, core: answering, cni: service, log: log.child({ component: 'api' }) });
+    const answered = answering;
+    api = await startApiServer({ socketPath: flags.socketPath, core: answered, cni: service, log: log.child({ component: 'api' }) });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     // The conflist is written once what the source holds is in the datapath.
-    deploy.apiListening(() => answering.status().synced);
+    deploy.apiListening(() => answered.status().synced);
     log.info({ socket: flags.socketPath }, 'strait-agent ready');
   } catch (e) {
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, `strait-agent cannot start: ${e instanceof Error ? e.message : String(e)}`);

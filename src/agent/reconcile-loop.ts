@@ -13,7 +13,7 @@ import type { Capacity } from '../policy/capacity.js';
 import type { Plan } from '../policy/diff.js';
 import type { ClusterState, DesiredState, LocalEndpoint } from '../policy/types.js';
 import { applyPlan, adoptCurrent, type PolicyMaps, type WriteFailure } from './apply.js';
-import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill } from './core.js';
+import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainRequest, ExplainResult, MapFill, PassTimer } from './core.js';
 import type { NodeNetwork } from './node-network.js';
 import type { LbSync } from '../lb/sync.js';
 import { policyReports } from './report.js';
@@ -40,6 +40,8 @@ export interface ReconcilerDeps {
   nodeNetwork?: NodeNetwork;
   /** the Service maps, fed every snapshot (off the CNI path); absent: none */
   services?: LbSync;
+  /** told each pass's compile and apply time; absent: not timed */
+  timing?: PassTimer;
 }
 
 interface Waiter {
@@ -84,6 +86,8 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       accepted,
       capacity: deps.capacity,
     });
+    const t1 = performance.now();
+    deps.timing?.('policy', 'compile', (t1 - t0) / 1000);
     report(adm.refused, adm.ipcacheDropped);
     let result;
     try {
@@ -107,6 +111,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       result.failures.push({ ifindex: null, op: 'vni-sync', error: `the VXLAN hint maps: ${(err as Error).message}` });
     }
     const cut = deps.revalidate(current, addressesOfChanged(adm.plan, endpoints));
+    deps.timing?.('policy', 'apply', (performance.now() - t1) / 1000);
     if (cut > 0) log.info({ connections: cut }, 'cut connections that policy no longer allows');
     if (result.written > 0) log.info({ generation, ops: result.written, ms: Math.round(performance.now() - t0) }, 'datapath updated');
 
@@ -222,6 +227,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
         appliedGeneration,
         endpoints: endpoints.size,
         policies: cluster?.policies.length ?? 0,
+        ...(current?.identities === undefined ? {} : { identities: current.identities.size }),
         lastError,
         problems: [...refused.values(), ...(ipcacheProblem === null ? [] : [ipcacheProblem]), ...writeProblems, ...net.problems, ...(lb?.problems ?? [])],
         counters: { ...counters },

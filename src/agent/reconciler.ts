@@ -29,12 +29,14 @@ export interface AgentOptions {
   mapSizes?: MapSizes;
   /** routing toward other nodes (--routing, --uplink, --vxlan-port, --masquerade) */
   network?: CoreOptions['network'];
+  /** told each reconcile pass's compile and apply time (metrics) */
+  timing?: CoreOptions['timing'];
 }
 
 export const MAP_CAPACITY: Capacity = { policy: POLICY_MAX, ipcache: IPCACHE_MAX, cidr: CIDR_MAX };
 
 export async function createAgentCore(opts: AgentOptions): Promise<AgentCore> {
-  return adoptDatapath({ nodeName: opts.nodeName, log: opts.log, limit: MAP_CAPACITY, capacity: opts.capacity, network: opts.network }, nodeEffects(opts));
+  return adoptDatapath({ nodeName: opts.nodeName, log: opts.log, limit: MAP_CAPACITY, capacity: opts.capacity, network: opts.network, timing: opts.timing }, nodeEffects(opts));
 }
 
 function nodeEffects(opts: AgentOptions): AgentEffects {

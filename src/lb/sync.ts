@@ -11,7 +11,7 @@
 // first start with thousands of Services) is written GROUPS_PER_TURN Services per
 // turn of the event loop, each Service whole in its safe order; a snapshot arriving
 // meanwhile waits for the pass to end.
-import type { AgentProblem, MapFill } from '../agent/core.js';
+import type { AgentProblem, MapFill, PassTimer } from '../agent/core.js';
 import { MapName } from '../datapath/maps/names.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
@@ -48,6 +48,8 @@ export interface LbSyncOptions {
   log: Logger;
   /** wait before retrying a failed write; default 500 ms */
   retryMs?: number;
+  /** told each pass's compile (compile and plan) and apply (writes, over all its turns) time */
+  timing?: PassTimer;
 }
 
 /** Services written per turn of the event loop: a few thousand map writes. */
@@ -90,10 +92,12 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
       counters.purged += purgeConnections(maps, (id) => !held.backends.has(id));
       orphansPurged = true;
     }
+    const t0 = performance.now();
     const compiled = compileServices(c, opts.nodeName, memo);
     const plan = planServices(compiled.services, state, capacity, pending, written);
+    opts.timing?.('services', 'compile', (performance.now() - t0) / 1000);
     busy = true;
-    writeFrom(c, compiled, plan, 0, { written: 0, failures: [], deleted: new Set(pending), unready: new Set(unready) });
+    writeFrom(c, compiled, plan, 0, { written: 0, failures: [], deleted: new Set(pending), unready: new Set(unready), ms: 0 });
   }
 
   /** The plan's groups from `from` on, a turn at a time; then the purge and the bookkeeping. */
@@ -102,9 +106,11 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
     compiled: CompiledServices,
     plan: LbPlan,
     from: number,
-    acc: { written: number; failures: LbWriteFailure[]; deleted: Set<number>; unready: Set<number> },
+    acc: { written: number; failures: LbWriteFailure[]; deleted: Set<number>; unready: Set<number>; ms: number },
   ): void {
+    const t0 = performance.now();
     const g = applyGroups(plan.groups.slice(from, from + GROUPS_PER_TURN), maps);
+    acc.ms += performance.now() - t0;
     acc.written += g.written;
     acc.failures.push(...g.failures);
     for (const id of g.deleted) acc.deleted.add(id);
@@ -113,7 +119,10 @@ export function createLbSync(opts: LbSyncOptions, maps: LbMaps): LbSync {
       setImmediate(() => guarded(() => (closed ? done() : writeFrom(c, compiled, plan, from + GROUPS_PER_TURN, acc))));
       return;
     }
+    const t1 = performance.now();
     const p = purgeDeleted(maps, acc.deleted, acc.unready);
+    // The time spent writing, not the turns in between when the CNI calls ran.
+    opts.timing?.('services', 'apply', (acc.ms + performance.now() - t1) / 1000);
     const r = { written: acc.written, failures: [...acc.failures, ...p.failures], purged: p.purged };
     pending = p.unpurged;
     unready = p.unreadyLeft;

@@ -86,7 +86,7 @@ describe('straitctl status', () => {
   });
 
   it('a watching source: each kind with its sync state, resourceVersion, counts and last error; skipped objects listed', async () => {
-    const kind = (resource: string, synced: boolean, lastError: string | null) => ({ resource, synced, resourceVersion: '41', objects: 3, invalid: 0, lastError, reconnects: 2, relists: 1 });
+    const kind = (resource: string, synced: boolean, lastError: string | null) => ({ resource, synced, resourceVersion: '41', objects: 3, invalid: 0, lastError, reconnects: 2, relists: 1, errors: 3 });
     core.statusValue = {
       ...core.statusValue,
       synced: false,

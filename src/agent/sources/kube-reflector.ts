@@ -76,6 +76,8 @@ export class Reflector {
   lastError: string | null = null;
   reconnects = 0;
   relists = 0;
+  /** lists and watches that failed, ever (metrics: strait_source_errors_total) */
+  errors = 0;
   private failures = 0;
   private closed = false;
   private wake: (() => void) | null = null;
@@ -109,6 +111,7 @@ export class Reflector {
       lastError: this.lastError,
       reconnects: this.reconnects,
       relists: this.relists,
+      errors: this.errors,
     };
   }
 
@@ -140,6 +143,7 @@ export class Reflector {
 
   private fail(message: string): void {
     this.lastError = message;
+    this.errors++;
     if (this.live) {
       this.live = false;
       this.onChange();

@@ -33,6 +33,8 @@ export interface SourceResourceStatus {
   reconnects: number;
   /** lists after a 410 Gone */
   relists: number;
+  /** lists and watches that failed */
+  errors: number;
 }
 
 export interface SourceStatus {
