@@ -25,7 +25,7 @@ describe('parseAgentFlags', () => {
       uplink: null,
       vxlanPort: 8472,
       masquerade: true,
-      deploy: { health: null, install: null, uninstall: false },
+      deploy: { health: null, metrics: { host: '127.0.0.1', port: 9962, explicit: false }, install: null, uninstall: false },
     });
   });
 
@@ -33,6 +33,7 @@ describe('parseAgentFlags', () => {
     const argv = ['--source', 'dir:/c', '--health-addr', '127.0.0.1:9876', '--cni-bin-dir', '/opt/cni/bin', '--cni-conf-dir', 'net.d', '--cni-exclusive', '--cni-conflist-template', '/etc/strait/t.json'];
     expect(parseAgentFlags(argv, {})?.deploy).toEqual({
       health: { host: '127.0.0.1', port: 9876 },
+      metrics: { host: '127.0.0.1', port: 9962, explicit: false },
       install: { binDir: '/opt/cni/bin', confDir: join(process.cwd(), 'net.d'), confName: '10-strait.conflist', template: '/etc/strait/t.json', exclusive: true },
       uninstall: false,
     });
@@ -40,6 +41,14 @@ describe('parseAgentFlags', () => {
     for (const bad of [['--cni-conf-name', 'x.conflist'], ['--cni-conf-dir', '/d', '--cni-conf-name', 'strait.yaml'], ['--cni-conf-dir', '/d', '--cni-conf-name', '../x.conf'], ['--cni-exclusive'], ['--cni-bin-dir', ''], ['--health-addr', '9876']]) {
       expect(() => parseAgentFlags(['--source', 'dir:/c', ...bad], {}), bad.join(' ')).toThrow(UsageError);
     }
+  });
+
+  it('--metrics-addr: 127.0.0.1:9962 unless given; off turns it off; a bad address is a usage error naming the flag', () => {
+    const deploy = (...a: string[]) => parseAgentFlags(['--source', 'dir:/c', ...a], {})?.deploy;
+    expect(deploy('--metrics-addr', '[::1]:0')?.metrics).toEqual({ host: '::1', port: 0, explicit: true });
+    expect(deploy('--metrics-addr', '0.0.0.0:9090')?.metrics).toEqual({ host: '0.0.0.0', port: 9090, explicit: true });
+    expect(deploy('--metrics-addr', 'off')?.metrics).toBeNull();
+    for (const bad of ['9962', '127.0.0.1:70000', '']) expect(() => deploy('--metrics-addr', bad), bad).toThrow(/--metrics-addr takes HOST:PORT/);
   });
 
   it('node networking: --routing, --uplink (env STRAIT_ROUTING, STRAIT_UPLINK), --vxlan-port, --masquerade', () => {
