@@ -37,7 +37,7 @@ export interface AgentMetrics {
   /** for the reconcile passes (AgentOptions.timing) */
   readonly timing: PassTimer;
   /** for the CNI service (CniServiceOptions.onCall) */
-  observeCni(command: string, code: number, seconds: number): void;
+  readonly observeCni: (command: string, code: number, seconds: number) => void;
 }
 
 const PASS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
