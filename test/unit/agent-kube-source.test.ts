@@ -250,6 +250,8 @@ describe('kube source', () => {
     expect(pods(src).relists).toBe(0);
     const reconnects = src.status().resources.reduce((n, r) => n + r.reconnects, 0);
     expect(reconnects).toBeGreaterThanOrEqual(4);
+    // the two refused requests are counted as errors (strait_source_errors_total)
+    expect(src.status().resources.reduce((n, r) => n + r.errors, 0)).toBeGreaterThanOrEqual(2);
     await until('current again', () => src.isCurrent());
   });
 
@@ -262,7 +264,7 @@ describe('kube source', () => {
     put(podObj('x', 'after', '198.18.1.2'));
     await until('seen', () => podNames().join() === 'x/after');
     expect(api.stats().requests.list).toBe(lists);
-    expect(src.status().resources.every((r) => r.reconnects === 0 && r.lastError === null)).toBe(true);
+    expect(src.status().resources.every((r) => r.reconnects === 0 && r.errors === 0 && r.lastError === null)).toBe(true);
   });
 
   it('restarts a watch that went silent (the heartbeat)', async () => {
