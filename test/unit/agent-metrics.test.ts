@@ -3,6 +3,7 @@
 // the result code of a CNI call, the exposition parser of the tests, and where
 // deploy-run serves /metrics (with the probes, on one server or two).
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { register as globalRegistry } from 'prom-client';
 import { createAgentMetrics, SyncLag, type DatapathCounter, type MetricsInputs } from '../../src/agent/metrics.js';
@@ -160,6 +161,17 @@ describe('agent metrics', () => {
     expect(resultCode({ exitCode: 1, stdout: JSON.stringify({ cniVersion: '1.1.0', code: 11, msg: 'try again' }) })).toBe(11);
     expect(resultCode({ exitCode: 1, stdout: 'not json' })).toBe(999);
     expect(resultCode({ exitCode: 1, stdout: '{"code":"7"}' })).toBe(999);
+  });
+});
+
+describe('deploy/grafana-dashboard.json', () => {
+  it('is a dashboard whose every query names metrics the agent exports', async () => {
+    const d = JSON.parse(readFileSync(new URL('../../deploy/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { type: string; targets?: { expr: string }[] }[] };
+    const exported = new Set((await createAgentMetrics(inputs()).registry.getMetricsAsJSON()).map((m) => m.name));
+    const named = new Set<string>();
+    for (const p of d.panels) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\bstrait_[a-z_]+/g)) named.add(m[0].replace(/_(bucket|count|sum)$/, ''));
+    expect(named.size).toBeGreaterThan(20);
+    expect([...named].filter((n) => !exported.has(n))).toEqual([]);
   });
 });
 
