@@ -4,6 +4,7 @@
 // from what the test did (a denied probe is a counted drop, each ADD a CNI observation).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
+import { runCni } from '../helpers/cni.js';
 import { serviceManifest } from '../helpers/lb-builders.js';
 import { parseExposition, samplesOf, valueOf, type Exposition } from '../helpers/prom-text.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
@@ -119,6 +120,14 @@ describe.skipIf(!isRoot)('strait-agent --metrics-addr', () => {
       expect(valueOf(e, name)).toBe(0);
     }
     expect(samplesOf(e, 'strait_problems')).toEqual([]);
+  });
+
+  it('a failed CNI call is observed under its result code', async () => {
+    const r = await runCni({ command: 'CHECK', config: c.config(), containerId: 'metrics-never-added', netns: c.pod('x/web').netns.path, ...c.cniRun });
+    expect(r.exitCode).not.toBe(0);
+    const code = String((r.json as { code: number }).code);
+    expect(code).not.toBe('0');
+    expect(valueOf(await scrape(), 'strait_cni_call_duration_seconds_count', { command: 'CHECK', code })).toBe(1);
   });
 
   it('a denied probe is a counted drop by reason; allowed and Service connections are counted too', async () => {
