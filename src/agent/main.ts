@@ -88,7 +88,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       status: () => answering?.status() ?? null,
       source: () => (source === null ? null : { current: source.isCurrent(), status: source.status?.() ?? null }),
       ...pinnedMapReaders(flags.bpfDir),
-      syncLagSeconds: () => lag.seconds(core?.status().appliedGeneration ?? 0, performance.now()),
+      // Behind by whichever is longer: the source not current (a watch down), or a delivered snapshot not applied.
+      syncLagSeconds: () => Math.max(lag.seconds(core?.status().appliedGeneration ?? 0, performance.now()), source?.staleSeconds?.() ?? 0),
     });
     const metricsRoute = async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
     // Probes answer from here on; the CNI binary is in place before any conflist names it.

@@ -244,7 +244,7 @@ function sourceSync(inputs: MetricsInputs, registers: Registry[]): void {
   });
   new Gauge({
     name: 'strait_source_sync_lag_seconds',
-    help: 'How long the oldest snapshot the source delivered has waited for the datapath to hold it (0: none waits)',
+    help: 'Seconds the datapath is behind: since the source stopped being current (a watch down), or since the oldest snapshot it delivered that is not applied yet; 0: in step',
     registers,
     collect() {
       this.set(inputs.syncLagSeconds());

@@ -330,14 +330,21 @@ describe('kube source', () => {
     await started;
     const src = source;
     await until('current', () => src.isCurrent());
+    expect(src.staleSeconds()).toBe(0);
     api.failRequests(1_000_000);
     api.dropWatches();
     await until('not current', () => !src.isCurrent());
     expect(src.status().current).toBe(false);
     await until('the 500 shown', () => src.status().resources.some((r) => r.lastError?.includes('HTTP 500') === true));
     expect(src.isCurrent()).toBe(false);
+    // Stale since the watches dropped, and still counting: every request fails.
+    const stale = src.staleSeconds();
+    expect(stale).toBeGreaterThan(0);
+    await sleep(20);
+    expect(src.staleSeconds()).toBeGreaterThan(stale);
     api.failRequests(0);
     await until('current again', () => src.isCurrent());
+    expect(src.staleSeconds()).toBe(0);
   });
 
   it('gives up start() with E_SOURCE naming what failed', async () => {

@@ -65,6 +65,8 @@ export class KubeSource implements ClusterSource {
   private lastState: string | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private started = false;
+  /** when the source last stopped being current (performance.now()); null while current */
+  private staleSince: number | null = performance.now();
   private closed = false;
   private progress: (() => void) | null = null;
 
@@ -113,6 +115,7 @@ export class KubeSource implements ClusterSource {
     }
     this.started = true;
     this.flush();
+    this.track();
   }
 
   close(): void {
@@ -126,6 +129,18 @@ export class KubeSource implements ClusterSource {
   /** Every kind listed, its watch connected, and nothing received but not yet delivered. */
   isCurrent(): boolean {
     return this.started && this.debounce === null && this.reflectors.every((r) => r.listed && r.live);
+  }
+
+  /** Seconds since the source stopped being current (a watch down, events not delivered yet); 0 while current. */
+  staleSeconds(): number {
+    this.track();
+    return this.staleSince === null ? 0 : (performance.now() - this.staleSince) / 1000;
+  }
+
+  // Every change of isCurrent() passes through changed() or flush(): both call this.
+  private track(): void {
+    if (this.isCurrent()) this.staleSince = null;
+    else this.staleSince ??= performance.now();
   }
 
   status(): SourceStatus {
@@ -142,11 +157,13 @@ export class KubeSource implements ClusterSource {
     this.progress?.();
     if (!this.started || this.closed) return;
     this.debounce ??= setTimeout(() => this.flush(), this.debounceMs);
+    this.track();
   }
 
   private flush(): void {
     this.debounce = null;
     if (this.closed) return;
+    this.track();
     const state = clusterState(this.reflectors.flatMap((r) => [...r.objects.values()]));
     // A digest, not the text: the text of 10,000 pods would be a megabyte kept for one comparison.
     const digest = createHash('sha256').update(JSON.stringify(state)).digest('base64');

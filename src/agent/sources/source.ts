@@ -17,6 +17,8 @@ export interface ClusterSource {
   isCurrent(): boolean;
   /** What a watching source knows of its own sync (straitctl status); the dir source has none. */
   status?(): SourceStatus;
+  /** Seconds since it stopped being current, 0 while current (metrics); absent: the source does not track it */
+  staleSeconds?(): number;
 }
 
 /** One watched kind of a source (the kube source: pods, namespaces, nodes, networkpolicies). */
