@@ -17,6 +17,7 @@ import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainReques
 import type { NodeNetwork } from './node-network.js';
 import type { LbSync } from '../lb/sync.js';
 import { policyReports } from './report.js';
+import type { CounterMaps } from './counters.js';
 import { nodePodCidrs } from '../cluster/nodes.js';
 
 export interface ReconcilerDeps {
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
   nodeNetwork?: NodeNetwork;
   /** the Service maps, fed every snapshot (off the CNI path); absent: none */
   services?: LbSync;
+  /** the always-on counters: connections by rule, a gone endpoint's entries; absent: none */
+  counters?: CounterMaps;
 }
 
 interface Waiter {
@@ -54,6 +57,16 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
   const retryMs = deps.retryMs ?? 500;
   const endpoints = new Map<string, LocalEndpoint>();
   for (const ep of deps.endpoints) endpoints.set(ep.id, ep);
+
+  /** A DEL'd endpoint's counters go with it, unless another endpoint still has its veth. */
+  const purgeCounters = (ifindex: number): void => {
+    if ([...endpoints.values()].some((e) => e.ifindex === ifindex)) return;
+    try {
+      deps.counters?.deleteEndpointCounters((i) => i === ifindex);
+    } catch (err) {
+      log.warn({ ifindex, error: String(err) }, 'could not delete the counters of a removed endpoint');
+    }
+  };
 
   let current: DesiredState | null = adoptCurrent(maps);
   let accepted = new Map<string, string>();
@@ -209,7 +222,9 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       return ready;
     },
     async removeEndpoint(id) {
+      const gone = endpoints.get(id);
       endpoints.delete(id);
+      if (gone !== undefined) purgeCounters(gone.ifindex);
       schedule();
     },
     status(): AgentStatus {
@@ -234,7 +249,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       return nodePodCidrs(cluster, deps.nodeName);
     },
     policyOf(pod) {
-      return policyReports(cluster, current, [...endpoints.values()], pod);
+      return policyReports(cluster, current, [...endpoints.values()], pod, deps.counters?.ruleConnections() ?? new Map());
     },
     explain(req) {
       return deps.explain(current, req);
