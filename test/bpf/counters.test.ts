@@ -6,6 +6,8 @@
 // each side's rule when both an egress and an ingress policy allowed it.
 import { beforeEach, describe, expect, it } from 'vitest';
 
+import { DatapathWriter } from '../../src/agent/datapath-writer.js';
+
 import {
   DropReason,
   EP_F_EGRESS_ISOLATED,
@@ -93,6 +95,20 @@ describe.skipIf(!isRoot)('per-endpoint and per-rule counters', () => {
       expect(send(A, syn).retval).toBe(TC_ACT_REDIRECT);
       expect([ep(A, 'egress', EP_REASON_NEW_CONN), ep(B, 'ingress', EP_REASON_NEW_CONN)]).toEqual([one(syn), one(syn)]);
       expect(bpfWorld.dp.count(MapName.ruleCounters)).toBe(0);
+    });
+
+    it("the agent's reader (DatapathWriter) sums a rule's connections over CPUs and deletes a gone veth's entries only", () => {
+      setFlags(B, EP_F_INGRESS_ISOLATED);
+      allow(B, { identity: A.identity }, 63);
+      for (const sport of [40001, 40002, 40003]) send(A, fromPodFrame(A, family, b, TCP(8080, sport)));
+      const writer = new DatapathWriter(bpfWorld.dp.pinRoot);
+      try {
+        expect(writer.ruleConnections()).toEqual(new Map([[63, 3n]]));
+        expect(writer.deleteEndpointCounters((i) => i === ifindexOf(A))).toBe(1);
+        expect([ep(A, 'egress', EP_REASON_NEW_CONN), ep(B, 'ingress', EP_REASON_NEW_CONN).packets]).toEqual([none, 3]);
+      } finally {
+        writer.close();
+      }
     });
 
     it('to_pod: a new connection the ingress rule allows counts for the receiver and its rule', () => {

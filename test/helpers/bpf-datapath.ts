@@ -74,6 +74,8 @@ export function createHostVeth(): HostVeth {
 type BpfObject = ReturnType<typeof bpf.loadObject>;
 
 export interface TestDatapath {
+  /** the private bpffs every map is pinned in (what the agent's --bpf-dir names) */
+  pinRoot: string;
   fromPod: number;
   toPod: number;
   fromUplink: number;
@@ -162,6 +164,7 @@ export function openTestDatapath(): TestDatapath {
   const setLink = (ifindex: number, endpoint: EndpointKey): void =>
     bpf.mapUpdate(map(MapName.links), encodeLinkKey(ifindex), encodeLinkValue(endpoint));
   return {
+    pinRoot,
     fromPod: prog(ProgramName.fromPod),
     toPod: prog(ProgramName.toPod),
     fromTunnel: prog(ProgramName.fromTunnel),
