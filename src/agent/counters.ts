@@ -6,6 +6,8 @@
 export interface CounterMaps {
   /** new connections each rule id allowed on this node, summed over CPUs */
   ruleConnections(): Map<number, bigint>;
+  /** deletes these rule ids' counters (their rule has another id now) */
+  deleteRuleCounters(ids: readonly number[]): void;
   /** deletes the endpoint counters of every veth `gone` says is gone; returns how many */
   deleteEndpointCounters(gone: (ifindex: number) => boolean): number;
 }

@@ -238,6 +238,10 @@ export class DatapathWriter implements AgentMaps {
     return out;
   }
 
+  deleteRuleCounters(ids: readonly number[]): void {
+    if (ids.length > 0) bpf.mapDeleteMany(this.fds.ruleCounters, ids.map((id) => encodeU32Key(id, 'rule id')));
+  }
+
   deleteEndpointCounters(gone: (ifindex: number) => boolean): number {
     const keys = bpf.mapKeys(this.fds.epCounters).filter((k) => gone(decodeEpCounterKey(k).ifindex));
     return keys.length === 0 ? 0 : bpf.mapDeleteMany(this.fds.epCounters, keys);

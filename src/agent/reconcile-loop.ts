@@ -18,6 +18,7 @@ import type { NodeNetwork } from './node-network.js';
 import type { LbSync } from '../lb/sync.js';
 import { policyReports } from './report.js';
 import type { CounterMaps } from './counters.js';
+import { createRuleCounts } from './rule-counts.js';
 import { nodePodCidrs } from '../cluster/nodes.js';
 
 export interface ReconcilerDeps {
@@ -68,6 +69,15 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     }
   };
 
+  const ruleCounts = deps.counters === undefined ? null : createRuleCounts(deps.counters);
+  const renumbered = (before: DesiredState['rules'], after: DesiredState['rules']): void => {
+    try {
+      ruleCounts?.renumbered(before, after);
+    } catch (err) {
+      log.warn({ error: String(err) }, 'could not carry the rule counters over to the new rule ids');
+    }
+  };
+
   let current: DesiredState | null = adoptCurrent(maps);
   let accepted = new Map<string, string>();
   let cluster: ClusterState | null = null;
@@ -107,11 +117,13 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       throw err;
     }
     const failed = new Set(result.failures.map((f) => f.ifindex));
+    const numbered = current?.rules;
     current =
       result.failures.length === 0
         ? adm.plan.next
         : { ...adoptCurrent(maps), identities: adm.desired.identities, namespaceIds: adm.desired.namespaceIds, rules: adm.desired.rules };
     accepted = adm.accepted;
+    if (numbered !== undefined) renumbered(numbered, current.rules);
     fill = (['policy', 'ipcache', 'cidr'] as const).map((k) => ({ map: MAP_NAMES[k], entries: adm.usage[k].final, capacity: deps.capacity[k] }));
     try {
       deps.syncIdentities?.(current);
@@ -249,7 +261,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       return nodePodCidrs(cluster, deps.nodeName);
     },
     policyOf(pod) {
-      return policyReports(cluster, current, [...endpoints.values()], pod, deps.counters?.ruleConnections() ?? new Map());
+      return policyReports(cluster, current, [...endpoints.values()], pod, ruleCounts?.connections(current?.rules ?? new Map()) ?? new Map());
     },
     explain(req) {
       return deps.explain(current, req);

@@ -68,6 +68,10 @@ export class FakeMaps implements AgentMaps {
     return new Map(this.ruleCounters);
   }
 
+  deleteRuleCounters(ids: readonly number[]): void {
+    for (const id of ids) this.ruleCounters.delete(id);
+  }
+
   deleteEndpointCounters(gone: (ifindex: number) => boolean): number {
     const before = this.epCounters.length;
     const kept = this.epCounters.filter((i) => !gone(i));

@@ -69,6 +69,24 @@ describe('agent: counters', () => {
     expect(core.policyOf('x/db')[0]?.rules[0]?.connections).toBe(6);
   });
 
+  it('a policy that renumbers the others: each rule keeps what it counted, and a reused id starts from zero', async () => {
+    const n = newNode();
+    const core = await started(n);
+    n.maps.ruleCounters.set(1, 5n); // x/db-in
+    n.maps.ruleCounters.set(2, 3n); // x/web-out
+    // "x/a-first" sorts first: it takes id 1, x/db-in 2, x/web-out 3.
+    const first = policy('x', 'a-first', { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 81 }] }] });
+    core.setCluster({ ...STATE, policies: [...STATE.policies, first] }, 2);
+    await until(core, (s: AgentStatus) => s.synced && s.appliedGeneration === 2);
+    expect([...n.maps.ruleCounters]).toEqual([]);
+    n.maps.ruleCounters.set(2, 1n); // a connection x/db-in allowed under its new id
+    expect(policyTotals(core.policyOf(null)).map((t) => [t.policy, t.connections])).toEqual([
+      ['x/a-first', 0],
+      ['x/db-in', 6],
+      ['x/web-out', 3],
+    ]);
+  });
+
   it("a DEL deletes that endpoint's counters and no other's", async () => {
     const n = newNode();
     n.maps.epCounters.push(11, 11, 12, 12);
