@@ -3,7 +3,8 @@
 // veth), direction and reason — drops where exit_verdict counts them, new
 // connections that passed in the EP_REASON_NEW_CONN slot, established packets not
 // at all — and strait_rule_counters_v1 by the rule that allowed a new connection,
-// each side's rule when both an egress and an ingress policy allowed it.
+// each side's rule when both an egress and an ingress policy allowed it. From
+// another node (from_uplink, from_tunnel) a drop is the local destination's.
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { DatapathWriter } from '../../src/agent/datapath-writer.js';
@@ -17,10 +18,10 @@ import {
   type CounterDirection,
   type TrafficCounter,
 } from '../../src/datapath/maps/index.js';
-import { TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
+import { runCounted, TC_ACT_REDIRECT, TC_ACT_SHOT } from '../helpers/bpf-datapath.js';
 import { ETH_P_IP, ETH_P_IPV6, ethFrame, TCP_ACK } from '../helpers/pktgen.js';
 import * as world from '../helpers/policy-world.js';
-import { A, B, fromPodFrame, ifindexOf, ip, l3, REMOTE, TCP, toPodFrame, WORLD, type Pod } from '../helpers/policy-world.js';
+import { A, B, fromPodFrame, ifindexOf, ip, l3, REMOTE, TCP, toPodFrame, UPLINK, WORLD, type Pod } from '../helpers/policy-world.js';
 import { isRoot, warnIfNotRoot } from '../helpers/sys.js';
 
 warnIfNotRoot('test/bpf/counters.test.ts (BPF_PROG_TEST_RUN on from_pod, to_pod and from_uplink, veth pairs, a private bpffs)');
@@ -70,6 +71,17 @@ describe.skipIf(!isRoot)('per-endpoint and per-rule counters', () => {
       const frame = ethFrame({ src: '02:00:5e:00:00:02', dst: '02:00:5e:00:00:01' }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, ip(REMOTE, family), b, TCP(8080)));
       expect(receive(frame).retval).toBe(TC_ACT_SHOT);
       expect(ep(B, 'ingress', DropReason.POLICY_INGRESS)).toEqual(one(frame));
+      expect(bpfWorld.dp.count(MapName.epCounters)).toBe(1);
+    });
+
+    it("from_tunnel: a drop before the inner packet is parsed still counts on the inner destination; to_tunnel's on nobody", () => {
+      const frame = ethFrame({ src: '02:00:5e:00:00:02', dst: '02:00:5e:00:00:01' }, family === 4 ? ETH_P_IP : ETH_P_IPV6, l3(family, ip(REMOTE, family), b, TCP(8080)));
+      // A test run carries no tunnel metadata: DROP_TUNNEL_KEY, as on a device that is not collect_md.
+      const r = runCounted(bpfWorld.dp, bpfWorld.dp.fromTunnel, ifindexOf(UPLINK), frame);
+      expect(r.moved).toEqual({ DROP_TUNNEL_KEY: one(frame) });
+      expect(ep(B, 'ingress', DropReason.TUNNEL_KEY)).toEqual(one(frame));
+      const out = fromPodFrame(A, family, family === 4 ? '198.51.100.7' : '2001:db8:100::7', TCP(80));
+      expect(runCounted(bpfWorld.dp, bpfWorld.dp.toTunnel, ifindexOf(UPLINK), out).moved).toEqual({ DROP_TUNNEL_NO_REMOTE: one(out) });
       expect(bpfWorld.dp.count(MapName.epCounters)).toBe(1);
     });
 
