@@ -2,7 +2,7 @@
 // (struct ep_counter_key: endpoint veth, direction, drop reason or the new-connection
 // slot) and of strait_rule_counters_v1 (a rule id, a host-order u32). Both are
 // per-CPU hashes of traffic_counter (counters.ts sums a value).
-import { bytesOf, fail, int, LE, u32, view } from './codec.js';
+import { bytesOf, fail, int, LE, u32, view, zeroRange } from './codec.js';
 import { DROP_MAX } from './drop.js';
 import { LAYOUT } from './layout.js';
 
@@ -33,11 +33,11 @@ export function encodeEpCounterKey(k: EpCounterKey): Uint8Array {
   return out;
 }
 
+/** A key no program writes (direction past 1, nonzero pad) is refused, never misread. */
 export function decodeEpCounterKey(buf: Uint8Array): EpCounterKey {
-  const dv = view(bytesOf(buf, EP_COUNTER_KEY_SIZE, 'endpoint counter key'));
-  return {
-    ifindex: dv.getUint32(K.ifindex, LE),
-    direction: dv.getUint8(K.direction) === EP_DIR_EGRESS ? 'egress' : 'ingress',
-    reason: dv.getUint8(K.reason),
-  };
+  const b = bytesOf(buf, EP_COUNTER_KEY_SIZE, 'endpoint counter key');
+  const dv = view(b);
+  const direction = int(dv.getUint8(K.direction), 'endpoint counter key direction', 0, EP_DIR_EGRESS);
+  zeroRange(b, K.pad, EP_COUNTER_KEY_SIZE, 'endpoint counter key');
+  return { ifindex: dv.getUint32(K.ifindex, LE), direction: direction === EP_DIR_EGRESS ? 'egress' : 'ingress', reason: dv.getUint8(K.reason) };
 }
