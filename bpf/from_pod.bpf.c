@@ -245,7 +245,7 @@ to_stack:
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	return exit_verdict(skb, handle_from_pod(skb));
+	return exit_verdict(skb, handle_from_pod(skb), skb->ifindex, EP_DIR_EGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -69,7 +69,7 @@ static __always_inline int handle_from_tunnel(struct __sk_buff *skb)
 SEC("tc")
 int from_tunnel(struct __sk_buff *skb)
 {
-	return exit_verdict(skb, handle_from_tunnel(skb));
+	return exit_verdict_from_node(skb, handle_from_tunnel(skb));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

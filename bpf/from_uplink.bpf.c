@@ -61,7 +61,7 @@ static __always_inline int handle_from_uplink(struct __sk_buff *skb)
 SEC("tc")
 int from_uplink(struct __sk_buff *skb)
 {
-	return exit_verdict(skb, handle_from_uplink(skb));
+	return exit_verdict_from_node(skb, handle_from_uplink(skb));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -100,7 +100,7 @@ pass:
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	return exit_verdict(skb, handle_to_pod(skb));
+	return exit_verdict(skb, handle_to_pod(skb), skb->ifindex, EP_DIR_INGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

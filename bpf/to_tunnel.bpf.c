@@ -60,7 +60,7 @@ static __always_inline int handle_to_tunnel(struct __sk_buff *skb)
 SEC("tc")
 int to_tunnel(struct __sk_buff *skb)
 {
-	return exit_verdict(skb, handle_to_tunnel(skb));
+	return exit_verdict(skb, handle_to_tunnel(skb), 0, EP_DIR_EGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

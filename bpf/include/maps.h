@@ -141,6 +141,54 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_stats_v2 SEC(".maps");
 
+/*
+ * Per-CPU counters by endpoint, direction and reason: what each pod sent and
+ * received that was dropped (reason: enum drop_reason) and the new connections it
+ * opened or accepted (reason EP_REASON_NEW_CONN). Established traffic is not counted
+ * here (strait_stats_v2 has it): that keeps the allowed fast path free of a lookup.
+ * Entries appear on the first packet; the agent deletes an endpoint's entries when
+ * the endpoint goes (CNI DEL), so a reused ifindex starts from zero.
+ */
+#define EP_DIR_INGRESS 0     /* traffic the endpoint receives */
+#define EP_DIR_EGRESS 1      /* traffic the endpoint sends */
+#define EP_REASON_NEW_CONN 0 /* DROP_NONE's value: a new connection that passed */
+
+struct ep_counter_key {
+	__u32 ifindex;  /* the endpoint's host veth */
+	__u8 direction; /* EP_DIR_* */
+	__u8 reason;    /* enum drop_reason, or EP_REASON_NEW_CONN */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct ep_counter_key) == 8, "ep_counter_key layout");
+
+/* Two directions, the new-connection slot and a few drop reasons per veth. */
+#define EP_COUNTERS_MAX (1 << 18)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, EP_COUNTERS_MAX);
+	__type(key, struct ep_counter_key);
+	__type(value, struct traffic_counter);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_ep_counters_v1 SEC(".maps");
+
+/*
+ * Per-CPU counters of the new connections each compiled rule allowed, keyed by
+ * policy_value.rule_id (packets: connections, bytes: their first packets). A
+ * connection both an egress and an ingress rule allowed counts for each.
+ */
+#define RULE_COUNTERS_MAX (1 << 16)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, RULE_COUNTERS_MAX);
+	__type(key, __u32); /* rule_id */
+	__type(value, struct traffic_counter);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_rule_counters_v1 SEC(".maps");
+
 /* Reserved identities. Pods get identities from 256 up (label sets); CIDR prefixes
  * of ipBlocks get identities with IDENTITY_CIDR_FLAG set, namespaces with
  * IDENTITY_NS_FLAG set. */

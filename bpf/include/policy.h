@@ -17,7 +17,9 @@
  * - Every new connection that passes gets an entry (pending until answered, see
  *   conntrack.h), isolated or not, so that its replies still pass if isolation
  *   arrives later. The entry records the rule that allowed it: the receiver's when
- *   both directions were checked.
+ *   both directions were checked. New connections are counted per endpoint and
+ *   direction (strait_ep_counters_v1) and per rule that allowed them
+ *   (strait_rule_counters_v1).
  * - A TCP packet other than a SYN that conntrack does not know (its entry evicted
  *   or expired) is judged as a new connection: allowed, its entry is recreated
  *   (STAT_CT_RECREATED); denied, it is counted as DROP_CT_MISS.
@@ -42,7 +44,8 @@
 /* What the checks of one new connection found. */
 struct policy_verdict {
 	__u32 rule_id;
-	bool by_rule; /* a policy entry allowed it (not only "not isolated" or "host") */
+	__u32 egress_rule; /* the sender's rule when its egress policy was checked, else 0 */
+	bool by_rule;      /* a policy entry allowed it (not only "not isolated" or "host") */
 	/* in: the source's identities as its node said (VXLAN: what the VNI stands for),
 	 * for when the ipcache does not know the address yet (identity_hint); or NULL */
 	const struct ipcache_value *src_hint;
@@ -106,6 +109,8 @@ static __always_inline int policy_check(const struct endpoint_value *ep, const s
 		return egress ? -DROP_POLICY_EGRESS : -DROP_POLICY_INGRESS;
 
 	verdict->rule_id = v->rule_id;
+	if (egress)
+		verdict->egress_rule = v->rule_id;
 	verdict->by_rule = true;
 	return 0;
 }
@@ -219,8 +224,17 @@ static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const st
 		count_stat(skb, STAT_CT_RECREATED);
 	}
 	ct_create(&f, verdict.rule_id, ct_flags);
-	if (verdict.by_rule)
+	if (src)
+		count_endpoint(src->ifindex, EP_DIR_EGRESS, EP_REASON_NEW_CONN, skb->len);
+	if (dst)
+		count_endpoint(dst->ifindex, EP_DIR_INGRESS, EP_REASON_NEW_CONN, skb->len);
+	if (verdict.by_rule) {
 		count_stat(skb, STAT_POLICY_ALLOWED);
+		/* Each policy that allowed it: the sender's and the receiver's. */
+		count_rule(skb, verdict.egress_rule);
+		if (verdict.rule_id != verdict.egress_rule)
+			count_rule(skb, verdict.rule_id);
+	}
 pass:
 	frag_record(&f.tuple, &f.frag, f.icmp_error ? FRAG_F_ICMP_ERROR : 0);
 	return 0;

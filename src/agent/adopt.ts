@@ -44,6 +44,8 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     podName: r.k8s.name ?? null,
   }));
   const orphans = maps.deleteOrphanPolicy(new Set(links.keys()));
+  // Counters of veths that went while no agent ran (those DEL'd with one running went then).
+  const orphanCounters = maps.deleteEndpointCounters((ifindex) => !links.has(ifindex));
   const capacity: Capacity = { ...opts.limit };
   for (const k of ['policy', 'ipcache', 'cidr'] as const) capacity[k] = Math.min(opts.limit[k], opts.capacity?.[k] ?? opts.limit[k]);
   const syncIdentities = createVniSync(maps);
@@ -60,6 +62,7 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
     syncIdentities: (current) => syncIdentities(planVni(current)),
     close: () => maps.close(),
     services,
+    counters: maps,
     retryMs: opts.retryMs,
     timing: opts.timing,
     nodeNetwork:
@@ -67,6 +70,6 @@ export function adoptDatapath(opts: CoreOptions, fx: AgentEffects): AgentCore {
         ? undefined
         : createNodeNetwork({ ...opts.network, nodeName: opts.nodeName, log: log.child({ component: 'node-network' }) }, fx.nodeNetwork()),
   });
-  log.info({ endpoints: endpoints.length, orphanEntries: orphans }, 'adopted the datapath');
+  log.info({ endpoints: endpoints.length, orphanEntries: orphans, orphanCounters }, 'adopted the datapath');
   return core;
 }

@@ -72,6 +72,9 @@ export interface EffectiveRule {
   /** human-readable peers and ports, e.g. "pods app=web in ns x" / "TCP/80" */
   peers: string[];
   ports: string[];
+  /** new connections this rule allowed on this node, for every endpoint it applies to
+   * (strait_rule_counters_v1); a number, as JSON has no 64-bit integers */
+  connections: number;
 }
 
 export interface EndpointPolicyReport {

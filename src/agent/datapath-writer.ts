@@ -14,6 +14,8 @@ import {
   type EndpointFlagState,
 } from '../datapath/maps/endpoints.js';
 import { MapName } from '../datapath/maps/names.js';
+import { sumPerCpu } from '../datapath/maps/counters.js';
+import { decodeEpCounterKey } from '../datapath/maps/ep-counters.js';
 import { decodeCidrKey, decodeCidrValue, encodeCidrKey, encodeCidrValue } from '../datapath/maps/cidr.js';
 import { decodeIpcacheValue, encodeIpcacheValue } from '../datapath/maps/ipcache.js';
 import { decodeU32, encodeU32Key, encodeVni } from '../datapath/maps/vni.js';
@@ -68,7 +70,7 @@ function conntrackTable(fd: number): ConntrackTable {
 }
 
 export class DatapathWriter implements AgentMaps {
-  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending' | 'identityVni' | 'vni', number>;
+  private readonly fds: Record<'endpoints' | 'ipcache' | 'cidr' | 'policy' | 'ct' | 'ctPending' | 'identityVni' | 'vni' | 'epCounters' | 'ruleCounters', number>;
 
   constructor(bpfDir: string) {
     const open = (name: string) => {
@@ -85,6 +87,8 @@ export class DatapathWriter implements AgentMaps {
       ctPending: open(MapName.ctPending),
       identityVni: open(MapName.identityVni),
       vni: open(MapName.vni),
+      epCounters: open(MapName.epCounters),
+      ruleCounters: open(MapName.ruleCounters),
     };
   }
 
@@ -225,6 +229,22 @@ export class DatapathWriter implements AgentMaps {
     const key = encodePolicyKey({ ifindex, gen: generation, identity, egress, protocol, port, portPrefixLen: 16 });
     const buf = bpf.mapLookup(this.fds.policy, key);
     return buf === null ? null : decodePolicyValue(buf).ruleId;
+  }
+
+  ruleConnections(): Map<number, bigint> {
+    const ncpus = bpf.numPossibleCpus();
+    const out = new Map<number, bigint>();
+    for (const { key, value } of bpf.mapDump(this.fds.ruleCounters)) out.set(decodeU32(key, 'rule counter key'), sumPerCpu(value, ncpus).packets);
+    return out;
+  }
+
+  deleteRuleCounters(ids: readonly number[]): void {
+    if (ids.length > 0) bpf.mapDeleteMany(this.fds.ruleCounters, ids.map((id) => encodeU32Key(id, 'rule id')));
+  }
+
+  deleteEndpointCounters(gone: (ifindex: number) => boolean): number {
+    const keys = bpf.mapKeys(this.fds.epCounters).filter((k) => gone(decodeEpCounterKey(k).ifindex));
+    return keys.length === 0 ? 0 : bpf.mapDeleteMany(this.fds.epCounters, keys);
   }
 
   /** Policy entries of endpoints that no longer exist (their veth is gone). */

@@ -7,13 +7,14 @@
 import type { EndpointRecord } from '../state/endpoint-record.js';
 import type { PolicyMaps } from './apply.js';
 import type { ConntrackTable } from './conntrack.js';
+import type { CounterMaps } from './counters.js';
 import type { MapLookups } from './explain.js';
 import type { VniMaps } from './vni.js';
 import type { NodeNetworkEffects } from './node-network.js';
 import type { LbMaps } from '../lb/types.js';
 
 /** The pinned maps, open. */
-export interface AgentMaps extends PolicyMaps, MapLookups, VniMaps {
+export interface AgentMaps extends PolicyMaps, MapLookups, VniMaps, CounterMaps {
   /** both conntrack tables: answered and pending connections */
   readonly conntrack: readonly ConntrackTable[];
   /** removes policy entries of endpoints whose veth is gone; returns how many */

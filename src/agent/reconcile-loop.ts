@@ -17,6 +17,8 @@ import type { AgentCore, AgentCounters, AgentProblem, AgentStatus, ExplainReques
 import type { NodeNetwork } from './node-network.js';
 import type { LbSync } from '../lb/sync.js';
 import { policyReports } from './report.js';
+import type { CounterMaps } from './counters.js';
+import { createRuleCounts } from './rule-counts.js';
 import { nodePodCidrs } from '../cluster/nodes.js';
 
 export interface ReconcilerDeps {
@@ -42,6 +44,8 @@ export interface ReconcilerDeps {
   services?: LbSync;
   /** told each pass's compile and apply time; absent: not timed */
   timing?: PassTimer;
+  /** the always-on counters: connections by rule, a gone endpoint's entries; absent: none */
+  counters?: CounterMaps;
 }
 
 interface Waiter {
@@ -56,6 +60,25 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
   const retryMs = deps.retryMs ?? 500;
   const endpoints = new Map<string, LocalEndpoint>();
   for (const ep of deps.endpoints) endpoints.set(ep.id, ep);
+
+  /** A DEL'd endpoint's counters go with it, unless another endpoint still has its veth. */
+  const purgeCounters = (ifindex: number): void => {
+    if ([...endpoints.values()].some((e) => e.ifindex === ifindex)) return;
+    try {
+      deps.counters?.deleteEndpointCounters((i) => i === ifindex);
+    } catch (err) {
+      log.warn({ ifindex, error: String(err) }, 'could not delete the counters of a removed endpoint');
+    }
+  };
+
+  const ruleCounts = deps.counters === undefined ? null : createRuleCounts(deps.counters);
+  const renumbered = (before: DesiredState['rules'], after: DesiredState['rules']): void => {
+    try {
+      ruleCounts?.renumbered(before, after);
+    } catch (err) {
+      log.warn({ error: String(err) }, 'could not carry the rule counters over to the new rule ids');
+    }
+  };
 
   let current: DesiredState | null = adoptCurrent(maps);
   let accepted = new Map<string, string>();
@@ -98,11 +121,13 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       throw err;
     }
     const failed = new Set(result.failures.map((f) => f.ifindex));
+    const numbered = current?.rules;
     current =
       result.failures.length === 0
         ? adm.plan.next
         : { ...adoptCurrent(maps), identities: adm.desired.identities, namespaceIds: adm.desired.namespaceIds, rules: adm.desired.rules };
     accepted = adm.accepted;
+    if (numbered !== undefined) renumbered(numbered, current.rules);
     fill = (['policy', 'ipcache', 'cidr'] as const).map((k) => ({ map: MAP_NAMES[k], entries: adm.usage[k].final, capacity: deps.capacity[k] }));
     try {
       deps.syncIdentities?.(current);
@@ -214,7 +239,9 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       return ready;
     },
     async removeEndpoint(id) {
+      const gone = endpoints.get(id);
       endpoints.delete(id);
+      if (gone !== undefined) purgeCounters(gone.ifindex);
       schedule();
     },
     status(): AgentStatus {
@@ -240,7 +267,7 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
       return nodePodCidrs(cluster, deps.nodeName);
     },
     policyOf(pod) {
-      return policyReports(cluster, current, [...endpoints.values()], pod);
+      return policyReports(cluster, current, [...endpoints.values()], pod, ruleCounts?.connections(current?.rules ?? new Map()) ?? new Map());
     },
     explain(req) {
       return deps.explain(current, req);

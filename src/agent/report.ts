@@ -1,5 +1,6 @@
 // `straitctl policy`: each local endpoint's isolation and the rules that apply to
-// it, traced back to the NetworkPolicy objects they came from.
+// it, traced back to the NetworkPolicy objects they came from, with how many new
+// connections each rule allowed (the datapath counts them by rule id).
 import type { ClusterState, DesiredState, LocalEndpoint, PolicyRule } from '../policy/types.js';
 import { describePeer, describePort } from '../policy/explain.js';
 import type { EffectiveRule, EndpointPolicyReport } from './core.js';
@@ -9,6 +10,7 @@ export function policyReports(
   current: DesiredState | null,
   endpoints: LocalEndpoint[],
   pod: string | null,
+  ruleConnections: ReadonlyMap<number, bigint>,
 ): EndpointPolicyReport[] {
   const out: EndpointPolicyReport[] = [];
   for (const ep of endpoints) {
@@ -29,6 +31,7 @@ export function policyReports(
         index: origin.index,
         peers: rule === undefined ? [] : rule.peers === null ? ['any peer'] : rule.peers.map((p) => describePeer(p, np!.namespace)),
         ports: rule === undefined ? [] : rule.ports.length === 0 ? ['any port'] : rule.ports.map(describePort),
+        connections: Number(ruleConnections.get(id) ?? 0n),
       });
     }
     out.push({

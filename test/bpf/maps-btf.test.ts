@@ -16,6 +16,7 @@ import {
   DROP_MAX,
   DROP_REASONS,
   ENDPOINTS_MAX,
+  EP_COUNTERS_MAX,
   FIB_SLOTS,
   FRAG_MAX,
   IPCACHE_MAX,
@@ -28,6 +29,7 @@ import {
   MapName,
   POLICY_MAX,
   REMOTE_MAX,
+  RULE_COUNTERS_MAX,
   ProgramName,
   STAT_MAX,
   VNI_MAX,
@@ -36,6 +38,7 @@ import {
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_ARRAY = 2;
+const BPF_MAP_TYPE_PERCPU_HASH = 5;
 const BPF_MAP_TYPE_LRU_HASH = 9;
 const BPF_MAP_TYPE_LPM_TRIE = 11;
 const OBJECTS = Object.values(ProgramName);
@@ -157,6 +160,17 @@ describe.each(OBJECTS)('BTF of build/bpf/%s.bpf.o against src/datapath/maps', (o
       const m = btf.mapDef(name);
       expect([m.key.kind, m.key.size, m.value.name, m.maxEntries], name).toEqual(['INT', 4, 'traffic_counter', max]);
     }
+    // Per-CPU hashes: entries appear on first use, the agent deletes a gone endpoint's.
+    const ep = btf.mapDef(MapName.epCounters);
+    expect([ep.type, ep.key.name, ep.value.name, ep.maxEntries]).toEqual([BPF_MAP_TYPE_PERCPU_HASH, 'ep_counter_key', 'traffic_counter', EP_COUNTERS_MAX]);
+    const rules = btf.mapDef(MapName.ruleCounters);
+    expect([rules.type, rules.key.kind, rules.key.size, rules.value.name, rules.maxEntries]).toEqual([
+      BPF_MAP_TYPE_PERCPU_HASH,
+      'INT',
+      4,
+      'traffic_counter',
+      RULE_COUNTERS_MAX,
+    ]);
   });
 
   // enum bpf_map_type: the codecs assume a hash (whole-key match), an LPM trie

@@ -25,6 +25,7 @@ import {
   encodeCtKey,
   encodeCtValue,
   encodeEndpointKey,
+  encodeEpCounterKey,
   encodeEndpointValue,
   encodeFragKey,
   encodeIpcacheValue,
@@ -41,6 +42,7 @@ import {
   type CtValue,
   type EndpointKey,
   type EndpointValue,
+  type EpCounterKey,
   type FragKey,
   type FragValue,
   type MapNameValue,
@@ -72,6 +74,8 @@ export function createHostVeth(): HostVeth {
 type BpfObject = ReturnType<typeof bpf.loadObject>;
 
 export interface TestDatapath {
+  /** the private bpffs every map is pinned in (what the agent's --bpf-dir names) */
+  pinRoot: string;
   fromPod: number;
   toPod: number;
   fromUplink: number;
@@ -109,6 +113,10 @@ export interface TestDatapath {
   stats(id: number): TrafficCounter;
   /** strait_fib_v1[slot]: FIB fallbacks by return code */
   fib(slot: number): TrafficCounter;
+  /** strait_ep_counters_v1 (per-CPU hash): zero where the entry does not exist */
+  epCounter(key: EpCounterKey): TrafficCounter;
+  /** strait_rule_counters_v1[ruleId] (per-CPU hash): zero where absent */
+  ruleCounter(ruleId: number): TrafficCounter;
   close(): void;
 }
 
@@ -148,10 +156,15 @@ export function openTestDatapath(): TestDatapath {
     return sumPerCpu(buf, ncpus);
   };
   const map = (name: MapNameValue): number => fd(from, 'maps', name);
+  const hashCounter = (name: MapNameValue, key: Uint8Array): TrafficCounter => {
+    const buf = bpf.mapLookup(map(name), key);
+    return buf === null ? { packets: 0n, bytes: 0n } : sumPerCpu(buf, ncpus);
+  };
   const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
   const setLink = (ifindex: number, endpoint: EndpointKey): void =>
     bpf.mapUpdate(map(MapName.links), encodeLinkKey(ifindex), encodeLinkValue(endpoint));
   return {
+    pinRoot,
     fromPod: prog(ProgramName.fromPod),
     toPod: prog(ProgramName.toPod),
     fromTunnel: prog(ProgramName.fromTunnel),
@@ -193,6 +206,8 @@ export function openTestDatapath(): TestDatapath {
     drops: (reason) => counter(MapName.drops, reason),
     stats: (id) => counter(MapName.stats, id),
     fib: (slot) => counter(MapName.fib, slot),
+    epCounter: (key) => hashCounter(MapName.epCounters, encodeEpCounterKey(key)),
+    ruleCounter: (ruleId) => hashCounter(MapName.ruleCounters, counterKey(ruleId)),
     close,
   };
 }

@@ -75,8 +75,8 @@ export const SAMPLE_REPORTS: EndpointPolicyReport[] = [
     ingressIsolated: true,
     egressIsolated: false,
     rules: [
-      { direction: 'ingress', policy: 'x/allow-client', index: 0, peers: ['pods app=client in ns x'], ports: ['TCP/80'] },
-      { direction: 'ingress', policy: 'x/allow-mon', index: 1, peers: ['ns team=mon', '10.0.0.0/8 except 10.1.0.0/16'], ports: [] },
+      { direction: 'ingress', policy: 'x/allow-client', index: 0, peers: ['pods app=client in ns x'], ports: ['TCP/80'], connections: 12 },
+      { direction: 'ingress', policy: 'x/allow-mon', index: 1, peers: ['ns team=mon', '10.0.0.0/8 except 10.1.0.0/16'], ports: [], connections: 0 },
     ],
   },
   {

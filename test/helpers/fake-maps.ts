@@ -57,7 +57,27 @@ export class FakeMaps implements AgentMaps {
    */
   killAfter: number | null = null;
 
+  /** strait_rule_counters_v1 as the datapath would leave it: rule id → connections */
+  readonly ruleCounters = new Map<number, bigint>();
+  /** strait_ep_counters_v1: the ifindex of each entry (the rest of the key does not matter here) */
+  readonly epCounters: number[] = [];
+
   constructor(readonly capacity: Capacity) {}
+
+  ruleConnections(): Map<number, bigint> {
+    return new Map(this.ruleCounters);
+  }
+
+  deleteRuleCounters(ids: readonly number[]): void {
+    for (const id of ids) this.ruleCounters.delete(id);
+  }
+
+  deleteEndpointCounters(gone: (ifindex: number) => boolean): number {
+    const before = this.epCounters.length;
+    const kept = this.epCounters.filter((i) => !gone(i));
+    this.epCounters.splice(0, before, ...kept);
+    return before - kept.length;
+  }
 
   /** What the CNI plugin's ADD writes: an entry per address, not READY. */
   addEndpoint(ifindex: number, ips: string[]): void {

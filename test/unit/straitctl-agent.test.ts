@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../src/agent/api.js';
 import { FakeCore, SAMPLE_REPORTS } from '../helpers/fake-core.js';
+import { policyTotals } from '../../src/cli/policy.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIN = join(ROOT, 'bin/straitctl');
@@ -233,16 +234,33 @@ describe('straitctl wait --synced', () => {
 });
 
 describe('straitctl policy', () => {
-  it('prints every endpoint and its rules as a table', async () => {
+  it('prints every endpoint and its rules with the connections each allowed, then each policy\'s total', async () => {
     const r = await straitctl(['policy'], sock);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ENDPOINT\s+POD\s+ISOLATION\s+POLICY\s+DIRECTION\s+PEERS\s+PORTS$/);
-    expect(lines[1]).toMatch(/^strait\/c0ffee\/eth0\s+x\/web\s+ingress\s+x\/allow-client\s+ingress\[0\]\s+pods app=client in ns x\s+TCP\/80$/);
-    expect(lines[2]).toMatch(/^\s+x\/allow-mon\s+ingress\[1\]\s+ns team=mon; 10\.0\.0\.0\/8 except 10\.1\.0\.0\/16\s+any$/);
-    expect(lines[3]).toMatch(/^strait\/beef\/eth0\s+y\/db\s+none\s+-\s+-\s+-\s+-$/);
-    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^ENDPOINT\s+POD\s+ISOLATION\s+POLICY\s+DIRECTION\s+PEERS\s+PORTS\s+CONNECTIONS$/);
+    expect(lines[1]).toMatch(/^strait\/c0ffee\/eth0\s+x\/web\s+ingress\s+x\/allow-client\s+ingress\[0\]\s+pods app=client in ns x\s+TCP\/80\s+12$/);
+    expect(lines[2]).toMatch(/^\s+x\/allow-mon\s+ingress\[1\]\s+ns team=mon; 10\.0\.0\.0\/8 except 10\.1\.0\.0\/16\s+any\s+0$/);
+    expect(lines[3]).toMatch(/^strait\/beef\/eth0\s+y\/db\s+none\s+-\s+-\s+-\s+-\s+-$/);
+    expect(lines[4]).toBe('');
+    expect(lines[5]).toMatch(/^POLICY\s+CONNECTIONS\s+BY RULE$/);
+    expect(lines[6]).toMatch(/^x\/allow-client\s+12\s+ingress\[0\]=12$/);
+    expect(lines[7]).toMatch(/^x\/allow-mon\s+0\s+ingress\[1\]=0$/);
+    expect(lines).toHaveLength(8);
     expect(core.policyQueries).toEqual([null]);
+  });
+
+  it('a policy\'s total counts each of its rules once, however many endpoints list it', () => {
+    const rule = (policy: string, direction: 'ingress' | 'egress', index: number, connections: number) => ({ direction, policy, index, peers: [], ports: [], connections });
+    const ep = (endpoint: string, rules: ReturnType<typeof rule>[]) => ({ endpoint, pod: null, ips: [], identity: 0, ingressIsolated: true, egressIsolated: true, rules });
+    const totals = policyTotals([
+      ep('a', [rule('x/p', 'ingress', 0, 5), rule('x/p', 'egress', 0, 3)]),
+      ep('b', [rule('x/p', 'ingress', 0, 5), rule('w/q', 'ingress', 0, 7)]),
+    ]);
+    expect(totals.map((t) => [t.policy, t.connections, [...t.rules]])).toEqual([
+      ['w/q', 7, [['ingress[0]', 7]]],
+      ['x/p', 8, [['ingress[0]', 5], ['egress[0]', 3]]],
+    ]);
   });
 
   it('one pod, and -o json', async () => {

@@ -5,6 +5,7 @@ export * from './cidr.js';
 export * from './config.js';
 export * from './counters.js';
 export * from './ct.js';
+export * from './ep-counters.js';
 export * from './fib.js';
 export * from './drop.js';
 export * from './endpoints.js';

@@ -29,6 +29,10 @@ export const LAYOUT = {
     size: 16,
     members: { packets: 0, bytes: 8 },
   },
+  ep_counter_key: {
+    size: 8,
+    members: { ifindex: 0, direction: 4, reason: 5, pad: 6 },
+  },
   ipcache_value: {
     size: 8,
     members: { identity: 0, namespace: 4 },

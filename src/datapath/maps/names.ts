@@ -6,6 +6,8 @@ export const MapName = {
   endpoints: 'strait_endpoints_v1',
   drops: 'strait_drops_v1',
   stats: 'strait_stats_v2',
+  epCounters: 'strait_ep_counters_v1',
+  ruleCounters: 'strait_rule_counters_v1',
   ipcache: 'strait_ipcache_v1',
   cidr: 'strait_cidr_v1',
   policy: 'strait_policy_v1',
@@ -53,6 +55,9 @@ export const ENDPOINTS_MAX = 65536;
 /** one per host veth: no more veths than endpoint addresses */
 export const LINKS_MAX = ENDPOINTS_MAX;
 export const IPCACHE_MAX = 1 << 18;
+/** strait_ep_counters_v1 (by endpoint, direction, reason) and strait_rule_counters_v1 (by rule id) */
+export const EP_COUNTERS_MAX = 1 << 18;
+export const RULE_COUNTERS_MAX = 1 << 16;
 export const CIDR_MAX = 1 << 16;
 export const POLICY_MAX = 1 << 19;
 export const CT_MAX = 1 << 18;
