@@ -163,11 +163,26 @@ export function createAgentMetrics(inputs: MetricsInputs): AgentMetrics {
   };
 }
 
+/**
+ * read, at most once per scrape (collect() runs once per metric, and several metrics
+ * share one read): a result younger than 100 ms is handed out again.
+ */
+function perScrape<T>(read: () => T): () => T {
+  let cached: { at: number; value: T } | null = null;
+  return () => {
+    const now = performance.now();
+    if (cached === null || now - cached.at > 100) cached = { at: now, value: read() };
+    return cached.value;
+  };
+}
+
 function mapPressure(inputs: MetricsInputs, registers: Registry[]): void {
   // Entries as the agent wrote them, max_entries as the kernel holds them: a map pinned
   // at another size than maps.h (--max-entries service=) is measured against its own.
-  const rows = (): { map: string; entries: number; max: number }[] =>
-    mapFills(inputs.status()).map((f) => ({ map: f.map, entries: f.entries, max: inputs.maxEntries(f.map) ?? f.capacity }));
+  // Each pin is opened once per scrape, not once for each of the three gauges.
+  const rows = perScrape((): { map: string; entries: number; max: number }[] =>
+    mapFills(inputs.status()).map((f) => ({ map: f.map, entries: f.entries, max: inputs.maxEntries(f.map) ?? f.capacity })),
+  );
   const perMap = (name: string, help: string, value: (r: { entries: number; max: number }) => number): void => {
     new Gauge({
       name,
@@ -186,13 +201,8 @@ function mapPressure(inputs: MetricsInputs, registers: Registry[]): void {
 }
 
 function datapathCounters(inputs: MetricsInputs, registers: Registry[]): void {
-  // One read of the maps per scrape, shared by every counter below (collect() runs per metric).
-  let cached: { at: number; rows: DatapathCounter[] } | null = null;
-  const rows = (): DatapathCounter[] => {
-    const now = performance.now();
-    if (cached === null || now - cached.at > 100) cached = { at: now, rows: inputs.counters() ?? [] };
-    return cached.rows;
-  };
+  // One read of the maps per scrape, shared by every counter below.
+  const rows = perScrape((): DatapathCounter[] => inputs.counters() ?? []);
   const counter = (name: string, help: string, label: string, pick: (r: DatapathCounter) => string | null, field: 'packets' | 'bytes'): void => {
     new Counter({
       name,
