@@ -639,4 +639,110 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strait_lb_affinity_v1 SEC(".maps");
 
+/*
+ * Flow events (events.h; docs/observability.md is the contract): one record per new
+ * connection that passed, per change of a connection's state (its first answer, a
+ * FIN from either side, its close), and per dropped packet, handed to the agent in
+ * one ring buffer shared by all CPUs. The agent drains it on a timer: programs
+ * submit with BPF_RB_NO_WAKEUP (bench/event-transport.mjs measured this against a
+ * per-CPU perf event array, with and without wakeups). Nothing is lost silently: a
+ * record that finds the ring full, or that the per-CPU rate limit refuses, is
+ * counted in strait_event_cpu_v1.
+ */
+#define FLOW_EV_NEW 1   /* a new connection passed: its conntrack entry was created */
+#define FLOW_EV_STATE 2 /* a known connection changed state: FLOW_EV_F_ANSWERED, _FIN, _CLOSED */
+#define FLOW_EV_DROP 3  /* a packet was dropped: reason */
+
+/* flow_event.point: the program that saw it. */
+#define OBS_FROM_POD 1
+#define OBS_TO_POD 2
+#define OBS_FROM_UPLINK 3
+#define OBS_FROM_TUNNEL 4
+#define OBS_TO_TUNNEL 5
+#define OBS_XDP_UPLINK 6
+
+/* flow_event.flags */
+#define FLOW_EV_F_SERVICE \
+	(1U << 0) /* from_pod translated it from a Service (lb.h): the tuple is the backend's */
+#define FLOW_EV_F_BY_RULE \
+	(1U << 1) /* NEW: a policy rule allowed it (rule_id); else no policy applied */
+#define FLOW_EV_F_REPLY (1U << 2)     /* the packet went against its connection's direction */
+#define FLOW_EV_F_ANSWERED (1U << 3)  /* STATE: the connection's first packet the other way */
+#define FLOW_EV_F_FIN (1U << 4)       /* STATE: a FIN (from the side FLOW_EV_F_REPLY says) */
+#define FLOW_EV_F_CLOSED (1U << 5)    /* STATE: closed (a RST, or the second FIN) */
+#define FLOW_EV_F_RECREATED (1U << 6) /* NEW: a TCP packet mid-stream recreated a lost entry */
+
+struct flow_event {
+	__u64 time_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 saddr[4]; /* the packet's tuple as conntrack keys it (ct_key): IPv4 in [0], */
+	__u32 daddr[4]; /* network order; after Service translation */
+	__be16 sport;   /* 0 for protocols without ports; ICMP echo: the identifier */
+	__be16 dport;
+	__u8 protocol;
+	__u8 family;        /* 4 or 6; 0: not IP (no tuple: ARP, an unknown L3, too short) */
+	__u8 type;          /* FLOW_EV_* */
+	__u8 reason;        /* FLOW_EV_DROP: enum drop_reason; else 0 */
+	__u32 src_identity; /* the pod identity of each address, else its CIDR identity */
+	__u32 dst_identity; /* (IDENTITY_WORLD for none); 0 where not looked up */
+	__u32 rule_id;      /* NEW with FLOW_EV_F_BY_RULE: the receiver's rule when both sides */
+	__u32 egress_rule;  /* had policy, else the one; egress_rule: the sender's, or 0 */
+	__u32 ifindex;      /* host veth of the endpoint whose event it is; 0: none */
+	__u32 len;          /* skb->len */
+	__u8 point;         /* OBS_* */
+	__u8 direction;     /* EP_DIR_* from that endpoint's side */
+	__u8 tcp_flags;     /* the packet's TCP flags; 0 without a TCP header */
+	__u8 flags;         /* FLOW_EV_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct flow_event) == 80, "flow_event layout");
+
+#define EVENTS_RING_SIZE (4U << 20) /* ~47,000 records of 88 bytes (header included) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENTS_RING_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_events_v1 SEC(".maps");
+
+/* The agent's settings for flow events, one entry (key 0). All zero: no events. */
+#define EVENTS_F_ENABLED (1U << 0)
+
+struct event_config_value {
+	__u32 flags;        /* EVENTS_F_* */
+	__u32 rate_per_cpu; /* records a second each CPU may send; 0: no limit */
+	__u32 burst;        /* how many above the rate one CPU may send at once */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct event_config_value) == 16, "event_config_value layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_config_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_event_config_v1 SEC(".maps");
+
+/*
+ * Each CPU's record of what it sent and what it could not (key 0), and its token
+ * bucket for the rate limit: tokens (scaled by 1e9, so one record costs 1e9 and a
+ * nanosecond refills rate_per_cpu) as of bucket_ns.
+ */
+struct event_cpu_state {
+	__u64 sent;         /* records submitted */
+	__u64 ring_full;    /* records lost: the ring had no room (the agent is behind) */
+	__u64 rate_limited; /* records lost: over this CPU's rate */
+	__u64 bucket_ns;
+	__u64 bucket_tokens;
+};
+_Static_assert(sizeof(struct event_cpu_state) == 40, "event_cpu_state layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_cpu_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strait_event_cpu_v1 SEC(".maps");
+
 #endif /* STRAIT_MAPS_H */

@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './counters.js';
 export * from './ct.js';
 export * from './ep-counters.js';
+export * from './events.js';
 export * from './fib.js';
 export * from './drop.js';
 export * from './endpoints.js';

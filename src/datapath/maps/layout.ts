@@ -109,6 +109,39 @@ export const LAYOUT = {
     size: 16,
     members: { last_seen_ns: 0, backend_id: 8, pad: 12 },
   },
+  flow_event: {
+    size: 80,
+    members: {
+      time_ns: 0,
+      saddr: 8,
+      daddr: 24,
+      sport: 40,
+      dport: 42,
+      protocol: 44,
+      family: 45,
+      type: 46,
+      reason: 47,
+      src_identity: 48,
+      dst_identity: 52,
+      rule_id: 56,
+      egress_rule: 60,
+      ifindex: 64,
+      len: 68,
+      point: 72,
+      direction: 73,
+      tcp_flags: 74,
+      flags: 75,
+      pad: 76,
+    },
+  },
+  event_config_value: {
+    size: 16,
+    members: { flags: 0, rate_per_cpu: 4, burst: 8, pad: 12 },
+  },
+  event_cpu_state: {
+    size: 40,
+    members: { sent: 0, ring_full: 8, rate_limited: 16, bucket_ns: 24, bucket_tokens: 32 },
+  },
 } as const satisfies Record<string, StructLayout>;
 
 export type StructName = keyof typeof LAYOUT;

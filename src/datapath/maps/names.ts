@@ -26,6 +26,9 @@ export const MapName = {
   lbFlows: 'strait_lb_flows_v1',
   lbRev: 'strait_lb_rev_v1',
   lbAffinity: 'strait_lb_affinity_v1',
+  events: 'strait_events_v1',
+  eventConfig: 'strait_event_config_v1',
+  eventCpu: 'strait_event_cpu_v1',
 } as const;
 export type MapNameValue = (typeof MapName)[keyof typeof MapName];
 
@@ -73,3 +76,5 @@ export const LB_BACKENDS_MAX = 1 << 18;
 /** strait_lb_flows_v1 and strait_lb_rev_v1 */
 export const LB_FLOWS_MAX = 1 << 18;
 export const LB_AFFINITY_MAX = 1 << 16;
+/** strait_events_v1, the flow events' ring buffer, in bytes */
+export const EVENTS_RING_SIZE = 4 << 20;
