@@ -22,6 +22,7 @@
         'native/bpf_map.cc',
         'native/bpf_tc.cc',
         'native/bpf_prog.cc',
+        'native/bpf_ring.cc',
       ],
       # node_addon_api_except: C++ exceptions on, so a Napi::Error thrown deep in a
       # helper unwinds (and runs the RAII releases of libnl objects) up to the

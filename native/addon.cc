@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   strait::RegisterBpfMap(env, exports);
   strait::RegisterBpfTc(env, exports);
   strait::RegisterBpfProg(env, exports);
+  strait::RegisterBpfRing(env, exports);
   return exports;
 }
 

@@ -4,6 +4,7 @@
 //   bpf_map.cc     map info and element operations on raw bytes
 //   bpf_tc.cc      attachment: classic tc (clsact + direct-action filter) and XDP
 //   bpf_prog.cc    program info, fd by id, BPF_PROG_TEST_RUN, the __sk_buff layout
+//   bpf_ring.cc    reading a ring buffer map (the flow events), never blocking
 // Everything is synchronous on the JS thread and thin: bytes in, bytes out. Sizes,
 // directions and flags are validated by src/datapath/bpf.ts first; the checks here
 // only keep a caller who bypassed it from making the kernel read or write past a
@@ -22,6 +23,7 @@ void RegisterBpfObject(Napi::Env env, Napi::Object exports);
 void RegisterBpfMap(Napi::Env env, Napi::Object exports);
 void RegisterBpfTc(Napi::Env env, Napi::Object exports);
 void RegisterBpfProg(Napi::Env env, Napi::Object exports);
+void RegisterBpfRing(Napi::Env env, Napi::Object exports);
 
 // A file descriptor argument: an integer in 0..INT32_MAX.
 int FdArg(const Napi::Value& v, const char* what);

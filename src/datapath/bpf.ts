@@ -311,6 +311,38 @@ export function mapDump(fd: number): { key: Uint8Array; value: Uint8Array }[] {
   return syscall(() => native().bpfMapDump(fdArg(fd)));
 }
 
+// ---- ring buffers ---------------------------------------------------------------
+
+/** A reader of a BPF_MAP_TYPE_RINGBUF map; see openRingReader. */
+export interface RingReader {
+  /**
+   * Takes every record written so far, up to maxBytes (default 1 MiB) of them:
+   * those of the reader's record size back to back, and how many records of another
+   * size were passed over. Never blocks.
+   */
+  consume(maxBytes?: number): { bytes: Uint8Array; skipped: number };
+  /** Unmaps the ring; consume() then throws. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Maps a ring buffer map for reading (libbpf's ring_buffer__new). The fd may be
+ * closed afterwards: the mapping holds the map. Records of any size but recordSize
+ * are counted and skipped, never handed over.
+ */
+export function openRingReader(mapFd: number, recordSize: number): RingReader {
+  const fd = fdArg(mapFd, 'mapFd');
+  const size = int(recordSize, 'recordSize', 1, 1 << 20);
+  const reader = syscall(() => new (native().BpfRingReader)(fd, size));
+  return {
+    consume: (maxBytes = 1 << 20) => {
+      const max = int(maxBytes, 'maxBytes', size, INT32_MAX);
+      return syscall(() => reader.consume(max));
+    },
+    close: () => reader.close(),
+  };
+}
+
 // ---- test runs -----------------------------------------------------------------
 
 /**

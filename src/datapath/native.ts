@@ -167,6 +167,13 @@ export interface NativeSkbLayout {
   wireLen: number;
 }
 
+/** A reader of a BPF ring buffer map (native/bpf_ring.cc): never blocks. */
+export interface NativeRingReader {
+  /** Every record written so far, up to maxBytes of them: those of the reader's record size back to back, and how many of another size were passed over. */
+  consume(maxBytes: number): { bytes: Uint8Array; skipped: number };
+  close(): void;
+}
+
 export interface NativeBinding {
   /** Absent path: the calling process's namespace. Throws code ENOENT / ENOTNETNS for bad paths. */
   openNetlink(netnsPath?: string): NativeNetlinkHandle;
@@ -209,6 +216,7 @@ export interface NativeBinding {
   bpfProgInfo(fd: number): NativeProgInfo;
   bpfProgFdById(id: number): number;
   bpfProgTestRun(fd: number, data: Uint8Array, repeat: number, ctx: Uint8Array | null): NativeTestRun;
+  BpfRingReader: new (mapFd: number, recordSize: number) => NativeRingReader;
 }
 
 // Relative to this file: src/datapath/ under vitest, dist/datapath/ once compiled;
