@@ -50,14 +50,14 @@ export function writeResults(dir, results) {
 }
 
 /** The chart file of each table (kind 'table') in results, in order: [entry, file name]. */
-export function chartFiles(results) {
+export function chartFiles(results, name = results.bench) {
   const tables = results.tables.filter((t) => t.kind === 'table');
-  return tables.map((t, i) => [t, tables.length === 1 ? `${results.bench}.svg` : `${results.bench}-${i + 1}.svg`]);
+  return tables.map((t, i) => [t, tables.length === 1 ? `${name}.svg` : `${name}-${i + 1}.svg`]);
 }
 
 /** The tables as the console shows them, in Markdown, each chart beside its table. */
-export function markdown(results) {
-  const charts = new Map(chartFiles(results));
+export function markdown(results, name = results.bench) {
+  const charts = new Map(chartFiles(results, name));
   const ended = results.exitCode ? `; it exited with status ${results.exitCode}, after these tables` : '';
   const out = [`# bench/${results.bench}.mjs`, '', `Written ${results.written}${ended}.`];
   for (const t of results.tables) {

@@ -207,5 +207,11 @@ describe('the results a bench leaves', () => {
     expect(re.status).toBe(0);
     expect(readFileSync(join(again, 'tiny.md'), 'utf8')).toBe(readFileSync(join(r.dir, 'tiny.md'), 'utf8'));
     expect(readFileSync(join(again, 'tiny.svg'), 'utf8')).toBe(readFileSync(join(r.dir, 'tiny.svg'), 'utf8'));
+    const named = spawnSync(process.execPath, [join(BENCH, 'render-results.mjs'), join(r.dir, 'results.json'), '--out', again, '--name', 'other', '--charts'], { encoding: 'utf8' });
+    expect(named.status).toBe(0);
+    expect(readdirSync(again).sort()).toEqual(['other.svg', 'tiny.md', 'tiny.svg']);
+    const bad = spawnSync(process.execPath, [join(BENCH, 'render-results.mjs'), join(r.dir, 'results.json'), '--name', '../x'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--name takes');
   });
 });
