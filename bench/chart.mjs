@@ -13,7 +13,7 @@ const PANEL_EXTRA = 60;
 
 // Without a canvas Vega guesses a text's width as 0.8 em a character, wider than any
 // sans-serif, and lays the grid out far wider than it draws; 0.6 em is DejaVu Sans's
-// and a little over Helvetica's average (Vega's documented hook, as vl-convert uses).
+// and a little over Helvetica's average (the hook Vega leaves for this; vl-convert sets it too).
 textMetrics.width = (item, text) => 0.6 * (item.fontSize ?? 11) * String(text ?? '').trim().length;
 
 /** table: { title, columns, subject, baselines, rows } as printTable takes them. */
