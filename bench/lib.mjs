@@ -1,8 +1,10 @@
 // Shared pieces of the benchmarks: namespaces, running a CNI plugin as a runtime
-// does, percentiles and the ratio table.
+// does, percentiles and the ratio table (also written to bench/results/, results.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { record } from './results.mjs';
+import { tableCells, targetCells } from './table.mjs';
 
 export const rand = (n = 3) => randomBytes(n).toString('hex');
 
@@ -53,29 +55,22 @@ export const median = (v) => percentile(v, 50);
 /**
  * rows: [{ metric, unit, values: {name: number}, better: 'lower'|'higher' }]
  * Prints every column and the ratio of `subject` (a column, or several) against each baseline.
+ * Recorded too: at exit the bench's results folder gets it as Markdown, a chart and JSON.
  */
 export function printTable(title, columns, subject, baselines, rows) {
-  const subjects = [subject].flat();
-  const pairs = subjects.flatMap((s) => baselines.map((b) => [s, b]));
-  const head = ['metric', ...columns, ...pairs.map(([s, b]) => `${s}/${b}`)];
-  const body = rows.map((r) => [
-    `${r.metric} (${r.unit}, ${r.better} is better)`,
-    ...columns.map((c) => fmt(r.values[c])),
-    ...pairs.map(([s, b]) => (r.values[b] && r.values[s] ? `${(r.values[s] / r.values[b]).toFixed(2)}x` : '-')),
-  ]);
+  const { head, body } = tableCells(columns, subject, baselines, rows);
   printRows(title, head, body);
+  record({ kind: 'table', title, columns, subject, baselines, rows });
 }
 
 /**
  * targets: [{ target, value, bound: 'max'|'min', limit, unit }]: each measured figure
- * beside the bound it must keep, met or MISSED (no figure: '-', neither).
+ * beside the bound it must keep, met or MISSED (no figure: '-', neither). Recorded too.
  */
 export function printTargets(title, targets) {
-  const body = targets.map((t) => {
-    const ok = Number.isFinite(t.value) ? (t.bound === 'max' ? t.value <= t.limit : t.value >= t.limit) : null;
-    return [t.target, Number.isFinite(t.value) ? `${fmt(t.value)}${t.unit}` : '-', `${t.bound === 'max' ? '<=' : '>='} ${t.limit}${t.unit}`, ok === null ? '-' : ok ? 'met' : 'MISSED'];
-  });
-  printRows(title, ['target', 'measured', 'bound', 'verdict'], body);
+  const { head, body } = targetCells(targets);
+  printRows(title, head, body);
+  record({ kind: 'targets', title, targets });
 }
 
 function printRows(title, head, body) {
@@ -86,8 +81,6 @@ function printRows(title, head, body) {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of body) console.log(line(row));
 }
-
-const fmt = (v) => (v === undefined || Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 /**
  * Keeps the CPUs out of deep idle states while measuring (a PM QoS request of 0 µs,
