@@ -8,7 +8,9 @@
  * connection of that port (the server would answer with its old ACK, and the client
  * retry a second later).
  *   usage: service-crr serve PORT           prints "ready" once listening (v4 and v6)
- *          service-crr client HOST PORT SECONDS
+ *          service-crr client HOST PORT SECONDS [RATE]
+ * With RATE, connection i starts i/RATE seconds after the first (paced, for
+ * bench/monitor.mjs's loss run); without, each starts when the last one closed.
  * The client prints one JSON line: connections completed, the seconds they took, the
  * p50, p99 and max of one connection's time (microseconds), and how many took over
  * 200 ms (a lost SYN or SYN-ACK costs a second's retransmission); on any failure it prints
@@ -84,7 +86,17 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int client(const char *host, const char *port, double seconds)
+/* Sleeps until the monotonic time at_us. */
+static void sleep_until(double at_us)
+{
+	struct timespec ts = { .tv_sec = (time_t)(at_us / 1e6),
+			       .tv_nsec = (long)((at_us - (double)(time_t)(at_us / 1e6) * 1e6) * 1e3) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int client(const char *host, const char *port, double seconds, double rate)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	float *samples = malloc(sizeof(float) * MAX_SAMPLES);
@@ -100,10 +112,21 @@ static int client(const char *host, const char *port, double seconds)
 	start = now_us();
 	end = start + seconds * 1e6;
 	for (double t = start; t < end; n++) {
-		double t0 = t;
+		double t0;
 		ssize_t got = 0, r;
-		int s = socket(ai->ai_family, SOCK_STREAM, 0);
+		int s;
 
+		if (rate > 0) {
+			double at = start + (double)n * 1e6 / rate;
+
+			if (at >= end)
+				break;
+			if (at > t)
+				sleep_until(at);
+			t = now_us();
+		}
+		t0 = t;
+		s = socket(ai->ai_family, SOCK_STREAM, 0);
 		if (s < 0)
 			return fail("socket");
 		if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0)
@@ -136,8 +159,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "serve") == 0)
 		return serve(atoi(argv[2]));
-	if (argc == 5 && strcmp(argv[1], "client") == 0)
-		return client(argv[2], argv[3], atof(argv[4]));
-	fprintf(stderr, "usage: service-crr serve PORT | client HOST PORT SECONDS\n");
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0)
+		return client(argv[2], argv[3], atof(argv[4]), argc == 6 ? atof(argv[5]) : 0);
+	fprintf(stderr, "usage: service-crr serve PORT | client HOST PORT SECONDS [RATE]\n");
 	return 2;
 }

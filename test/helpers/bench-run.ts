@@ -2,7 +2,9 @@
 // bench as a child process on the project's Node.js, the cells of its table rows, and
 // whether a process it named is still one of its own (a PID may be reused).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NODE } from '../../src/lab/run.js';
 
 export const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
@@ -17,13 +19,18 @@ export function aliveAsOwn(pid: number, labDir: string, own: RegExp): boolean {
   }
 }
 
+/** Runs a bench; the results it writes (bench/results.mjs) go to a temp folder, removed after. */
 export function runBench(script: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const results = mkdtempSync(join(tmpdir(), 'strait-bench-results-'));
   return new Promise((resolve) => {
-    const child = spawn(NODE, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RESULTS_DIR: results } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
+    child.on('close', (code) => {
+      rmSync(results, { recursive: true, force: true });
+      resolve({ code, out, err });
+    });
   });
 }
