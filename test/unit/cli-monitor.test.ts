@@ -163,6 +163,18 @@ describe('straitctl monitor: how it ends', () => {
     expect(m.stderr()).toBe('');
   });
 
+  it('its reader goes away (monitor -o json | head -1): exit 0, the stream closed', async () => {
+    const m = monitor(['-o', 'json']);
+    const s = await agent.nextStream();
+    await s.write({ flow: denied });
+    await m.stdoutLines(1);
+    m.child.stdout!.destroy();
+    await s.write({ flow: denied }); // the write that meets the closed pipe
+    await s.closed;
+    expect((await m.exit).code).toBe(0);
+    expect(m.stderr()).toBe('');
+  });
+
   it('the agent ends the stream: exit 1, it went away', async () => {
     const m = monitor(['-o', 'json']);
     const s = await agent.nextStream();
