@@ -1,9 +1,11 @@
 // straitctl monitor, the real bin/straitctl (compiled dist/: `npx tsc -p tsconfig.json`
 // first) against a fake agent on a unix socket that streams what each test writes.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { agentStream } from '../../src/agent/stream-client.js';
 import { filterFromQuery } from '../../src/flows/filter.js';
 import type { LostNotice } from '../../src/flows/types.js';
 import { ctl, runCtl, type CtlChild } from '../helpers/ctl-child.js';
@@ -219,5 +221,51 @@ describe('straitctl monitor: how it ends', () => {
     const r = await ctl(['monitor', '--socket', agent.socket], join(dir, 'unused.sock'));
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('straitctl monitor: port must be an integer 1..65535, not "x"\n');
+  });
+});
+
+describe('agentStream (in process)', () => {
+  const caught = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as { code?: string; message: string });
+
+  it('no answer before the headers: E_AGENT_TIMEOUT', async () => {
+    const held = new Set<Socket>();
+    const server = createNetServer((c) => held.add(c)); // accepts, never answers
+    const sock = join(dir, `hang${n++}.sock`);
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const e = await caught(agentStream(sock, '/v1/flows?follow=1', () => undefined, { connectTimeoutMs: 50 }));
+      expect(e?.code).toBe('E_AGENT_TIMEOUT');
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a 200 that is not NDJSON: E_AGENT_PROTOCOL', async () => {
+    await agent.close();
+    agent = await fakeFlowAgent(join(dir, `a${n++}.sock`), () => ({ status: 200, body: { flows: [] } }));
+    const e = await caught(agentStream(agent.socket, '/v1/flows?follow=1', () => undefined));
+    expect(e?.code).toBe('E_AGENT_PROTOCOL');
+    expect(e?.message).toMatch(/with application\/json, not application\/x-ndjson/);
+  });
+
+  it("aborting resolves 'aborted' and closes the stream; an exception from onLine ends it and rejects with it", async () => {
+    const stop = new AbortController();
+    const seen: unknown[] = [];
+    const done = agentStream(agent.socket, '/v1/flows?follow=1', (v) => seen.push(v), { signal: stop.signal });
+    const s = await agent.nextStream();
+    await s.write({ lost });
+    await expect.poll(() => seen).toEqual([{ lost }]);
+    stop.abort();
+    expect(await done).toBe('aborted');
+    await s.closed;
+
+    const boom = agentStream(agent.socket, '/v1/flows?follow=1', () => {
+      throw new Error('boom');
+    });
+    const s2 = await agent.nextStream();
+    await s2.write({ lost });
+    expect((await caught(boom))?.message).toBe('boom');
+    await s2.closed;
   });
 });
