@@ -84,7 +84,8 @@ export function agentRequest(
   });
 }
 
-function connectError(socketPath: string, e: NodeJS.ErrnoException): StraitError {
+/** What a failed connection to the agent most likely means, as the stable codes above. */
+export function connectError(socketPath: string, e: NodeJS.ErrnoException): StraitError {
   const cause = { cause: e };
   switch (e.code) {
     case 'ENOENT':

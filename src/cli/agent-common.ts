@@ -2,16 +2,14 @@
 // STRAIT_AGENT_SOCKET, then the default) and one way to report failures.
 import { isStraitError, UsageError } from '../errors.js';
 import { DEFAULT_AGENT_SOCKET } from '../agent/client.js';
-import { parseCommon, type CommonOptions } from './options.js';
-
-type Extra = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+import { parseCommon, type CommonOptions, type FlagSpec, type FlagValues } from './options.js';
 
 export interface AgentCliOptions extends CommonOptions {
   socketPath: string;
-  values: Record<string, string | boolean | undefined>;
+  values: FlagValues;
 }
 
-export function parseAgentCli(argv: string[], extra: Extra = {}): AgentCliOptions {
+export function parseAgentCli(argv: string[], extra: FlagSpec = {}): AgentCliOptions {
   let opts;
   try {
     opts = parseCommon(argv, { socket: { type: 'string' }, ...extra });

@@ -23,6 +23,15 @@ commands:
   explain SRC DST PROTO/PORT
              the verdict for one packet and why, e.g. 10.0.0.2 10.0.0.3 tcp/80
              (exit 0 allow, 1 deny, 2 error)                           [-o json]
+  monitor [filters]
+             flow records live as the datapath sees them, until Ctrl-C (exit 0)
+             or the agent goes away (exit 1)      [-o json: one record a line]
+  flows [--last N] [filters]
+             the newest N (default 20) records of the agent's flow buffer,
+             oldest first; what was lost, on stderr                    [-o json]
+    filters: --pod NS/NAME, --namespace NS, --verdict allowed|denied|dropped,
+             --protocol tcp|udp|sctp|icmp|icmpv6|N, --port N; each repeatable
+             (any of its values), different ones all must match
 
   common flags: --bpf-dir DIR (STRAIT_BPF_DIR), --state-dir DIR (STRAIT_STATE_DIR),
                 --socket PATH (STRAIT_AGENT_SOCKET, default /run/strait/agent.sock)
@@ -50,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./policy.js')).policy(argv.slice(1));
     case 'explain':
       return (await import('./explain.js')).explain(argv.slice(1));
+    case 'monitor':
+      return (await import('./monitor.js')).monitor(argv.slice(1));
+    case 'flows':
+      return (await import('./flows.js')).flows(argv.slice(1));
     case 'version': {
       const { readFileSync } = await import('node:fs');
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

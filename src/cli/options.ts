@@ -11,7 +11,11 @@ export interface CommonOptions {
   positionals: string[];
 }
 
-export function parseCommon(argv: string[], extra: Record<string, { type: 'string' | 'boolean'; short?: string }> = {}): CommonOptions & { values: Record<string, string | boolean | undefined> } {
+/** A flag beyond the common ones; `multiple` ones may repeat and come back as a list. */
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export function parseCommon(argv: string[], extra: FlagSpec = {}): CommonOptions & { values: FlagValues } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
