@@ -3,7 +3,6 @@
 // reader's EventSource: the buffer as JSON, follow streaming lines as records
 // arrive, filters, 400s, the subscriber gone with its client, a slow client's
 // loss bounded and told, 503 without flows.
-import { request, type IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startApiServer, type ApiServer } from '../../src/agent/api.js';
 import { agentRequest } from '../../src/agent/client.js';
 import { startFlowService, type FlowService } from '../../src/flows/service.js';
-import type { FlowsReply, FlowStreamLine } from '../../src/flows/types.js';
+import type { FlowsReply } from '../../src/flows/types.js';
 import { FakeCore } from '../helpers/fake-core.js';
 import { rawGet, rawRequest } from '../helpers/raw-http.js';
-import { event, FakeSource } from './flows-helpers.js';
+import { event, FakeSource, Follower } from './flows-helpers.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -24,44 +23,6 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'strait-api-flows-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A follow=1 client: the lines as they come, and the response to pause or end. */
-class Follower {
-  lines: FlowStreamLine[] = [];
-  res!: IncomingMessage;
-  private rest = '';
-  private waiters: (() => void)[] = [];
-  readonly ready: Promise<IncomingMessage>;
-  private readonly req;
-  constructor(sock: string, query: string) {
-    this.req = request({ socketPath: sock, path: `/v1/flows?${query}` });
-    this.ready = new Promise((resolve, reject) => {
-      this.req.on('response', (res) => {
-        this.res = res;
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          const parts = (this.rest + d).split('\n');
-          this.rest = parts.pop()!;
-          for (const p of parts) this.lines.push(JSON.parse(p) as FlowStreamLine);
-          for (const w of this.waiters.splice(0)) w();
-        });
-        resolve(res);
-      });
-      this.req.on('error', reject);
-    });
-    this.req.end();
-  }
-  /** resolves once pred holds for the lines received (the test's timeout bounds it) */
-  async until(pred: (lines: FlowStreamLine[]) => boolean): Promise<void> {
-    while (!pred(this.lines)) await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  get sports(): number[] {
-    return this.lines.flatMap((l) => ('flow' in l && l.flow.src.port !== null ? [l.flow.src.port] : []));
-  }
-  close(): void {
-    this.req.destroy();
-  }
-}
 
 describe('GET /v1/flows', () => {
   let server: ApiServer;

@@ -1,8 +1,11 @@
-// Flow events as a program would write them (encodeFlowEvent), and an EventSource
-// that hands them over as the ring does, for the flow pipeline's unit tests.
+// Flow events as a program would write them (encodeFlowEvent), an EventSource that
+// hands them over as the ring does, and a client of GET /v1/flows?follow=1, for the
+// flow pipeline's tests.
+import { request, type IncomingMessage } from 'node:http';
 import type { RingReader } from '../../src/datapath/bpf.js';
 import { encodeFlowEvent, type EventCpuTotals, type FlowEvent } from '../../src/datapath/maps/events.js';
 import type { EventSource } from '../../src/flows/reader.js';
+import type { FlowStreamLine } from '../../src/flows/types.js';
 
 export const event = (over: Partial<FlowEvent> = {}): FlowEvent => ({
   timeNs: 1_000_000_123n,
@@ -63,5 +66,43 @@ export class FakeSource implements EventSource {
   }
   cpuTotals(): EventCpuTotals | null {
     return this.totals;
+  }
+}
+
+/** A follow=1 client: the lines as they come, and the response to pause or end. */
+export class Follower {
+  lines: FlowStreamLine[] = [];
+  res!: IncomingMessage;
+  private rest = '';
+  private waiters: (() => void)[] = [];
+  readonly ready: Promise<IncomingMessage>;
+  private readonly req;
+  constructor(sock: string, query: string) {
+    this.req = request({ socketPath: sock, path: `/v1/flows?${query}` });
+    this.ready = new Promise((resolve, reject) => {
+      this.req.on('response', (res) => {
+        this.res = res;
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          const parts = (this.rest + d).split('\n');
+          this.rest = parts.pop()!;
+          for (const p of parts) this.lines.push(JSON.parse(p) as FlowStreamLine);
+          for (const w of this.waiters.splice(0)) w();
+        });
+        resolve(res);
+      });
+      this.req.on('error', reject);
+    });
+    this.req.end();
+  }
+  /** resolves once pred holds for the lines received (the test's timeout bounds it) */
+  async until(pred: (lines: FlowStreamLine[]) => boolean): Promise<void> {
+    while (!pred(this.lines)) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  get sports(): number[] {
+    return this.lines.flatMap((l) => ('flow' in l && l.flow.src.port !== null ? [l.flow.src.port] : []));
+  }
+  close(): void {
+    this.req.destroy();
   }
 }
