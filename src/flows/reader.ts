@@ -64,7 +64,7 @@ export function lostGrowth(prev: EventCpuTotals, now: EventCpuTotals): { cause: 
 
 export interface FlowReaderOptions {
   source: EventSource;
-  /** each turn's records, in ring order; never empty */
+  /** records in ring order, a batch at a time (up to DRAIN_CAP's worth); never empty */
   onEvents(events: FlowEvent[]): void;
   /** a loss counter grew by count since the last read */
   onLost(cause: DatapathLostCause, count: number): void;
@@ -120,24 +120,40 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
     }
   };
 
-  const drain = (): number => {
-    if (closed || ring === null) return 0;
-    const events: FlowEvent[] = [];
+  /** one consume(); null when the ring failed (it is opened again on the next tick) */
+  const consume = (r: bpf.RingReader): Uint8Array | null => {
     try {
-      // A burst is taken in one turn: consume again while a call came back full.
-      for (let i = 0; i < MAX_CONSUMES; i++) {
-        const { bytes } = ring.consume(DRAIN_CAP);
-        decode(bytes, events);
-        if (bytes.byteLength + FLOW_EVENT_SIZE <= DRAIN_CAP) break;
-      }
+      return r.consume(DRAIN_CAP).bytes;
     } catch (e) {
       log.warn({ err: String(e) }, 'flow events: reading the ring failed; opening it again');
-      ring.close();
+      r.close();
       ring = null;
       ringId = null;
+      return null;
     }
-    if (events.length > 0) opts.onEvents(events);
-    return events.length;
+  };
+
+  const drain = (): number => {
+    let total = 0;
+    // A burst is taken in one turn: consume again while a call came back full.
+    // Each call's records are handed on at once, so few are alive at a time.
+    for (let i = 0; i < MAX_CONSUMES && !closed && ring !== null; i++) {
+      const bytes = consume(ring);
+      if (bytes === null) break;
+      const events: FlowEvent[] = [];
+      decode(bytes, events);
+      total += events.length;
+      if (events.length > 0) {
+        try {
+          opts.onEvents(events);
+        } catch (e) {
+          // A timer's throw would end the agent; a record that cannot be handled must not.
+          log.error({ err: String(e) }, 'flow events: handling a batch failed; its records are lost');
+        }
+      }
+      if (bytes.byteLength + FLOW_EVENT_SIZE <= DRAIN_CAP) break;
+    }
+    return total;
   };
 
   const tick = (): void => {

@@ -10,10 +10,13 @@ export function monotonicToWallOffsetNs(): bigint {
   return wallNs - process.hrtime.bigint();
 }
 
+/** The last second formatted: records come in bursts within one second, and Date is the cost. */
+let cached = { second: -1n, prefix: '' };
+
 /** RFC 3339, UTC, nine digits of fraction: "2026-12-01T19:30:00.123456789Z" (epochNs >= 0). */
 export function rfc3339Ns(epochNs: bigint): string {
+  const second = epochNs / 1_000_000_000n;
   // Whole seconds through Date (calendar and leap years), the fraction as digits.
-  const iso = new Date(Number(epochNs / 1_000_000_000n) * 1000).toISOString();
-  const frac = epochNs % 1_000_000_000n;
-  return `${iso.slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
+  if (second !== cached.second) cached = { second, prefix: new Date(Number(second) * 1000).toISOString().slice(0, 19) };
+  return `${cached.prefix}.${(epochNs % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }

@@ -46,8 +46,9 @@ describe('the flow reader', () => {
       for (let i = 0; i < n; i++) src.ring!.write(event({ sport: i % 65536 }));
       expect(r.drain()).toBe(n);
       expect(src.ring!.consumes).toEqual([PER_CAP, PER_CAP, 5]);
-      expect(batches).toHaveLength(1);
-      expect(batches[0]![n - 1]!.sport).toBe((n - 1) % 65536);
+      // handed on call by call, so a burst is never alive all at once
+      expect(batches.map((b) => b.length)).toEqual([PER_CAP, PER_CAP, 5]);
+      expect(batches.flat().map((e) => e.sport)).toEqual(Array.from({ length: n }, (_, i) => i % 65536));
     } finally {
       r.close();
     }
@@ -88,6 +89,40 @@ describe('the flow reader', () => {
       replaced.write(event({ sport: 9 }));
       r.drain();
       expect(batches.at(-1)!.map((e) => e.sport)).toEqual([9]);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('a batch its handler throws on is lost and logged, not the reader; a ring that fails is opened again', () => {
+    const src = new FakeSource();
+    let calls = 0;
+    const r = startFlowReader({
+      source: src,
+      onEvents: () => {
+        if (calls++ === 0) throw new Error('naming bug');
+      },
+      onLost: () => undefined,
+      log,
+      drainMs: 1e9,
+      countersMs: 1e9,
+    });
+    try {
+      src.ring!.write(event());
+      expect(r.drain()).toBe(1);
+      src.ring!.write(event());
+      expect(r.drain()).toBe(1);
+      expect(calls).toBe(2);
+      const broken = src.ring!;
+      broken.consume = () => {
+        throw new Error('EIO');
+      };
+      expect(r.drain()).toBe(0);
+      expect(broken.closed).toBe(true);
+      src.ring = new FakeRing();
+      src.ring.write(event());
+      r.tick();
+      expect(r.drain()).toBe(1);
     } finally {
       r.close();
     }
