@@ -68,6 +68,8 @@ export const ErrorCodes = [
   'E_SOCKET_IN_USE',
   /** the agent is shutting down: no new CNI calls (the shim takes it as unreachable) */
   'E_AGENT_CLOSING',
+  /** GET /v1/flows of an agent that keeps no flow records */
+  'E_FLOWS_UNAVAILABLE',
   // the agent's sources and policy model
   'E_SOURCE',
   'E_OBJECT_INVALID',

@@ -15,6 +15,8 @@ export { ApiError } from './api-error.js';
 import type { Logger } from '../util/log.js';
 import type { AgentCore, ExplainRequest } from './core.js';
 import { parseForwardedCall, type CniService } from './cni-service.js';
+import type { FlowService } from '../flows/service.js';
+import { serveFlows } from '../flows/http.js';
 
 export interface ApiServerOptions {
   socketPath: string;
@@ -24,6 +26,8 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** serves POST /v1/cni, the calls bin/strait forwards (docs/cni-agent.md) */
   cni?: CniService;
+  /** serves GET /v1/flows (docs/observability.md) */
+  flows?: FlowService;
 }
 
 // A forwarded call carries up to 1 MiB of stdin, JSON-escaped, and its environment.
@@ -44,8 +48,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await removeStaleSocket(socketPath);
 
   const server = createServer((req, res) => {
-    handle(req, res, core, maxBody, opts.cni).then(
+    handle(req, res, core, maxBody, opts).then(
       (reply) => {
+        if (reply === null) return; // streaming: the route answers on res itself
         log.debug({ method: req.method, url: req.url, status: reply.status }, 'api request');
         if ('text' in reply) sendText(res, reply);
         else send(res, reply.status, reply.body);
@@ -135,7 +140,8 @@ interface JsonReply { status: number; body: unknown }
 interface TextReply { status: number; text: string; headers: Record<string, string> }
 type Reply = JsonReply | TextReply;
 
-async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number, cni: CniService | undefined): Promise<Reply> {
+async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore, maxBody: number, opts: ApiServerOptions): Promise<Reply | null> {
+  const { cni, flows } = opts;
   const url = requestUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const path = url.pathname;
@@ -188,6 +194,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, core: AgentCore
   if (path === '/v1/explain') {
     allow(['GET']);
     return { status: 200, body: core.explain(parseExplainQuery(url.searchParams)) };
+  }
+  if (path === '/v1/flows') {
+    allow(['GET']);
+    if (flows === undefined) throw new ApiError(503, 'E_FLOWS_UNAVAILABLE', 'this strait-agent keeps no flow records');
+    const reply = serveFlows(url, req, res, flows);
+    return reply === null ? null : { status: 200, body: reply };
   }
   throw new ApiError(404, 'E_NOT_FOUND', `no route ${path}`);
 }

@@ -2,7 +2,7 @@
 // reconciler that compiles policy and writes the maps). The API layer depends only
 // on this interface.
 import type { NodePodCidrs, NodeSummary } from '../cluster/nodes.js';
-import type { ClusterState, LocalEndpoint, Protocol } from '../policy/types.js';
+import type { ClusterState, LocalEndpoint, Protocol, RuleOrigin } from '../policy/types.js';
 import type { ServicesStatus } from '../lb/sync.js';
 import type { SourceStatus } from './sources/source.js';
 
@@ -109,6 +109,16 @@ export interface ExplainResult {
  */
 export type PassTimer = (loop: 'policy' | 'services', phase: 'compile' | 'apply', seconds: number) => void;
 
+/** What flow records are named from (src/flows/naming.ts), as the core holds them now. */
+export interface FlowNameSources {
+  /** the last snapshot the source delivered (the same object until the next one) */
+  cluster: ClusterState | null;
+  /** this node's endpoints, as the CNI plugin added them */
+  endpoints: readonly LocalEndpoint[];
+  /** rule id -> its NetworkPolicy, of the compiled state the datapath holds */
+  rules: ReadonlyMap<number, RuleOrigin>;
+}
+
 export interface AgentCore {
   /** a new snapshot from the source; generation increases with every change */
   setCluster(state: ClusterState, generation: number): void;
@@ -122,5 +132,7 @@ export interface AgentCore {
   /** every local endpoint, or the one of pod "ns/name" */
   policyOf(pod: string | null): EndpointPolicyReport[];
   explain(req: ExplainRequest): ExplainResult;
+  /** for naming flow records; absent in cores that keep no cluster (test fakes) */
+  flowNames?(): FlowNameSources;
   close(): Promise<void>;
 }

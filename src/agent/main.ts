@@ -12,6 +12,7 @@ import type { ClusterSource } from './sources/source.js';
 import type { ClusterState } from '../policy/types.js';
 import type { Logger } from '../util/log.js';
 import type { DeployRun } from './deploy-run.js';
+import type { FlowService } from '../flows/service.js';
 
 /** How long a stopping agent lets CNI calls in flight finish. */
 const CNI_DRAIN_MS = 5000;
@@ -42,6 +43,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
   let cni: CniService | null = null;
   let delQueue: { close(): void } | null = null;
   let deploy: DeployRun | null = null;
+  let flows: FlowService | null = null;
   /** the core as the API answers for it (the source's sync merged in) */
   let answering: AgentCore | null = null;
   let stopping = false;
@@ -67,6 +69,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     await deploy?.close();
     delQueue?.close();
     await cni?.close(CNI_DRAIN_MS);
+    flows?.close(); // before the API: live monitors end with it
     await api?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the api failed'));
     source?.close();
     await core?.close().catch((e: unknown) => log.warn({ err: String(e) }, 'closing the core failed'));
@@ -90,6 +93,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
       ...pinnedMapReaders(flags.bpfDir),
       // Behind by whichever is longer: the source not current (a watch down), or a delivered snapshot not applied.
       syncLagSeconds: () => Math.max(lag.seconds(core?.status().appliedGeneration ?? 0, performance.now()), source?.staleSeconds?.() ?? 0),
+      flows: () => flows?.stats() ?? null,
     });
     const metricsRoute = async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
     // Probes answer from here on; the CNI binary is in place before any conflist names it.
@@ -126,6 +130,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     const snapshot = first as { state: ClusterState; generation: number } | null;
     if (snapshot !== null) core.setCluster(snapshot.state, snapshot.generation);
     target = core;
+    flows = await startFlows(flags, core, log);
 
     const { startApiServer } = await import('./api.js');
     // "Synced" means what the source holds NOW is in the datapath: a file written a
@@ -147,7 +152,7 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
     const { startDelQueue } = await import('./del-queue.js');
     delQueue = await startDelQueue(flags.stateDir, (call) => service.handle(call), log.child({ component: 'del-queue' }));
     const answered = answering;
-    api = await startApiServer({ socketPath: flags.socketPath, core: answered, cni: service, log: log.child({ component: 'api' }) });
+    api = await startApiServer({ socketPath: flags.socketPath, core: answered, cni: service, flows, log: log.child({ component: 'api' }) });
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a signal handler sets it while we await
     if (stopping) return await shutdown(0);
     // The conflist is written once what the source holds is in the datapath.
@@ -161,6 +166,28 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 
   await stopRequested;
   return shutdown(0);
+}
+
+/**
+ * The datapath's maps exist once the core runs: strait_event_config_v1 is written
+ * from the flags, and the reader starts (off too: it reports what the datapath
+ * counted, and a record written before the switch is still read).
+ */
+async function startFlows(flags: AgentFlags, core: AgentCore, log: Logger): Promise<FlowService> {
+  const { writeEventConfig } = await import('../flows/config.js');
+  const { startFlowService } = await import('../flows/service.js');
+  const { pinnedEventSource } = await import('../flows/reader.js');
+  const { monotonicToWallOffsetNs } = await import('../flows/time.js');
+  writeEventConfig(flags.bpfDir, flags.flows);
+  log.info({ flowEvents: flags.flows.enabled ? 'on' : 'off', rate: flags.flows.rate, buffer: flags.flows.buffer }, 'flow events configured');
+  return startFlowService({
+    nodeName: flags.nodeName,
+    capacity: flags.flows.buffer,
+    source: pinnedEventSource(flags.bpfDir),
+    names: () => core.flowNames?.() ?? null,
+    clockOffsetNs: monotonicToWallOffsetNs(),
+    log: log.child({ component: 'flows' }),
+  });
 }
 
 // Exit explicitly: a core or a library may hold a timer that would keep us alive.

@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentStatus, MapFill, PassTimer } from './core.js';
 import type { SourceStatus } from './sources/source.js';
+import type { FlowStats } from '../flows/service.js';
 
 /** One counter of the datapath, as straitctl drops reads it (src/cli/drops.ts). */
 export interface DatapathCounter {
@@ -30,6 +31,8 @@ export interface MetricsInputs {
   maxEntries(map: string): number | null;
   /** seconds the oldest snapshot the datapath does not hold yet has waited (SyncLag) */
   syncLagSeconds(): number;
+  /** the flow pipeline's totals (src/flows/service.ts); null or absent when it does not run */
+  flows?(): FlowStats | null;
 }
 
 export interface AgentMetrics {
@@ -131,6 +134,7 @@ export function createAgentMetrics(inputs: MetricsInputs): AgentMetrics {
   mapPressure(inputs, registers);
   datapathCounters(inputs, registers);
   sourceSync(inputs, registers);
+  flowEvents(inputs, registers);
 
   const passes = {
     compile: new Histogram({
@@ -233,6 +237,40 @@ function datapathCounters(inputs: MetricsInputs, registers: Registry[]): void {
     (r) => (r.name === 'STAT_POLICY_ALLOWED' ? r.name : null),
     'packets',
   );
+}
+
+function flowEvents(inputs: MetricsInputs, registers: Registry[]): void {
+  const stats = () => inputs.flows?.() ?? null;
+  new Counter({
+    name: 'strait_flow_events_total',
+    help: 'Flow records the agent read from the datapath, by event (new, state, drop) and verdict',
+    labelNames: ['event', 'verdict'],
+    registers,
+    collect() {
+      this.reset();
+      for (const e of stats()?.events ?? []) this.inc({ event: e.event, verdict: e.verdict }, e.count);
+    },
+  });
+  new Counter({
+    name: 'strait_flow_events_lost_total',
+    help: 'Flow records lost since the agent started, by cause: ring-full (the agent was behind), rate-limited (over --flow-events-rate), slow-reader (a monitor did not keep up)',
+    labelNames: ['cause'],
+    registers,
+    collect() {
+      this.reset();
+      const s = stats();
+      if (s !== null) for (const [cause, n] of Object.entries(s.lost)) this.inc({ cause }, n);
+    },
+  });
+  new Gauge({
+    name: 'strait_flow_subscribers',
+    help: 'Live readers of flow records (straitctl monitor, GET /v1/flows?follow=1)',
+    registers,
+    collect() {
+      const s = stats();
+      if (s !== null) this.set(s.subscribers);
+    },
+  });
 }
 
 function sourceSync(inputs: MetricsInputs, registers: Registry[]): void {

@@ -10,6 +10,9 @@ import { DEFAULT_AGENT_SOCKET } from './client.js';
 import { DEPLOY_OPTIONS, DEPLOY_USAGE, parseDeployFlags, type DeployFlags } from './deploy-options.js';
 
 export const DEFAULT_VXLAN_PORT = 8472;
+export const DEFAULT_FLOW_RATE = 50_000;
+export const DEFAULT_FLOW_BUFFER = 8192;
+export const MAX_FLOW_BUFFER = 1_000_000;
 
 export const AGENT_USAGE = `usage: strait-agent [flags]
 
@@ -38,6 +41,12 @@ export const AGENT_USAGE = `usage: strait-agent [flags]
                        Service maps (service, backend, flow, affinity): a pinned
                        map of another size is replaced (its connections lost);
                        without it a pinned map keeps its size
+  --flow-events on|off whether the datapath sends flow events (default on); off,
+                       the agent still reports what the datapath counted
+  --flow-events-rate N records a second each CPU may send, and its burst
+                       (default ${DEFAULT_FLOW_RATE}; 0: no limit)
+  --flow-buffer N      flow records kept for straitctl flows (default
+                       ${DEFAULT_FLOW_BUFFER}, 1-${MAX_FLOW_BUFFER})
 ${DEPLOY_USAGE}`;
 
 export type SourceSpec = { kind: 'dir'; path: string } | { kind: 'kube'; kubeconfig: string | null };
@@ -62,8 +71,19 @@ export interface AgentFlags {
   uplink: string | null;
   vxlanPort: number;
   masquerade: boolean;
+  /** flow events (docs/observability.md) */
+  flows: FlowFlags;
   /** health endpoint and CNI install (deploy-options.ts) */
   deploy: DeployFlags;
+}
+
+export interface FlowFlags {
+  /** --flow-events on|off */
+  enabled: boolean;
+  /** --flow-events-rate: records a second per CPU (and the burst); 0: no limit */
+  rate: number;
+  /** --flow-buffer: records kept */
+  buffer: number;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -119,6 +139,9 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
         uplink: { type: 'string' },
         'vxlan-port': { type: 'string' },
         masquerade: { type: 'string' },
+        'flow-events': { type: 'string' },
+        'flow-events-rate': { type: 'string' },
+        'flow-buffer': { type: 'string' },
         ...DEPLOY_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -147,6 +170,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv): AgentFl
     logLevel,
     ...maxEntriesFlags(values['max-entries']),
     ...nodeNetworkFlags(values, env),
+    flows: flowFlags(values),
     deploy: parseDeployFlags(values),
   };
 }
@@ -155,6 +179,23 @@ function maxEntriesFlags(text: string | undefined): Pick<AgentFlags, 'maxEntries
   if (text === undefined) return { maxEntries: {}, mapSizes: {} };
   const { limits, sizes } = parseMapLimits(text);
   return { maxEntries: limits, mapSizes: sizes };
+}
+
+function flowFlags(values: { 'flow-events'?: string; 'flow-events-rate'?: string; 'flow-buffer'?: string }): FlowFlags {
+  const on = values['flow-events'] ?? 'on';
+  if (on !== 'on' && on !== 'off') throw new UsageError(`--flow-events takes on or off, not "${on}"`);
+  const count = (flag: string, text: string | undefined, def: number, min: number, max: number): number => {
+    if (text === undefined) return def;
+    const n = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+    if (!(n >= min && n <= max)) throw new UsageError(`--${flag} takes an integer ${min}-${max}, not "${text}"`);
+    return n;
+  };
+  return {
+    enabled: on === 'on',
+    // a u32 in strait_event_config_v1
+    rate: count('flow-events-rate', values['flow-events-rate'], DEFAULT_FLOW_RATE, 0, 0xffffffff),
+    buffer: count('flow-buffer', values['flow-buffer'], DEFAULT_FLOW_BUFFER, 1, MAX_FLOW_BUFFER),
+  };
 }
 
 type NodeNetworkFlags = Pick<AgentFlags, 'routing' | 'uplink' | 'vxlanPort' | 'masquerade'>;

@@ -272,6 +272,9 @@ export function createReconciler(deps: ReconcilerDeps): AgentCore {
     explain(req) {
       return deps.explain(current, req);
     },
+    flowNames() {
+      return { cluster, endpoints: [...endpoints.values()], rules: current?.rules ?? new Map() };
+    },
     async close() {
       closed = true;
       deps.nodeNetwork?.close();

@@ -72,6 +72,7 @@ export const CNI_CODE_OF: Readonly<Record<ErrorCode, CniCodeValue>> = {
   E_AGENT_REFUSED: C.Internal,
   E_BAD_REQUEST: C.Internal,
   E_AGENT_CLOSING: C.TryAgainLater,
+  E_FLOWS_UNAVAILABLE: C.Internal,
   E_NOT_FOUND: C.Internal,
   E_METHOD_NOT_ALLOWED: C.Internal,
   E_TOO_LARGE: C.Internal,

@@ -89,6 +89,32 @@ describe('agent metrics', () => {
     expect(valueOf(await scrape(m), 'strait_drops_total', { reason: 'DROP_POLICY_EGRESS' })).toBe(5);
   });
 
+  it('flow events: records by event and verdict, lost by cause, live monitors; nothing before the pipeline runs', async () => {
+    const flows = {
+      events: [
+        { event: 'new' as const, verdict: 'allowed' as const, count: 12 },
+        { event: 'drop' as const, verdict: 'denied' as const, count: 3 },
+        { event: 'drop' as const, verdict: 'dropped' as const, count: 0 },
+      ],
+      lost: { 'ring-full': 4, 'rate-limited': 0, 'slow-reader': 9 },
+      subscribers: 2,
+    };
+    const e = await scrape(createAgentMetrics(inputs({ flows: () => flows })));
+    expect(e.types.get('strait_flow_events_total')).toBe('counter');
+    expect(valueOf(e, 'strait_flow_events_total', { event: 'new', verdict: 'allowed' })).toBe(12);
+    expect(valueOf(e, 'strait_flow_events_total', { event: 'drop', verdict: 'denied' })).toBe(3);
+    expect(valueOf(e, 'strait_flow_events_total', { event: 'drop', verdict: 'dropped' })).toBe(0);
+    expect(e.types.get('strait_flow_events_lost_total')).toBe('counter');
+    expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'ring-full' })).toBe(4);
+    expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'rate-limited' })).toBe(0);
+    expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'slow-reader' })).toBe(9);
+    expect(valueOf(e, 'strait_flow_subscribers')).toBe(2);
+    const none = await scrape(createAgentMetrics(inputs({ flows: () => null })));
+    expect(samplesOf(none, 'strait_flow_events_total')).toEqual([]);
+    expect(valueOf(none, 'strait_flow_subscribers')).toBe(0);
+    expect(samplesOf(none, 'strait_flow_events_lost_total')).toEqual([]);
+  });
+
   it('before the core and the maps exist: not synced, no per-map or per-reason series, and nothing throws', async () => {
     const e = await scrape(createAgentMetrics(inputs({ status: () => null, counters: () => null })));
     expect(valueOf(e, 'strait_agent_synced')).toBe(0);

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseAgentFlags } from '../../src/agent/options.js';
+import { AGENT_USAGE, parseAgentFlags } from '../../src/agent/options.js';
 import { UsageError } from '../../src/errors.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -25,8 +25,22 @@ describe('parseAgentFlags', () => {
       uplink: null,
       vxlanPort: 8472,
       masquerade: true,
+      flows: { enabled: true, rate: 50000, buffer: 8192 },
       deploy: { health: null, metrics: { host: '127.0.0.1', port: 9962, explicit: false }, install: null, uninstall: false },
     });
+  });
+
+  it('flow events: --flow-events on|off, --flow-events-rate (0: no limit), --flow-buffer 1..1,000,000', () => {
+    const p = (...a: string[]) => parseAgentFlags(['--source', 'dir:/c', ...a], {})?.flows;
+    expect(p('--flow-events', 'off', '--flow-events-rate', '0', '--flow-buffer', '1')).toEqual({ enabled: false, rate: 0, buffer: 1 });
+    expect(p('--flow-events=on', '--flow-events-rate=4294967295', '--flow-buffer=1000000')).toEqual({ enabled: true, rate: 4294967295, buffer: 1000000 });
+    expect(() => p('--flow-events', 'yes')).toThrow(/--flow-events takes on or off, not "yes"/);
+    expect(() => p('--flow-events-rate=-1')).toThrow(/--flow-events-rate takes an integer 0-4294967295/);
+    expect(() => p('--flow-events-rate', '4294967296')).toThrow(/--flow-events-rate/);
+    expect(() => p('--flow-buffer', '0')).toThrow(/--flow-buffer takes an integer 1-1000000, not "0"/);
+    expect(() => p('--flow-buffer', '1000001')).toThrow(/--flow-buffer/);
+    expect(() => p('--flow-buffer', '1e3')).toThrow(/--flow-buffer/);
+    expect(AGENT_USAGE).toMatch(/--flow-events on\|off[\s\S]*--flow-events-rate N[\s\S]*--flow-buffer N/);
   });
 
   it('deploy: --health-addr and the install flags (paths made absolute, the conf name checked)', () => {
