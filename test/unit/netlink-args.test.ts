@@ -61,6 +61,11 @@ describe('ipBytes / formatIpBytes', () => {
     expect(formatIpBytes(new Uint8Array(16))).toBe('::');
     expect(() => formatIpBytes(new Uint8Array(5))).toThrow(RangeError);
   });
+  it('writes IPv4 directly, the same text ipBytes reads back, at both ends of the range', () => {
+    expect(formatIpBytes(new Uint8Array(4))).toBe('0.0.0.0');
+    expect(formatIpBytes(Uint8Array.from([255, 255, 255, 255]))).toBe('255.255.255.255');
+    for (const text of ['10.0.0.1', '198.18.100.7', '1.2.3.4', '203.0.113.250']) expect(formatIpBytes(ipBytes(text).bytes)).toBe(text);
+  });
 });
 
 describe('prefixLen, mtu, alias, netnsPath', () => {
