@@ -44,7 +44,7 @@ export function formatIpBytes(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   let value = 0n;
   for (const b of bytes) value = (value << 8n) | BigInt(b);
-  return formatIp(bytes.length === 4 ? 4 : 6, value);
+  return formatIp(6, value);
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
