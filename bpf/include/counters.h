@@ -19,6 +19,7 @@
 #include "compiler.h"
 #include "drop.h"
 #include "endpoint.h"
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -99,8 +100,12 @@ static __noinline int drop(struct __sk_buff *skb, enum drop_reason reason, __u32
 static __always_inline int exit_verdict(struct __sk_buff *skb, int ret, __u32 ep_ifindex,
 					__u32 direction)
 {
-	if (ret < 0)
+	/* The drop's flow event, then its counters: two calls from here rather than one
+	 * inside the other, so the deepest call chain is one frame shorter (events.h). */
+	if (ret < 0) {
+		events_drop(skb, -ret, ep_ifindex, direction);
 		return drop(skb, (enum drop_reason)(-ret), ep_ifindex, direction);
+	}
 	return ret;
 }
 
@@ -125,8 +130,10 @@ static __noinline int drop_from_node(struct __sk_buff *skb, enum drop_reason rea
 
 static __always_inline int exit_verdict_from_node(struct __sk_buff *skb, int ret)
 {
-	if (ret < 0)
+	if (ret < 0) {
+		events_drop(skb, -ret, EVENTS_EP_DESTINATION, EP_DIR_INGRESS);
 		return drop_from_node(skb, (enum drop_reason)(-ret));
+	}
 	return ret;
 }
 
