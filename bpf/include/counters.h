@@ -3,7 +3,8 @@
  * Per-CPU verdict and drop counters, and the one exit every program returns
  * through. Handlers return a TC_ACT_* verdict (>= 0) or a negated enum drop_reason;
  * exit_verdict() turns the latter into a counted TC_ACT_SHOT, so no packet is
- * dropped without its reason on record (by reason, and by endpoint and direction). (TC_ACT_UNSPEC, -1, is never a verdict
+ * dropped without its reason on record (by reason, and by endpoint and direction,
+ * and as a flow event: events.h). (TC_ACT_UNSPEC, -1, is never a verdict
  * here: -1 means -DROP_MALFORMED.)
  *
  * This lives apart from drop.h because maps.h includes drop.h for DROP_MAX, and

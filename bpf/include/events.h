@@ -3,7 +3,7 @@
  * Flow events (docs/observability.md): one record in strait_events_v1 per new
  * connection (policy.h, after ct_create), per change of a connection's state that
  * conntrack saw (struct flow.ev_flags, policy.h on a hit) and per drop (counters.h's
- * drop(), the one exit path).
+ * exit_verdict*(), the one exit path, beside drop()).
  *
  * Every record first passes events_reserve(): the agent's switch
  * (strait_event_config_v1, one array lookup: all this costs while events are off),
@@ -11,12 +11,16 @@
  * A record refused by the rate or for want of room is counted there, never lost
  * silently. Records are submitted without a wakeup: the agent drains on a timer.
  *
- * The writers are __noinline and take few arguments, like drop(): the fast path
- * carries one call, and the callers' stack only one more frame of ours. The programs'
- * own frames are near the verifier's 512 bytes for a call chain (from_pod's is 448),
- * so nothing here calls another subprogram and every lookup key shares one slot
- * (union events_key): a writer's frame stays within 32 bytes (events_drop) or 64
- * (events_connection). A drop's tuple is read into the reserved record itself.
+ * The writers, events_connection() and events_drop(), are global functions: the
+ * verifier checks each once, on its own, where a static subprogram is checked again
+ * for every path that reaches its call (from_pod has so many that 5.10 ran out of its
+ * million instructions). So they take only the context and scalars: what the caller
+ * knows comes packed (events_connection_of()), the addresses are read again from the
+ * skb, straight into the reserved record. Their frames count on top of the callers'
+ * in the verifier's 512 bytes for a call chain, and from_pod's own is 440: so they
+ * call no other subprogram, every lookup key shares one slot (union events_key), and
+ * a frame stays within 64 bytes; the drop record is written beside drop(), not from
+ * inside it or drop_from_node().
  *
  * Each program says where it observes (OBS_*) by defining OBS_POINT before its
  * includes.
@@ -215,14 +219,6 @@ static __always_inline __u32 events_read_ip(struct __sk_buff *skb, struct flow_e
 	}
 	return 0;
 }
-
-/*
- * The writers are global functions: the verifier checks each once, on its own,
- * where a static one is checked again for every path that reaches its call (from_pod
- * has so many that 5.10 ran out of its million instructions). So they take only the
- * context and scalars; what the caller knows comes packed (events_connection_of()),
- * and the rest is read again from the skb.
- */
 
 /*
  * A connection record (NEW or STATE, from policy.h): the packet's addresses read

@@ -24,6 +24,8 @@
  *   or expired) is judged as a new connection: allowed, its entry is recreated
  *   (STAT_CT_RECREATED); denied, it is counted as DROP_CT_MISS.
  * - The first fragment that passes records its ports for the later ones (frag.h).
+ * - Flow events (events.h): a NEW record for each entry created, a STATE record for a
+ *   hit that changed its entry (an answer, a FIN, the close); nothing for the rest.
  *
  * Handlers return 0 to let the packet on or a negated DROP_POLICY_* reason.
  */
