@@ -105,6 +105,23 @@ describe.skipIf(!isRoot)('flow events', () => {
       expect(e).toMatchObject({ type: 'new', saddr: ip(WORLD, family), daddr: b, srcIdentity: WORLD_BLOCK.identity, dstIdentity: B.identity, ruleId: 52, egressRule: 0, ifindex: ifindexOf(B), direction: INGRESS, point: 'to-pod', flags: F.byRule });
     });
 
+    it('from another node (from_uplink): NEW for the receiver, ingress, its identity from the ipcache', () => {
+      setFlags(B, EP_F_INGRESS_ISOLATED);
+      allow(B, { identity: REMOTE.identity }, 63);
+      expect(only(() => expect(receive(fromNode(b)).retval).toBe(TC_ACT_REDIRECT))).toMatchObject({
+        type: 'new',
+        saddr: ip(REMOTE, family),
+        daddr: b,
+        srcIdentity: REMOTE.identity,
+        dstIdentity: B.identity,
+        ruleId: 63,
+        ifindex: ifindexOf(B),
+        direction: INGRESS,
+        point: 'from-uplink',
+        flags: F.byRule,
+      });
+    });
+
     it("a Service connection: NEW with SERVICE and the backend's tuple", () => {
       const vip = family === 4 ? '10.96.0.10' : 'fd00:96::10';
       writeService((m) => w.dp.mapFd(m), { family, vip, port: 80, protocol: IPPROTO_TCP, serviceId: 6, backends: [{ id: 16, addr: b, port: 8080 }] });
