@@ -3,7 +3,10 @@
 // repetitions: a bare veth pair between two namespaces (the physical limit here),
 // the reference bridge + host-local plugins, strait with its BPF programs detached
 // (kernel routing), and strait. Plus the per-packet cost of from_pod measured by
-// BPF_PROG_TEST_RUN on the real pinned program and endpoint map.
+// BPF_PROG_TEST_RUN on the real pinned program and endpoint map, for established,
+// new-connection and dropped packets, with flow events off and on (the agent's
+// switch, strait_event_config_v1, written here; on: no rate limit, so every record
+// is written, and the ring drained between runs as the agent would).
 //   usage: node bench/datapath.mjs [rounds=3] [seconds=3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,11 +83,21 @@ function pingPong(s) {
  */
 async function programCost(s) {
   const bpf = await import('../dist/datapath/bpf.js');
+  const maps = await import('../dist/datapath/maps/index.js');
   const [src, dst] = s.results;
   const progs = sh('ls', [bpfDir]).split('\n').find((x) => x.startsWith('progs-'));
   const prog = (name) => bpf.getPinned(join(bpfDir, progs, name));
   const fromPod = prog('from_pod');
   const toPod = prog('to_pod');
+  const eventConfig = bpf.getPinned(join(bpfDir, maps.MapName.eventConfig));
+  const ringFd = bpf.getPinned(join(bpfDir, maps.MapName.events));
+  const ring = bpf.openRingReader(ringFd, maps.FLOW_EVENT_SIZE);
+  bpf.closeFd(ringFd);
+  const setEvents = (enabled) =>
+    bpf.mapUpdate(eventConfig, maps.EVENT_MAP_KEY, maps.encodeEventConfig({ enabled, ratePerCpu: 0, burst: 0 }));
+  const drain = () => {
+    while (ring.consume().bytes.length > 0);
+  };
   const ifindexOf = (r) => Number(sh('cat', [`/sys/class/net/${r.interfaces[0].name}/ifindex`]).trim());
   const mac = (m) => m.split(':').map((h) => parseInt(h, 16));
   const ip = (a) => a.split('/')[0].split('.').map(Number);
@@ -102,42 +115,72 @@ async function programCost(s) {
   };
   const run = (fd, r, data, repeat, want) => {
     let out;
-    // A long repeat loop stops at a pending signal (a child exiting): run it again.
+    // A long repeat loop stops at a pending signal (a child exiting; on a busy machine
+    // often several in a row): run it again.
     for (let tries = 0; out === undefined; tries++) {
       try {
         out = bpf.progTestRun(fd, data, { repeat, ctx: bpf.skbContext({ ifindex: ifindexOf(r) }) });
       } catch (err) {
-        if ((err.errnoName ?? err.code) !== 'EINTR' || tries >= 5) throw err;
+        if ((err.errnoName ?? err.code) !== 'EINTR' || tries >= 50) throw err;
       }
     }
     if (out.retval !== want) throw new Error(`program returned ${out.retval}, expected ${want}`);
     return out.durationNs;
   };
   const [srcHost, srcPod, dstHost, dstPod] = [src.interfaces[0].mac, src.interfaces[1].mac, dst.interfaces[0].mac, dst.interfaces[1].mac];
-  const [a, b, outside] = [ip(src.ips[0].address), ip(dst.ips[0].address), [192, 0, 2, 1]];
-  try {
-    // To a local pod: open 40000 -> 80 both ways through the redirect, then time its
+  const [a, b, outside, spoofed] = [ip(src.ips[0].address), ip(dst.ips[0].address), [192, 0, 2, 1], [192, 0, 2, 99]];
+  let nextPort = 20000;
+  const measure = (events) => {
+    setEvents(events);
+    drain();
+    // To a local pod: open a connection both ways through the redirect, then time its
     // packets one run at a time (a repeated run would reuse the frame the redirect
     // rewrote, a spoofed source by then) and take the median.
-    run(fromPod, src, tcpFrame(srcHost, srcPod, a, b, 40000, 80, SYN), 1, 7);
-    run(fromPod, dst, tcpFrame(dstHost, dstPod, b, a, 80, 40000, SYN | ACK), 1, 7);
-    const established = tcpFrame(srcHost, srcPod, a, b, 40000, 80, ACK);
+    const local = nextPort++;
+    run(fromPod, src, tcpFrame(srcHost, srcPod, a, b, local, 80, SYN), 1, 7);
+    run(fromPod, dst, tcpFrame(dstHost, dstPod, b, a, 80, local, SYN | ACK), 1, 7);
+    const established = tcpFrame(srcHost, srcPod, a, b, local, 80, ACK);
     const single = [];
     for (let i = 0; i < 3000; i++) single.push(run(fromPod, src, established, 1, 7));
-    // To the host stack: open 40001 -> 80 to an address of no local pod, answered
+    // To the host stack: open a connection to an address of no local pod, answered
     // through to_pod; the stack path leaves the frame alone, so the kernel's repeat
     // loop times it.
-    run(fromPod, src, tcpFrame(srcHost, srcPod, a, outside, 40001, 80, SYN), 1, 0);
-    run(toPod, src, tcpFrame(srcPod, srcHost, outside, a, 80, 40001, SYN | ACK), 1, 0);
-    const toStack = tcpFrame(srcHost, srcPod, a, outside, 40001, 80, ACK);
+    const stack = nextPort++;
+    run(fromPod, src, tcpFrame(srcHost, srcPod, a, outside, stack, 80, SYN), 1, 0);
+    run(toPod, src, tcpFrame(srcPod, srcHost, outside, a, 80, stack, SYN | ACK), 1, 0);
+    const toStack = tcpFrame(srcHost, srcPod, a, outside, stack, 80, ACK);
     const repeated = [];
     for (let i = 0; i < 20; i++) repeated.push(run(fromPod, src, toStack, 20000, 0));
     // The same path one run at a time: what a single run costs beyond the program
     // (the timer, the context set-up), to read the redirect figure against.
     const singleToStack = [];
     for (let i = 0; i < 3000; i++) singleToStack.push(run(fromPod, src, toStack, 1, 0));
-    return { redirect: median(single), toStack: median(repeated), toStackSingle: median(singleToStack) };
+    // New connections to the stack, one run each (a repeated SYN would be a known
+    // one from its second run on): read against singleToStack.
+    const opening = [];
+    for (let i = 0; i < 3000; i++) {
+      opening.push(run(fromPod, src, tcpFrame(srcHost, srcPod, a, outside, nextPort++, 80, SYN), 1, 0));
+      if (i % 1000 === 999) drain();
+    }
+    // Dropped (a spoofed source: DROP_SPOOF_IP), repeated: 20000 records a run fit the ring.
+    const dropFrame = tcpFrame(srcHost, srcPod, spoofed, b, 40000, 80, SYN);
+    const dropped = [];
+    for (let i = 0; i < 20; i++) {
+      dropped.push(run(fromPod, src, dropFrame, 20000, 2));
+      drain();
+    }
+    return { redirect: median(single), toStack: median(repeated), toStackSingle: median(singleToStack), newConn: median(opening), drop: median(dropped) };
+  };
+  try {
+    // Interleaved, off first: each figure is the median over both passes of its mode.
+    const passes = [measure(false), measure(true), measure(false), measure(true)];
+    const both = (on, k) => median([passes[on ? 1 : 0][k], passes[on ? 3 : 2][k]]);
+    const pick = (on) => Object.fromEntries(['redirect', 'toStack', 'toStackSingle', 'newConn', 'drop'].map((k) => [k, both(on, k)]));
+    return { off: pick(false), on: pick(true) };
   } finally {
+    setEvents(false);
+    ring.close();
+    bpf.closeFd(eventConfig);
     bpf.closeFd(fromPod);
     bpf.closeFd(toPod);
   }
@@ -191,10 +234,19 @@ try {
       row('TCP request/response p99', 'us', 'lower', (n) => median(p99[n])),
     ],
   );
-  console.log(
-    `\nfrom_pod per-packet cost (BPF_PROG_TEST_RUN, IPv4 TCP, established connections): ${cost.toStack.toFixed(0)} ns to the host ` +
-      `stack (repeat 20000, median of 20); one run at a time, timer and set-up included: ${cost.redirect.toFixed(0)} ns to a ` +
-      `local pod (redirect: a repeated run would reuse the rewritten frame), ${cost.toStackSingle.toFixed(0)} ns to the host stack`,
+  const costRow = (metric, k) => ({ metric, unit: 'ns', better: 'lower', values: { 'events off': cost.off[k], 'events on': cost.on[k] } });
+  printTable(
+    'from_pod per-packet cost, BPF_PROG_TEST_RUN, IPv4 TCP, medians; flow events off and on (no rate limit, every record written)',
+    ['events off', 'events on'],
+    'events on',
+    ['events off'],
+    [
+      costRow('established, to the host stack (repeat 20000, median of 20)', 'toStack'),
+      costRow('established, to a local pod (one run at a time: timer and set-up included)', 'redirect'),
+      costRow('established, to the host stack, one run at a time', 'toStackSingle'),
+      costRow('new connection (SYN) to the host stack, one run at a time', 'newConn'),
+      costRow('dropped, spoofed source (repeat 20000, median of 20)', 'drop'),
+    ],
   );
 } finally {
   releaseCpus();

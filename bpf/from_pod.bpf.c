@@ -12,6 +12,8 @@
  * VXLAN device, tunnel.h), or passes it to the host stack for everything else: the
  * host, Services, the outside, and link control for the node to answer.
  */
+#define OBS_POINT OBS_FROM_POD /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>

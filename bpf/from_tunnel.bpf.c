@@ -17,6 +17,8 @@
  * with time exceeded only so); bpf_redirect_peer resets it on recent kernels, but
  * no kernel promises that.
  */
+#define OBS_POINT OBS_FROM_TUNNEL /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>

@@ -17,6 +17,8 @@
  * parse) goes on to the host stack untouched and uncounted, at the cost of one
  * endpoint lookup: this program sits in front of all of the node's traffic.
  */
+#define OBS_POINT OBS_FROM_UPLINK /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>

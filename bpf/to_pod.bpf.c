@@ -9,6 +9,8 @@
  * control the pod needs from the node: ARP, and neighbour solicitations and
  * advertisements (the node resolving the pod, or answering it).
  */
+#define OBS_POINT OBS_TO_POD /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>

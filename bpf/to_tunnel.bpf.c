@@ -11,6 +11,8 @@
  * - anything else (an address in no other node's pod CIDR, the link-local and
  *   multicast noise a device may still send, ARP): DROP_TUNNEL_NO_REMOTE.
  */
+#define OBS_POINT OBS_TO_TUNNEL /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>

@@ -20,6 +20,8 @@
  * and costs the veth's XDP path, and XDP on a veth turns off GSO on its peer, which
  * cut allowed TCP across nodes to a quarter (bench/xdp-uplink.mjs).
  */
+#define OBS_POINT OBS_XDP_UPLINK /* flow events (events.h): seen here */
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>

@@ -117,6 +117,9 @@ struct flow {
 	bool promoted;        /* this packet moved its entry to strait_ct_v1 */
 	bool reopen;          /* a SYN on a closed entry's tuple: that entry is replaced */
 	bool error_to_opener; /* related: an error about a packet the connection's opener sent */
+	__u8 ev_flags;        /* FLOW_EV_F_* of this packet's record: what it changed in its
+			       * entry (no FLOW_EV_F_STATE_MASK bit: nothing, no record), or
+			       * what opened it (policy.h) */
 	struct frag_info frag;
 	__u32 hit_flags; /* CT_F_* of the entry ct_lookup() found */
 };
@@ -367,9 +370,28 @@ static __always_inline __u32 ct_tcp_state(__u32 flags, const struct flow *f, boo
 	return flags;
 }
 
+/* Bit `from` of x (a one-bit constant) moved to bit `to`: shifts, no branch. */
+#define CT_BIT_MOVE(x, from, to) ((((x) >> __builtin_ctz(from)) & 1) << __builtin_ctz(to))
+
+/*
+ * What a packet changed in its entry's flags (before -> after), for its flow event
+ * (FLOW_EV_F_STATE_MASK bits: its first answer, a FIN, the close), and whether it went
+ * against the entry's direction. Only where the flags changed, so an established
+ * packet costs nothing; and without branches, which the verifier would have to walk
+ * for every path through conntrack.
+ */
+static __always_inline void ct_note_change(struct flow *f, __u32 before, __u32 after, bool reply)
+{
+	__u32 set = after & ~before;
+
+	f->ev_flags = CT_BIT_MOVE(set, CT_F_REPLY_SEEN, FLOW_EV_F_ANSWERED) |
+		      CT_BIT_MOVE(set | set >> 1, CT_F_FIN_ORIG, FLOW_EV_F_FIN) |
+		      CT_BIT_MOVE(set, CT_F_CLOSED, FLOW_EV_F_CLOSED) |
+		      (reply ? FLOW_EV_F_REPLY : 0);
+}
+
 /* A hit: refreshed (at most once a second), add and the TCP state merged into its flags. */
-static __always_inline void ct_touch(struct ct_value *v, const struct flow *f, bool reply,
-				     __u32 add)
+static __always_inline void ct_touch(struct ct_value *v, struct flow *f, bool reply, __u32 add)
 {
 	__u32 flags = v->flags;
 	__u32 want = flags | add;
@@ -379,8 +401,10 @@ static __always_inline void ct_touch(struct ct_value *v, const struct flow *f, b
 		v->last_seen_ns = f->now;
 	if (f->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
 		want = ct_tcp_state(want, f, reply);
-	if (want != flags)
+	if (want != flags) {
 		v->flags = want;
+		ct_note_change(f, flags, want, reply);
+	}
 }
 
 /*
@@ -400,6 +424,7 @@ static __always_inline void ct_promote(struct flow *f, const struct ct_key *key,
 		ct_touch(v, f, reply, 0);
 		return;
 	}
+	ct_note_change(f, v->flags, answered.flags, reply);
 	bpf_map_delete_elem(&strait_ct_pending_v1, key);
 	f->promoted = true;
 }
@@ -586,19 +611,20 @@ static __always_inline bool ct_may_open(const struct flow *f)
 
 /*
  * Opens (or, over an expired or closed one, reopens) the entry of a new connection,
- * pending until answered. A failed write (the map cannot allocate) costs only
+ * pending until answered; false for a packet that opens none (an ICMP error). A failed write (the map cannot allocate) costs only
  * statefulness: this packet was allowed, its replies then face policy like new
  * connections.
  */
-static __always_inline void ct_create(const struct flow *f, __u32 rule_id, __u32 flags)
+static __always_inline bool ct_create(const struct flow *f, __u32 rule_id, __u32 flags)
 {
 	struct ct_value v = { .last_seen_ns = f->now, .flags = flags, .rule_id = rule_id };
 
 	if (!ct_may_open(f))
-		return;
+		return false;
 	bpf_map_update_elem(&strait_ct_pending_v1, &f->tuple, &v, BPF_ANY);
 	if (f->reopen)
 		bpf_map_delete_elem(&strait_ct_v1, &f->tuple);
+	return true;
 }
 
 #endif /* STRAIT_CONNTRACK_H */

@@ -3,7 +3,8 @@
  * Per-CPU verdict and drop counters, and the one exit every program returns
  * through. Handlers return a TC_ACT_* verdict (>= 0) or a negated enum drop_reason;
  * exit_verdict() turns the latter into a counted TC_ACT_SHOT, so no packet is
- * dropped without its reason on record (by reason, and by endpoint and direction). (TC_ACT_UNSPEC, -1, is never a verdict
+ * dropped without its reason on record (by reason, and by endpoint and direction,
+ * and as a flow event: events.h). (TC_ACT_UNSPEC, -1, is never a verdict
  * here: -1 means -DROP_MALFORMED.)
  *
  * This lives apart from drop.h because maps.h includes drop.h for DROP_MAX, and
@@ -19,6 +20,7 @@
 #include "compiler.h"
 #include "drop.h"
 #include "endpoint.h"
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -99,8 +101,12 @@ static __noinline int drop(struct __sk_buff *skb, enum drop_reason reason, __u32
 static __always_inline int exit_verdict(struct __sk_buff *skb, int ret, __u32 ep_ifindex,
 					__u32 direction)
 {
-	if (ret < 0)
+	/* The drop's flow event, then its counters: two calls from here rather than one
+	 * inside the other, so the deepest call chain is one frame shorter (events.h). */
+	if (ret < 0) {
+		events_drop(skb, -ret, ep_ifindex, direction);
 		return drop(skb, (enum drop_reason)(-ret), ep_ifindex, direction);
+	}
 	return ret;
 }
 
@@ -125,8 +131,10 @@ static __noinline int drop_from_node(struct __sk_buff *skb, enum drop_reason rea
 
 static __always_inline int exit_verdict_from_node(struct __sk_buff *skb, int ret)
 {
-	if (ret < 0)
+	if (ret < 0) {
+		events_drop(skb, -ret, EVENTS_EP_DESTINATION, EP_DIR_INGRESS);
 		return drop_from_node(skb, (enum drop_reason)(-ret));
+	}
 	return ret;
 }
 

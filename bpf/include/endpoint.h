@@ -26,6 +26,14 @@ static __always_inline void endpoint_key_ipv6(struct endpoint_key *key, const st
 	__builtin_memcpy(key->ip, addr, sizeof(key->ip));
 }
 
+/* An address as a ct_key holds it (IPv4 in ip[0], the other words zero). */
+static __always_inline void endpoint_key_addr(struct endpoint_key *key, const __u32 *ip,
+					      __u8 family)
+{
+	*key = (struct endpoint_key){ .family = family };
+	__builtin_memcpy(key->ip, ip, sizeof(key->ip));
+}
+
 /* pkt must have passed parse_ipv4() or parse_ipv6(). */
 static __always_inline void endpoint_key_src(const struct packet *pkt, struct endpoint_key *key)
 {

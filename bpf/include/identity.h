@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "compiler.h"
+#include "endpoint.h"
 #include "maps.h"
 
 struct peer_identity {
@@ -22,26 +23,40 @@ struct peer_identity {
 	__u32 cidr;
 };
 
+/* The address's entry in strait_ipcache_v1, looked up with key (the caller's memory). */
+static __always_inline struct ipcache_value *identity_ipcache(struct endpoint_key *key,
+							      const __u32 *ip, __u8 family)
+{
+	endpoint_key_addr(key, ip, family);
+	return bpf_map_lookup_elem(&strait_ipcache_v1, key);
+}
+
 static __always_inline void identity_pod(const __u32 *ip, __u8 family, struct peer_identity *id)
 {
-	struct endpoint_key key = { .family = family };
-	struct ipcache_value *v;
+	struct endpoint_key key;
+	struct ipcache_value *v = identity_ipcache(&key, ip, family);
 
-	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
-	v = bpf_map_lookup_elem(&strait_ipcache_v1, &key);
 	id->pod = v ? v->identity : IDENTITY_ANY;
 	id->ns = v && v->identity != IDENTITY_ANY ? v->namespace : IDENTITY_ANY;
 }
 
-/* family and pad are part of every prefix: a full-length lookup is 32 + address bits. */
-static __always_inline __u32 identity_cidr(const __u32 *ip, __u8 family)
+/* The address's CIDR identity, looked up with key (the caller's memory). family and pad
+ * are part of every prefix: a full-length lookup is 32 + address bits. */
+static __always_inline __u32 identity_cidr_with(struct cidr_key *key, const __u32 *ip, __u8 family)
 {
-	struct cidr_key key = { .prefixlen = 32 + (family == 4 ? 32 : 128), .family = family };
 	struct cidr_value *v;
 
-	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
-	v = bpf_map_lookup_elem(&strait_cidr_v1, &key);
+	*key = (struct cidr_key){ .prefixlen = 32 + (family == 4 ? 32 : 128), .family = family };
+	__builtin_memcpy(key->ip, ip, sizeof(key->ip));
+	v = bpf_map_lookup_elem(&strait_cidr_v1, key);
 	return v ? v->identity : IDENTITY_WORLD;
+}
+
+static __always_inline __u32 identity_cidr(const __u32 *ip, __u8 family)
+{
+	struct cidr_key key;
+
+	return identity_cidr_with(&key, ip, family);
 }
 
 static __always_inline void identity_classify(const __u32 *ip, __u8 family,
@@ -60,12 +75,16 @@ static __always_inline void identity_classify(const __u32 *ip, __u8 family,
  * counts. The outer source was checked to be a node of the cluster; like every
  * overlay without encryption, this trusts the underlay not to forge it.
  */
+/* Only a pod identity counts in a hint. */
+static __always_inline bool identity_hint_counts(__u32 identity)
+{
+	return identity >= FIRST_POD_IDENTITY && identity < IDENTITY_CIDR_FLAG;
+}
+
 static __always_inline void identity_hint(struct peer_identity *id,
 					  const struct ipcache_value *hint)
 {
-	if (!hint || id->pod != IDENTITY_ANY)
-		return;
-	if (hint->identity < FIRST_POD_IDENTITY || hint->identity >= IDENTITY_CIDR_FLAG)
+	if (!hint || id->pod != IDENTITY_ANY || !identity_hint_counts(hint->identity))
 		return;
 	id->pod = hint->identity;
 	id->ns = hint->namespace;

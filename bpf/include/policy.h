@@ -24,6 +24,8 @@
  *   or expired) is judged as a new connection: allowed, its entry is recreated
  *   (STAT_CT_RECREATED); denied, it is counted as DROP_CT_MISS.
  * - The first fragment that passes records its ports for the later ones (frag.h).
+ * - Flow events (events.h): a NEW record for each entry created, a STATE record for a
+ *   hit that changed its entry (an answer, a FIN, the close); nothing for the rest.
  *
  * Handlers return 0 to let the packet on or a negated DROP_POLICY_* reason.
  */
@@ -37,19 +39,11 @@
 #include "conntrack.h"
 #include "counters.h"
 #include "drop.h"
+#include "events.h"
 #include "identity.h"
 #include "maps.h"
 #include "parse.h"
-
-/* What the checks of one new connection found. */
-struct policy_verdict {
-	__u32 rule_id;
-	__u32 egress_rule; /* the sender's rule when its egress policy was checked, else 0 */
-	bool by_rule;      /* a policy entry allowed it (not only "not isolated" or "host") */
-	/* in: the source's identities as its node said (VXLAN: what the VNI stands for),
-	 * for when the ipcache does not know the address yet (identity_hint); or NULL */
-	const struct ipcache_value *src_hint;
-};
+#include "verdict.h"
 
 static __always_inline __u32 policy_slot(const struct endpoint_value *ep)
 {
@@ -180,6 +174,7 @@ static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const st
 						 __u32 *hit_flags)
 {
 	struct policy_verdict verdict = { .src_hint = src_hint };
+	__u8 recreated = 0; /* FLOW_EV_F_RECREATED, for the record */
 	enum ct_status status;
 	struct flow f = {};
 	int ret;
@@ -202,6 +197,11 @@ static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const st
 			*hit_flags = f.hit_flags | CT_HIT_REPLY;
 		else
 			*hit_flags = f.hit_flags;
+		/* The connection changed state (conntrack.h): its record. */
+		if (unlikely(f.ev_flags & FLOW_EV_F_STATE_MASK))
+			events_connection_of(skb, &f, src, dst, &verdict,
+					     f.ev_flags | CT_BIT_MOVE(f.hit_flags, CT_F_SERVICE,
+								      FLOW_EV_F_SERVICE));
 		goto pass;
 	}
 
@@ -222,8 +222,14 @@ static __always_inline int policy_enforce_hinted(struct __sk_buff *skb, const st
 		ct_flags |= CT_F_VIA_STACK;
 		*hit_flags = CT_F_VIA_STACK;
 		count_stat(skb, STAT_CT_RECREATED);
+		recreated = FLOW_EV_F_RECREATED;
 	}
-	ct_create(&f, verdict.rule_id, ct_flags);
+	/* Flags without branches (each is one the verifier would walk every path through). */
+	if (ct_create(&f, verdict.rule_id, ct_flags))
+		events_connection_of(
+			skb, &f, src, dst, &verdict,
+			(__u8)verdict.by_rule * FLOW_EV_F_BY_RULE | recreated |
+				CT_BIT_MOVE(ct_flags, CT_F_SERVICE, FLOW_EV_F_SERVICE));
 	if (src)
 		count_endpoint(src->ifindex, EP_DIR_EGRESS, EP_REASON_NEW_CONN, skb->len);
 	if (dst)
