@@ -198,7 +198,7 @@ boot() { # boot LABEL ACCEL: $run/LABEL.result (JSON lines) and .console
   local label=$1 accel_args
   if [ "$2" = kvm ]; then accel_args=(-enable-kvm -cpu host); else accel_args=(-accel tcg); fi
   rm -f "$run/$label.result" "$run/$label.console"
-  timeout "$BOOT_TIMEOUT" qemu-system-x86_64 "${accel_args[@]}" -m 256M -smp 1 \
+  timeout "$BOOT_TIMEOUT" qemu-system-x86_64 "${accel_args[@]}" -m 512M -smp 1 \
     -nodefaults -nographic -no-reboot \
     -serial "file:$run/$label.console" -serial "file:$run/$label.result" \
     -kernel "$CACHE/kernels/$label/vmlinuz" -initrd "$run/initrd" \
