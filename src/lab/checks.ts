@@ -1,10 +1,11 @@
 // The lab's traffic checks: ping, a TCP probe of a pod's server, iperf3. Each runs
 // inside the lab's namespaces only and says what it saw; none decides pass or fail
 // by how long something took.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import type { FlowRecord } from '../flows/types.js';
 import { StraitError } from '../errors.js';
 import type { EmulatedCluster } from './cluster.js';
-import { inNetns, NODE, POD_TOOL } from './run.js';
+import { BIN, inNetns, NODE, POD_TOOL } from './run.js';
 import { POD_PORT } from './topology.js';
 
 export type Where = { pod: string } | { node: number } | 'outside';
@@ -66,3 +67,13 @@ function parseIperf(stdout: string): IperfReport | null {
 
 /** Packets of one counter on node i. */
 export const counter = (c: EmulatedCluster, i: number, name: string): bigint => c.counters(i).get(name) ?? 0n;
+
+/** The newest flow records node i's agent holds that match `filter` (straitctl flows flags), oldest first. */
+export function flows(c: EmulatedCluster, i: number, filter: string[], last = 50): FlowRecord[] {
+  const r = spawnSync(BIN('straitctl'), ['flows', '--last', String(last), '-o', 'json', '--socket', c.node(i).socket, ...filter], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) throw new StraitError('E_COMMAND', `straitctl flows on ${c.node(i).name}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as FlowRecord);
+}

@@ -4,7 +4,7 @@
 // node, a Service's ClusterIPs answered by pods of several nodes, the outside host
 // reached through masquerade, iperf3 same-node, cross-node and
 // node-to-node — and everything removed, whatever failed. Exit 1 if any check failed.
-import { counter, iperf, ping, probe, type Where } from './checks.js';
+import { counter, flows, iperf, ping, probe, type Where } from './checks.js';
 import { EmulatedCluster } from './cluster.js';
 import { serviceDemo } from './service-demo.js';
 import type { LabPod, LabSource } from './state.js';
@@ -51,6 +51,9 @@ function policyDemo(c: EmulatedCluster, r: Report): void {
     const dropped = counter(c, 2, 'DROP_POLICY_INGRESS') - before;
     const where = from.node === 2 ? 'same node' : 'across nodes';
     r.check(answer === null && dropped > 0n, `${from.name} -> n2-a tcp/8080 denied (${where}): ${answer === null ? 'no answer' : `answered by ${answer}`}, n2 counted ${dropped} DROP_POLICY_INGRESS`);
+    // What n2's agent saw: the denial as a flow record, named (straitctl flows / monitor).
+    const seen = flows(c, 2, ['--verdict', 'denied', '--pod', `lab/${from.name}`]).find((f) => f.dst.ip === target && f.dst.pod === 'lab/n2-a');
+    r.check(seen !== undefined, seen === undefined ? `no denied flow record of ${from.name} -> n2-a on n2` : `  n2 saw it: ${seen.verdict} ${seen.src.pod} -> ${seen.dst.pod}:${seen.dst.port} ${seen.protocol} (${seen.reason}, at ${seen.point})`);
   }
   c.removeManifest(POLICY_FILE);
   c.waitSynced();

@@ -250,6 +250,9 @@ describe.skipIf(!isRoot)('the lab on --source kube', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/API emulation: pid \d+, listening on 198\.18\.0\.254:6443/);
     expect(r.stdout).toContain('done: every check passed; everything removed');
+    // The denials as node 2's agent recorded them (flow events, straitctl flows), named.
+    expect(r.stdout).toContain('n2 saw it: denied lab/n2-b -> lab/n2-a:8080 tcp (policy-ingress, at from-pod)');
+    expect(r.stdout).toContain('n2 saw it: denied lab/n1-b -> lab/n2-a:8080 tcp (policy-ingress, at from-uplink)');
     expect(readdirSync(labDir)).toEqual([]);
   }, 300_000);
 
