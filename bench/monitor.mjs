@@ -27,13 +27,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { buildCrr, crrClient } from './crr.mjs';
 import { holdCpusAwake, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/monitor');
 const ROOT = new URL('../', import.meta.url).pathname;
 const { EmulatedCluster } = await import(`${ROOT}dist/lab/cluster.js`);
 const { inNetns, BIN } = await import(`${ROOT}dist/lab/run.js`);
-const { requestResponse, runAsync, startServers, stopServers, throughput } = await import(`${ROOT}dist/lab/bench-measure.js`);
+const { requestResponse, startServers, stopServers, throughput } = await import(`${ROOT}dist/lab/bench-measure.js`);
 const { agentRequest } = await import(`${ROOT}dist/agent/client.js`);
 const bpf = await import(`${ROOT}dist/datapath/bpf.js`);
 const { MapName, encodeEventConfig, decodeEventConfig, EVENT_MAP_KEY } = await import(`${ROOT}dist/datapath/maps/index.js`);
@@ -116,23 +117,10 @@ async function stopMonitor(m) {
   return m;
 }
 
-async function connections(clientNetns, host, seconds, signal, rate) {
-  const [cmd, args] = inNetns(clientNetns, crr, ['client', host, String(CRR_PORT), String(seconds), ...(rate ? [String(rate)] : [])]);
-  const r = await runAsync(cmd, args, signal, (seconds + 15) * 1000);
-  let j = {};
-  try {
-    j = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-  } catch {
-    // reported below
-  }
-  if (r.status !== 0 || j.conns === undefined) throw new Error(`service-crr to ${host}: ${j.error ?? r.stdout + r.stderr}`);
-  return j;
-}
+const connections = (clientNetns, host, seconds, signal, rate) => crrClient(crr, clientNetns, host, CRR_PORT, seconds, signal, rate);
 
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-mon-'));
-const crr = join(tmp, 'service-crr');
-const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', crr, `${ROOT}bench/service-crr.c`], { encoding: 'utf8' });
-if (cc.status !== 0) throw new Error(`building service-crr: ${cc.stderr}`);
+const crr = buildCrr(tmp);
 const labDir = values.dir ?? join(tmp, 'labs');
 mkdirSync(labDir, { recursive: true });
 const ac = new AbortController();

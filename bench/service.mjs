@@ -24,6 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildCrr, crrClient } from './crr.mjs';
 import { holdCpusAwake, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/service');
@@ -31,7 +32,7 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const { EmulatedCluster } = await import(`${ROOT}dist/lab/cluster.js`);
 const { inNetns } = await import(`${ROOT}dist/lab/run.js`);
 const { kubeProxyRules } = await import(`${ROOT}dist/lab/kube-proxy.js`);
-const { requestResponse, runAsync, SOCKPERF_PORT, startServers, stopServers } = await import(`${ROOT}dist/lab/bench-measure.js`);
+const { requestResponse, SOCKPERF_PORT, startServers, stopServers } = await import(`${ROOT}dist/lab/bench-measure.js`);
 const bpf = await import(`${ROOT}dist/datapath/bpf.js`);
 const { MapName } = await import(`${ROOT}dist/datapath/maps/index.js`);
 
@@ -156,22 +157,12 @@ function kubeProxyCounted(lab, ips) {
 
 /** new connections per second through host:port, and the seconds run */
 async function connectionRate(clientNetns, host, signal) {
-  const [cmd, args] = inNetns(clientNetns, crr, ['client', host, String(CRR_PORT), String(SECONDS)]);
-  const r = await runAsync(cmd, args, signal, (SECONDS + 15) * 1000);
-  let j = {};
-  try {
-    j = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-  } catch {
-    // reported below
-  }
-  if (r.status !== 0 || j.conns === undefined) throw new Error(`service-crr to ${host}: ${j.error ?? r.stdout + r.stderr}`);
+  const j = await crrClient(crr, clientNetns, host, CRR_PORT, SECONDS, signal);
   return { rate: j.conns / j.seconds, p50: j.p50, p99: j.p99, max: j.max, slow: j.slow };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-svc-'));
-const crr = join(tmp, 'service-crr');
-const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', crr, `${ROOT}bench/service-crr.c`], { encoding: 'utf8' });
-if (cc.status !== 0) throw new Error(`building service-crr: ${cc.stderr}`);
+const crr = buildCrr(tmp);
 const labDir = values.dir ?? join(tmp, 'labs');
 mkdirSync(labDir, { recursive: true });
 const ac = new AbortController();

@@ -8,36 +8,19 @@ import { runCni } from '../helpers/cni.js';
 import { serviceManifest } from '../helpers/lb-builders.js';
 import { parseExposition, samplesOf, valueOf, type Exposition } from '../helpers/prom-text.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { list, NAMESPACE_X, PODS, WEB_FROM_CLIENT } from '../helpers/web-client-other.js';
 import { POLICY_MAX } from '../../src/datapath/maps/names.js';
 
 warnIfNotRoot('the agent metrics endpoint');
 
 const VIP = '198.18.95.250';
-const list = (items: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
-const pods = list(
-  ['web', 'client', 'other'].map((name) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { namespace: 'x', name, labels: { app: name } },
-    spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }] },
-  })),
-);
-const policy = list([
-  {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { namespace: 'x', name: 'web-from-client' },
-    spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 'http' }] }] },
-  },
-]);
-
 describe.skipIf(!isRoot)('strait-agent --metrics-addr', () => {
   const c = isRoot ? new Cluster('198.18.95.0/24') : (null as unknown as Cluster);
   let base = '';
 
   beforeAll(async () => {
-    c.write('namespaces.yaml', list([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }]));
-    c.write('pods.yaml', pods);
+    c.write('namespaces.yaml', NAMESPACE_X);
+    c.write('pods.yaml', PODS);
     c.write('services.yaml', list([serviceManifest('web', { clusterIP: VIP, selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] })]));
     await c.startAgent(['--metrics-addr', '127.0.0.1:0']);
     const m = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(c.agentLog);
@@ -58,7 +41,7 @@ describe.skipIf(!isRoot)('strait-agent --metrics-addr', () => {
         },
       ]),
     );
-    c.write('policy.yaml', policy);
+    c.write('policy.yaml', WEB_FROM_CLIENT);
     await c.waitSynced();
   }, 120_000);
 

@@ -14,26 +14,9 @@ import type { FlowRecord } from '../../src/flows/types.js';
 import { BIN } from '../../src/lab/run.js';
 import { Cluster } from '../helpers/cluster.js';
 import { cleanupAll, isRoot, warnIfNotRoot } from '../helpers/sys.js';
+import { NAMESPACE_X, PODS, WEB_FROM_CLIENT } from '../helpers/web-client-other.js';
 
 warnIfNotRoot('straitctl monitor against a real agent');
-
-const list = (items: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
-const pods = list(
-  ['web', 'client', 'other'].map((name) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { namespace: 'x', name, labels: { app: name } },
-    spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }] },
-  })),
-);
-const policy = list([
-  {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { namespace: 'x', name: 'web-from-client' },
-    spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 'http' }] }] },
-  },
-]);
 
 /** straitctl as a child process, its stdout lines as they come. */
 class Straitctl {
@@ -89,11 +72,11 @@ describe.skipIf(!isRoot)('straitctl monitor, live against the real agent', () =>
   const json = (line: string): FlowRecord => JSON.parse(line) as FlowRecord;
 
   beforeAll(async () => {
-    c.write('namespaces.yaml', list([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }]));
-    c.write('pods.yaml', pods);
+    c.write('namespaces.yaml', NAMESPACE_X);
+    c.write('pods.yaml', PODS);
     await c.startAgent([]);
     for (const name of ['web', 'client', 'other']) await c.addPod({ namespace: 'x', name, labels: {} }, ['tcp:80']);
-    c.write('policy.yaml', policy);
+    c.write('policy.yaml', WEB_FROM_CLIENT);
     await c.waitSynced();
   }, 120_000);
 

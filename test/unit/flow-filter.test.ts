@@ -3,21 +3,17 @@ import { describe, expect, it } from 'vitest';
 
 import { FilterError, filterFromQuery, filterToQuery, matchFlow } from '../../src/flows/filter.js';
 import type { FlowRecord } from '../../src/flows/types.js';
+import { flowRecord } from '../helpers/fake-flow-agent.js';
 
-const record = (over: Partial<FlowRecord> = {}): FlowRecord => ({
-  time: '2026-12-01T19:30:00.000000001Z',
-  verdict: 'denied',
-  reason: 'policy-ingress',
-  event: 'drop',
-  protocol: 'tcp',
-  src: { ip: '10.1.0.2', port: 40000, pod: 'x/a', identity: 256 },
-  dst: { ip: '10.1.0.3', port: 80, pod: 'y/b', identity: 257 },
-  node: 'n1',
-  direction: 'ingress',
-  point: 'from-pod',
-  bytes: 74,
-  ...over,
-});
+const record = (over: Partial<FlowRecord> = {}): FlowRecord =>
+  flowRecord({
+    verdict: 'denied',
+    reason: 'policy-ingress',
+    event: 'drop',
+    src: { ip: '10.1.0.2', port: 40000, pod: 'x/a', identity: 256 },
+    dst: { ip: '10.1.0.3', port: 80, pod: 'y/b', identity: 257 },
+    ...over,
+  });
 
 const q = (s: string) => filterFromQuery(new URLSearchParams(s));
 
