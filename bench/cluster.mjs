@@ -6,7 +6,8 @@
 // bench` (src/lab/bench.ts, built into dist/ by scripts/build.sh).
 //   usage: node bench/cluster.mjs [--rounds N] [--seconds S] [--name NAME] [--dir DIR]
 import { parseArgs } from 'node:util';
-import { requireRoot } from './lib.mjs';
+import { median, requireRoot } from './lib.mjs';
+import { record } from './results.mjs';
 
 requireRoot('bench/cluster');
 const { BENCH_FLAGS, benchOptions, clusterBench } = await import('../dist/lab/bench.js');
@@ -18,4 +19,17 @@ try {
   console.error(`bench/cluster: ${e.message}\nusage: node bench/cluster.mjs ${BENCH_FLAGS}`);
   process.exit(2);
 }
-process.exitCode = await clusterBench(opts);
+// The table clusterBench prints, also into bench/results/cluster/ (Markdown, chart, JSON).
+const METRICS = [
+  ['throughput', 'TCP throughput, 1 stream', 'Gbit/s', 'higher'],
+  ['p50', 'TCP request/response p50', 'us', 'lower'],
+  ['p99', 'TCP request/response p99', 'us', 'lower'],
+];
+const toResults = (title, setups) => {
+  const ok = setups.filter((s) => s.failure === null);
+  const base = setups.find((s) => s.id === 'node');
+  const rows = METRICS.map(([key, metric, unit, better]) => ({ metric, unit, better, values: Object.fromEntries(ok.map((s) => [s.label, median(s.samples[key])])) }));
+  const others = ok.filter((s) => s !== base).map((s) => s.label);
+  record({ kind: 'table', title, columns: setups.map((s) => s.label), subject: others, baselines: base === undefined ? [] : [base.label], rows });
+};
+process.exitCode = await clusterBench(opts, toResults);

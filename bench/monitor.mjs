@@ -22,7 +22,7 @@
 //   usage: node bench/monitor.mjs [--rounds 3] [--seconds 3] [--rate 5000]
 //          [--loss-seconds 10] [--name NAME] [--dir DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -119,6 +119,40 @@ async function stopMonitor(m) {
 
 const connections = (clientNetns, host, seconds, signal, rate) => crrClient(crr, clientNetns, host, CRR_PORT, seconds, signal, rate);
 
+/*
+ * Where request/response could pay for monitoring, measured directly, since its
+ * latency is too noisy here to resolve 2 %: the datapath's own time per program run
+ * (the kernel's bpf_stats over every strait program of both nodes) and the CPU the
+ * agents and monitors used, both over the request/response run alone.
+ */
+function progStats(nodes) {
+  let ns = 0;
+  let runs = 0;
+  for (const n of nodes) {
+    for (const dir of readdirSync(n.bpfDir).filter((d) => d.startsWith('progs-'))) {
+      for (const prog of readdirSync(join(n.bpfDir, dir))) {
+        const r = spawnSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(n.bpfDir, dir, prog)], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`bpftool prog show pinned ${prog}: ${r.stderr}`);
+        const j = JSON.parse(r.stdout);
+        ns += j.run_time_ns ?? 0;
+        runs += j.run_cnt ?? 0;
+      }
+    }
+  }
+  return { ns, runs };
+}
+
+/** CPU seconds (user + system) the processes have used. */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  }
+  return ticks / 100; // USER_HZ
+}
+
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-mon-'));
 const crr = buildCrr(tmp);
 const labDir = values.dir ?? join(tmp, 'labs');
@@ -130,9 +164,11 @@ for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'])
     ac.abort();
   });
 const releaseCpus = holdCpusAwake();
+const statsWere = spawnSync('sysctl', ['-n', 'kernel.bpf_stats_enabled'], { encoding: 'utf8' }).stdout.trim();
+if (spawnSync('sysctl', ['-qw', 'kernel.bpf_stats_enabled=1']).status !== 0) throw new Error('cannot enable kernel.bpf_stats_enabled');
 const SETUPS = ['off', 'events', 'on'];
 const PATHS = { same: 'same node', cross: 'across nodes' };
-const samples = Object.fromEntries(SETUPS.map((s) => [s, Object.fromEntries(Object.keys(PATHS).map((p) => [p, { gbps: [], p50: [], p99: [], rate: [] }]))]));
+const samples = Object.fromEntries(SETUPS.map((s) => [s, Object.fromEntries(Object.keys(PATHS).map((p) => [p, { gbps: [], p50: [], p99: [], rate: [], progNs: [], cpu: [] }]))]));
 const loss = {};
 const servers = [];
 let monitors = [];
@@ -174,7 +210,12 @@ try {
         const s = samples[setup][path];
         const p = { clientNetns: client, serverNetns: '', serverIp: ip };
         s.gbps.push(await throughput(p, SECONDS, ac.signal));
+        const watchers = [...lab.state.nodes.map((n) => n.agentPid), ...monitors.map((m) => m.child.pid)];
+        const [stats0, cpu0, t0] = [progStats(lab.state.nodes), cpuSeconds(watchers), process.hrtime.bigint()];
         const l = await requestResponse(p, SECONDS, ac.signal);
+        const [stats1, cpu1, t1] = [progStats(lab.state.nodes), cpuSeconds(watchers), process.hrtime.bigint()];
+        s.progNs.push((stats1.ns - stats0.ns) / Math.max(1, stats1.runs - stats0.runs));
+        s.cpu.push(((cpu1 - cpu0) * 1000) / (Number(t1 - t0) / 1e9));
         s.p50.push(l.p50);
         s.p99.push(l.p99);
         const c = await connections(client, ip, SECONDS, ac.signal);
@@ -221,6 +262,7 @@ try {
   }
   rmSync(tmp, { recursive: true, force: true });
   releaseCpus();
+  spawnSync('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWere || '0'}`]);
 }
 
 const rows = [];
@@ -233,6 +275,8 @@ for (const [path, label] of Object.entries(PATHS)) {
     // in every setup alike; the best round compares the levels' lower one.
     row('request/response p50, best round', 'us', 'lower', 'p50', (v) => Math.min(...v)),
     row('request/response p99', 'us', 'lower', 'p99'),
+    row('request/response: datapath time per program run (bpf_stats)', 'ns', 'lower', 'progNs'),
+    row('request/response: CPU of the agents and monitors', 'ms/s', 'lower', 'cpu'),
     row('new connections', 'conn/s', 'higher', 'rate'),
   );
 }

@@ -80,7 +80,8 @@ function reachable(p: Path): string | null {
   return r.status === 0 ? null : `${p.serverIp} does not answer ping from ${p.clientNetns}`;
 }
 
-export async function clusterBench(opts: BenchOptions): Promise<number> {
+/** onResults: the table's data once measured (bench/cluster.mjs records it for its results folder). */
+export async function clusterBench(opts: BenchOptions, onResults?: (title: string, setups: readonly SetupResult[]) => void): Promise<number> {
   const ac = new AbortController();
   const { signal } = ac;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -154,6 +155,7 @@ export async function clusterBench(opts: BenchOptions): Promise<number> {
     check();
     const title = `Pods across nodes vs node -> node, ${opts.rounds} interleaved rounds of ${opts.seconds} s, medians, ${new Date().toISOString()}`;
     console.log(`\n${renderReport(title, all, 'node').join('\n')}`);
+    onResults?.(title, all);
     const missed = verdicts(all, 'node').filter((v) => v.met === false);
     if (missed.length > 0) console.log(`targets missed: ${missed.map((v) => `${v.setup} ${v.metric}`).join(', ')}`);
   } catch (e) {

@@ -31,8 +31,14 @@ describe.skipIf(!isRoot)('monitor bench', () => {
     }
     expect(tables).toHaveLength(3);
     const [comparisons, loss, targets] = tables as [string[][], string[][], string[][]];
-    expect(comparisons).toHaveLength(2 * 5);
-    for (const [metric, off, events, on] of comparisons) for (const v of [off, events, on]) expect(Number(v), `${metric}: ${v}`).toBeGreaterThan(0);
+    expect(comparisons).toHaveLength(2 * 7);
+    for (const [metric, off, events, on] of comparisons) {
+      for (const v of [off, events, on]) {
+        // the watchers' CPU over one short request/response run may round to nothing
+        if (metric!.includes('CPU of the agents')) expect(Number(v), `${metric}: ${v}`).toBeGreaterThanOrEqual(0);
+        else expect(Number(v), `${metric}: ${v}`).toBeGreaterThan(0);
+      }
+    }
     // same node: node 1 sees each connection, node 2 none; across: both see each
     expect(loss).toHaveLength(2);
     for (const [metric, expected1, seen1, expected2, seen2, lost] of loss) {
