@@ -172,8 +172,7 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
     baseline = now;
   };
 
-  open();
-  tick();
+  tick(); // opens the ring, and takes the counters' baseline
   const drainTimer = setInterval(drain, opts.drainMs ?? 10);
   const tickTimer = setInterval(tick, opts.countersMs ?? 1000);
   drainTimer.unref();

@@ -70,10 +70,13 @@ export interface FlowEvent {
 
 const E = LAYOUT.flow_event.members;
 
-function nameOf<T extends Record<string, number>>(table: T, n: number, what: string): keyof T & string {
-  const name = (Object.keys(table) as (keyof T & string)[]).find((k) => table[k] === n);
-  return name ?? fail(what, `is not one of ${Object.values(table).join(', ')}`, n);
+/** A value -> name lookup of table, built once: decoding runs for every record. */
+function namesOf<T extends Record<string, number>>(table: T, what: string): (n: number) => keyof T & string {
+  const names = new Map((Object.entries(table) as [keyof T & string, number][]).map(([k, v]) => [v, k]));
+  return (n) => names.get(n) ?? fail(what, `is not one of ${Object.values(table).join(', ')}`, n);
 }
+const typeName = namesOf(FlowEventType, 'flow event type');
+const pointName = namesOf(ObservationPoint, 'flow event point');
 
 /** One 80-byte record. A record no program writes (unknown type, point, family) is refused. */
 export function decodeFlowEvent(buf: Uint8Array): FlowEvent {
@@ -86,7 +89,7 @@ export function decodeFlowEvent(buf: Uint8Array): FlowEvent {
   zeroRange(b, E.pad, FLOW_EVENT_SIZE, 'flow event pad');
   return {
     timeNs: dv.getBigUint64(E.time_ns, LE),
-    type: nameOf(FlowEventType, b[E.type] ?? 0, 'flow event type'),
+    type: typeName(b[E.type] ?? 0),
     family: fam,
     saddr: fam === 0 ? null : addrAt(b, E.saddr, fam),
     daddr: fam === 0 ? null : addrAt(b, E.daddr, fam),
@@ -100,7 +103,7 @@ export function decodeFlowEvent(buf: Uint8Array): FlowEvent {
     egressRule: dv.getUint32(E.egress_rule, LE),
     ifindex: dv.getUint32(E.ifindex, LE),
     len: dv.getUint32(E.len, LE),
-    point: nameOf(ObservationPoint, b[E.point] ?? 0, 'flow event point'),
+    point: pointName(b[E.point] ?? 0),
     direction,
     tcpFlags: b[E.tcp_flags] ?? 0,
     flags: b[E.flags] ?? 0,
