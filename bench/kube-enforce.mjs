@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NS, namespaceBody, podBody, podsPath, policiesPath, policyBody, seed } from './kube-objects.mjs';
-import { percentile, printTable, printTargets, rand, requireRoot } from './lib.mjs';
+import { labDown, percentile, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/kube-enforce');
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -217,11 +217,7 @@ try {
   result = { rounds, memory };
 } finally {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  const problems = await lab.down();
-  if (problems.length > 0) {
-    console.error(`the lab left:\n  ${problems.join('\n  ')}`);
-    process.exitCode = 1;
-  }
+  await labDown(lab);
 }
 
 const alone = sourceAlone();

@@ -82,6 +82,15 @@ function printRows(title, head, body) {
   for (const row of body) console.log(line(row));
 }
 
+/** Takes a lab down; what it could not remove is printed and fails the bench. */
+export async function labDown(lab) {
+  const problems = await lab.down();
+  if (problems.length > 0) {
+    console.error(`the lab ${lab.state.name} left:\n  ${problems.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
 /**
  * Keeps the CPUs out of deep idle states while measuring (a PM QoS request of 0 µs,
  * held as long as the file stays open), as network benchmarks do: otherwise an idle

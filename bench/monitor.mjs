@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildCrr, crrClient } from './crr.mjs';
-import { holdCpusAwake, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
+import { holdCpusAwake, labDown, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/monitor');
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -253,13 +253,7 @@ try {
 } finally {
   for (const m of monitors) if (m.child.exitCode === null) m.child.kill('SIGKILL');
   stopServers(servers);
-  if (lab !== null) {
-    const problems = await lab.down();
-    if (problems.length > 0) {
-      console.error(`the lab ${lab.state.name} left:\n  ${problems.join('\n  ')}`);
-      process.exitCode = 1;
-    }
-  }
+  if (lab !== null) await labDown(lab);
   rmSync(tmp, { recursive: true, force: true });
   releaseCpus();
   spawnSync('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWere || '0'}`]);

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCrr, crrClient } from './crr.mjs';
-import { holdCpusAwake, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
+import { holdCpusAwake, labDown, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/service');
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -233,13 +233,7 @@ try {
   }
 } finally {
   stopServers(servers);
-  for (const lab of Object.values(labs)) {
-    const problems = await lab.down();
-    if (problems.length > 0) {
-      console.error(`the lab ${lab.state.name} left:\n  ${problems.join('\n  ')}`);
-      process.exitCode = 1;
-    }
-  }
+  for (const lab of Object.values(labs)) await labDown(lab);
   rmSync(tmp, { recursive: true, force: true });
   releaseCpus();
 }
