@@ -176,7 +176,8 @@ async function run(flags: AgentFlags, log: Logger): Promise<number> {
 async function startFlows(flags: AgentFlags, core: AgentCore, log: Logger): Promise<FlowService> {
   const { writeEventConfig } = await import('../flows/config.js');
   const { startFlowService } = await import('../flows/service.js');
-  const { pinnedEventSource } = await import('../flows/reader.js');
+  const { idleDrainMs, pinnedEventSource } = await import('../flows/reader.js');
+  const { numPossibleCpus } = await import('../datapath/bpf.js');
   const { monotonicToWallOffsetNs } = await import('../flows/time.js');
   writeEventConfig(flags.bpfDir, flags.flows);
   log.info({ flowEvents: flags.flows.enabled ? 'on' : 'off', rate: flags.flows.rate, buffer: flags.flows.buffer }, 'flow events configured');
@@ -186,6 +187,7 @@ async function startFlows(flags: AgentFlags, core: AgentCore, log: Logger): Prom
     source: pinnedEventSource(flags.bpfDir),
     names: () => core.flowNames?.() ?? null,
     clockOffsetNs: monotonicToWallOffsetNs(),
+    idleDrainMs: idleDrainMs(flags.flows.rate, numPossibleCpus()),
     log: log.child({ component: 'flows' }),
   });
 }

@@ -1,5 +1,6 @@
 // Drains the datapath's flow events: the ring buffer strait_events_v1 every 10 ms
-// (programs submit without a wakeup, so a timer is the reader's only prompt), and
+// while records come (programs submit without a wakeup, so a timer is the reader's
+// only prompt), less often while the ring stays empty (idleDrainMs), and
 // strait_event_cpu_v1 every second, whose ring_full and rate_limited growth becomes
 // a loss report. Both timers are unref'd: they never keep the agent alive. A pin
 // that is missing (no datapath yet) or replaced (the datapath loaded again) is
@@ -7,7 +8,7 @@
 import { join } from 'node:path';
 import * as bpf from '../datapath/bpf.js';
 import { decodeFlowEvent, EVENT_MAP_KEY, FLOW_EVENT_SIZE, sumEventCpuStates, type EventCpuTotals, type FlowEvent } from '../datapath/maps/events.js';
-import { MapName } from '../datapath/maps/names.js';
+import { EVENTS_RING_SIZE, MapName } from '../datapath/maps/names.js';
 import type { Logger } from '../util/log.js';
 import type { LostCause } from './types.js';
 
@@ -15,6 +16,26 @@ import type { LostCause } from './types.js';
 export const DRAIN_CAP = 4096 * FLOW_EVENT_SIZE;
 /** consume() calls in one turn at most: the 4 MiB ring is 13 caps; the rest waits 10 ms. */
 const MAX_CONSUMES = 32;
+
+/** The drain's period while records come, ms. */
+export const DRAIN_MS = 10;
+/** The longest an idle drain waits, ms: the first record after a quiet spell is this late at most. */
+export const IDLE_DRAIN_MAX_MS = 100;
+/** Records the ring holds: each takes an 8-byte header (BPF_RINGBUF_HDR_SZ) besides its own 80. */
+const RING_RECORDS = Math.floor(EVENTS_RING_SIZE / (FLOW_EVENT_SIZE + 8));
+
+/**
+ * How long a drain may wait while the ring stays empty: as long as every CPU at its
+ * rate limit fills half the ring at most, up to IDLE_DRAIN_MAX_MS, and never less
+ * than drainMs. Unlimited (rate 0), a burst has no bound: no back-off at all. Each
+ * empty drain doubles the wait up to this; a drain that finds a record goes back to
+ * drainMs. Idle, the agent wakes 10 times a second, not 100.
+ */
+export function idleDrainMs(ratePerCpu: number, cpus: number, drainMs = DRAIN_MS): number {
+  if (ratePerCpu <= 0) return drainMs;
+  const fillsHalfMs = Math.floor((RING_RECORDS / 2 / (ratePerCpu * Math.max(1, cpus))) * 1000);
+  return Math.max(drainMs, Math.min(IDLE_DRAIN_MAX_MS, fillsHalfMs));
+}
 
 /** The datapath's side, over pinned maps in the agent (pinnedEventSource), faked in tests. */
 export interface EventSource {
@@ -69,7 +90,10 @@ export interface FlowReaderOptions {
   /** a loss counter grew by count since the last read */
   onLost(cause: DatapathLostCause, count: number): void;
   log: Logger;
+  /** the drain's period while records come (DRAIN_MS) */
   drainMs?: number;
+  /** the longest wait while the ring stays empty (idleDrainMs); drainMs: no back-off */
+  idleDrainMs?: number;
   countersMs?: number;
 }
 
@@ -173,16 +197,26 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
   };
 
   tick(); // opens the ring, and takes the counters' baseline
-  const drainTimer = setInterval(drain, opts.drainMs ?? 10);
-  const tickTimer = setInterval(tick, opts.countersMs ?? 1000);
+  const drainMs = opts.drainMs ?? DRAIN_MS;
+  const idleMs = Math.max(drainMs, opts.idleDrainMs ?? drainMs);
+  let wait = drainMs;
+  let drainTimer: NodeJS.Timeout;
+  const scheduled = (): void => {
+    wait = drain() > 0 ? drainMs : Math.min(idleMs, wait * 2);
+    if (closed) return;
+    drainTimer = setTimeout(scheduled, wait);
+    drainTimer.unref();
+  };
+  drainTimer = setTimeout(scheduled, drainMs);
   drainTimer.unref();
+  const tickTimer = setInterval(tick, opts.countersMs ?? 1000);
   tickTimer.unref();
   return {
     drain,
     tick,
     close() {
       closed = true;
-      clearInterval(drainTimer);
+      clearTimeout(drainTimer);
       clearInterval(tickTimer);
       ring?.close();
       ring = null;

@@ -22,6 +22,8 @@ export interface FlowServiceOptions {
   clockOffsetNs: bigint;
   log: Logger;
   drainMs?: number;
+  /** the reader's back-off while the ring is empty (idleDrainMs); unset, none */
+  idleDrainMs?: number;
   countersMs?: number;
 }
 
@@ -74,6 +76,7 @@ export function startFlowService(opts: FlowServiceOptions): FlowService {
     },
     log: opts.log,
     ...(opts.drainMs === undefined ? {} : { drainMs: opts.drainMs }),
+    ...(opts.idleDrainMs === undefined ? {} : { idleDrainMs: opts.idleDrainMs }),
     ...(opts.countersMs === undefined ? {} : { countersMs: opts.countersMs }),
   });
   const lost = () => ({ ...datapathLost, 'slow-reader': hub.slowReaderLost });

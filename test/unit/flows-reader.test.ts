@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 
 import { FLOW_EVENT_SIZE, type FlowEvent } from '../../src/datapath/maps/events.js';
-import { DRAIN_CAP, lostGrowth, startFlowReader } from '../../src/flows/reader.js';
+import { DRAIN_CAP, DRAIN_MS, IDLE_DRAIN_MAX_MS, idleDrainMs, lostGrowth, startFlowReader } from '../../src/flows/reader.js';
 import { event, FakeRing, FakeSource } from './flows-helpers.js';
 
 const log = pino({ level: 'silent' });
@@ -188,5 +188,43 @@ describe('the flow reader', () => {
       r.close();
       vi.useRealTimers();
     }
+  });
+
+  it('backs off while the ring stays empty, doubling up to its idle bound, and is back at 10 ms once a record comes', () => {
+    vi.useFakeTimers();
+    const src = new FakeSource();
+    const batches: FlowEvent[][] = [];
+    const r = startFlowReader({ source: src, onEvents: (e) => batches.push(e), onLost: () => {}, log, drainMs: 10, idleDrainMs: 100, countersMs: 1e9 });
+    const drainsAt: number[] = [];
+    const ring = src.ring!;
+    const consume = ring.consume.bind(ring);
+    ring.consume = (max) => {
+      drainsAt.push(Date.now() - t0);
+      return consume(max);
+    };
+    const t0 = Date.now();
+    try {
+      vi.advanceTimersByTime(450);
+      // empty: 10, then waits of 20, 40, 80, and 100 from there on
+      expect(drainsAt).toEqual([10, 30, 70, 150, 250, 350, 450]);
+      ring.write(event({ sport: 7 }));
+      vi.advanceTimersByTime(100);
+      expect(batches.flat().map((e) => e.sport)).toEqual([7]);
+      // found one at 550: 10 ms again, then the doubling starts over
+      vi.advanceTimersByTime(70);
+      expect(drainsAt.slice(7)).toEqual([550, 560, 580, 620]);
+    } finally {
+      r.close();
+      vi.useRealTimers();
+    }
+  });
+
+  it('idleDrainMs: as long as every CPU at its limit fills half the ring, within 10..100 ms; unlimited, no back-off', () => {
+    expect(idleDrainMs(0, 2)).toBe(DRAIN_MS);
+    expect(idleDrainMs(50_000, 2)).toBe(IDLE_DRAIN_MAX_MS);
+    // 47,662 records in 4 MiB; half of them at 16 CPUs x 50,000/s: 29 ms
+    expect(idleDrainMs(50_000, 16)).toBe(29);
+    expect(idleDrainMs(50_000, 256)).toBe(DRAIN_MS);
+    expect(idleDrainMs(1_000, 2, 20)).toBe(IDLE_DRAIN_MAX_MS);
   });
 });
