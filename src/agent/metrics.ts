@@ -253,7 +253,7 @@ function flowEvents(inputs: MetricsInputs, registers: Registry[]): void {
   });
   new Counter({
     name: 'strait_flow_events_lost_total',
-    help: 'Flow records lost since the agent started, by cause: ring-full (the agent was behind), rate-limited (over --flow-events-rate), slow-reader (a monitor did not keep up)',
+    help: 'Flow records lost since the agent started, by cause: ring-full (the agent was behind), rate-limited (over --flow-events-rate), agent-error (the agent could not decode or handle them), slow-reader (a monitor did not keep up)',
     labelNames: ['cause'],
     registers,
     collect() {

@@ -41,6 +41,7 @@ export function fixedRow(cells: readonly string[]): string {
 const CAUSES: Partial<Record<string, string>> = {
   'ring-full': "the datapath's ring buffer was full: the agent fell behind",
   'rate-limited': "over the datapath's per-CPU rate (--flow-events-rate)",
+  'agent-error': "the agent could not decode or handle them (the agent's log says why)",
   'slow-reader': 'this reader fell behind the agent',
 };
 

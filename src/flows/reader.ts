@@ -69,13 +69,13 @@ export function pinnedEventSource(bpfDir: string): EventSource {
   };
 }
 
-/** The losses the datapath counts (the hub counts slow readers'). */
-export type DatapathLostCause = Exclude<LostCause, 'slow-reader'>;
+/** The losses the datapath counts, and the reader's own (the hub counts slow readers'). */
+export type ReaderLostCause = Exclude<LostCause, 'slow-reader'>;
 
 /** Growth of each loss counter since the last read; a counter that went back (the map was made anew) grew by its value. */
-export function lostGrowth(prev: EventCpuTotals, now: EventCpuTotals): { cause: DatapathLostCause; count: bigint }[] {
+export function lostGrowth(prev: EventCpuTotals, now: EventCpuTotals): { cause: 'ring-full' | 'rate-limited'; count: bigint }[] {
   const grew = (p: bigint, n: bigint): bigint => (n < p ? n : n - p);
-  const out: { cause: DatapathLostCause; count: bigint }[] = [];
+  const out: { cause: 'ring-full' | 'rate-limited'; count: bigint }[] = [];
   const full = grew(prev.ringFull, now.ringFull);
   const limited = grew(prev.rateLimited, now.rateLimited);
   if (full > 0n) out.push({ cause: 'ring-full', count: full });
@@ -87,8 +87,8 @@ export interface FlowReaderOptions {
   source: EventSource;
   /** records in ring order, a batch at a time (up to DRAIN_CAP's worth); never empty */
   onEvents(events: FlowEvent[]): void;
-  /** a loss counter grew by count since the last read */
-  onLost(cause: DatapathLostCause, count: number): void;
+  /** a loss counter grew by count since the last read, or the reader lost count records itself (agent-error) */
+  onLost(cause: ReaderLostCause, count: number): void;
   log: Logger;
   /** the drain's period while records come (DRAIN_MS) */
   drainMs?: number;
@@ -133,15 +133,19 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
     }
   };
 
-  const decode = (bytes: Uint8Array, into: FlowEvent[]): void => {
+  /** the records that decode into `into`; returns how many did not */
+  const decode = (bytes: Uint8Array, into: FlowEvent[]): number => {
+    let bad = 0;
     for (let off = 0; off < bytes.byteLength; off += FLOW_EVENT_SIZE) {
       try {
         into.push(decodeFlowEvent(bytes.subarray(off, off + FLOW_EVENT_SIZE)));
       } catch (e) {
-        // A record no program of this build writes: counted, logged now and then, skipped.
+        // A record no program of this build writes: lost (agent-error), logged now and then, skipped.
+        bad++;
         if (malformed++ % 1000 === 0) log.warn({ malformed, err: String(e) }, 'flow events: a record that does not decode');
       }
     }
+    return bad;
   };
 
   /** one consume(); null when the ring failed (it is opened again on the next tick) */
@@ -165,7 +169,7 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
       const bytes = consume(ring);
       if (bytes === null) break;
       const events: FlowEvent[] = [];
-      decode(bytes, events);
+      let lost = decode(bytes, events);
       total += events.length;
       if (events.length > 0) {
         try {
@@ -173,8 +177,10 @@ export function startFlowReader(opts: FlowReaderOptions): FlowReader {
         } catch (e) {
           // A timer's throw would end the agent; a record that cannot be handled must not.
           log.error({ err: String(e) }, 'flow events: handling a batch failed; its records are lost');
+          lost += events.length;
         }
       }
+      if (lost > 0) opts.onLost('agent-error', lost);
       if (bytes.byteLength + FLOW_EVENT_SIZE <= DRAIN_CAP) break;
     }
     return total;

@@ -54,7 +54,7 @@ export function startFlowService(opts: FlowServiceOptions): FlowService {
   const buffer = new FlowBuffer(opts.capacity);
   const wallNow = () => rfc3339Ns(process.hrtime.bigint() + opts.clockOffsetNs);
   const hub = new FlowHub(wallNow);
-  const datapathLost = { 'ring-full': 0, 'rate-limited': 0 };
+  const readerLost = { 'ring-full': 0, 'rate-limited': 0, 'agent-error': 0 };
   const counts = new Map<string, number>(KINDS.flatMap((k) => FLOW_VERDICTS.map((v) => [`${k} ${v}`, 0] as const)));
 
   const onEvents = (events: FlowEvent[]): void => {
@@ -71,7 +71,7 @@ export function startFlowService(opts: FlowServiceOptions): FlowService {
     source: opts.source,
     onEvents,
     onLost(cause, count) {
-      datapathLost[cause] += count;
+      readerLost[cause] += count;
       hub.lost({ time: wallNow(), cause, count });
     },
     log: opts.log,
@@ -79,7 +79,7 @@ export function startFlowService(opts: FlowServiceOptions): FlowService {
     ...(opts.idleDrainMs === undefined ? {} : { idleDrainMs: opts.idleDrainMs }),
     ...(opts.countersMs === undefined ? {} : { countersMs: opts.countersMs }),
   });
-  const lost = () => ({ ...datapathLost, 'slow-reader': hub.slowReaderLost });
+  const lost = () => ({ ...readerLost, 'slow-reader': hub.slowReaderLost });
   return {
     capacity: opts.capacity,
     recent: (n, filter) => buffer.last(n, filter),

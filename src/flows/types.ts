@@ -56,8 +56,12 @@ export interface FlowRecord {
   bytes: number;
 }
 
-/** Where records were lost, and why; reported, never silent (docs/observability.md). */
-export type LostCause = 'ring-full' | 'rate-limited' | 'slow-reader';
+/**
+ * Where records were lost, and why; reported, never silent (docs/observability.md):
+ * the datapath's ring was full, or over its rate; the agent could not decode or
+ * handle a record (its log says why); a live reader fell behind.
+ */
+export type LostCause = 'ring-full' | 'rate-limited' | 'agent-error' | 'slow-reader';
 
 export interface LostNotice {
   time: string;

@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)('the flow reader over pinned maps', () => {
     flows.reader.tick();
     expect(run(new Uint8Array(80), (2 << 16) | 3)).toBe(0);
     flows.reader.tick();
-    expect(flows.lost()).toEqual({ 'ring-full': 3, 'rate-limited': 2, 'slow-reader': 0 });
+    expect(flows.lost()).toEqual({ 'ring-full': 3, 'rate-limited': 2, 'agent-error': 0, 'slow-reader': 0 });
     expect(lines.map((l) => JSON.parse(l) as unknown).filter((l) => typeof l === 'object' && l !== null && 'lost' in l)).toMatchObject([
       { lost: { cause: 'ring-full', count: 3 } },
       { lost: { cause: 'rate-limited', count: 2 } },
@@ -124,7 +124,7 @@ describe.skipIf(!isRoot)('strait-agent with flow events', () => {
     expect(config()).toEqual({ enabled: true, ratePerCpu: 1000, burst: 1000 });
     const reply = await flowsOf('?last=10');
     expect(reply.capacity).toBe(512);
-    expect(reply.lost).toEqual({ 'ring-full': 0, 'rate-limited': 0, 'slow-reader': 0 });
+    expect(reply.lost).toEqual({ 'ring-full': 0, 'rate-limited': 0, 'agent-error': 0, 'slow-reader': 0 });
     expect(Array.isArray(reply.flows)).toBe(true);
     const bad = await agentRequest(c.socket, 'GET', '/v1/flows?verdict=nope', undefined, { timeoutMs: 5000 });
     expect(bad.status).toBe(400);

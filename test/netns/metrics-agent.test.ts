@@ -106,7 +106,7 @@ describe.skipIf(!isRoot)('strait-agent --metrics-addr', () => {
     // Flow events: the pipeline runs; every event/verdict pair and loss cause has its series.
     expect(e.types.get('strait_flow_events_total')).toBe('counter');
     expect(samplesOf(e, 'strait_flow_events_total')).toHaveLength(9);
-    for (const cause of ['ring-full', 'rate-limited', 'slow-reader']) expect(valueOf(e, 'strait_flow_events_lost_total', { cause })).toBe(0);
+    for (const cause of ['ring-full', 'rate-limited', 'agent-error', 'slow-reader']) expect(valueOf(e, 'strait_flow_events_lost_total', { cause })).toBe(0);
     expect(valueOf(e, 'strait_flow_subscribers')).toBe(0);
   });
 

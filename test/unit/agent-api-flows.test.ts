@@ -50,7 +50,7 @@ describe('GET /v1/flows', () => {
   it('answers the newest records (default 100, at most the capacity), oldest first, with the lost counts and the capacity', async () => {
     const empty = await get('');
     expect(empty.status).toBe(200);
-    expect(empty.json).toEqual({ flows: [], lost: { 'ring-full': 0, 'rate-limited': 0, 'slow-reader': 0 }, capacity: 64 });
+    expect(empty.json).toEqual({ flows: [], lost: { 'ring-full': 0, 'rate-limited': 0, 'agent-error': 0, 'slow-reader': 0 }, capacity: 64 });
     feed(...Array.from({ length: 70 }, (_, i) => 1000 + i));
     const all = (await get('')).json as FlowsReply;
     expect(all.flows).toHaveLength(64);
@@ -63,7 +63,7 @@ describe('GET /v1/flows', () => {
     // and the datapath's losses, from the per-CPU counters
     src.totals = { sent: 0n, ringFull: 5n, rateLimited: 2n };
     flows.reader.tick();
-    expect(((await get('?last=0')).json as FlowsReply).lost).toEqual({ 'ring-full': 5, 'rate-limited': 2, 'slow-reader': 0 });
+    expect(((await get('?last=0')).json as FlowsReply).lost).toEqual({ 'ring-full': 5, 'rate-limited': 2, 'agent-error': 0, 'slow-reader': 0 });
   });
 
   it('filters as filterFromQuery says', async () => {

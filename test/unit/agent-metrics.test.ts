@@ -96,7 +96,7 @@ describe('agent metrics', () => {
         { event: 'drop' as const, verdict: 'denied' as const, count: 3 },
         { event: 'drop' as const, verdict: 'dropped' as const, count: 0 },
       ],
-      lost: { 'ring-full': 4, 'rate-limited': 0, 'slow-reader': 9 },
+      lost: { 'ring-full': 4, 'rate-limited': 0, 'agent-error': 1, 'slow-reader': 9 },
       subscribers: 2,
     };
     const e = await scrape(createAgentMetrics(inputs({ flows: () => flows })));
@@ -107,6 +107,7 @@ describe('agent metrics', () => {
     expect(e.types.get('strait_flow_events_lost_total')).toBe('counter');
     expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'ring-full' })).toBe(4);
     expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'rate-limited' })).toBe(0);
+    expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'agent-error' })).toBe(1);
     expect(valueOf(e, 'strait_flow_events_lost_total', { cause: 'slow-reader' })).toBe(9);
     expect(valueOf(e, 'strait_flow_subscribers')).toBe(2);
     const none = await scrape(createAgentMetrics(inputs({ flows: () => null })));

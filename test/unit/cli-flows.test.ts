@@ -28,7 +28,7 @@ const newer = flowRecord({
   dst: { ip: '10.244.2.3', port: 80, pod: 'shop/a-much-longer-pod-name-than-the-others-7f9c', identity: 1002 },
   policies: undefined,
 });
-const noLoss = { 'ring-full': 0, 'rate-limited': 0, 'slow-reader': 0 };
+const noLoss = { 'ring-full': 0, 'rate-limited': 0, 'agent-error': 0, 'slow-reader': 0 };
 
 let agent: FakeFlowAgent;
 let reply: FlowAnswer;

@@ -54,14 +54,15 @@ describe('the flow reader', () => {
     }
   });
 
-  it('skips a record no program writes, and keeps the rest', () => {
+  it('skips a record no program writes, keeps the rest, and reports the one it skipped as lost (agent-error)', () => {
     const src = new FakeSource();
-    const { r, batches } = reader(src);
+    const { r, batches, lost } = reader(src);
     try {
       const bad = new Uint8Array(FLOW_EVENT_SIZE).fill(0xee);
-      src.ring!.write(event({ sport: 1 }), bad, event({ sport: 3 }));
+      src.ring!.write(event({ sport: 1 }), bad, event({ sport: 3 }), bad);
       expect(r.drain()).toBe(2);
       expect(batches[0]!.map((e) => e.sport)).toEqual([1, 3]);
+      expect(lost).toEqual([['agent-error', 2]]);
     } finally {
       r.close();
     }
@@ -94,25 +95,28 @@ describe('the flow reader', () => {
     }
   });
 
-  it('a batch its handler throws on is lost and logged, not the reader; a ring that fails is opened again', () => {
+  it('a batch its handler throws on is lost (agent-error) and logged, not the reader; a ring that fails is opened again', () => {
     const src = new FakeSource();
     let calls = 0;
+    const lost: [string, number][] = [];
     const r = startFlowReader({
       source: src,
       onEvents: () => {
         if (calls++ === 0) throw new Error('naming bug');
       },
-      onLost: () => undefined,
+      onLost: (c, n) => lost.push([c, n]),
       log,
       drainMs: 1e9,
       countersMs: 1e9,
     });
     try {
-      src.ring!.write(event());
-      expect(r.drain()).toBe(1);
+      src.ring!.write(event(), event(), event());
+      expect(r.drain()).toBe(3);
+      expect(lost).toEqual([['agent-error', 3]]);
       src.ring!.write(event());
       expect(r.drain()).toBe(1);
       expect(calls).toBe(2);
+      expect(lost).toHaveLength(1);
       const broken = src.ring!;
       broken.consume = () => {
         throw new Error('EIO');
