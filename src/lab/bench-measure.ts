@@ -14,6 +14,34 @@ export interface Path {
   clientNetns: string;
   serverNetns: string;
   serverIp: string;
+  /** where the measuring processes run (taskset); unset, wherever the scheduler puts them */
+  cpus?: CpuPlan;
+}
+
+/**
+ * The CPU each measuring process is pinned to. Unpinned, the scheduler picks per run
+ * whether a ping-pong's client and server share a CPU (about 12 us a round trip on a
+ * 2-core VM) or not (about 16 us, a cross-CPU wake-up per message), so a run's p50
+ * lands on one of two levels and a few per cent is lost in the swing.
+ */
+export interface CpuPlan {
+  iperfClient: number;
+  iperfServer: number;
+  sockperfClient: number;
+  sockperfServer: number;
+}
+
+/**
+ * Throughput on two CPUs (sender and receiver each have one: the highest and
+ * steadiest), request/response on one (no cross-CPU wake-up: the steadiest). What
+ * else runs (an agent, a monitor) has the rest of the machine, and where it takes
+ * a measured CPU from the measurement, that shows.
+ */
+export const PINNED: CpuPlan = { iperfClient: 0, iperfServer: 1, sockperfClient: 0, sockperfServer: 0 };
+
+/** `cmd args` in `netns`, on `cpu` when one is given. */
+function measuring(netns: string, cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? inNetns(netns, cmd, args) : inNetns(netns, 'taskset', ['-c', String(cpu), cmd, ...args]);
 }
 
 export interface Latency {
@@ -38,15 +66,15 @@ export function runAsync(cmd: string, args: string[], signal: AbortSignal, timeo
 /**
  * Starts iperf3 and sockperf servers on the path's server address and waits until
  * both listen. Detached (a terminal's Ctrl-C is the bench's to handle); the PIDs
- * are the servers' own (`ip netns exec` execs in place), to stop them by.
+ * are the servers' own (`ip netns exec` and taskset exec in place), to stop them by.
  */
 export async function startServers(p: Path, signal: AbortSignal): Promise<number[]> {
   const pids: number[] = [];
-  for (const args of [
-    ['iperf3', '-s', '-B', p.serverIp, '-p', String(IPERF_PORT)],
-    ['sockperf', 'sr', '--tcp', '-i', p.serverIp, '-p', String(SOCKPERF_PORT)],
-  ]) {
-    const [cmd, a] = inNetns(p.serverNetns, args[0] ?? '', args.slice(1));
+  for (const [cpu, cmd0, args] of [
+    [p.cpus?.iperfServer, 'iperf3', ['-s', '-B', p.serverIp, '-p', String(IPERF_PORT)]],
+    [p.cpus?.sockperfServer, 'sockperf', ['sr', '--tcp', '-i', p.serverIp, '-p', String(SOCKPERF_PORT)]],
+  ] as const) {
+    const [cmd, a] = measuring(p.serverNetns, cpu, cmd0, [...args]);
     const child = spawn(cmd, a, { detached: true, stdio: 'ignore' });
     child.unref();
     if (child.pid !== undefined) pids.push(child.pid);
@@ -74,7 +102,7 @@ export function stopServers(pids: number[]): void {
 
 /** iperf3, one TCP stream for `seconds`: Gbit/s received. */
 export async function throughput(p: Path, seconds: number, signal: AbortSignal): Promise<number> {
-  const [cmd, args] = inNetns(p.clientNetns, 'iperf3', ['-J', '--connect-timeout', '3000', '-t', String(seconds), '-c', p.serverIp, '-p', String(IPERF_PORT)]);
+  const [cmd, args] = measuring(p.clientNetns, p.cpus?.iperfClient, 'iperf3', ['-J', '--connect-timeout', '3000', '-t', String(seconds), '-c', p.serverIp, '-p', String(IPERF_PORT)]);
   const r = await runAsync(cmd, args, signal, (seconds + 15) * 1000);
   return parseIperf(r);
 }
@@ -94,7 +122,7 @@ export function parseIperf(r: RunResult): number {
 
 /** sockperf ping-pong over TCP for `seconds`: round-trip p50 and p99. */
 export async function requestResponse(p: Path, seconds: number, signal: AbortSignal): Promise<Latency> {
-  const [cmd, args] = inNetns(p.clientNetns, 'sockperf', ['pp', '--tcp', '-i', p.serverIp, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '--full-rtt']);
+  const [cmd, args] = measuring(p.clientNetns, p.cpus?.sockperfClient, 'sockperf', ['pp', '--tcp', '-i', p.serverIp, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '--full-rtt']);
   return parseSockperf(await runAsync(cmd, args, signal, (seconds + 15) * 1000));
 }
 
