@@ -213,35 +213,31 @@ async function switchedRun(kind, clientNetns, ip, nodes) {
   let watching = [];
   const stopping = [];
   await new Promise((res) => setTimeout(res, 500)); // connected, its first windows under way
-  // What the watching used, phase by phase: the agents' and monitors' CPU (a
-  // monitor lives from its phase's switch to the next), the datapath's bpf_stats.
+  // What the watching used over the phase's measured part, as its windows count: the
+  // agents' and monitors' CPU, the datapath's bpf_stats (a monitor's start, in the
+  // settling second, is not steady-state watching).
   const agents = nodes.map((n) => n.agentPid);
-  let mark = null;
-  const account = (ph) => {
-    const now = { cpu: cpuSeconds([...agents, ...watching.map((m) => m.child.pid)]), prog: progStats(nodes), t: process.hrtime.bigint() };
-    if (ph !== null && mark !== null) {
-      const secs = Number(now.t - mark.t) / 1e9;
-      ph.watchMs = ((now.cpu - mark.cpu) * 1000) / secs;
-      ph.progNs = (now.prog.ns - mark.prog.ns) / Math.max(1, now.prog.runs - mark.prog.runs);
-      ph.runsPerS = (now.prog.runs - mark.prog.runs) / secs;
-    }
-    return now;
-  };
+  const sample = () => ({ cpu: cpuSeconds([...agents, ...watching.map((m) => m.child.pid)]), prog: progStats(nodes), t: process.hrtime.bigint() });
   for (const setup of order) {
     if (ac.signal.aborted) throw new Error('interrupted');
-    account(phases.at(-1) ?? null);
     for (const n of nodes) setEvents(n, setup !== 'off');
     if (setup !== 'on' && watching.length > 0) {
       stopping.push(...watching.map(stopMonitor));
       watching = [];
     }
     if (setup === 'on' && watching.length === 0) watching = nodes.map((n) => startMonitor(n));
-    mark = account(null);
-    const at = mark.t;
-    phases.push({ setup, from: at + BigInt(SETTLE_MS) * 1_000_000n, to: at + BigInt(SWITCH_MS) * 1_000_000n });
-    await new Promise((res) => setTimeout(res, SWITCH_MS));
+    const at = process.hrtime.bigint();
+    const ph = { setup, from: at + BigInt(SETTLE_MS) * 1_000_000n, to: at + BigInt(SWITCH_MS) * 1_000_000n };
+    phases.push(ph);
+    await new Promise((res) => setTimeout(res, SETTLE_MS));
+    const a = sample();
+    await new Promise((res) => setTimeout(res, Number((ph.to - process.hrtime.bigint()) / 1_000_000n)));
+    const b = sample();
+    const secs = Number(b.t - a.t) / 1e9;
+    ph.watchMs = ((b.cpu - a.cpu) * 1000) / secs;
+    ph.progNs = (b.prog.ns - a.prog.ns) / Math.max(1, b.prog.runs - a.prog.runs);
+    ph.runsPerS = (b.prog.runs - a.prog.runs) / secs;
   }
-  account(phases.at(-1));
   stopping.push(...watching.map(stopMonitor));
   for (const n of nodes) setEvents(n, true);
   const r = await run;
