@@ -1,5 +1,5 @@
-// bench/service-crr.c for the benches that count new connections (service.mjs,
-// monitor.mjs): built once per run into a temp dir, and its client run in a pod.
+// The bench tools in C, built once per run into a temp dir (buildTool): bench/service-crr.c
+// for the benches that count new connections (service.mjs, monitor.mjs), its client run in a pod.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -7,13 +7,16 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const { inNetns } = await import(`${ROOT}dist/lab/run.js`);
 const { runAsync } = await import(`${ROOT}dist/lab/bench-measure.js`);
 
-/** Builds service-crr into dir; its path. */
-export function buildCrr(dir) {
-  const crr = join(dir, 'service-crr');
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', crr, `${ROOT}bench/service-crr.c`], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`building service-crr: ${cc.stderr}`);
-  return crr;
+/** Builds bench/NAME.c into dir; the binary's path. */
+export function buildTool(dir, name) {
+  const bin = join(dir, name);
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', bin, `${ROOT}bench/${name}.c`], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`building ${name}: ${cc.stderr}`);
+  return bin;
 }
+
+/** Builds service-crr into dir; its path. */
+export const buildCrr = (dir) => buildTool(dir, 'service-crr');
 
 /**
  * New connections from clientNetns to host:port for `seconds` (paced at `rate` a

@@ -36,7 +36,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { buildCrr, crrClient } from './crr.mjs';
+import { buildCrr, buildTool, crrClient } from './crr.mjs';
 import { holdCpusAwake, labDown, median, printTable, printTargets, rand, requireRoot } from './lib.mjs';
 
 requireRoot('bench/monitor');
@@ -322,11 +322,7 @@ function cpuSeconds(pids) {
 
 const tmp = mkdtempSync(join(tmpdir(), 'strait-bench-mon-'));
 const crr = buildCrr(tmp);
-const windowed = join(tmp, 'windowed');
-{
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', windowed, `${ROOT}bench/windowed.c`], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`building windowed: ${cc.stderr}`);
-}
+const windowed = buildTool(tmp, 'windowed');
 const labDir = values.dir ?? join(tmp, 'labs');
 mkdirSync(labDir, { recursive: true });
 const ac = new AbortController();

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen.h"
+
 #define MSG 64
 #define MAX_SAMPLES (1 << 22)
 
@@ -49,19 +51,11 @@ static int fail(const char *what)
 
 static int serve(int port)
 {
-	struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	char buf[MSG];
-	int one = 1, zero = 0;
-	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	int s = listen_ready(port, 1024);
 
 	if (s < 0)
-		return fail("socket");
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(s, 1024) < 0)
 		return fail("listen");
-	printf("ready\n");
-	fflush(stdout);
 	for (;;) {
 		int c = accept(s, NULL, NULL);
 		ssize_t got = 0, n;

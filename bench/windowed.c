@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen.h"
+
 #define MSG 16
 #define CHUNK (128 * 1024)
 #define MAX_WINDOWS 100000
@@ -83,18 +85,10 @@ static void serve_one(int c)
 
 static int serve(const char *port)
 {
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
-	int one = 1, zero = 0;
-	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	int s = listen_ready(atoi(port), 16);
 
 	if (s < 0)
-		return fail("socket");
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 16) < 0)
 		return fail("listen");
-	printf("ready\n");
-	fflush(stdout);
 	for (;;) {
 		int c = accept(s, NULL, NULL);
 
