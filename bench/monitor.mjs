@@ -43,7 +43,7 @@ requireRoot('bench/monitor');
 const ROOT = new URL('../', import.meta.url).pathname;
 const { EmulatedCluster } = await import(`${ROOT}dist/lab/cluster.js`);
 const { inNetns, BIN } = await import(`${ROOT}dist/lab/run.js`);
-const { PINNED, requestResponse, runAsync, startServers, stopServers, throughput } = await import(`${ROOT}dist/lab/bench-measure.js`);
+const { onCpu, PINNED, requestResponse, runAsync, startServers, stopServers, throughput } = await import(`${ROOT}dist/lab/bench-measure.js`);
 const { agentRequest } = await import(`${ROOT}dist/agent/client.js`);
 const bpf = await import(`${ROOT}dist/datapath/bpf.js`);
 const { MapName, encodeEventConfig, decodeEventConfig, EVENT_MAP_KEY } = await import(`${ROOT}dist/datapath/maps/index.js`);
@@ -71,8 +71,6 @@ if (!/^[a-z][a-z0-9]{0,10}$/.test(base)) usage('--name takes 1-11 lower-case let
 
 const CRR_PORT = 11112;
 const WINDOWED_PORT = { rr: 11113, stream: 11114 };
-/** [cmd, args] on `cpu` (taskset) when one is given */
-const pinned = (cpu, cmd, args) => (cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]);
 const say = (line) => console.error(line);
 
 /** Events on or off in a node's datapath, as the agent's --flow-events would set them. */
@@ -140,9 +138,10 @@ const connections = (clientNetns, host, seconds, signal, rate) => crrClient(crr,
  * Where request/response could pay for monitoring, measured directly, since its
  * latency is too noisy here to resolve 2 %: the datapath's own time per program run
  * (the kernel's bpf_stats over every strait program of both nodes) and the CPU the
- * agents and monitors used, both over the request/response run alone.
+ * agents and monitors used, both over the request/response run alone. The programs
+ * pinned for the lab's pods, by id.
  */
-function progStats(nodes) {
+function progIds(nodes) {
   const ids = new Set();
   for (const n of nodes) {
     for (const dir of readdirSync(n.bpfDir).filter((d) => d.startsWith('progs-'))) {
@@ -157,6 +156,11 @@ function progStats(nodes) {
       }
     }
   }
+  return ids;
+}
+
+/** bpf_stats summed over the programs `ids` (progIds, taken once the pods are up). */
+function progStats(ids) {
   // one bpftool for all of them: it runs at every switch of the switched run
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`bpftool prog show: ${r.stderr}`);
@@ -202,12 +206,11 @@ const WINDOW_MS = 100;
  * SETTLE_MS after its switch and end before the next, summed up as the phase's value
  * (rr: the median of the windows' p50, us; stream: Gbit/s).
  */
-async function switchedRun(kind, clientNetns, ip, nodes) {
-  const cycle = (c) => SETUPS.map((_, i) => SETUPS[(i + c) % SETUPS.length]);
-  const order = Array.from({ length: CYCLES }, (_, c) => cycle(c)).flat();
+async function switchedRun(kind, clientNetns, ip, nodes, progs) {
+  const order = Array.from({ length: CYCLES }, (_, c) => rotated(c)).flat();
   const seconds = (order.length * SWITCH_MS) / 1000 + 1;
   const cpu = kind === 'rr' ? cpus?.sockperfClient : cpus?.iperfClient;
-  const [cmd, args] = inNetns(clientNetns, ...pinned(cpu, windowed, [kind, ip, String(WINDOWED_PORT[kind]), String(seconds), String(WINDOW_MS)]));
+  const [cmd, args] = inNetns(clientNetns, ...onCpu(cpu, windowed, [kind, ip, String(WINDOWED_PORT[kind]), String(seconds), String(WINDOW_MS)]));
   const run = runAsync(cmd, args, ac.signal, (seconds + 20) * 1000);
   const phases = [];
   let watching = [];
@@ -217,7 +220,7 @@ async function switchedRun(kind, clientNetns, ip, nodes) {
   // agents' and monitors' CPU, the datapath's bpf_stats (a monitor's start, in the
   // settling second, is not steady-state watching).
   const agents = nodes.map((n) => n.agentPid);
-  const sample = () => ({ cpu: cpuSeconds([...agents, ...watching.map((m) => m.child.pid)]), prog: progStats(nodes), t: process.hrtime.bigint() });
+  const sample = () => ({ cpu: cpuSeconds([...agents, ...watching.map((m) => m.child.pid)]), prog: progStats(progs), t: process.hrtime.bigint() });
   for (const setup of order) {
     if (ac.signal.aborted) throw new Error('interrupted');
     for (const n of nodes) setEvents(n, setup !== 'off');
@@ -252,12 +255,14 @@ async function switchedRun(kind, clientNetns, ip, nodes) {
   for (const ph of phases) {
     const mine = windows.filter((w) => BigInt(w.t) >= ph.from && BigInt(w.t) + win <= ph.to);
     ph.windows = mine.length;
-    if (mine.length === 0) ph.value = null;
-    else if (kind === 'rr') {
+    if (mine.length === 0) {
+      ph.value = null;
+    } else if (kind === 'rr') {
       ph.value = median(mine.filter((w) => w.n > 0).map((w) => w.p50));
       ph.rtPerS = mine.reduce((sum, w) => sum + w.n, 0) / ((mine.length * WINDOW_MS) / 1000);
+    } else {
+      ph.value = (mine.reduce((sum, w) => sum + w.bytes, 0) * 8) / (mine.length * WINDOW_MS * 1e6);
     }
-    else ph.value = (mine.reduce((sum, w) => sum + w.bytes, 0) * 8) / (mine.length * WINDOW_MS * 1e6);
   }
   return { phases };
 }
@@ -335,6 +340,8 @@ const releaseCpus = holdCpusAwake();
 const statsWere = spawnSync('sysctl', ['-n', 'kernel.bpf_stats_enabled'], { encoding: 'utf8' }).stdout.trim();
 if (spawnSync('sysctl', ['-qw', 'kernel.bpf_stats_enabled=1']).status !== 0) throw new Error('cannot enable kernel.bpf_stats_enabled');
 const SETUPS = ['off', 'events', 'on'];
+/** the setups in turn n's order: each turn starts one further on, so none is always first */
+const rotated = (n) => SETUPS.map((_, i) => SETUPS[(i + n) % SETUPS.length]);
 const PATHS = { same: 'same node', cross: 'across nodes' };
 const samples = Object.fromEntries(SETUPS.map((s) => [s, Object.fromEntries(Object.keys(PATHS).map((p) => [p, { gbps: [], p50: [], p99: [], rate: [], progNs: [], cpu: [] }]))]));
 const loss = {};
@@ -355,8 +362,8 @@ try {
     const more = [];
     for (const [what, cmd, args] of [
       ['service-crr', crr, ['serve', String(CRR_PORT)]],
-      ['windowed rr', ...pinned(cpus?.sockperfServer, windowed, ['serve', String(WINDOWED_PORT.rr)])],
-      ['windowed stream', ...pinned(cpus?.iperfServer, windowed, ['serve', String(WINDOWED_PORT.stream)])],
+      ['windowed rr', ...onCpu(cpus?.sockperfServer, windowed, ['serve', String(WINDOWED_PORT.rr)])],
+      ['windowed stream', ...onCpu(cpus?.iperfServer, windowed, ['serve', String(WINDOWED_PORT.stream)])],
     ]) {
       const [c2, a2] = inNetns(p.netns, cmd, args);
       const child = spawn(c2, a2, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -375,8 +382,10 @@ try {
   const configs = lab.state.nodes.map((n) => ({ node: n, was: setEvents(n, true) }));
   if (!configs.every((c) => c.was.enabled)) throw new Error('the agents started with flow events off: the bench measures their default, on');
 
+  const progs = progIds(lab.state.nodes);
+  if (progs.size === 0) throw new Error('no strait programs pinned for the pods: is the datapath up?');
   for (let r = 0; r < ROUNDS; r++) {
-    const order = SETUPS.map((_, i) => SETUPS[(i + r) % SETUPS.length]);
+    const order = rotated(r);
     for (const setup of order) {
       for (const n of lab.state.nodes) setEvents(n, setup !== 'off');
       monitors = setup === 'on' ? lab.state.nodes.map((n) => startMonitor(n)) : [];
@@ -389,9 +398,9 @@ try {
         const s = samples[setup][path];
         const p = { clientNetns: client, serverNetns: '', serverIp: ip, cpus };
         s.gbps.push(await throughput(p, SECONDS, ac.signal));
-        const [stats0, cpu0, t0] = [progStats(lab.state.nodes), cpuSeconds(watchers), process.hrtime.bigint()];
+        const [stats0, cpu0, t0] = [progStats(progs), cpuSeconds(watchers), process.hrtime.bigint()];
         const l = await requestResponse(p, SECONDS, ac.signal);
-        const [stats1, cpu1, t1] = [progStats(lab.state.nodes), cpuSeconds(watchers), process.hrtime.bigint()];
+        const [stats1, cpu1, t1] = [progStats(progs), cpuSeconds(watchers), process.hrtime.bigint()];
         s.progNs.push((stats1.ns - stats0.ns) / Math.max(1, stats1.runs - stats0.runs));
         s.cpu.push(((cpu1 - cpu0) * 1000) / (Number(t1 - t0) / 1e9));
         s.p50.push(l.p50);
@@ -420,7 +429,7 @@ try {
   // under it every SWITCH_MS, in an order rotated each cycle.
   for (const [path, ip] of Object.entries(target)) {
     for (const kind of ['rr', 'stream']) {
-      switched[path][kind] = await switchedRun(kind, client, ip, lab.state.nodes);
+      switched[path][kind] = await switchedRun(kind, client, ip, lab.state.nodes, progs);
       const w = switched[path][kind];
       say(`switched run, ${PATHS[path]}, ${kind}: ${w.phases.map((ph) => `${ph.setup} ${ph.value === null ? '-' : ph.value.toFixed(kind === 'rr' ? 2 : 1)}`).join(', ')}`);
     }

@@ -71,11 +71,13 @@ export function pinnedEventSource(bpfDir: string): EventSource {
 
 /** The losses the datapath counts, and the reader's own (the hub counts slow readers'). */
 export type ReaderLostCause = Exclude<LostCause, 'slow-reader'>;
+/** The losses the datapath counts (strait_event_cpu_v1). */
+type DatapathLostCause = Exclude<ReaderLostCause, 'agent-error'>;
 
 /** Growth of each loss counter since the last read; a counter that went back (the map was made anew) grew by its value. */
-export function lostGrowth(prev: EventCpuTotals, now: EventCpuTotals): { cause: 'ring-full' | 'rate-limited'; count: bigint }[] {
+export function lostGrowth(prev: EventCpuTotals, now: EventCpuTotals): { cause: DatapathLostCause; count: bigint }[] {
   const grew = (p: bigint, n: bigint): bigint => (n < p ? n : n - p);
-  const out: { cause: 'ring-full' | 'rate-limited'; count: bigint }[] = [];
+  const out: { cause: DatapathLostCause; count: bigint }[] = [];
   const full = grew(prev.ringFull, now.ringFull);
   const limited = grew(prev.rateLimited, now.rateLimited);
   if (full > 0n) out.push({ cause: 'ring-full', count: full });

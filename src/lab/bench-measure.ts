@@ -39,10 +39,13 @@ export interface CpuPlan {
  */
 export const PINNED: CpuPlan = { iperfClient: 0, iperfServer: 1, sockperfClient: 0, sockperfServer: 0 };
 
-/** `cmd args` in `netns`, on `cpu` when one is given. */
-function measuring(netns: string, cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
-  return cpu === undefined ? inNetns(netns, cmd, args) : inNetns(netns, 'taskset', ['-c', String(cpu), cmd, ...args]);
+/** `cmd args` on `cpu` (taskset, which execs in place) when one is given. */
+export function onCpu(cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
 }
+
+/** `cmd args` in `netns`, on `cpu` when one is given. */
+const measuring = (netns: string, cpu: number | undefined, cmd: string, args: string[]): [string, string[]] => inNetns(netns, ...onCpu(cpu, cmd, args));
 
 export interface Latency {
   /** microseconds */
